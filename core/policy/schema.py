@@ -1,0 +1,122 @@
+"""The routing policy document (YAML or JSON), as the proxy runs it and the optimizer rewrites it.
+
+A policy is an immutable, versioned document: ``targets`` (where a turn can go), ordered ``rules``
+(first match wins) with a required ``default``, ``fallback`` (how a chain is walked), ``sticky``
+pools (keep a session on one of several equivalent targets so its prompt cache stays warm) and
+``budgets``. Models are named by tier in predicates; concrete model ids live in targets (data,
+never code). The full reference is docs/policy.md.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Tier = Literal["haiku", "sonnet", "opus"]
+TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")  # cheapest first
+RequestClass = Literal["main", "subagent", "workflow", "compaction", "auxiliary"]
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Target(_Frozen):
+    """An Anthropic-compatible upstream and the concrete model a turn gets there."""
+
+    name: str = Field(pattern=_NAME)
+    base_url: str = Field(pattern=r"^https?://", description="e.g. https://api.anthropic.com")
+    model: str | None = Field(None, description="concrete model id; None keeps the requested model")
+    provider_key: str = Field("default", pattern=_NAME,
+                              description="name of a provider key the proxy holds; never the key itself")
+    auth: Literal["x-api-key", "bearer"] = "x-api-key"
+    region: str | None = None
+    tier: Tier | None = None
+
+
+class IntRange(_Frozen):
+    """A half-open range ``gte <= value < lt``; either bound may be left out."""
+
+    gte: int | None = None
+    lt: int | None = None
+
+
+class Match(_Frozen):
+    """A rule's predicates; all given ones must hold (an empty match always holds)."""
+
+    input_tokens: IntRange | None = Field(None, description="estimated input tokens of the request")
+    tool_count: IntRange | None = None
+    requested_tier: tuple[Tier, ...] | None = Field(None, description="tier of the model the client asked for")
+    thinking: bool | None = None
+    request_class: tuple[RequestClass, ...] | None = Field(None, description="Claude Code's hint header")
+    agent_type: tuple[str, ...] | None = None
+    developer: tuple[str, ...] | None = None
+    team: tuple[str, ...] | None = None
+    repo: tuple[str, ...] | None = None
+    session_bucket: IntRange | None = Field(None, description="bucket 0..99 of the session id's hash")
+
+
+class Arm(_Frozen):
+    """One arm of a weighted split: sessions are assigned by hash, never at random."""
+
+    weight: float = Field(gt=0)
+    route: tuple[str, ...] = Field(min_length=1)
+    model: str | None = None
+
+
+class Rule(_Frozen):
+    name: str = Field(pattern=_NAME)
+    when: Match = Match()
+    route: tuple[str, ...] | None = Field(None, description="target chain, first choice first")
+    split: tuple[Arm, ...] | None = Field(None, description="instead of route: weighted arms")
+    model: str | None = Field(None, description="rewrite the request's model (overrides the target's)")
+
+
+class Default(_Frozen):
+    route: tuple[str, ...] = Field(min_length=1)
+    model: str | None = None
+
+
+class Fallback(_Frozen):
+    """How a chain is walked when a target fails before the first byte reached the client."""
+
+    on_status: tuple[int, ...] = (429, 500, 502, 503, 504, 529)
+    on_connect_error: bool = True
+    on_timeout: bool = True
+    max_hops: int = Field(3, ge=1, le=10, description="attempts in all, across the chain")
+    retries_per_target: int = Field(0, ge=0, le=1)
+    cooldown_s: float = Field(30.0, ge=0, description="a failed target is skipped this long (circuit breaker)")
+    honour_retry_after: bool = True
+    max_retry_after_s: float = Field(60.0, ge=0)
+
+
+class StickyPool(_Frozen):
+    """Equivalent targets (e.g. regions): a session keeps landing on the same one."""
+
+    name: str = Field(pattern=_NAME)
+    targets: tuple[str, ...] = Field(min_length=2)
+
+
+class Budget(_Frozen):
+    scope: Literal["developer", "team", "repo"]
+    name: str = Field(description='the principal, or "*" for each principal of the scope')
+    monthly_usd: Decimal = Field(gt=0)
+    soft: float = Field(0.8, gt=0, description="share of the budget that raises the soft alert")
+    hard: float = Field(1.1, gt=0, description="share of the budget that triggers the action")
+    action: Literal["block", "downgrade"] = "block"
+    downgrade_to: str | None = Field(None, description="target name, for action downgrade")
+
+
+class Policy(_Frozen):
+    version: str = Field(min_length=1, max_length=128)
+    parent: str | None = None
+    description: str = ""
+    targets: tuple[Target, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...] = ()
+    default: Default
+    fallback: Fallback = Fallback()
+    sticky: tuple[StickyPool, ...] = ()
+    budgets: tuple[Budget, ...] = ()

@@ -1,0 +1,146 @@
+"""Everything that can be wrong with a well-formed policy, found in one pass and reported together.
+
+Errors make compile_policy() refuse the policy; warnings are things a reviewer should look at
+(e.g. two rules whose token ranges overlap) but that route deterministically all the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from .problems import Problem
+from .reachability import shadowing_problems
+from .schema import Budget, IntRange, Policy, Rule, StickyPool, Target
+
+RESERVED_RULE_NAMES = frozenset({"default"})  # Decision.rule names the default route "default"
+
+
+def validate(policy: Policy) -> list[Problem]:
+    """All problems of ``policy``, errors and warnings, in document order."""
+    targets = {t.name for t in policy.targets}
+    problems: list[Problem] = []
+    problems += _duplicates("targets", [t.name for t in policy.targets], "target")
+    problems += _duplicates("rules", [r.name for r in policy.rules], "rule")
+    problems += _duplicates("sticky", [p.name for p in policy.sticky], "sticky pool")
+    for index, rule in enumerate(policy.rules):
+        problems += _rule_problems(f"rules[{index}]", rule, targets)
+    problems += _chain_problems("default.route", policy.default.route, targets)
+    problems += shadowing_problems(policy.rules)
+    problems += _fallback_problems(policy)
+    problems += _sticky_problems(policy.sticky, {t.name: t for t in policy.targets})
+    problems += _budget_problems(policy.budgets, targets)
+    return problems
+
+
+def _duplicates(section: str, names: Sequence[str], what: str) -> Iterable[Problem]:
+    counts = Counter(names)
+    reported: set[str] = set()
+    for index, name in enumerate(names):
+        if counts[name] > 1 and name not in reported:
+            reported.add(name)
+            yield Problem(f"{section}[{index}].name", f"{what} {name!r} is defined {counts[name]} times")
+
+
+def _chain_problems(path: str, chain: Sequence[str], targets: set[str]) -> Iterable[Problem]:
+    if not chain:
+        yield Problem(path, "empty chain: name at least one target")
+    seen: set[str] = set()
+    for index, name in enumerate(chain):
+        if name not in targets:
+            yield Problem(f"{path}[{index}]", f"unknown target {name!r}")
+        if name in seen:
+            yield Problem(f"{path}[{index}]", f"target {name!r} appears twice in the chain")
+        seen.add(name)
+
+
+def _rule_problems(path: str, rule: Rule, targets: set[str]) -> Iterable[Problem]:
+    if rule.name in RESERVED_RULE_NAMES:
+        yield Problem(f"{path}.name", f"{rule.name!r} is reserved for the default route")
+    when = rule.when
+    yield from _range_problems(f"{path}.when.input_tokens", when.input_tokens, upper=None)
+    yield from _range_problems(f"{path}.when.tool_count", when.tool_count, upper=None)
+    yield from _range_problems(f"{path}.when.session_bucket", when.session_bucket, upper=100)
+    for field in ("requested_tier", "request_class", "agent_type", "developer", "team", "repo"):
+        values = getattr(when, field)
+        if values is not None and not values:
+            yield Problem(f"{path}.when.{field}", "an empty list matches nothing: leave the field out instead",
+                          "warning")
+    if (rule.route is None) == (rule.split is None):
+        yield Problem(path, f"rule {rule.name!r} needs exactly one of route or split")
+    if rule.route is not None:
+        yield from _chain_problems(f"{path}.route", rule.route, targets)
+    if rule.split is not None:
+        weights = [arm.weight for arm in rule.split]
+        if not all(math.isfinite(w) for w in weights):
+            yield Problem(f"{path}.split", "weights must be finite numbers")
+        elif sum(weights) <= 0:
+            yield Problem(f"{path}.split", "weights sum to 0: name at least one arm with a positive weight")
+        for index, arm in enumerate(rule.split):
+            yield from _chain_problems(f"{path}.split[{index}].route", arm.route, targets)
+
+
+def _range_problems(path: str, bounds: IntRange | None, upper: int | None) -> Iterable[Problem]:
+    if bounds is None:
+        return
+    for side in ("gte", "lt"):
+        value = getattr(bounds, side)
+        if value is not None and value < 0:
+            yield Problem(f"{path}.{side}", f"negative bound {value}")
+        if value is not None and upper is not None and value > upper:
+            yield Problem(f"{path}.{side}", f"{value} is outside 0..{upper}")
+    if bounds.gte is not None and bounds.lt is not None and bounds.gte >= bounds.lt:
+        yield Problem(path, f"empty range: gte {bounds.gte} >= lt {bounds.lt} (lt is exclusive)")
+    elif bounds.lt == 0:
+        yield Problem(f"{path}.lt", "lt 0 matches nothing (lt is exclusive)")
+
+
+def _fallback_problems(policy: Policy) -> Iterable[Problem]:
+    for index, status in enumerate(policy.fallback.on_status):
+        if not 400 <= status <= 599:
+            yield Problem(f"fallback.on_status[{index}]", f"{status} is not an error status (400..599)")
+    repeated = sorted(s for s, n in Counter(policy.fallback.on_status).items() if n > 1)
+    if repeated:
+        yield Problem("fallback.on_status", f"listed more than once: {repeated}", "warning")
+
+
+def _sticky_problems(pools: Sequence[StickyPool], targets: dict[str, Target]) -> Iterable[Problem]:
+    pool_of: dict[str, str] = {}
+    for index, pool in enumerate(pools):
+        path = f"sticky[{index}]"
+        members = [targets[name] for name in pool.targets if name in targets]
+        for position, name in enumerate(pool.targets):
+            where = f"{path}.targets[{position}]"
+            if name not in targets:
+                yield Problem(where, f"unknown target {name!r}")
+            elif name in pool_of and pool_of[name] != pool.name:
+                yield Problem(where, f"target {name!r} is already in sticky pool {pool_of[name]!r}")
+            elif pool.targets.index(name) != position:
+                yield Problem(where, f"target {name!r} appears twice in the pool")
+            pool_of.setdefault(name, pool.name)
+        for field in ("tier", "model"):
+            values = {getattr(t, field) for t in members}
+            if len(values) > 1:
+                shown = ", ".join(sorted(str(v) for v in values))
+                yield Problem(f"{path}.targets", f"members differ in {field} ({shown}): a session's turns would "
+                              "be served differently depending on its hash", "warning")
+
+
+def _budget_problems(budgets: Sequence[Budget], targets: set[str]) -> Iterable[Problem]:
+    seen: dict[tuple[str, str], int] = {}
+    for index, budget in enumerate(budgets):
+        path = f"budgets[{index}]"
+        key = (budget.scope, budget.name)
+        if key in seen:
+            yield Problem(path, f"budget for {budget.scope} {budget.name!r} is already defined at budgets[{seen[key]}]")
+        seen.setdefault(key, index)
+        if budget.hard <= budget.soft:
+            yield Problem(f"{path}.hard", f"hard ({budget.hard}) must be above soft ({budget.soft})")
+        if budget.action == "downgrade" and budget.downgrade_to is None:
+            yield Problem(f"{path}.downgrade_to", "action downgrade needs downgrade_to (a target name)")
+        if budget.downgrade_to is not None:
+            if budget.downgrade_to not in targets:
+                yield Problem(f"{path}.downgrade_to", f"unknown target {budget.downgrade_to!r}")
+            if budget.action != "downgrade":
+                yield Problem(f"{path}.downgrade_to", f"ignored: the action is {budget.action}", "warning")

@@ -1,0 +1,234 @@
+"""Model prices as data (core/prices.yaml, documented at its top) and the cost of one turn.
+
+Every price has an effective date, so a stored turn is always re-priced with the price that was
+in force on its own date. Arithmetic is exact (Decimal); an id the table cannot place is reported
+as unpriced with a reason, never silently costed at zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from decimal import Decimal, localcontext
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+Tier = Literal["haiku", "sonnet", "opus"]
+REGEX_PREFIX = "re:"
+_PER_MILLION = Decimal(1_000_000)
+# Release suffixes stripped (repeatedly) to reach the canonical id: a date (-20250514 or
+# Vertex's @20250514), an alias (-latest), a Bedrock version (-v1, :0, :200k).
+_RELEASE_SUFFIX = re.compile(r"(?:[-@]\d{8}|-latest|-v\d+|:[0-9a-z]+)$")
+_GLOB_WILDCARDS = re.compile(r"\[[^\]]*\]|[*?]")
+
+
+class PriceTableError(ValueError):
+    """The price data is unusable; the message names the entry and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0  # uncached input only (Anthropic's meaning)
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_creation_1h_tokens: int = 0  # the 1-hour-TTL part of cache_creation_tokens
+    cache_read_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            if getattr(self, field.name) < 0:
+                raise ValueError(f"{field.name} must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    usd: Decimal  # Decimal(0) when not priced: check `priced`
+    priced: bool
+    price_id: str | None
+    exact: bool  # False when priced by a family fallback
+    reason: str | None  # why the cost is unpriced or inexact
+
+
+class PriceEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    pattern: str = Field(min_length=1)
+    tier: Tier
+    effective_from: dt.date
+    input: Decimal = Field(ge=0, allow_inf_nan=False)
+    output: Decimal = Field(ge=0, allow_inf_nan=False)
+    cache_write_5m: Decimal = Field(default=Decimal("1.25"), ge=0, allow_inf_nan=False)
+    cache_write_1h: Decimal = Field(default=Decimal("2.0"), ge=0, allow_inf_nan=False)
+    cache_read: Decimal = Field(default=Decimal("0.1"), ge=0, allow_inf_nan=False)
+    fallback: bool = False
+    specificity: int | None = None
+    note: str | None = None
+
+    def cost_of(self, usage: Usage) -> Decimal:
+        """USD for ``usage`` at this entry's prices, exactly."""
+        cache_5m = max(usage.cache_creation_tokens - usage.cache_creation_1h_tokens, 0)
+        with localcontext() as ctx:
+            ctx.prec = 60  # far beyond any token count times any price: no rounding happens
+            per_million = (
+                usage.input_tokens * self.input
+                + cache_5m * self.input * self.cache_write_5m
+                + usage.cache_creation_1h_tokens * self.input * self.cache_write_1h
+                + usage.cache_read_tokens * self.input * self.cache_read
+                + usage.output_tokens * self.output
+            )
+            return per_million / _PER_MILLION
+
+
+_ENTRIES = TypeAdapter(list[PriceEntry])
+
+
+def canonical_model_id(model: str) -> str:
+    """``model`` lower-cased, without provider prefix or release suffix:
+    ``us.anthropic.claude-opus-4-1-20250805-v1:0`` → ``claude-opus-4-1``,
+    ``claude-sonnet-4@20250514`` → ``claude-sonnet-4``, ``claude-3-5-haiku-latest`` → ``claude-3-5-haiku``."""
+    canonical = model.strip().lower().rsplit("/", 1)[-1]  # ARNs and Vertex resource paths
+    _, prefix, rest = canonical.rpartition("anthropic.")  # Bedrock: [geo.]anthropic.<id>
+    if prefix:
+        canonical = rest
+    while (shorter := _RELEASE_SUFFIX.sub("", canonical)) != canonical and shorter:
+        canonical = shorter
+    return canonical
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledEntry:
+    entry: PriceEntry
+    matcher: re.Pattern[str]
+    specificity: int
+    order: int
+
+    def rank(self) -> tuple[bool, int, dt.date, int]:
+        # exact beats fallback, then the more specific pattern, then the later price, then file order
+        return (not self.entry.fallback, self.specificity, self.entry.effective_from, self.order)
+
+
+def _compile(entry: PriceEntry, order: int) -> _CompiledEntry:
+    if entry.pattern.startswith(REGEX_PREFIX):
+        source = entry.pattern[len(REGEX_PREFIX) :]
+        default_specificity = 0
+    else:
+        source = fnmatch.translate(entry.pattern)
+        default_specificity = len(_GLOB_WILDCARDS.sub("", entry.pattern))
+    try:
+        matcher = re.compile(source, re.IGNORECASE)
+    except re.error as exc:
+        raise PriceTableError(f"price {entry.id!r}: bad pattern {entry.pattern!r}: {exc}") from exc
+    specificity = default_specificity if entry.specificity is None else entry.specificity
+    return _CompiledEntry(entry, matcher, specificity, order)
+
+
+class PriceTable:
+    """An immutable set of price entries. Build one with :func:`load_price_table`."""
+
+    __slots__ = ("_compiled",)
+
+    def __init__(self, entries: Iterable[PriceEntry]) -> None:
+        compiled = tuple(_compile(entry, order) for order, entry in enumerate(entries))
+        if not compiled:
+            raise PriceTableError("the price table has no entries")
+        ids: set[str] = set()
+        versions: set[tuple[str, dt.date]] = set()
+        for item in compiled:
+            entry = item.entry
+            if entry.id in ids:
+                raise PriceTableError(f"price id {entry.id!r} is used twice")
+            ids.add(entry.id)
+            version = (entry.pattern.lower(), entry.effective_from)
+            if version in versions:
+                raise PriceTableError(
+                    f"price {entry.id!r}: pattern {entry.pattern!r} already has a price"
+                    f" from {entry.effective_from}"
+                )
+            versions.add(version)
+        self._compiled = compiled
+
+    @property
+    def entries(self) -> tuple[PriceEntry, ...]:
+        return tuple(item.entry for item in self._compiled)
+
+    def _best(self, model: str, at: dt.date | None) -> PriceEntry | None:
+        candidates = {model.strip().lower(), canonical_model_id(model)}
+        best: _CompiledEntry | None = None
+        for item in self._compiled:
+            if at is not None and item.entry.effective_from > at:
+                continue
+            if best is not None and item.rank() <= best.rank():
+                continue
+            if any(item.matcher.fullmatch(candidate) for candidate in candidates):
+                best = item
+        return None if best is None else best.entry
+
+    def lookup(self, model: str, at: dt.date) -> PriceEntry | None:
+        """The entry pricing ``model`` on date ``at``, or None."""
+        return self._best(model, _as_date(at))
+
+    def cost(self, model: str | None, usage: Usage, at: dt.date) -> Cost:
+        if not model:
+            return Cost(Decimal(0), priced=False, price_id=None, exact=False, reason="no model id")
+        day = _as_date(at)
+        entry = self._best(model, day)
+        if entry is None:
+            why = "no price for model" if self.tier_of(model) is None else f"no price in effect on {day} for"
+            return Cost(Decimal(0), priced=False, price_id=None, exact=False, reason=f"{why} {model!r}")
+        exact = not entry.fallback
+        reason = None if exact else f"priced by family fallback {entry.id!r}: no exact price for {model!r}"
+        return Cost(entry.cost_of(usage), priced=True, price_id=entry.id, exact=exact, reason=reason)
+
+    def tier_of(self, model: str | None) -> str | None:
+        """haiku | sonnet | opus for ``model`` by the same matching as prices (any date), else None."""
+        if not model:
+            return None
+        entry = self._best(model, None)
+        return None if entry is None else entry.tier
+
+
+def _as_date(at: dt.date) -> dt.date:
+    # a datetime is a date subclass but does not compare with one
+    return at.date() if isinstance(at, dt.datetime) else at
+
+
+def _describe(error: ValidationError, raw: Sequence[object]) -> str:
+    problems = []
+    for detail in error.errors():
+        location = detail["loc"]
+        index = location[0] if location and isinstance(location[0], int) else None
+        where = "price table"
+        if index is not None:
+            item = raw[index]
+            name = item.get("id") if isinstance(item, dict) else None
+            where = f"entry {index}" + (f" ({name!r})" if isinstance(name, str) else "")
+        field = ".".join(str(part) for part in location[1:])
+        problems.append(f"{where}: {field + ': ' if field else ''}{detail['msg']}")
+    return "; ".join(problems)
+
+
+def load_price_table(text: str) -> PriceTable:
+    """Parse and validate price YAML; raises :class:`PriceTableError` saying what is wrong."""
+    try:
+        raw = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:  # an impossible date like 2025-13-01 is a ValueError
+        raise PriceTableError(f"price table is not valid YAML: {exc}") from exc
+    if not isinstance(raw, list):
+        raise PriceTableError(f"price table must be a YAML list of entries, got {type(raw).__name__}")
+    try:
+        entries = _ENTRIES.validate_python(raw)
+    except ValidationError as exc:
+        raise PriceTableError(_describe(exc, raw)) from exc
+    return PriceTable(entries)
+
+
+def builtin_price_table() -> PriceTable:
+    """The table shipped with switchyard (core/prices.yaml, package data)."""
+    return load_price_table(resources.files("core").joinpath("prices.yaml").read_text(encoding="utf-8"))
