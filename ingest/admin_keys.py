@@ -1,0 +1,50 @@
+"""Admin API for virtual keys: create (the plaintext is in this one response and nowhere else),
+list (never salts or hashes), revoke. Proxies learn of changes through the snapshot."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime, and
+# they name dependencies local to the router factory.
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from ingest.openapi_admin import responses
+from store.keys import create_key, list_keys, revoke_key
+
+_PRINCIPAL = r"^\S(.*\S)?$"  # no leading or trailing blanks: budgets and reports match names exactly
+
+
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    developer: str = Field(min_length=1, max_length=200, pattern=_PRINCIPAL)
+    team: str | None = Field(None, min_length=1, max_length=200, pattern=_PRINCIPAL)
+    rate_limit_rpm: int | None = Field(None, ge=1, le=1_000_000, description="requests a minute; null: unlimited")
+
+
+def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], datetime]) -> APIRouter:
+    router = APIRouter(prefix="/admin/keys", tags=["admin: keys"])
+    Actor = Annotated[str, Depends(actor)]
+
+    @router.post("", summary="Create a key; the response is the only place its plaintext appears",
+                 status_code=201, responses=responses(400, 401, 422, 503))
+    def create(new: NewKey, who: Actor) -> JSONResponse:
+        plaintext, stored = create_key(engine, developer=new.developer, team=new.team, actor=who,
+                                       rate_limit_rpm=new.rate_limit_rpm, now=clock())
+        return JSONResponse({"key": plaintext, **stored.public_dict()}, status_code=201,
+                            headers={"cache-control": "no-store"})
+
+    @router.get("", summary="Keys, oldest first (no secrets)", responses=responses(401, 503))
+    def list_all(_who: Actor) -> dict[str, Any]:
+        return {"keys": [stored.public_dict() for stored in list_keys(engine)]}
+
+    @router.post("/{key_id}/revoke", summary="Revoke a key", responses=responses(401, 404, 422, 503))
+    def revoke(key_id: Annotated[str, Path(min_length=1, max_length=64)], who: Actor) -> dict[str, Any]:
+        return revoke_key(engine, key_id, actor=who, now=clock()).public_dict()
+
+    return router
