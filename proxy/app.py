@@ -1,0 +1,373 @@
+"""The proxy's ASGI application: auth → facts → budget → decide → forward (with fallback) → tap → span.
+
+A plain ASGI callable with a router of three branches; no framework sits on the streaming route.
+Everything the hot path reads (key ring, routing table, spend) lives on the app instance and is
+swapped by reference assignment, so a reload never blocks a request and an in-flight stream keeps
+the policy it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import aiohttp
+import httpx
+from redis.exceptions import RedisError
+
+from core.facts import RequestFacts, extract_facts
+from core.keys import KeyRecord, KeyRing, parse_key
+from core.policy.budgets import budget_verdict, month_reset
+from core.policy.decide import decide
+from core.policy.facts import Decision, RouteFacts
+from core.policy.schema import Target
+from core.pricing import builtin_price_table
+from core.ratelimit import TokenBucket, retry_after_header
+
+from .admission import Admission
+from .asgi import Receive, Scope, Send
+from .breaker import CircuitBreaker
+from .chain import ChainOutcome, walk_chain
+from .control import ControlPlane
+from .errors import ProxyError, error_body
+from .exporter import ExportStats, SpanExporter
+from .headers import credential_for, presented_key, upstream_request_headers
+from .ledger import SpendLedger, month_of, principals
+from .metrics import ProxyMetrics
+from .relay import HeldResponse, RelayResult, relay
+from .request import ClientGone, parse_json, read_body, request_id, with_model
+from .routing import Routing, RoutingError, TierOf, builtin_policy, load_routing_file, routing_for
+from .settings import ProxySettings
+from .shared_spend import SharedSpend, merged
+from .spool import DiskSpool
+from .turn_record import build_turn
+
+log = logging.getLogger("switchyard.proxy")
+T = TypeVar("T")
+
+# Paths whose POST bodies are JSON the proxy reads (for facts) and rejects when malformed.
+_JSON_PATHS = ("/v1/messages",)
+# LLM turns: routed by the policy, budgeted, and each one becomes a span.
+_TURN_PATH = "/v1/messages"
+# Routed by the policy too (the count depends on the model), but neither budgeted nor a turn.
+_ROUTED_PATHS = frozenset({_TURN_PATH, "/v1/messages/count_tokens"})
+BUDGET_HEADER = b"x-switchyard-budget"
+
+
+class ProxyApp:
+    def __init__(self, settings: ProxySettings, *, export_transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.provider_keys = settings.all_provider_keys()
+        self.prices = builtin_price_table()
+        self.tier_of = TierOf(self.prices)
+        self.ledger = SpendLedger(self.prices)
+        self.control = ControlPlane(settings, self.provider_keys, self.ledger, self._initial_routing())
+        self.shared_spend: SharedSpend | None = None
+        self.shared_spend_failures = 0
+        self.breaker = CircuitBreaker()
+        self.admission = Admission(settings.max_in_flight_per_target, settings.max_queued_per_target)
+        self._rate_buckets: dict[str, TokenBucket] = {}
+        self.exporter: SpanExporter | None = None
+        self.metrics = ProxyMetrics(self._export_stats)
+        self._export_transport = export_transport
+        self._session: aiohttp.ClientSession | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    @property
+    def routing(self) -> Routing:
+        return self.control.routing
+
+    @property
+    def keyring(self) -> KeyRing:
+        return self.control.keyring
+
+    def _initial_routing(self) -> Routing:
+        passthrough = self.settings.passthrough
+        if self.settings.policy_file is not None:
+            return load_routing_file(self.settings.policy_file, self.provider_keys, passthrough=passthrough)
+        if "default" not in self.provider_keys and not passthrough:
+            raise RoutingError(
+                "no upstream key: set SWITCHYARD_UPSTREAM_API_KEY (or ANTHROPIC_API_KEY), "
+                "SWITCHYARD_UPSTREAM_API_KEY_FILE, or SWITCHYARD_PASSTHROUGH=true"
+            )
+        return routing_for(builtin_policy(self.settings), self.provider_keys, passthrough=passthrough)
+
+    def _export_stats(self) -> ExportStats | None:
+        return self.exporter.stats if self.exporter is not None else None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def startup(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self.settings.connect_timeout_s, sock_read=self.settings.read_timeout_s
+        )
+        # auto_decompress off: bytes are relayed exactly as the upstream sent them.
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False, trust_env=False
+        )
+        if self.settings.otlp_endpoint:
+            self.exporter = SpanExporter(
+                self.settings.otlp_endpoint,
+                queue_size=self.settings.export_queue_size,
+                batch_size=self.settings.export_batch_size,
+                interval_s=self.settings.export_interval_s,
+                timeout_s=self.settings.export_timeout_s,
+                transport=self._export_transport,
+                spool=DiskSpool(self.settings.spool_dir, self.settings.spool_max_bytes)
+                if self.settings.spool_dir is not None else None,
+            )
+            await self.exporter.start()
+        if self.settings.redis_url:
+            self.shared_spend = SharedSpend(self.settings.redis_url)
+        self._background.extend(await self.control.start())
+
+    async def shutdown(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.exporter is not None:
+            await self.exporter.close()
+        await self.control.close()
+        if self.shared_spend is not None:
+            await self.shared_spend.close()
+        if self._session is not None:
+            await self._session.close()
+
+    # --- ASGI ------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            if path.startswith("/v1/"):
+                await self._proxy(scope, receive, send)
+            elif path in ("/healthz", "/readyz"):
+                await _respond(send, 200, b'{"status":"ok","policy":"' + self.routing.version.encode() + b'"}')
+            elif path == "/metrics":
+                await _respond(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
+            else:
+                await _respond(send, 404, error_body("not_found_error", f"no route for {path}", request_id()))
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # a boundary: report start-up failure to the server
+                    log.exception("proxy start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start_ns = time.time_ns()
+        start_perf = time.perf_counter_ns()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        routing = self.routing  # this request keeps this table, whatever reloads meanwhile
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
+        header_map = dict(headers)
+        facts: RequestFacts | None = None
+        record: KeyRecord | None = None
+        decision: Decision | None = None
+        budget_state: str | None = None
+        outcome = ChainOutcome()
+        result = RelayResult()
+        is_turn = method == "POST" and path == _TURN_PATH
+        try:
+            body = await read_body(receive, header_map, self.settings.max_body_bytes)
+            record, forward_own_key = self._authenticate(header_map)
+            parsed = parse_json(body) if method == "POST" and path.startswith(_JSON_PATHS) else None
+            facts = extract_facts(header_map, parsed, len(body))
+            route_facts = self._route_facts(facts, record)
+            extra: list[tuple[bytes, bytes]] = []
+            if path in _ROUTED_PATHS and method == "POST":
+                decision = decide(routing.compiled, route_facts)
+                if is_turn:
+                    decision, budget_state, extra = await self._apply_budget(routing, route_facts, decision)
+            else:
+                decision = Decision(chain=routing.default_chain(), rule="side-endpoint",
+                                    version=routing.version, propensity=1.0)
+            query = scope.get("query_string", b"")
+            raw_path = scope.get("raw_path") or path.encode()
+            path_and_query = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+            # Bodies for the models the chain may ask for, built now, so the parsed JSON (about
+            # twice the body's size) is not kept alive for the whole stream.
+            bodies = {} if decision.rule == "side-endpoint" else {
+                model: with_model(body, parsed, model)
+                for model in {decision.model_for(t) for t in decision.chain} if model is not None}
+            del parsed
+
+            async def attempt(target: Target, result: RelayResult, hold: frozenset[int],
+                              trail: list[tuple[bytes, bytes]]) -> None:
+                key = None if forward_own_key else routing.credential(target)
+                credential = credential_for(key, target.auth) if key is not None else None
+                model = decision.model_for(target)
+                target_body = bodies.get(model, body) if model is not None else body
+                assert self._session is not None
+                async with self.admission.gate(target.name).slot():
+                    await relay(self._session, target, method, path_and_query,
+                                upstream_request_headers(headers, credential), target_body, send, result,
+                                hold_statuses=hold, extra_headers=trail + extra)
+
+            async def respond(held: HeldResponse, trail: list[tuple[bytes, bytes]]) -> None:
+                await send({"type": "http.response.start", "status": held.status,
+                            "headers": held.headers + trail + extra})
+                await send({"type": "http.response.body", "body": held.body, "more_body": False})
+
+            outcome = await self._watching_client(
+                receive, walk_chain(decision.chain, routing.compiled.policy.fallback, self.breaker, result,
+                                    attempt, respond))
+            self.metrics.requests.labels(code=str(result.status), origin="upstream").inc()
+        except ProxyError as exc:
+            result.status = exc.status
+            result.error_type = exc.error_type
+            result.error_message = exc.message
+            self.metrics.requests.labels(code=str(exc.status), origin="proxy").inc()
+            await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
+                           extra=exc.headers)
+        except ClientGone:
+            result.error_type = "client_disconnected"
+            result.error_message = "the client went away before the request was complete"
+        except Exception as exc:  # the boundary: log it, answer in Anthropic's shape if still possible
+            log.exception("unexpected failure proxying %s %s", method, path)
+            result.error_type = "proxy_error"
+            result.error_message = type(exc).__name__
+            self.metrics.requests.labels(code="500", origin="proxy").inc()
+            if not result.status:
+                result.status = 500
+                await _respond(send, 500, error_body("api_error", "internal gateway error", request_id()))
+        if is_turn:
+            turn = build_turn(start_ns, start_perf, method, path, facts, record, result, decision, outcome,
+                              budget_state)
+            if self.exporter is not None:
+                self.exporter.submit(turn)
+            usd = self.ledger.accrue(turn)
+            if usd and self.shared_spend is not None:
+                await self._shared(self.shared_spend.add(self.ledger.month,
+                                                          principals(turn.developer, turn.team, turn.repo), usd))
+
+    def _authenticate(self, headers: dict[str, str]) -> tuple[KeyRecord | None, bool]:
+        """The developer's key record (None in pass-through) and whether the client's own
+        credential is forwarded (pass-through) instead of the target's provider key."""
+        presented = presented_key(headers)
+        if self.settings.passthrough and (presented is None or parse_key(presented) is None):
+            return None, True
+        if presented is None:
+            raise ProxyError("authentication_error",
+                             "x-api-key header or Authorization: Bearer is required (a switchyard virtual key)")
+        record = self.keyring.authenticate(presented)
+        if record is None:
+            hint = "" if len(self.keyring) else " (this gateway has no virtual keys yet: `switchyard keys create`)"
+            raise ProxyError("authentication_error", "invalid x-api-key" + hint)
+        if record.rate_limit_rpm is not None:
+            self._check_rate(record)
+        return record, False
+
+    def _check_rate(self, record: KeyRecord) -> None:
+        assert record.rate_limit_rpm is not None
+        now = time.monotonic()
+        bucket = self._rate_buckets.get(record.key_id)
+        if bucket is None or bucket.per_minute != record.rate_limit_rpm:
+            bucket = self._rate_buckets[record.key_id] = TokenBucket.full(record.rate_limit_rpm, now)
+        wait = bucket.take(now)
+        if wait:
+            raise ProxyError(
+                "rate_limit_error",
+                f"this key is limited to {record.rate_limit_rpm} requests a minute by the gateway",
+                headers=[(b"retry-after", retry_after_header(wait).encode()), (b"x-should-retry", b"true")],
+            )
+
+    def _route_facts(self, facts: RequestFacts, record: KeyRecord | None) -> RouteFacts:
+        return RouteFacts(
+            input_tokens=facts.estimated_input_tokens, tool_count=facts.tool_count,
+            requested_tier=self.tier_of(facts.model), thinking=facts.thinking,
+            request_class=facts.request_class, agent_type=facts.agent_type,
+            developer=record.developer if record else None, team=record.team if record else None,
+            repo=facts.repo, session_id=facts.session_id,
+        )
+
+    async def _shared(self, call: Awaitable[T]) -> T | None:
+        """A Redis call that must not take the gateway down with it: on failure budgets fall back
+        to this proxy's own view (fail open), and the failure is counted and logged."""
+        try:
+            return await call
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.shared_spend_failures += 1
+            if self.shared_spend_failures in (1, 10, 100) or self.shared_spend_failures % 1000 == 0:
+                log.warning("shared budget store unavailable (%s); using local spend", type(exc).__name__)
+            return None
+
+    async def _apply_budget(self, routing: Routing, facts: RouteFacts, decision: Decision
+                            ) -> tuple[Decision, str | None, list[tuple[bytes, bytes]]]:
+        """Soft threshold: a response header (and a span event). Hard: block, or downgrade."""
+        if not routing.compiled.policy.budgets:
+            return decision, None, []
+        spend = self.ledger.current()
+        if self.shared_spend is not None:
+            keys = principals(facts.developer, facts.team, facts.repo)
+            shared = await self._shared(self.shared_spend.totals(month_of(datetime.now(UTC)), keys))
+            if shared:
+                spend = merged(spend, shared)
+        verdict = budget_verdict(routing.compiled, facts, spend)
+        if verdict.state == "ok" or verdict.budget is None:
+            return decision, None, []
+        described = (f"{verdict.scope} {verdict.principal}: ${verdict.spent:.2f} of ${verdict.limit:.2f} "
+                     f"this month")
+        header = [(BUDGET_HEADER, f"{verdict.state}; {described}".encode())]
+        if verdict.state != "hard":
+            return decision, "soft", header
+        if verdict.action == "downgrade" and verdict.downgrade_to is not None:
+            downgraded = Decision(chain=(verdict.downgrade_to,), rule=f"budget-downgrade:{verdict.scope}",
+                                  version=decision.version, propensity=1.0)
+            return downgraded, "hard", header
+        resets = month_reset(datetime.now(UTC)).isoformat()
+        raise ProxyError("permission_error",
+                         f"budget exceeded for {described}; requests are paused until {resets}",
+                         status=403, headers=[*header, (b"x-should-retry", b"false")])
+
+    async def _watching_client(self, receive: Receive, work: object) -> ChainOutcome:
+        """Run ``work`` (a coroutine relaying the response) while watching for the client to
+        disconnect: a client that goes away cancels the upstream request instead of leaving it
+        running to completion."""
+        task = asyncio.current_task()
+        assert task is not None
+        finished = False
+
+        async def watch() -> None:
+            message = await receive()
+            if message["type"] == "http.disconnect" and not finished:
+                task.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            return await work  # type: ignore[misc,no-any-return]
+        except asyncio.CancelledError:
+            if watcher.done() and not watcher.cancelled() and task.uncancel() == 0:
+                raise ClientGone() from None
+            raise
+        finally:
+            finished = True
+            watcher.cancel()
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: bytes = b"application/json",
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

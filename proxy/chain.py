@@ -1,0 +1,105 @@
+"""Walking a decision's target chain: fallback happens only before the first byte reaches the
+client, on the statuses and failure kinds the policy names, at most ``max_hops`` attempts in all,
+at most one retry per target, skipping targets whose circuit is open.
+
+When the chain is exhausted the last upstream answer is relayed unmodified (status, body,
+``retry-after``); when no upstream answered at all the client gets an Anthropic-shaped 529. Either
+way ``x-switchyard-fallback`` lists what was tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from core.policy.schema import Fallback, Target
+
+from .breaker import CircuitBreaker
+from .errors import ProxyError, UpstreamFailure
+from .relay import HeldResponse, RelayResult
+
+FALLBACK_HEADER = b"x-switchyard-fallback"
+
+# relay one attempt: (target, result, hold_statuses, extra_headers) -> None
+Attempt = Callable[[Target, RelayResult, frozenset[int], list[tuple[bytes, bytes]]], Awaitable[None]]
+Respond = Callable[[HeldResponse, list[tuple[bytes, bytes]]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class ChainOutcome:
+    served_by: Target | None = None
+    hops: list[str] = field(default_factory=list)
+
+
+def _plan(chain: tuple[Target, ...], breaker: CircuitBreaker) -> list[Target]:
+    """Targets to try, in order: those whose circuit is closed; if every one is open, the first
+    anyway (better a likely failure than a certain one)."""
+    ready = [t for t in chain if breaker.available(t.name)]
+    return ready or list(chain[:1])
+
+
+def _cooldown(fallback: Fallback, retry_after_s: float | None) -> float:
+    if fallback.honour_retry_after and retry_after_s is not None:
+        return max(fallback.cooldown_s, min(retry_after_s, fallback.max_retry_after_s))
+    return fallback.cooldown_s
+
+
+async def walk_chain(
+    chain: tuple[Target, ...], fallback: Fallback, breaker: CircuitBreaker, result: RelayResult,
+    attempt: Attempt, respond: Respond,
+) -> ChainOutcome:
+    outcome = ChainOutcome()
+    targets = _plan(chain, breaker)
+    tries = [(t, n) for t in targets for n in range(1 + fallback.retries_per_target)][: fallback.max_hops]
+    fallback_statuses = frozenset(fallback.on_status)
+    last_held: HeldResponse | None = None
+    last_failure: UpstreamFailure | None = None
+    skip: str | None = None  # a target that asked us to wait (retry-after): no immediate retry
+    for index, (target, _) in enumerate(tries):
+        if target.name == skip:
+            continue
+        # Hold back a fallback-worthy answer while there is somewhere else to go; if the rest of
+        # the chain is then skipped, the held answer is still relayed unmodified at the end.
+        more = any(t.name != skip for t, _ in tries[index + 1:])
+        hold = fallback_statuses if more else frozenset()
+        trail = [(FALLBACK_HEADER, ",".join(outcome.hops).encode())] if outcome.hops else []
+        result.held = None
+        try:
+            await attempt(target, result, hold, trail)
+        except UpstreamFailure as failure:
+            outcome.hops.append(f"{target.name}:{failure.kind}")
+            breaker.trip(target.name, fallback.cooldown_s)
+            allowed = (failure.kind == "timeout" and fallback.on_timeout) or (
+                failure.kind != "timeout" and fallback.on_connect_error)
+            if not allowed:
+                raise
+            last_failure = failure
+            continue
+        if result.held is not None:
+            held = result.held
+            outcome.hops.append(f"{target.name}:{held.status}")
+            breaker.trip(target.name, _cooldown(fallback, held.retry_after_s))
+            if held.retry_after_s and fallback.honour_retry_after:
+                skip = target.name
+            last_held = held
+            continue
+        outcome.hops.append(f"{target.name}:{result.status}")
+        if result.status < 400:
+            breaker.close(target.name)
+        elif result.status in fallback_statuses:
+            breaker.trip(target.name, fallback.cooldown_s)
+        outcome.served_by = target
+        return outcome
+    trail = [(FALLBACK_HEADER, ",".join(outcome.hops).encode())]
+    if last_held is not None:
+        result.status = last_held.status
+        await respond(last_held, trail)
+        return outcome
+    if last_failure is not None and len(outcome.hops) == 1:
+        # Nowhere to fall back to: say plainly what happened to the one upstream (502/504).
+        last_failure.headers = trail
+        raise last_failure
+    message = "no upstream could be reached"
+    if last_failure is not None:
+        message += f" (last: {last_failure.message})"
+    raise ProxyError("overloaded_error", message, status=529, headers=trail)

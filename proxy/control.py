@@ -1,0 +1,119 @@
+"""The proxy's control-plane state: virtual keys (the keys file and the snapshot's), the routing
+table (the policy file, the snapshot's active version, or the built-in one) and the spend baseline.
+Reloads run in the background; each swaps a whole object by reference assignment, so the hot path
+never waits and an in-flight request keeps what it started with."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from core.keys import KeyRing
+
+from .keyfile import KeyFileError, load_keyring, modification_stamp
+from .ledger import SpendLedger
+from .routing import Routing, load_routing_file, routing_for
+from .settings import ProxySettings
+from .snapshot import Snapshot, SnapshotClient
+
+log = logging.getLogger("switchyard.proxy.control")
+
+
+class ControlPlane:
+    def __init__(self, settings: ProxySettings, provider_keys: Mapping[str, str], ledger: SpendLedger,
+                 routing: Routing) -> None:
+        self.settings = settings
+        self.routing = routing
+        self.keyring = KeyRing()
+        self.snapshot: SnapshotClient | None = None
+        self._provider_keys = provider_keys
+        self._ledger = ledger
+        self._file_keys = KeyRing()
+        self._snapshot_keys = KeyRing()
+        self._keys_stamp: tuple[int, int] | None = None
+        self._policy_stamp = modification_stamp(settings.policy_file) if settings.policy_file else None
+
+    async def start(self) -> list[asyncio.Task[None]]:
+        """Load what is there now; return the background tasks that keep it current."""
+        self.reload_keys()
+        tasks = [asyncio.create_task(self._watch_files(), name="switchyard-reload")]
+        if self.settings.snapshot_url:
+            token = self.settings.snapshot_token
+            self.snapshot = SnapshotClient(self.settings.snapshot_url, token.get_secret_value() if token else None)
+            await self.refresh_snapshot()  # start with the control plane's state when it is up
+            tasks.append(asyncio.create_task(self._poll_snapshot(), name="switchyard-snapshot"))
+        return tasks
+
+    async def close(self) -> None:
+        if self.snapshot is not None:
+            await self.snapshot.close()
+
+    def install(self, routing: Routing) -> None:
+        """Swap the routing table: one reference assignment, atomic for the event loop."""
+        previous, self.routing = self.routing.version, routing
+        log.info("policy %s active (was %s)", routing.version, previous)
+
+    def reload_keys(self) -> bool:
+        """Load the keys file if it changed; keep the old ring when the new file is unusable."""
+        stamp = modification_stamp(self.settings.keys_file)
+        if stamp == self._keys_stamp:
+            return False
+        try:
+            self._file_keys = load_keyring(self.settings.keys_file)
+        except KeyFileError as exc:
+            log.error("keeping the previous virtual keys: %s", exc)
+            return False
+        self._keys_stamp = stamp
+        self.keyring = KeyRing([*self._snapshot_keys.records(), *self._file_keys.records()])
+        log.info("virtual keys loaded: %d", len(self.keyring))
+        return True
+
+    def reload_policy(self) -> bool:
+        """Load the policy file if it changed; a policy with problems is refused, loudly, and the
+        running one stays."""
+        path = self.settings.policy_file
+        if path is None:
+            return False
+        stamp = modification_stamp(path)
+        if stamp == self._policy_stamp:
+            return False
+        self._policy_stamp = stamp
+        try:
+            routing = load_routing_file(path, self._provider_keys, passthrough=self.settings.passthrough)
+        except (OSError, ValueError) as exc:
+            log.error("keeping policy %s; %s was refused: %s", self.routing.version, path, exc)
+            return False
+        self.install(routing)
+        return True
+
+    async def refresh_snapshot(self) -> bool:
+        assert self.snapshot is not None
+        snapshot = await self.snapshot.fetch()
+        if snapshot is None:
+            return False
+        self.apply_snapshot(snapshot)
+        return True
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Take the control plane's keys, balances and (when it changed) policy."""
+        self._snapshot_keys = KeyRing(snapshot.keys)
+        self.keyring = KeyRing([*self._snapshot_keys.records(), *self._file_keys.records()])
+        self._ledger.replace_baseline(snapshot.month, snapshot.balances, snapshot.generated_at)
+        if snapshot.policy is not None and snapshot.policy.version != self.routing.version:
+            try:
+                self.install(routing_for(snapshot.policy, self._provider_keys, passthrough=self.settings.passthrough))
+            except ValueError as exc:
+                log.error("keeping policy %s; snapshot policy %s was refused: %s",
+                          self.routing.version, snapshot.policy.version, exc)
+
+    async def _watch_files(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reload_interval_s)
+            self.reload_keys()
+            self.reload_policy()
+
+    async def _poll_snapshot(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.snapshot_interval_s)
+            await self.refresh_snapshot()

@@ -1,0 +1,88 @@
+"""The proxy's settings: environment variables prefixed ``SWITCHYARD_`` (or a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProxySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHYARD_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # Own names (not SWITCHYARD_HOST/PORT) so one environment can configure proxy and ingest.
+    host: str = Field(default="127.0.0.1", validation_alias="SWITCHYARD_PROXY_HOST")
+    port: int = Field(default=4000, validation_alias="SWITCHYARD_PROXY_PORT")
+
+    # Where turns go when no policy routes them elsewhere.
+    upstream_url: str = "https://api.anthropic.com"
+    # The provider key: from the environment only (SWITCHYARD_UPSTREAM_API_KEY or ANTHROPIC_API_KEY),
+    # or from a file readable by the owner only. Never logged, never put in a span.
+    upstream_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SWITCHYARD_UPSTREAM_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    upstream_api_key_file: Path | None = None
+    # "x-api-key" (Anthropic) or "bearer" (Authorization: Bearer, e.g. for other gateways).
+    upstream_auth: str = "x-api-key"
+    # Further provider keys by the name policy targets use (`provider_key: eu`), as JSON:
+    # SWITCHYARD_PROVIDER_KEYS='{"eu": "sk-ant-…"}'. The upstream key above is "default".
+    provider_keys: dict[str, SecretStr] = {}
+
+    # The routing policy: a YAML file, watched and hot-reloaded. Without it (and without a
+    # snapshot) every turn goes to upstream_url.
+    policy_file: Path | None = None
+    # ingest's snapshot endpoint (policy, key hashes, budget balances), polled with an ETag.
+    snapshot_url: str | None = None
+    snapshot_token: SecretStr | None = None
+    snapshot_interval_s: float = 2.0
+    # Redis shared by all proxies for budget spend (e.g. redis://127.0.0.1:6379/0). None: per-process.
+    redis_url: str | None = None
+
+    # Virtual keys: a JSON file written by `switchyard keys create` (hashes only).
+    keys_file: Path = Path("data/keys.json")
+    # Forward the developer's own Anthropic key instead of requiring a virtual key.
+    passthrough: bool = False
+
+    # OTLP/HTTP traces endpoint of ingest, e.g. http://127.0.0.1:4318/v1/traces. None: no export.
+    otlp_endpoint: str | None = None
+    export_queue_size: int = 10_000
+    export_batch_size: int = 512
+    export_interval_s: float = 1.0
+    export_timeout_s: float = 5.0
+    # Batches ingest could not take wait here (one directory per proxy process). None: no spool.
+    spool_dir: Path | None = Path("data/spool")
+    spool_max_bytes: int = 256 * 1024 * 1024
+
+    connect_timeout_s: float = 10.0
+    # Longest silence tolerated between two upstream bytes (Claude Code itself gives up after 5 min).
+    read_timeout_s: float = 600.0
+    max_body_bytes: int = 64 * 1024 * 1024
+    # Admission control per upstream target: requests in flight, and waiting beyond that (then 529).
+    max_in_flight_per_target: int = 2048
+    max_queued_per_target: int = 2048
+    # How often the keys file is checked for changes.
+    reload_interval_s: float = 1.0
+    log_level: str = "info"
+
+    def all_provider_keys(self) -> dict[str, str]:
+        keys = {name: secret.get_secret_value() for name, secret in self.provider_keys.items()}
+        default = self.provider_key()
+        if default is not None:
+            keys["default"] = default
+        return keys
+
+    def provider_key(self) -> str | None:
+        """The upstream key, read from the environment or from its file (refused if others can read it)."""
+        if self.upstream_api_key is not None:
+            return self.upstream_api_key.get_secret_value()
+        if self.upstream_api_key_file is None:
+            return None
+        mode = self.upstream_api_key_file.stat().st_mode
+        if mode & 0o077:
+            raise PermissionError(
+                f"{self.upstream_api_key_file} is readable by group or others; chmod 600 it"
+            )
+        return self.upstream_api_key_file.read_text().strip()

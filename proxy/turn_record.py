@@ -1,0 +1,73 @@
+"""The Turn record of one proxied call: request facts, the key's owner, the routing decision, the
+fallback hops and what the SSE tap counted."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from core.facts import RequestFacts
+from core.keys import KeyRecord
+from core.policy.facts import Decision
+from core.spans import Turn, session_trace_id
+
+from .chain import ChainOutcome
+from .relay import RelayResult
+
+
+def build_turn(
+    start_ns: int, start_perf: int, method: str, path: str, facts: RequestFacts | None,
+    record: KeyRecord | None, result: RelayResult, decision: Decision | None, outcome: ChainOutcome,
+    budget_state: str | None,
+) -> Turn:
+    facts = facts or RequestFacts()
+    summary = result.summary
+    served = outcome.served_by or (decision.chain[0] if decision and decision.chain else None)
+    end_perf = time.perf_counter_ns()
+    return Turn(
+        trace_id=session_trace_id(facts.session_id, os.urandom(16)),
+        span_id=os.urandom(8),
+        start_ns=start_ns,
+        end_ns=start_ns + (end_perf - start_perf),
+        method=method,
+        path=path,
+        status_code=result.status,
+        session_id=facts.session_id,
+        developer=record.developer if record else None,
+        team=record.team if record else None,
+        repo=facts.repo,
+        cli_version=facts.cli_version,
+        agent_id=facts.agent_id,
+        parent_agent_id=facts.parent_agent_id,
+        request_class=facts.request_class,
+        agent_type=facts.agent_type,
+        prompt_id=facts.prompt_id,
+        requested_model=facts.model,
+        served_model=summary.model if summary and summary.model else None,
+        response_id=summary.message_id if summary else None,
+        upstream_request_id=result.upstream_request_id,
+        target=served.name if served else None,
+        region=served.region if served else None,
+        policy_version=decision.version if decision else None,
+        rule=decision.rule if decision else None,
+        propensity=decision.propensity if decision else None,
+        fallback_hops=tuple(outcome.hops) if len(outcome.hops) > 1 else (),
+        estimated_input_tokens=facts.estimated_input_tokens,
+        tool_count=facts.tool_count,
+        thinking=facts.thinking,
+        stream=facts.stream,
+        input_tokens=summary.input_tokens if summary else 0,
+        output_tokens=summary.output_tokens if summary else 0,
+        cache_creation_tokens=summary.cache_creation_tokens if summary else 0,
+        cache_creation_1h_tokens=summary.cache_creation_1h_tokens if summary else 0,
+        cache_read_tokens=summary.cache_read_tokens if summary else 0,
+        ttfb_ms=(result.first_byte_ns - start_perf) / 1e6 if result.first_byte_ns else None,
+        stop_reason=summary.stop_reason if summary else None,
+        error_type=result.error_type,
+        error_message=result.error_message,
+        tool_use_ids=summary.tool_use_ids if summary else (),
+        tool_use_names=summary.tool_use_names if summary else (),
+        tool_result_ids=facts.tool_result_ids,
+        tool_result_error_ids=facts.tool_result_error_ids,
+        budget_state=budget_state,
+    )
