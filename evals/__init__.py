@@ -1,0 +1,1 @@
+"""evals: score every turn, cluster the failures into named modes."""

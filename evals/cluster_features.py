@@ -1,0 +1,70 @@
+"""What describes a failing turn for clustering: its tier, prompt size, how many tools it called and
+which, which of them failed, which evaluators flagged it, its error type, stop reason and the error
+texts (Anthropic's error message, Claude Code's tool errors). Pure: a TurnContext plus its failing
+evaluator names in, one :class:`FailureFeatures` out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from evals.protocol import TurnContext
+
+# Evaluators whose low scores count as failures to cluster. Escalation is left out by default: it
+# is the developer's reaction to a failure that one of these already caught (or could not see).
+CLUSTERED_EVALUATORS = (
+    "tool_failure", "malformed_tool_input", "truncation", "upstream_error", "latency_slo", "cost_outlier",
+    "stuck_loop",
+)
+# Context-size buckets used in features and names ("> 12 K tokens").
+TOKEN_EDGES = (8_000, 12_000, 25_000, 50_000, 100_000, 150_000)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureFeatures:
+    trace_id: str
+    span_id: str
+    session_id: str
+    started_at_ns: int
+    cost_usd: float
+    tier: str
+    total_tokens: int
+    tool_calls: int
+    tool_names: tuple[str, ...]
+    failed_tools: tuple[str, ...]
+    signals: tuple[str, ...]
+    error_type: str
+    stop_reason: str
+    error_text: str
+
+
+def token_bucket(tokens: int) -> str:
+    edge = max((edge for edge in TOKEN_EDGES if tokens > edge), default=0)
+    return f">{edge // 1000}K" if edge else f"<={TOKEN_EDGES[0] // 1000}K"
+
+
+def failure_features(ctx: TurnContext, signals: Collection[str], tier_of: Callable[[str | None], str | None]
+                     ) -> FailureFeatures:
+    turn = ctx.turn
+    reported = ctx.thread.error_ids if ctx.thread is not None else frozenset()
+    names = dict(zip(turn.tool_use_ids, turn.tool_use_names, strict=False))
+    events = [event for event in ctx.events_for_turn() if event.success is False]
+    failed = {names[tool_id] for tool_id in turn.tool_use_ids if tool_id in reported and tool_id in names}
+    failed |= {event.tool_name for event in events if event.tool_name}
+    texts = [turn.error_message or "", *(event.error or "" for event in events)]
+    return FailureFeatures(
+        trace_id=turn.trace_id.hex(),
+        span_id=turn.span_id.hex(),
+        session_id=turn.session_id or turn.span_id.hex(),
+        started_at_ns=turn.start_ns,
+        cost_usd=ctx.cost_usd,
+        tier=tier_of(turn.served_model or turn.requested_model) or "unknown",
+        total_tokens=turn.total_input_tokens or (turn.estimated_input_tokens or 0),
+        tool_calls=len(turn.tool_use_ids),
+        tool_names=tuple(sorted(set(turn.tool_use_names))),
+        failed_tools=tuple(sorted(failed)),
+        signals=tuple(sorted(signals)),
+        error_type=turn.error_type or "",
+        stop_reason=turn.stop_reason or "",
+        error_text=" ".join(text for text in texts if text),
+    )

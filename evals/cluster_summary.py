@@ -1,0 +1,143 @@
+"""Turn a clustering into named failure modes: a readable name from each cluster's dominant
+features ("haiku · > 12 K tokens · Edit failures"), its size, the cost it burned, its trend over
+time windows (rising / steady / falling, as a share of all turns in each window) and example
+turns (the ones nearest its centre). Pure."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from evals.cluster_features import TOKEN_EDGES, FailureFeatures
+from evals.clusters import Clustering
+
+# A feature names the cluster when at least this share of its turns have it.
+DOMINANT_SHARE = 0.6
+# Later-half rate over earlier-half rate beyond these factors makes a trend.
+RISING, FALLING = 1.5, 1 / 1.5
+TREND_Z = 2.0
+MIN_TREND_COUNT = 10
+EXAMPLES = 5
+_SIGNAL_WORDS = {
+    "malformed_tool_input": "malformed tool input",
+    "truncation": "truncations",
+    "latency_slo": "slow (beyond SLO)",
+    "cost_outlier": "cost spikes",
+}
+# When several evaluators flag the same turns, the most specific one names the cluster.
+_SIGNAL_PRIORITY = ("stuck_loop", "malformed_tool_input", "tool_failure", "upstream_error", "truncation",
+                    "latency_slo", "cost_outlier")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSummary:
+    cluster: int
+    name: str
+    size: int
+    cost_usd: float
+    trend: str
+    window_counts: list[int]
+    features: dict[str, Any]
+    examples: list[str]  # "trace_id:span_id"
+    members: list[int]  # row indices
+
+
+def _dominant(values: Sequence[str]) -> str | None:
+    if not values:
+        return None
+    value, count = Counter(values).most_common(1)[0]
+    return value if count >= DOMINANT_SHARE * len(values) else None
+
+
+def _size_edge(tokens: Sequence[int]) -> int:
+    """The largest bucket edge that 90 % of ``tokens`` exceed (0 when none)."""
+    low = float(np.percentile(tokens, 10))
+    return max((edge for edge in TOKEN_EDGES[1:] if low > edge), default=0)
+
+
+def _size_phrase(tokens: Sequence[int], population_edge: int) -> str | None:
+    # only worth naming when the cluster sits above the failing population as a whole
+    edge = _size_edge(tokens)
+    return f"> {edge // 1000} K tokens" if edge > population_edge else None
+
+
+def _what(rows: Sequence[FailureFeatures]) -> tuple[str, dict[str, Any]]:
+    signals = Counter(signal for row in rows for signal in row.signals)
+    frequent = [s for s in _SIGNAL_PRIORITY if signals[s] >= DOMINANT_SHARE * len(rows)]
+    signal = frequent[0] if frequent else (signals.most_common(1)[0][0] if signals else "failure")
+    facts: dict[str, Any] = {"signal": signal}
+    tool = _dominant([tool for row in rows for tool in (row.failed_tools or ("",))])
+    called = _dominant([row.tool_names[0] if len(row.tool_names) == 1 else "" for row in rows])
+    error = _dominant([row.error_type for row in rows])
+    if signal == "stuck_loop":
+        facts["tool"] = called
+        return (f"{called} loops" if called else "stuck loops"), facts
+    if signal in ("tool_failure", "malformed_tool_input") and tool:
+        facts["tool"] = tool
+        return (f"{tool} malformed input" if signal == "malformed_tool_input" else f"{tool} failures"), facts
+    if signal == "upstream_error" and error:
+        facts["error_type"] = error
+        return error, facts
+    return _SIGNAL_WORDS.get(signal, signal.replace("_", " ")), facts
+
+
+def _trend(counts: Sequence[int], totals: Sequence[int]) -> str:
+    """Compare the cluster's share of all turns in the later half of the windows with the earlier
+    half. A trend needs both a large enough ratio and a binomial z-score beyond ±2, so a busy day
+    (more turns, so more failures at the same rate) or a handful of turns is not a trend."""
+    half = len(counts) // 2
+    early_count, late_count = sum(counts[:half]), sum(counts[-half:]) if half else 0
+    early_total, late_total = sum(totals[:half]), sum(totals[-half:]) if half else 0
+    count = early_count + late_count
+    if half == 0 or count < MIN_TREND_COUNT or early_total == 0 or late_total == 0:
+        return "steady"
+    share = late_total / (early_total + late_total)
+    expected = count * share
+    z = (late_count - expected) / math.sqrt(count * share * (1 - share))
+    early_rate, late_rate = early_count / early_total, late_count / late_total
+    ratio = late_rate / early_rate if early_rate else math.inf
+    if z > TREND_Z and ratio >= RISING:
+        return "rising"
+    if z < -TREND_Z and ratio <= FALLING:
+        return "falling"
+    return "steady"
+
+
+def window_index(start_ns: int, end_ns: int, windows: int, at_ns: int) -> int:
+    span = max(end_ns - start_ns, 1)
+    return min(windows - 1, max(0, (at_ns - start_ns) * windows // span))
+
+
+def summarise(rows: Sequence[FailureFeatures], clustering: Clustering, *, start_ns: int, end_ns: int,
+              window_totals: Sequence[int]) -> list[ClusterSummary]:
+    """One summary per cluster, largest first. ``window_counts`` counts the sessions the cluster
+    touched in each of the equal time windows between ``start_ns`` and ``end_ns``;
+    ``window_totals`` is the number of sessions active in each window (failing or not)."""
+    windows = len(window_totals)
+    population_edge = _size_edge([row.total_tokens for row in rows]) if rows else 0
+    summaries = []
+    for cluster in sorted(set(clustering.labels.tolist())):
+        members = [i for i, label in enumerate(clustering.labels) if label == cluster]
+        chosen = [rows[i] for i in members]
+        what, facts = _what(chosen)
+        tier = _dominant([row.tier for row in chosen])
+        size_phrase = _size_phrase([row.total_tokens for row in chosen], population_edge)
+        name = " · ".join(part for part in (tier, size_phrase, what) if part)
+        # sessions, not turns: one stuck session repeats its failure turn after turn
+        touched = {(window_index(start_ns, end_ns, windows, row.started_at_ns), row.session_id) for row in chosen}
+        counts = [sum(1 for window, _ in touched if window == w) for w in range(windows)]
+        p10 = int(np.percentile([row.total_tokens for row in chosen], 10))
+        nearest = sorted(members, key=lambda i: float(clustering.centroid_distance[i]))[:EXAMPLES]
+        summaries.append(ClusterSummary(
+            cluster=cluster, name=name, size=len(members), cost_usd=sum(row.cost_usd for row in chosen),
+            trend=_trend(counts, window_totals), window_counts=counts,
+            features={**facts, "tier": tier, "tokens_p10": p10},
+            examples=[f"{rows[i].trace_id}:{rows[i].span_id}" for i in nearest], members=members,
+        ))
+    summaries.sort(key=lambda summary: -summary.size)
+    return summaries
