@@ -1,0 +1,97 @@
+"""Pick the candidate worth proposing from a search, and the evidence a reviewer reads. Pure.
+
+The search keeps candidates whose *point* estimate clears the quality floor. Before one is
+proposed it must also clear two guards, checked on the cheapest feasible candidates in turn:
+
+* enough evidence: the effective sample size of the logged turns that agree with the candidate
+  is at least ``min_ess``;
+* the quality change (candidate − active, paired bootstrap) has its whole interval above the
+  floor's margin: −(the active estimate's half-width × slack, see optimizer.search). An interval that crosses it means
+  the data cannot tell the candidate from a regression.
+
+And it must be cheaper than the active policy, or there is nothing to propose.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer.replay import (
+    ReplayData,
+    Thresholds,
+    dr_difference,
+    effective_sample_size,
+    monthly,
+    snips_estimate,
+    total_cost,
+)
+from optimizer.search import SearchResult
+
+METHOD = ("doubly robust (one seeded gradient-boosted outcome model per tier, logged propensities), "
+          "SNIPS alongside; percentile bootstrap over turns")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    thresholds: Thresholds | None  # None: nothing to propose (see reason)
+    reason: str
+    evidence: dict[str, Any]
+
+
+def _thresholds(t: Thresholds) -> dict[str, int]:
+    return {"haiku_below": t.haiku_below, "opus_from": t.opus_from}
+
+
+def evidence_for(data: ReplayData, result: SearchResult, candidate: Thresholds, *, seed: int,
+                 rounds: int) -> dict[str, Any]:
+    base_actions, cand_actions = result.baseline.actions(data.tokens), candidate.actions(data.tokens)
+    base_cost, cand_cost = total_cost(data, base_actions), total_cost(data, cand_actions)
+    # the guard's interval has the search's confidence: two-sided level erf(z/√2) (0.95 for z=1.96)
+    level = math.erf(result.z / math.sqrt(2))
+    delta = dr_difference(data, cand_actions, base_actions, rounds=rounds, seed=seed, level=level)
+    cand_snips = snips_estimate(data, cand_actions, rounds=rounds, seed=seed)
+    base_snips = snips_estimate(data, base_actions, rounds=rounds, seed=seed)
+    margin = result.margin
+    ess = effective_sample_size(data, cand_actions)
+    saving = 1 - cand_cost / base_cost if base_cost > 0 else 0.0
+    rationale = (f"Moving the haiku→sonnet threshold {result.baseline.haiku_below:,} → {candidate.haiku_below:,} "
+                 f"and sonnet→opus {result.baseline.opus_from:,} → {candidate.opus_from:,} estimated input tokens "
+                 f"cuts replayed cost by {saving:.1%} (${monthly(data, base_cost - cand_cost):,.2f} a month) while "
+                 f"quality changes by {delta.value:+.4f} ({level:.0%} CI {delta.low:+.4f} … {delta.high:+.4f}), "
+                 f"within the allowed margin of {margin:.4f}; {data.n:,} turns, effective sample size {ess:,.0f}.")
+    return {
+        "method": METHOD, "turns": data.n, "days": data.days, "seed": seed, "bootstrap_rounds": rounds,
+        "trials": len(result.trials) - 1, "ess": ess, "agreeing_turns": int((data.logged == cand_actions).sum()),
+        "baseline": {"thresholds": _thresholds(result.baseline), "quality_dr": result.baseline_quality.to_dict(),
+                     "quality_snips": base_snips.to_dict(), "monthly_cost_usd": monthly(data, base_cost)},
+        "candidate": {"thresholds": _thresholds(candidate), "quality_snips": cand_snips.to_dict(),
+                      "quality_dr_value": result.baseline_quality.value + delta.value,
+                      "monthly_cost_usd": monthly(data, cand_cost)},
+        "delta_monthly_cost_usd": monthly(data, cand_cost - base_cost), "delta_cost_share": -saving,
+        "delta_quality": {**delta.to_dict(), "level": level}, "quality_floor": result.floor, "quality_margin": margin,
+        "rationale": rationale,
+    }
+
+
+def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, seed: int = 0, rounds: int = 200,
+           candidates: int = 10) -> Choice:
+    """The cheapest feasible candidate that passes the guards (looking at up to ``candidates``)."""
+    margin = result.margin
+    refusals: list[str] = []
+    for trial in result.feasible_by_cost()[:candidates]:
+        if trial.thresholds == result.baseline or trial.cost >= result.baseline_cost:
+            refusals.append(f"{_thresholds(trial.thresholds)}: not cheaper than the active policy")
+            break  # sorted by cost: nothing after it is cheaper either
+        evidence = evidence_for(data, result, trial.thresholds, seed=seed, rounds=rounds)
+        if evidence["ess"] < min_ess:
+            refusals.append(f"{_thresholds(trial.thresholds)}: ESS {evidence['ess']:.0f} < {min_ess:.0f}")
+            continue
+        if evidence["delta_quality"]["low"] < -margin:
+            refusals.append(f"{_thresholds(trial.thresholds)}: quality interval low end "
+                            f"{evidence['delta_quality']['low']:+.4f} crosses the floor margin {-margin:+.4f}")
+            continue
+        return Choice(trial.thresholds, "ok", evidence)
+    reason = "; ".join(refusals) or "no candidate met the quality floor"
+    return Choice(None, reason, {"refusals": refusals})

@@ -1,0 +1,67 @@
+"""The replay's input, read from the store: one row per scored turn with its estimated input
+tokens, the tier that served it, the logged propensity, its outcome (the mean of its eval scores,
+0..1) and its token usage. Turns without a propensity (routed before the proxy recorded one) or
+without a score cannot inform an off-policy estimate and are left out; ``Loaded`` counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+
+from core.pricing import PriceTable
+from store.schema import scores, turns
+
+_SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.String(), "requested_model": pl.String(),
+           "policy_version": pl.String(), "propensity": pl.Float64(), "input_tokens": pl.Int64(),
+           "output_tokens": pl.Int64(), "cache_creation_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
+           "reward": pl.Float64()}
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    frame: pl.DataFrame  # columns: optimizer.replay.REQUIRED + started_at, policy_version, requested_tier
+    turns: int  # turns in the window
+    usable: int  # of which have a propensity, a tier and a score
+    days: float  # the window's length
+
+
+def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetime, *,
+               evaluators: Sequence[str] | None = None, policy_version: str | None = None) -> Loaded:
+    """Turns started in [start, end) (optionally only those routed by ``policy_version``)."""
+    score = select(scores.c.trace_id, scores.c.span_id, func.avg(scores.c.value).label("reward"))
+    if evaluators is not None:
+        score = score.where(scores.c.evaluator.in_(list(evaluators)))
+    score_sq = score.group_by(scores.c.trace_id, scores.c.span_id).subquery()
+    window = [turns.c.started_at >= start, turns.c.started_at < end]
+    if policy_version is not None:
+        window.append(turns.c.policy_version == policy_version)
+    query = (select(turns.c.started_at, turns.c.estimated_input_tokens.label("tokens"),
+                    func.coalesce(turns.c.served_model, turns.c.requested_model).label("model"),
+                    turns.c.requested_model, turns.c.policy_version, turns.c.propensity, turns.c.input_tokens,
+                    turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
+                    score_sq.c.reward)
+             .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
+             .where(*window)
+             .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(turns).where(*window)).scalar_one()
+        rows = connection.execute(query).all()
+    frame = pl.DataFrame([tuple(row) for row in rows], schema=_SCHEMA, orient="row")
+    frame = with_tiers(frame, prices).drop_nulls(["tokens", "tier", "propensity", "reward"])
+    return Loaded(frame, int(total), frame.height, (end - start).total_seconds() / 86_400)
+
+
+def with_tiers(frame: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
+    """Add ``tier`` (of the model that served the turn) and ``requested_tier``, looking each
+    distinct model id up once."""
+    models = set(frame["model"].drop_nulls().to_list()) | set(frame["requested_model"].drop_nulls().to_list())
+    tier_of = {model: prices.tier_of(model) for model in models}
+    return frame.with_columns(
+        pl.col("model").replace_strict(tier_of, default=None, return_dtype=pl.String()).alias("tier"),
+        pl.col("requested_model").replace_strict(tier_of, default=None, return_dtype=pl.String())
+        .alias("requested_tier"))

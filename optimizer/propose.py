@@ -1,0 +1,105 @@
+"""From the store to a stored proposal: load the window's scored turns, replay them, search the
+thresholds, pick a candidate that passes the guards, rewrite the active policy's threshold rules
+and store the candidate with its PolicyDiff and evidence, status "proposed".
+
+This is the optimizer's only I/O module besides features (reads); everything it calls is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core.policy.diff import diff, render_diff
+from core.policy.schema import Policy
+from core.pricing import PriceEntry, PriceTable
+from optimizer.candidate import thresholds_of, with_thresholds
+from optimizer.evidence import choose
+from optimizer.features import load_turns
+from optimizer.replay import TIERS, Thresholds, prepare
+from optimizer.search import Progress, search
+from store.errors import NotFoundError
+from store.policies import active_policy
+from store.proposals import Proposal, create_proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    start: datetime
+    end: datetime
+    seed: int = 0
+    trials: int = 150
+    min_ess: float = 200.0
+    slack: float = 1.0  # the floor is the active quality minus slack × its CI half-width
+    z: float = 1.96  # the floor applies to the candidate's lower bound this many standard errors down
+    bootstrap_rounds: int = 200
+    evaluators: tuple[str, ...] | None = None
+    database_url: str | None = None  # Optuna's shared storage; in memory without it
+    study_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    proposal: Proposal | None
+    reason: str  # "ok", or why nothing was proposed
+    evidence: Mapping[str, Any]
+    diff_text: str | None
+    turns: int  # in the window
+    usable: int  # scored, with a propensity
+
+
+def tier_rates(policy: Policy, prices: PriceTable, day: datetime) -> dict[str, PriceEntry]:
+    """The price entry of each tier: the model of the policy's first target on that tier, else the
+    newest price the table has for the tier (a policy need not name every tier)."""
+    rates: dict[str, PriceEntry] = {}
+    for target in policy.targets:
+        if target.tier is not None and target.model and target.tier not in rates:
+            entry = prices.lookup(target.model, day.date())
+            if entry is not None:
+                rates[target.tier] = entry
+    for tier in TIERS:
+        if tier not in rates:
+            entries = [e for e in prices.entries
+                       if e.tier == tier and not e.fallback and e.effective_from <= day.date()]
+            if not entries:
+                raise NotFoundError(f"no price for any {tier} model on {day.date()}")
+            rates[tier] = max(entries, key=lambda e: e.effective_from)
+    return rates
+
+
+def candidate_version(parent: str, thresholds: Thresholds) -> str:
+    return f"{parent}.opt-{thresholds.haiku_below}-{thresholds.opus_from}"[:128]
+
+
+def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: str = "optimizer",
+            progress: Progress | None = None) -> Outcome:
+    active = active_policy(engine)
+    if active is None:
+        raise NotFoundError("no active policy to improve on")
+    policy = active.policy()
+    baseline = thresholds_of(policy)
+    loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators)
+    if loaded.usable == 0:
+        return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
+    data = prepare(loaded.frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed)
+    result = search(data, baseline, trials=settings.trials, seed=settings.seed, database_url=settings.database_url,
+                    study_name=settings.study_name, slack=settings.slack, z=settings.z,
+                    bootstrap_rounds=settings.bootstrap_rounds,
+                    progress=progress)
+    choice = choose(data, result, min_ess=settings.min_ess, seed=settings.seed,
+                    rounds=settings.bootstrap_rounds)
+    if choice.thresholds is None:
+        return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
+    evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
+                "turns_in_window": loaded.turns}
+    # the rationale lives in the evidence, not the description: the diff shows the thresholds only
+    candidate = with_thresholds(policy, choice.thresholds, candidate_version(policy.version, choice.thresholds))
+    change = diff(policy, candidate)
+    proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,
+                               document=candidate.model_dump(mode="json"), diff=change.to_dict(), evidence=evidence,
+                               actor=actor)
+    return Outcome(proposal, "ok", evidence, render_diff(change), loaded.turns, loaded.usable)
