@@ -1,0 +1,1 @@
+"""dashboard: cost and routes at a glance, policy approval, chargeback."""

@@ -1,0 +1,50 @@
+"""Routes: which rule fired and which target served, as shares of requests over time, and the
+fallback chains walked. Input: the hourly rollup summed by (hour, rule, target)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboard.figures.style import base_layout, empty_figure
+
+UNKNOWN = "(none)"
+# Longer windows are drawn per day: 720 hourly points per series say less than 30 daily ones.
+DAILY_AFTER_HOURS = 72
+
+
+def share_over_time(route_usage: pl.DataFrame, key: str) -> pl.DataFrame:
+    """(time, <key>, requests) per hour, or per day for windows longer than three days."""
+    hours = route_usage["hour"].n_unique() if route_usage.height else 0
+    span = (route_usage["hour"].max() - route_usage["hour"].min()) if hours else None
+    bucket = "1d" if span is not None and span.total_seconds() > DAILY_AFTER_HOURS * 3600 else "1h"
+    return (route_usage.with_columns(pl.col("hour").dt.truncate(bucket).alias("time"),
+                                     pl.col(key).fill_null(UNKNOWN))
+            .group_by("time", key).agg(pl.col("requests").sum()).sort("time", key))
+
+
+def share_figure(route_usage: pl.DataFrame, key: str) -> go.Figure:
+    title = f"Share of requests by {key}"
+    if route_usage.is_empty():
+        return empty_figure(title, "No requests in this window")
+    shares = share_over_time(route_usage, key)
+    totals = shares.group_by(key).agg(pl.col("requests").sum()).sort("requests", descending=True)
+    figure = go.Figure([
+        go.Scatter(x=part["time"].to_list(), y=part["requests"].to_list(), name=name, stackgroup="one",
+                   groupnorm="percent", mode="lines", hovertemplate=f"{name}: %{{y:.1f}}%<extra></extra>")
+        for name in totals[key].to_list()
+        for part in [shares.filter(pl.col(key) == name)]
+    ])
+    figure.update_layout(base_layout(title, yaxis={"ticksuffix": "%", "range": [0, 100]}))
+    return figure
+
+
+def fallback_figure(chains: pl.DataFrame, top: int = 10) -> go.Figure:
+    title = "Fallback chains walked by recent turns"
+    if chains.is_empty():
+        return empty_figure(title, "No recent turn fell back")
+    shown = chains.head(top).reverse()
+    figure = go.Figure(go.Bar(x=shown["turns"].to_list(), y=shown["chain"].to_list(), orientation="h",
+                              hovertemplate="%{y}: %{x} turns<extra></extra>"))
+    figure.update_layout(base_layout(title, margin={"l": 260, "r": 20, "t": 45, "b": 40}))
+    return figure

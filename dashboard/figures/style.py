@@ -1,0 +1,42 @@
+"""The look shared by every figure: one template, one palette, and the empty-state figure (a chart
+with a sentence instead of axes, so "no data" never looks like a broken page)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import plotly.graph_objects as go
+
+PALETTE = ("#3366cc", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e", "#316395",
+           "#994499", "#22aa99", "#aaaa11")
+STATE_COLOURS = {"ok": "#2e7d32", "soft": "#f9a825", "hard": "#c62828", "no budget": "#90a4ae"}
+TOKEN_COLOURS = {"input": "#3366cc", "output": "#ff9900", "cache write": "#990099", "cache read": "#109618"}
+
+
+def base_layout(title: str, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0.01, "font": {"size": 15}},
+        "template": "plotly_white",
+        "margin": {"l": 50, "r": 20, "t": 45, "b": 40},
+        "height": 320,
+        "legend": {"orientation": "h", "y": -0.18},
+        "colorway": list(PALETTE),
+    }
+    layout.update(extra)
+    return layout
+
+
+def empty_figure(title: str, message: str) -> go.Figure:
+    figure = go.Figure(layout=base_layout(title))
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                          font={"size": 14, "color": "#666"})
+    return figure
+
+
+def floats(values: Iterable[Decimal | float | int | None]) -> list[float | None]:
+    """Money for plotting: figures draw floats; exact values stay in tables and exports."""
+    return [None if value is None else float(value) for value in values]

@@ -1,0 +1,53 @@
+"""Attribution: this month's spend per developer, team and repo (summed from the hourly rollup,
+like the store balances the proxies use) against the active policy's budgets, each principal ok,
+soft or hard."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dash import Dash, html
+
+from dashboard.budget_states import SCOPES, budget_lines, spend_by_scope
+from dashboard.components import USD, column, graph, grid, grid_rows, note, page
+from dashboard.context import DashboardContext
+from dashboard.figures.attribution import budget_figure
+from store.balances import month_bounds, month_of
+from store.policies import active_policy
+from store.queries import rollup_frame
+
+PATH = "/attribution"
+TITLE = "Attribution"
+LINE_COLUMNS = [
+    column("scope", width=110), column("name"), column("spent_usd", "spent", formatter=USD),
+    column("budget_usd", "monthly budget", formatter=USD), column("soft_usd", "soft at", formatter=USD),
+    column("hard_usd", "hard at", formatter=USD), column("state", width=110),
+]
+
+
+def content(ctx: DashboardContext) -> list[Any]:
+    month = month_of(ctx.now())
+    usage = rollup_frame(ctx.engine, *month_bounds(month), by=SCOPES)
+    spend = spend_by_scope(usage)
+    active = active_policy(ctx.engine)
+    budgets = active.policy().budgets if active is not None else ()
+    lines = budget_lines(spend, budgets)
+    if active is None:
+        about = note("No policy is active, so no budgets apply.", "attribution-budgets")
+    else:
+        about = note(f"Budgets of the active policy {active.version}: {len(budgets)}.", "attribution-budgets")
+    return [
+        html.P(f"Month {month} (UTC), to date.", className="intro"), about,
+        html.Div([graph(f"attribution-{scope}", budget_figure(lines, scope)) for scope in SCOPES],
+                 className="figures"),
+        grid("attribution-lines", grid_rows(lines), LINE_COLUMNS, height=420),
+    ]
+
+
+def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
+    return page(TITLE, *content(ctx))
+
+
+def register(app: Dash, ctx: DashboardContext) -> None:
+    """No controls: the router renders the page whole."""
