@@ -1,0 +1,246 @@
+"""`switchyard demo`: the fake upstream, the proxy and a simulated Claude Code fleet, all local,
+with a live per-turn display. No API key, no servers to install."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import shutil
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from sim.client import TurnResult, run_session
+from store.engine import default_database_url
+
+from .keys_cli import create_key
+from .loop_jobs import JobStatus
+from .processes import Supervisor, free_port
+
+DEVELOPERS = (("alice", "payments", "payments-api"), ("bob", "payments", "ledger"),
+              ("carol", "search", "search-ui"), ("dave", "infra", "terraform"))
+
+
+@dataclass
+class DemoOptions:
+    data_dir: Path = Path("data/demo")
+    developers: int = 4
+    turns: int | None = None  # stop after this many turns (None: until Ctrl-C or duration)
+    duration_s: float | None = None
+    event_interval_ms: float = 15.0
+    live: bool = True
+    jobs_interval_s: float = 20.0
+    final_jobs: bool = True
+
+
+@dataclass
+class Tally:
+    jobs: JobStatus | None = None
+    recent: deque[TurnResult] = field(default_factory=lambda: deque(maxlen=14))
+    count: int = 0
+    errors: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cache_read: int = 0
+    ttfbs: list[float] = field(default_factory=list)
+
+    def add(self, turn: TurnResult) -> None:
+        self.recent.append(turn)
+        self.count += 1
+        self.errors += turn.error is not None
+        self.tokens_in += turn.input_tokens + turn.cache_creation_tokens + turn.cache_read_tokens
+        self.tokens_out += turn.output_tokens
+        self.cache_read += turn.cache_read_tokens
+        self.ttfbs.append(turn.ttfb_ms)
+
+    def render(self) -> Group:
+        table = Table("developer", "session", "model", "status", "TTFB ms", "in", "cache read", "out", "stop", "tools",
+                      title="turns through the gateway (newest last)")
+        for t in self.recent:
+            table.add_row(t.developer, t.session_id[:8], t.model.removeprefix("claude-")[:18],
+                          str(t.status) if t.error is None else f"[red]{t.status} {t.error}[/red]",
+                          f"{t.ttfb_ms:.1f}", f"{t.input_tokens:,}", f"{t.cache_read_tokens:,}",
+                          f"{t.output_tokens:,}", t.stop_reason or "-", ",".join(t.tool_uses) or "-")
+        p50 = statistics.median(self.ttfbs) if self.ttfbs else 0.0
+        hit = self.cache_read / self.tokens_in if self.tokens_in else 0.0
+        totals = (f"turns {self.count}  errors {self.errors}  input tokens {self.tokens_in:,} "
+                  f"(cache hit {hit:.0%})  output tokens {self.tokens_out:,}  TTFB p50 {p50:.1f} ms")
+        if self.jobs is None:
+            return Group(table, Panel(totals))
+        jobs = (f"turns scored {self.jobs.scored}  ·  failure clusters: {', '.join(self.jobs.clusters) or '—'}\n"
+                f"optimizer: {self.jobs.proposal}"
+                + (f"\n[red]{self.jobs.errors[-1]}[/red]" if self.jobs.errors else ""))
+        return Group(table, Panel(totals), Panel(jobs, title="the loop"))
+
+
+async def drive(proxy_url: str, keys: list[tuple[str, str, str]], options: DemoOptions, tally: Tally,
+                live: Live | None) -> None:
+    stop_at = time.monotonic() + options.duration_s if options.duration_s else None
+    seeds = itertools.count(1)
+
+    def done() -> bool:
+        return (options.turns is not None and tally.count >= options.turns) or (
+            stop_at is not None and time.monotonic() >= stop_at)
+
+    def on_turn(turn: TurnResult) -> None:
+        tally.add(turn)
+        if live is not None:
+            live.update(tally.render())
+
+    async def developer(name: str, key: str, repo: str) -> None:
+        async with httpx.AsyncClient(timeout=120) as client:
+            while not done():
+                await run_session(client, proxy_url, key, name, next(seeds), repo=repo, on_turn=on_turn)
+
+    await asyncio.gather(*(developer(*k) for k in keys))
+
+
+def demo_policy(upstream_url: str) -> dict[str, object]:
+    """The demo's starting policy: haiku for small turns, opus for huge ones, sonnet otherwise, and
+    10 % of sessions spread over all three tiers (exploration: what lets the optimizer estimate
+    honestly what another routing would have done)."""
+    models = {"haiku": "claude-haiku-4-5-20251001", "sonnet": "claude-sonnet-4-5-20250929",
+              "opus": "claude-opus-4-5-20251101"}
+    targets = [{"name": tier, "base_url": upstream_url, "model": model, "tier": tier} for tier, model in models.items()]
+    return {
+        "version": "demo-1", "description": "hand-written starting point",
+        "targets": targets,
+        "rules": [
+            {"name": "explore", "when": {"session_bucket": {"lt": 10}},
+             "split": [{"weight": 1, "route": [tier]} for tier in models]},
+            {"name": "small-turns", "when": {"input_tokens": {"lt": 15_000}}, "route": ["haiku", "sonnet"]},
+            {"name": "huge-turns", "when": {"input_tokens": {"gte": 45_000}}, "route": ["opus", "sonnet"]},
+        ],
+        "default": {"route": ["sonnet", "opus"]},
+        "budgets": [{"scope": "team", "name": "*", "monthly_usd": "50"}],
+    }
+
+
+def prepare_store(database_url: str, upstream_url: str) -> None:
+    """Create the schema and make the starting policy the active version (audited as "demo")."""
+    from core.policy.schema import Policy
+    from store.engine import make_engine
+    from store.migrate import upgrade
+    from store.policies import activate, create_version
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        policy = Policy.model_validate(demo_policy(upstream_url))
+        create_version(engine, policy, actor="demo", note="the demo's starting point")
+        activate(engine, policy.version, actor="demo")
+    finally:
+        engine.dispose()
+
+
+def run_demo(options: DemoOptions) -> int:
+    from dashboard.passwords import hash_password
+
+    from .loop_jobs import LoopJobs, LoopSettings
+
+    console = Console()
+    data = options.data_dir
+    if data.exists():
+        shutil.rmtree(data)
+    data.mkdir(parents=True)
+    keys_file = data / "keys.json"
+    fleet = [(name, create_key(keys_file, name, team), repo) for name, team, repo in DEVELOPERS[: options.developers]]
+    your_key = create_key(keys_file, "you", "demo")
+    upstream_port, proxy_port, ingest_port, dashboard_port = free_port(), free_port(), free_port(), free_port()
+    upstream_url = f"http://127.0.0.1:{upstream_port}"
+    proxy_url = f"http://127.0.0.1:{proxy_port}"
+    ingest_url = f"http://127.0.0.1:{ingest_port}"
+    dashboard_url = f"http://127.0.0.1:{dashboard_port}"
+    database_url = default_database_url(data)
+    snapshot_token, password = secrets.token_urlsafe(24), secrets.token_urlsafe(9)
+    prepare_store(database_url, upstream_url)
+    users = json.dumps({"demo": {"password_hash": hash_password(password), "role": "admin"}})
+    with Supervisor(data / "logs") as supervisor:
+        supervisor.start("upstream", ["-m", "sim.upstream", "--port", str(upstream_port),
+                                      "--event-interval-ms", str(options.event_interval_ms)],
+                         {}, upstream_url + "/v1/models")
+        supervisor.start("ingest", ["-m", "ingest.main"], {
+            "SWITCHYARD_INGEST_HOST": "127.0.0.1", "SWITCHYARD_INGEST_PORT": str(ingest_port),
+            "DATABASE_URL": database_url, "SWITCHYARD_DATA_DIR": str(data),
+            "SWITCHYARD_SNAPSHOT_TOKENS": json.dumps([snapshot_token]),
+        }, ingest_url + "/readyz", timeout_s=60)
+        supervisor.start("proxy", ["-m", "proxy"], {
+            "SWITCHYARD_PROXY_HOST": "127.0.0.1", "SWITCHYARD_PROXY_PORT": str(proxy_port),
+            "SWITCHYARD_UPSTREAM_URL": upstream_url, "SWITCHYARD_UPSTREAM_API_KEY": "sk-ant-demo-fake-upstream",
+            "SWITCHYARD_KEYS_FILE": str(keys_file), "SWITCHYARD_LOG_LEVEL": "warning",
+            "SWITCHYARD_OTLP_ENDPOINT": ingest_url + "/v1/traces", "SWITCHYARD_EXPORT_INTERVAL_S": "0.5",
+            "SWITCHYARD_SPOOL_DIR": str(data / "spool"),
+            "SWITCHYARD_SNAPSHOT_URL": ingest_url + "/v1/snapshot", "SWITCHYARD_SNAPSHOT_TOKEN": snapshot_token,
+        }, proxy_url + "/healthz")
+        supervisor.start("dashboard", ["-m", "switchyard", "dashboard"], {
+            "SWITCHYARD_DASHBOARD_HOST": "127.0.0.1", "SWITCHYARD_DASHBOARD_PORT": str(dashboard_port),
+            "DATABASE_URL": database_url, "SWITCHYARD_DASHBOARD_USERS": users,
+        }, dashboard_url + "/healthz", timeout_s=60)
+        console.print(Panel.fit(
+            f"dashboard      {dashboard_url}   (user demo, password {password})\n"
+            f"proxy          {proxy_url}\ningest (OTLP)  {ingest_url}\nfake upstream  {upstream_url}\n"
+            f"database       {database_url}\nlogs           {data / 'logs'}\n\n"
+            "Try a real Claude Code CLI against the demo:\n"
+            f"  export ANTHROPIC_BASE_URL={proxy_url}\n  export ANTHROPIC_AUTH_TOKEN={your_key}\n"
+            "  claude -p 'hello'\n\nEvals, failure clusters and the optimizer run every 20 s; approve its"
+            " proposal on the dashboard's Policies page.\nCtrl-C stops everything.",
+            title="switchyard demo"))
+        from store.engine import make_engine
+
+        engine = make_engine(database_url)
+        jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s, settle_s=5.0,
+                                             window=timedelta(days=1), trials=60, min_ess=50.0))
+        tally = Tally(jobs=jobs.status)
+        jobs.start()
+        try:
+            if options.live:
+                with Live(tally.render(), console=console, refresh_per_second=4) as live:
+                    asyncio.run(drive(proxy_url, fleet, options, tally, live))
+            else:
+                asyncio.run(drive(proxy_url, fleet, options, tally, None))
+        except KeyboardInterrupt:
+            console.print("stopping…")
+        finally:
+            jobs.stop()
+        if dead := supervisor.dead():
+            console.print(f"[red]{', '.join(c.name for c in dead)} stopped unexpectedly[/red]")
+            engine.dispose()
+            return 1
+        supervisor.stop_all()  # the proxy flushes its spans to ingest on the way out
+        if options.final_jobs:
+            jobs.run_once()  # score and cluster what the last minute added
+        engine.dispose()
+        if not options.live:
+            console.print(tally.render())
+    console.print(spend_table(database_url))
+    console.print(f"demo finished: {tally.count} turns, {tally.errors} errors")
+    return 0 if tally.errors == 0 else 1
+
+
+def spend_table(database_url: str) -> Table:
+    """What landed in the store: turns and cost per developer (read from the hourly rollups)."""
+    from store.engine import make_engine
+    from store.queries import rollup_frame
+
+    engine = make_engine(database_url)
+    try:
+        frame = rollup_frame(engine, by=("developer", "team"))
+    finally:
+        engine.dispose()
+    table = Table("developer", "team", "turns stored", "uncached input", "cache read", "output tokens", "cost USD",
+                  title="in the store (from ingest)")
+    for row in frame.iter_rows(named=True):
+        table.add_row(row["developer"] or "-", row["team"] or "-", str(row["requests"]), f"{row['input_tokens']:,}",
+                      f"{row['cache_read_tokens']:,}", f"{row['output_tokens']:,}", f"{row['cost_usd']:.4f}")
+    return table

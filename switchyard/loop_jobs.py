@@ -1,0 +1,81 @@
+"""The loop's scheduled jobs, in a background thread (of `switchyard up` or the demo): score new
+turns, cluster the failures, and ask the optimizer for a proposal when none is pending — what
+`switchyard eval`, `cluster` and `optimize` do by hand. Each job's latest outcome is kept for display."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+log = logging.getLogger("switchyard.loop")
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    interval_s: float = 300.0
+    settle_s: float = 1800.0  # a thread's last turn is scored once it has been quiet this long
+    window: timedelta = timedelta(days=7)  # clustering and the optimizer's replay look back this far
+    trials: int = 150
+    min_ess: float = 200.0
+
+
+@dataclass
+class JobStatus:
+    scored: int = 0
+    clusters: list[str] = field(default_factory=list)
+    proposal: str = "waiting for scored turns"
+    errors: list[str] = field(default_factory=list)
+
+
+class LoopJobs:
+    def __init__(self, engine: Engine, settings: LoopSettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.status = JobStatus()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="switchyard-loop-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.interval_s):
+            self.run_once()
+
+    def run_once(self) -> None:
+        # Imported here: scikit-learn and optuna take seconds to import, and the services start
+        # (and the demo shows its first turns) before that.
+        from core.pricing import builtin_price_table
+        from evals.cluster_runner import run_clustering
+        from evals.registry import builtin_evaluators
+        from evals.runner import EvalSettings, run_evals
+        from optimizer.propose import Settings, propose
+        from store.proposals import list_proposals
+
+        prices = builtin_price_table()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        try:
+            settings = self.settings
+            report = run_evals(self.engine, builtin_evaluators(prices), EvalSettings(settle_s=settings.settle_s))
+            self.status.scored += report.scored_turns
+            run = run_clustering(self.engine, prices, start=now - settings.window, end=now)
+            self.status.clusters = [c.name for c in run.clusters][:5]
+            if not list_proposals(self.engine, status="proposed"):
+                outcome = propose(self.engine, prices, Settings(start=now - settings.window, end=now,
+                                                                trials=settings.trials, min_ess=settings.min_ess),
+                                  actor="optimizer (scheduled)")
+                self.status.proposal = (f"pending for approval: {outcome.proposal.candidate_version}"
+                                        if outcome.proposal is not None else f"none yet ({outcome.reason[:160]})")
+            else:
+                self.status.proposal = "a proposal is pending: approve or reject it in the dashboard"
+        except Exception as exc:  # a boundary: the demo keeps running and shows what failed
+            log.exception("demo job failed")
+            self.status.errors = [f"{type(exc).__name__}: {exc}"][-3:]

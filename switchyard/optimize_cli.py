@@ -1,0 +1,86 @@
+"""`switchyard optimize`: replay the last days of scored turns against threshold candidates, search
+with Optuna and store the best guarded candidate as a proposal (status "proposed") for a human to
+approve. With ``--watch`` it instead checks the active version against its predecessor and rolls
+back on a quality regression. Mount with ``app.command("optimize")(optimize)``.
+
+Exit codes: 0 a proposal was stored (or the watch found nothing wrong), 1 nothing to propose
+(the reason is printed) or a rollback happened, 2 the store could not be used.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+# optuna, scikit-learn and the optimizer are imported inside the command: this module is loaded by
+# every `switchyard` invocation, and those imports take seconds.
+
+
+def _actor() -> str:
+    try:
+        return f"optimizer:{getpass.getuser()}"
+    except OSError:  # no login name (e.g. a container without USER)
+        return "optimizer"
+
+
+def optimize(
+    days: Annotated[float, typer.Option(help="Replay the turns of this many days, up to now.")] = 7.0,
+    trials: Annotated[int, typer.Option(min=1, help="Optuna trials (a short polish follows).")] = 300,
+    seed: Annotated[int, typer.Option(help="Seeds the sampler, the outcome model and the bootstrap.")] = 0,
+    min_ess: Annotated[float, typer.Option(help="Refuse when the effective sample size is below this.")] = 200.0,
+    z: Annotated[float, typer.Option(help="Standard errors of caution on the quality floor (0: point estimate).")]
+    = 1.96,
+    database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="The store (SQLite if unset).")]
+    = None,
+    shared_study: Annotated[str | None, typer.Option(help="Optuna study name on the store's database, so "
+                                                          "several workers share it.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Check the active version; roll back on regression.")]
+    = False,
+    window_hours: Annotated[float, typer.Option(help="--watch: the comparison window.")] = 24.0,
+) -> None:
+    """Propose cheaper tier thresholds from stored, scored turns (or, with --watch, guard the active one)."""
+    import optuna
+
+    from core.pricing import builtin_price_table
+    from optimizer.candidate import NotAThresholdPolicyError
+    from optimizer.propose import Settings, propose
+    from optimizer.watch import watch as watch_active
+    from store.engine import make_engine
+    from store.errors import NotFoundError
+
+    console = Console()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it better
+    engine = make_engine(database_url)
+    prices = builtin_price_table()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        if watch:
+            verdict = watch_active(engine, prices, window=timedelta(hours=window_hours), now=now, actor=_actor())
+            console.print(f"{verdict.version}: {verdict.status}"
+                          + (f" (Δquality {verdict.delta.value:+.4f}, CI {verdict.delta.low:+.4f} … "
+                             f"{verdict.delta.high:+.4f})" if verdict.delta else ""))
+            raise typer.Exit(1 if verdict.status == "rolled_back" else 0)
+        settings = Settings(start=now - timedelta(days=days), end=now, seed=seed, trials=trials, min_ess=min_ess, z=z,
+                            database_url=database_url if shared_study else None, study_name=shared_study)
+        columns = (TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("trials", total=trials)
+            outcome = propose(engine, prices, settings, actor=_actor(),
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except (NotFoundError, NotAThresholdPolicyError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    console.print(f"{outcome.usable:,} of {outcome.turns:,} turns usable (scored, with a propensity)")
+    if outcome.proposal is None:
+        console.print(f"nothing to propose: {outcome.reason}")
+        raise typer.Exit(1)
+    console.print(outcome.diff_text or "")
+    console.print(outcome.evidence["rationale"])
+    console.print(f"proposal {outcome.proposal.id} stored, status proposed")
