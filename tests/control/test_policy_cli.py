@@ -1,0 +1,126 @@
+"""`switchyard policy …`: validate and diff files locally; apply, list, show and roll back against
+ingest served on loopback (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
+
+from store.audit import list_audit
+from store.engine import make_engine
+from store.policies import active_state
+from switchyard.policy_cli import policy_app
+from tests.control.policies import document
+from tests.control.server import ADMIN_TOKEN, serve_ingest
+
+
+@pytest.fixture(scope="module")
+def base_url(db_url: str) -> Iterator[str]:
+    engine = make_engine(db_url)
+    with serve_ingest(db_url, engine) as url:
+        yield url
+    engine.dispose()
+
+
+@pytest.fixture
+def env(base_url: str, db_engine: Engine) -> dict[str, str]:
+    """The environment fallbacks the CLI reads (db_engine empties the tables first)."""
+    return {"SWITCHYARD_ADMIN_URL": base_url, "SWITCHYARD_ADMIN_TOKEN": ADMIN_TOKEN}
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(policy_app, list(args), env=env or {"SWITCHYARD_ADMIN_TOKEN": ""})
+
+
+def _file(tmp_path: Path, name: str, doc: dict) -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc) if name.endswith(".yaml") else json.dumps(doc))
+    return path
+
+
+def test_validate_prints_every_problem_and_fails_on_errors(tmp_path: Path) -> None:
+    good = _file(tmp_path, "good.yaml", document("v1"))
+    result = _run("validate", str(good))
+    assert result.exit_code == 0 and "policy v1 is valid (0 warning(s))" in result.stdout
+
+    bad_doc = document("v2", rules=[{"name": "x", "when": {"team": []}, "route": ["nowhere"]}])
+    bad_doc["default"] = {"route": ["missing"]}
+    result = _run("validate", str(_file(tmp_path, "bad.json", bad_doc)))
+    assert result.exit_code == 1
+    assert "error: rules[0].route[0]: unknown target 'nowhere'" in result.stdout
+    assert "error: default.route[0]: unknown target 'missing'" in result.stdout
+    assert "warning: rules[0].when.team" in result.stdout
+    assert "2 error(s), 1 warning(s)" in result.stderr
+
+    unloadable = tmp_path / "broken.yaml"
+    unloadable.write_text("version: v1\ntargets: {}\n")
+    result = _run("validate", str(unloadable))
+    assert result.exit_code == 1 and "cannot be loaded" in result.stderr and "default" in result.stderr
+    assert _run("validate", str(tmp_path / "absent.yaml")).exit_code == 2  # click: no such file
+
+
+def test_diff_of_two_files(tmp_path: Path) -> None:
+    old = _file(tmp_path, "old.yaml", document("v1"))
+    new = _file(tmp_path, "new.json", document("v2", "v1", small_model="claude-haiku-5"))
+    result = _run("diff", str(old), str(new))
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["policy v1 → v2", "~ target haiku: model claude-haiku-4-5 → claude-haiku-5"]
+
+
+def test_apply_list_show_rollback(tmp_path: Path, env: dict[str, str], db_engine: Engine) -> None:
+    first = _run("apply", str(_file(tmp_path, "v1.yaml", document("v1"))), "--note", "initial", env=env)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines() == ["stored v1", "activated v1 (no policy was active)"]
+
+    second = _run("apply", str(_file(tmp_path, "v2.json", document("v2", "v1", small_model="claude-haiku-5"))),
+                  env=env)
+    assert second.exit_code == 0, second.output
+    assert second.stdout.splitlines() == [
+        "stored v2", "policy v1 → v2", "~ target haiku: model claude-haiku-4-5 → claude-haiku-5",
+        "activated v2 (was v1)"]
+    again = _run("apply", str(tmp_path / "v2.json"), env=env)
+    assert again.stdout.splitlines() == ["v2 was already stored (identical)", "v2 is already active"]
+
+    listing = _run("list", env=env)
+    assert listing.exit_code == 0
+    rows = [[cell for cell in line.split() if cell != "│"] for line in listing.stdout.splitlines()
+            if " v1 " in line or " v2 " in line]
+    assert [row[:2] for row in rows] == [["v1", "-"], ["*", "v2"]]
+    assert "initial" in listing.stdout
+
+    shown = _run("show", "v2", env=env)
+    assert shown.exit_code == 0 and yaml.safe_load(shown.stdout)["targets"][0]["model"] == "claude-haiku-5"
+
+    back = _run("rollback", env=env)
+    assert back.exit_code == 0
+    assert back.stdout.splitlines()[-1] == "rolled back to v1 (was v2)"
+    assert "policy v2 → v1" in back.stdout
+    assert active_state(db_engine).version == "v1"  # type: ignore[union-attr]
+    assert {e.actor for e in list_audit(db_engine)} == {"alice"}
+
+
+def test_refusals_print_the_reason_and_exit_1(tmp_path: Path, env: dict[str, str]) -> None:
+    bad = document("v1")
+    bad["default"] = {"route": ["missing"]}
+    result = _run("apply", str(_file(tmp_path, "bad.yaml", bad)), env=env)
+    assert result.exit_code == 1
+    assert "error: 422: the policy has 1 error(s)" in result.stderr
+    assert "error: default.route[0]: unknown target 'missing'" in result.stderr
+    assert _run("show", "nope", env=env).exit_code == 1
+    nothing = _run("rollback", env=env)
+    assert nothing.exit_code == 1 and "no policy is active" in nothing.stderr
+    wrong = _run("list", "--token", "wrong-token-0123456789", env=env)
+    assert wrong.exit_code == 1 and "401" in wrong.stderr
+
+
+def test_missing_token_or_unreachable_server_exit_2(env: dict[str, str]) -> None:
+    no_token = _run("list", "--url", env["SWITCHYARD_ADMIN_URL"])
+    assert no_token.exit_code == 2 and "no admin token" in no_token.stderr
+    unreachable = _run("list", "--url", "http://127.0.0.1:1", "--token", ADMIN_TOKEN)
+    assert unreachable.exit_code == 2 and "cannot reach" in unreachable.stderr

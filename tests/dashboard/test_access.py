@@ -1,0 +1,164 @@
+"""Access over real HTTP on loopback: nothing but /healthz and the sign-in form without a session;
+roles decide who may change the active policy (checked on the server, not just by greying out a
+button); sign-ins, activations and exports are recorded with who and when."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from dashboard.app import create_app
+from dashboard.settings import DashboardSettings
+from store.audit import list_audit
+from store.policies import active_state
+from store.proposals import get_proposal
+from tests.dashboard.client import call_callback, sign_in
+from tests.dashboard.conftest import PASSWORDS, utc_now
+from tests.dashboard.fleet import seed_policies, seed_proposal, seed_turns
+from tests.dashboard.serving import serve_wsgi
+
+PAGES = ["/", "/routes", "/attribution", "/sessions", "/failures", "/policies", "/proposals", "/chargeback"]
+ACTIVATE = {"outputs": ["policies-state.children", "policies-status.children"],
+            "changed": "policies-activate-confirm.submit_n_clicks"}
+
+
+def _activate(client: httpx.Client, version: str) -> httpx.Response:
+    return call_callback(client, ACTIVATE["outputs"],
+                         {"policies-version.value": version, "policies-activate-confirm.submit_n_clicks": 1,
+                          "policies-rollback-confirm.submit_n_clicks": None},
+                         {"policies-version.value": version}, ACTIVATE["changed"])
+
+
+def _month() -> str:
+    return f"{utc_now():%Y-%m}"
+
+
+def test_a_logged_out_client_reaches_nothing_but_health_and_the_sign_in_form(served: str) -> None:
+    with httpx.Client(base_url=served) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/login").status_code == 200
+        for path in PAGES:
+            response = client.get(path, headers={"accept": "text/html"})
+            assert response.status_code == 302 and response.headers["location"].startswith("/login?next="), path
+        for path in [*PAGES, "/favicon.ico", "/_dash-layout", "/_dash-dependencies",
+                     f"/export/chargeback.csv?month={_month()}&by=team",
+                     "/assets/dashboard.css", "/_dash-component-suites/dash/dcc/dash_core_components.js"]:
+            assert client.get(path).status_code == 401, path
+        assert call_callback(client, ["page.children"], {"url.pathname": "/"}, {"url.search": ""},
+                             "url.pathname").status_code == 401
+        assert client.post("/logout").status_code == 401
+
+
+def test_signing_in_opens_every_page_and_signing_out_closes_them(served: str, db_engine: Engine) -> None:
+    seed_turns(db_engine, utc_now(), count=120)
+    with httpx.Client(base_url=served) as client:
+        response = sign_in(client, "victor", PASSWORDS["victor"], next_path="/routes")
+        assert response.status_code == 302 and response.headers["location"] == "/routes"
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        assert response.headers["x-frame-options"] == "DENY"
+        assert client.get("/_dash-layout").status_code == 200
+        for path in PAGES:
+            page = call_callback(client, ["page.children"], {"url.pathname": path}, {"url.search": ""},
+                                 "url.pathname")
+            assert page.status_code == 200 and "page-error" not in page.text, path
+        assert client.post("/logout").status_code == 302
+        assert client.get("/_dash-layout").status_code == 401
+
+
+@pytest.mark.parametrize(("password", "status"), [("wrong", 401), ("", 401)])
+def test_a_wrong_password_or_unknown_user_gets_no_session(served: str, password: str, status: int) -> None:
+    with httpx.Client(base_url=served) as client:
+        assert sign_in(client, "victor", password).status_code == status
+        assert sign_in(client, "mallory", "victor-views").status_code == 401
+        assert client.get("/_dash-layout").status_code == 401
+
+
+def test_the_sign_in_form_needs_its_own_token_and_never_redirects_off_site(served: str) -> None:
+    with httpx.Client(base_url=served) as client:
+        forged = client.post("/login", data={"username": "victor", "password": PASSWORDS["victor"], "csrf": "x"})
+        assert forged.status_code == 400
+        for target in ["//evil.example/", "https://evil.example/", "/\\evil.example"]:
+            response = sign_in(client, "victor", PASSWORDS["victor"], next_path=target)
+            assert response.headers["location"] == "/", target
+
+
+def test_a_removed_user_loses_access_at_once(settings: DashboardSettings, db_engine: Engine) -> None:
+    fewer = settings.model_copy(update={"users": {k: v for k, v in settings.users.items() if k != "victor"}})
+    with httpx.Client() as client:
+        with serve_wsgi(create_app(settings, db_engine).server) as url:
+            client.base_url = httpx.URL(url)
+            sign_in(client, "victor", PASSWORDS["victor"])
+            assert client.get("/_dash-layout").status_code == 200
+        with serve_wsgi(create_app(fewer, db_engine).server) as url:  # same secret: the cookie still verifies
+            client.base_url = httpx.URL(url)
+            assert client.get("/_dash-layout").status_code == 401
+
+
+def test_only_approvers_change_the_active_policy_and_it_is_audited(served: str, db_engine: Engine) -> None:
+    seed_policies(db_engine)
+    with httpx.Client(base_url=served) as viewer:
+        sign_in(viewer, "victor", PASSWORDS["victor"])
+        refused = _activate(viewer, "v2")
+        assert refused.status_code == 200 and "Refused" in refused.text
+    state = active_state(db_engine)
+    assert state is not None and state.version == "v1"
+    with httpx.Client(base_url=served) as approver:
+        sign_in(approver, "alice", PASSWORDS["alice"])
+        assert "v2 is now active" in _activate(approver, "v2").text
+    state = active_state(db_engine)
+    assert state is not None and (state.version, state.activated_by) == ("v2", "alice")
+    [entry] = list_audit(db_engine, action="policy.activate", limit=1)
+    assert (entry.actor, entry.subject, entry.detail["previous"]) == ("alice", "v2", "v1")
+
+
+def test_a_csv_export_is_audited_with_who_and_what(served: str, db_engine: Engine) -> None:
+    seed_turns(db_engine, utc_now(), count=60)
+    with httpx.Client(base_url=served) as client:
+        sign_in(client, "victor", PASSWORDS["victor"])
+        response = client.get("/export/chargeback.csv", params={"month": _month(), "by": "repo"})
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+        assert "attachment" in response.headers["content-disposition"]
+        assert client.get("/export/chargeback.csv", params={"month": "2026-13", "by": "repo"}).status_code == 400
+    [entry] = list_audit(db_engine, action="chargeback.export")
+    assert entry.actor == "victor" and entry.detail["by"] == "repo" and entry.detail["channel"] == "dashboard"
+    assert entry.detail["rows"] == response.text.count("\n") - 1
+
+
+def _decide(client: httpx.Client, proposal_id: str, button: str) -> httpx.Response:
+    return call_callback(client, ["proposals-state.children", "proposals-status.children", "proposals-pick.options"],
+                         {"proposals-pick.value": proposal_id, "proposals-approve-confirm.submit_n_clicks":
+                          1 if button == "approve" else None, "proposals-reject-confirm.submit_n_clicks":
+                          1 if button == "reject" else None},
+                         {"proposals-pick.value": proposal_id}, f"proposals-{button}-confirm.submit_n_clicks")
+
+
+def test_approving_a_proposal_activates_its_policy_for_approvers_only(served: str, db_engine: Engine) -> None:
+    seed_policies(db_engine)
+    proposal = seed_proposal(db_engine)
+    with httpx.Client(base_url=served) as viewer:
+        sign_in(viewer, "victor", PASSWORDS["victor"])
+        assert "Refused" in _decide(viewer, proposal.id, "approve").text
+    assert get_proposal(db_engine, proposal.id).status == "proposed"
+    with httpx.Client(base_url=served) as approver:
+        sign_in(approver, "alice", PASSWORDS["alice"])
+        assert "v3 is now active (was v1)" in _decide(approver, proposal.id, "approve").text
+        assert "already approved" in _decide(approver, proposal.id, "reject").text
+    decided = get_proposal(db_engine, proposal.id)
+    assert (decided.status, decided.decided_by) == ("approved", "alice")
+    state = active_state(db_engine)
+    assert state is not None and (state.version, state.activated_by) == ("v3", "alice")
+    assert [e.actor for e in list_audit(db_engine, action="proposal.approve")] == ["alice"]
+
+
+def test_a_stale_proposal_is_refused_and_can_be_rejected(served: str, db_engine: Engine) -> None:
+    seed_policies(db_engine)
+    proposal = seed_proposal(db_engine, parent="v2", candidate="v4")  # v1 is active, not its parent v2
+    with httpx.Client(base_url=served) as approver:
+        sign_in(approver, "ada", PASSWORDS["ada"])
+        assert "was made against v2 but v1 is active" in _decide(approver, proposal.id, "approve").text
+        assert "Rejected the proposal for v4, by ada" in _decide(approver, proposal.id, "reject").text
+    assert get_proposal(db_engine, proposal.id).status == "rejected"
+    state = active_state(db_engine)
+    assert state is not None and state.version == "v1"

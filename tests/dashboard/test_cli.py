@@ -1,0 +1,62 @@
+"""`switchyard export chargeback` and `switchyard dashboard hash-password`, run through typer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from dashboard.chargeback import chargeback_csv, chargeback_rows, months_with_data
+from dashboard.passwords import verify_password
+from store.audit import list_audit
+from switchyard.chargeback_cli import export_app
+from switchyard.dashboard_cli import dashboard_app
+from tests.dashboard.conftest import utc_now
+from tests.dashboard.fleet import seed_turns
+
+# mounted the way switchyard/cli.py mounts them
+CLI = typer.Typer()
+CLI.add_typer(export_app, name="export")
+CLI.add_typer(dashboard_app, name="dashboard")
+
+
+def test_export_chargeback_prints_the_csv_and_audits_it(db_url: str, db_engine: Engine, tmp_path: Path) -> None:
+    seed_turns(db_engine, utc_now(), count=150)
+    months = months_with_data(db_engine)
+    args = ["export", "chargeback", "--by", "team", "--database-url", db_url]
+    for month in months:
+        args += ["--month", month]
+    result = CliRunner().invoke(CLI, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == chargeback_csv(chargeback_rows(db_engine, months, "team"))
+    out = tmp_path / "chargeback.csv"
+    written = CliRunner().invoke(CLI, [*args, "--out", str(out)])
+    assert written.exit_code == 0 and out.read_text() == result.stdout
+    entries = list_audit(db_engine, action="chargeback.export")
+    assert len(entries) == 2 and all(e.actor.startswith("cli:") and e.detail["months"] == months for e in entries)
+
+
+def test_export_chargeback_refuses_a_bad_month(db_url: str) -> None:
+    result = CliRunner().invoke(CLI, ["export", "chargeback", "--month", "2026-13", "--database-url", db_url])
+    assert result.exit_code == 1 and "YYYY-MM" in result.stderr
+
+
+def test_hash_password_prints_a_hash_that_verifies() -> None:
+    result = CliRunner().invoke(CLI, ["dashboard", "hash-password", "--stdin"], input="s3cret\n")
+    assert result.exit_code == 0, result.output
+    assert verify_password("s3cret", result.stdout.strip()) and not verify_password("other", result.stdout.strip())
+
+
+def test_hash_password_can_print_a_users_entry() -> None:
+    result = CliRunner().invoke(CLI, ["dashboard", "hash-password", "--stdin", "--user", "alice", "--role", "approver",
+                                                "--scheme", "pbkdf2_sha256"], input="pw\n")
+    entry = json.loads(result.stdout)["alice"]
+    assert entry["role"] == "approver" and entry["password_hash"].startswith("pbkdf2_sha256$")
+    assert verify_password("pw", entry["password_hash"])
+
+
+def test_hash_password_refuses_an_empty_password() -> None:
+    assert CliRunner().invoke(CLI, ["dashboard", "hash-password", "--stdin"], input="\n").exit_code == 1

@@ -1,0 +1,64 @@
+"""A real gateway on loopback for tests: the proxy under uvicorn in front of a fake upstream, with
+an OTLP receiver standing in for ingest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxy.app import ProxyApp
+from proxy.settings import ProxySettings
+from sim.upstream import FakeUpstream
+from switchyard.keys_cli import create_key
+from tests.loopback import serve_in_thread
+from tests.otlp_receiver import OtlpReceiver
+
+PROVIDER_KEY = "sk-ant-api03-PROVIDER-SECRET-never-leaks-0123456789"
+
+
+@dataclass
+class Gateway:
+    url: str
+    key: str
+    upstream: FakeUpstream
+    receiver: OtlpReceiver
+    app: ProxyApp
+    keys_file: Path
+
+
+def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str],
+                 **settings: object) -> Iterator[Gateway]:
+    """Yield one running gateway (a generator so callers can ``for gateway in make_gateway(...)``
+    and have it stopped when the loop ends)."""
+    keys_file = tmp_path / "keys.json"
+    key = create_key(keys_file, "alice", "payments")
+    otlp, otlp_url = receiver
+    values: dict[str, object] = dict(
+        upstream_url=upstream.base_url, upstream_api_key=PROVIDER_KEY, keys_file=keys_file,
+        otlp_endpoint=otlp_url + "/v1/traces", export_interval_s=0.05, reload_interval_s=0.05,
+        spool_dir=tmp_path / "spool",
+    )
+    values.update(settings)
+    app = ProxyApp(ProxySettings(**values))  # type: ignore[arg-type]
+    with serve_in_thread(app) as url:
+        yield Gateway(url=url, key=key, upstream=upstream, receiver=otlp, app=app, keys_file=keys_file)
+
+
+# The same, as a context manager: `with running_gateway(...) as gateway:`.
+running_gateway = contextmanager(make_gateway)
+
+
+def wait_for_key(gateway: Gateway, key: str, timeout_s: float = 10.0) -> None:
+    """Block until the proxy accepts ``key`` (a key added to the file is picked up within one
+    reload interval; under load that can take a while)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while httpx.get(gateway.url + "/v1/models", headers={"x-api-key": key}, timeout=5).status_code == 401:
+        if time.monotonic() > deadline:
+            raise AssertionError("the proxy did not pick up the new key")
+        time.sleep(0.05)

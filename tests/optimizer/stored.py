@@ -1,0 +1,52 @@
+"""Put a synthetic world (bench.optimizer_world) into a real store: turns through the direct
+writer, one score per turn (the world's 0/1 outcome) as the eval runner would write it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from bench.optimizer_world import World, turn_records
+from core.pricing import PriceTable
+from store.direct_writes import write_turn_records
+from store.eval_queries import write_scores
+
+EVALUATOR = "fleet-truth"
+
+
+def store_world(engine: Engine, world: World, prices: PriceTable) -> None:
+    records = turn_records(world)
+    write_turn_records(engine, records, prices)
+    now = datetime(2026, 12, 1)
+    rows = [{"trace_id": record.trace_id.hex(), "span_id": record.span_id.hex(), "evaluator": EVALUATOR,
+             "version": "1", "value": float(reward), "label": "ok" if reward else "fail", "reason": None,
+             "session_id": record.session_id, "started_at": started.replace(tzinfo=None), "scored_at": now}
+            for record, reward, started in zip(records, world.frame["reward"], world.frame["started_at"], strict=True)]
+    write_scores(engine, rows)
+
+
+def drop_optuna_storage(db_url: str) -> None:
+    """Remove what optimizer.search.storage_url set up next to a test database."""
+    import re
+    from pathlib import Path
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from store.engine import make_engine
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database:
+            Path(url.database).with_suffix(".optuna.sqlite3").unlink(missing_ok=True)
+        return
+    found = re.search(r"-csearch_path=([A-Za-z0-9_]+)", str(url.query.get("options", "")))
+    if found is None:
+        return
+    admin = make_engine(url.set(query={}))
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{found.group(1)}_optuna" CASCADE'))
+    finally:
+        admin.dispose()

@@ -1,0 +1,92 @@
+"""From a real store (SQLite and PostgreSQL) to a stored proposal: features, Optuna on the
+project's database, the policy rewrite, the diff and evidence, review status and its audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from bench.optimizer_world import START, default_policy, generate
+from core.pricing import builtin_price_table
+from optimizer.candidate import thresholds_of
+from optimizer.features import load_turns
+from optimizer.propose import Settings, propose
+from store.audit import list_audit, verify_audit
+from store.errors import ConflictError
+from store.policies import activate, create_version
+from store.proposals import get_proposal, list_proposals, set_status
+from tests.optimizer.stored import drop_optuna_storage, store_world
+
+TURNS = 5_000
+
+
+def _stored(engine: Engine) -> None:
+    prices = builtin_price_table()
+    policy = default_policy("v1", explore=30)
+    create_version(engine, policy, actor="alice", now=START - timedelta(days=1))
+    activate(engine, "v1", actor="alice", now=START - timedelta(days=1))
+    store_world(engine, generate(policy, prices, turns=TURNS, seed=5, days=7.0), prices)
+
+
+def _settings(db_url: str | None = None, **overrides: object) -> Settings:
+    values: dict[str, object] = {"start": START, "end": START + timedelta(days=7), "seed": 5, "trials": 40,
+                                 "min_ess": 100.0, "bootstrap_rounds": 100, "z": 0.0}
+    if db_url is not None:
+        values.update(database_url=db_url, study_name=f"test-{datetime.now().timestamp()}")
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_proposal_is_stored_with_diff_evidence_and_audit(db_engine: Engine, db_url: str) -> None:
+    _stored(db_engine)
+    loaded = load_turns(db_engine, builtin_price_table(), START, START + timedelta(days=7))
+    assert loaded.turns == TURNS and loaded.usable == TURNS
+    assert set(loaded.frame["tier"].unique()) == {"haiku", "sonnet", "opus"}
+    assert loaded.frame["propensity"].min() > 0 and loaded.days == pytest.approx(7.0)
+    try:  # the study on the project's database (a sibling schema / file), as workers would share it
+        outcome = propose(db_engine, builtin_price_table(), _settings(db_url), actor="optimizer")
+    finally:
+        drop_optuna_storage(db_url)
+    assert outcome.proposal is not None, outcome.reason
+    proposal = get_proposal(db_engine, outcome.proposal.id)
+    assert proposal.status == "proposed" and proposal.parent_version == "v1"
+    # only the threshold rules changed
+    changed = {change["name"] for change in proposal.diff["rules"]["changed"]}
+    assert changed <= {"small", "large"} and changed
+    assert not proposal.diff["rules"]["added"] and not proposal.diff["rules"]["removed"]
+    assert not proposal.diff["targets"]["added"] and not proposal.diff["default"] and not proposal.diff["header"]
+    evidence = proposal.evidence
+    assert evidence["delta_monthly_cost_usd"] < 0
+    assert evidence["ess"] >= 100 and evidence["turns"] == TURNS
+    assert {"low", "value", "high"} <= set(evidence["delta_quality"])
+    assert "cuts replayed cost" in evidence["rationale"]
+    assert outcome.diff_text is not None and "rule small" in outcome.diff_text
+    assert [p.id for p in list_proposals(db_engine, status="proposed")] == [proposal.id]
+
+    decided = set_status(db_engine, proposal.id, "approved", actor="bob", note="looks right")
+    assert decided.status == "approved" and decided.decided_by == "bob"
+    with pytest.raises(ConflictError):
+        set_status(db_engine, proposal.id, "rejected", actor="carol")
+    actions = [entry.action for entry in list_audit(db_engine, subject=proposal.id)]
+    assert actions == ["proposal.approve", "proposal.create"]
+    assert verify_audit(db_engine) == []
+
+
+def test_no_proposal_without_enough_evidence(db_engine: Engine) -> None:
+    _stored(db_engine)
+    outcome = propose(db_engine, builtin_price_table(), _settings(min_ess=1e9))
+    assert outcome.proposal is None and "ESS" in outcome.reason
+    assert list_proposals(db_engine) == []
+
+
+def test_candidate_keeps_everything_but_the_thresholds() -> None:
+    from optimizer.candidate import with_thresholds
+    from optimizer.replay import Thresholds
+
+    policy = default_policy("v1", explore=10)
+    candidate = with_thresholds(policy, Thresholds(30_000, 80_000), "v2")
+    assert thresholds_of(candidate) == Thresholds(30_000, 80_000)
+    assert candidate.parent == "v1" and candidate.targets == policy.targets and candidate.default == policy.default
+    assert candidate.rules[0] == policy.rules[0]  # the exploration split is untouched

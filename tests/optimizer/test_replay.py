@@ -1,0 +1,69 @@
+"""The replay's estimators against the synthetic world's known truth (pure, no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.optimizer_world import default_policy, generate
+from core.pricing import builtin_price_table
+from optimizer.candidate import thresholds_of
+from optimizer.propose import tier_rates
+from optimizer.replay import (
+    Thresholds,
+    dr_estimate,
+    effective_sample_size,
+    prepare,
+    snips_estimate,
+    total_cost,
+)
+
+
+@pytest.fixture(scope="module")
+def world_and_data():  # type: ignore[no-untyped-def]
+    prices = builtin_price_table()
+    policy = default_policy(explore=30)
+    world = generate(policy, prices, turns=20_000, seed=11)
+    data = prepare(world.frame, tier_rates(policy, prices, world.frame["started_at"].max()), days=world.days, seed=11)
+    return world, data
+
+
+@pytest.mark.parametrize("thresholds", [Thresholds(2_000, 150_000), Thresholds(40_000, 60_000),
+                                        Thresholds(1_000, 1_000), Thresholds(500_000, 500_000)])
+def test_estimates_cover_the_true_quality(world_and_data, thresholds: Thresholds) -> None:  # type: ignore[no-untyped-def]
+    world, data = world_and_data
+    actions = thresholds.actions(data.tokens)
+    truth = world.true_quality(thresholds)
+    dr, snips = dr_estimate(data, actions, seed=1), snips_estimate(data, actions, seed=1)
+    # a 95% interval, widened by a little for the session clustering of exploration
+    for estimate in (dr, snips):
+        assert estimate.low - 0.01 <= truth <= estimate.high + 0.01, (estimate, truth)
+    assert dr.low <= dr.value <= dr.high
+
+
+def test_counterfactual_cost_matches_the_truth(world_and_data) -> None:  # type: ignore[no-untyped-def]
+    world, data = world_and_data
+    for thresholds in (Thresholds(2_000, 150_000), Thresholds(50_000, 60_000), Thresholds(1_000, 1_000)):
+        estimated = total_cost(data, thresholds.actions(data.tokens))
+        assert estimated == pytest.approx(world.true_cost(thresholds), rel=0.02)
+
+
+def test_ess_is_full_on_policy_and_small_far_from_it(world_and_data) -> None:  # type: ignore[no-untyped-def]
+    _, data = world_and_data
+    logged_policy = thresholds_of(default_policy(explore=30))
+    on = effective_sample_size(data, logged_policy.actions(data.tokens))
+    off = effective_sample_size(data, Thresholds(500_000, 500_000).actions(data.tokens))
+    assert on > 0.6 * data.n
+    assert off < 0.15 * data.n
+
+
+def test_seeded_estimates_repeat(world_and_data) -> None:  # type: ignore[no-untyped-def]
+    _, data = world_and_data
+    actions = Thresholds(30_000, 60_000).actions(data.tokens)
+    assert dr_estimate(data, actions, seed=3) == dr_estimate(data, actions, seed=3)
+    assert np.isfinite(dr_estimate(data, actions, seed=3).half_width)
+
+
+def test_thresholds_are_ordered() -> None:
+    with pytest.raises(ValueError):
+        Thresholds(10, 5)

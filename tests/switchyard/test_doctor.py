@@ -1,0 +1,53 @@
+"""`switchyard doctor` says what is wrong, and is quiet (exit 0) when nothing is."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from store.migrate import upgrade
+from switchyard.cli import app
+from switchyard.keys_cli import create_key
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("SWITCHYARD_POLICY_FILE", "SWITCHYARD_OTLP_ENDPOINT", "SWITCHYARD_SNAPSHOT_URL",
+                 "SWITCHYARD_REDIS_URL", "SWITCHYARD_PASSTHROUGH", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", database)
+    monkeypatch.setenv("SWITCHYARD_KEYS_FILE", str(tmp_path / "keys.json"))
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path, database
+
+
+def test_a_sound_setup_passes(environment, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path, database = environment
+    upgrade(database)
+    create_key(tmp_path / "keys.json", "alice", "payments")
+    # doctor only opens a TCP connection to the upstream: a listening socket is all it needs
+    with socket.create_server(("127.0.0.1", 0)) as upstream:
+        monkeypatch.setenv("SWITCHYARD_UPSTREAM_URL", f"http://127.0.0.1:{upstream.getsockname()[1]}")
+        monkeypatch.setenv("SWITCHYARD_UPSTREAM_API_KEY", "sk-ant-doctor-test")
+        result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "problem" not in result.output
+    assert "sk-ant-doctor-test" not in result.output  # keys are never shown
+
+
+def test_problems_are_named_with_what_to_do(environment, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path, _ = environment
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: v1\ntargets: [{name: a, base_url: 'http://127.0.0.1:1'}]\ndefault: {route: [b]}\n")
+    monkeypatch.setenv("SWITCHYARD_POLICY_FILE", str(policy))
+    monkeypatch.delenv("SWITCHYARD_UPSTREAM_API_KEY", raising=False)
+    monkeypatch.setenv("SWITCHYARD_UPSTREAM_URL", "http://127.0.0.1:1")
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    for expected in ("SWITCHYARD_UPSTREAM_API_KEY", "switchyard keys create", "switchyard store migrate",
+                     "policy.yaml", "not reachable"):
+        assert expected in result.output, expected
