@@ -104,8 +104,9 @@ def parse_item(item: Any, message: Message) -> Message:
                 json_format.ParseDict(link_rest, parsed, ignore_unknown_fields=True)
                 for name, value in link_ids.items():
                     setattr(parsed, name, value)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as error:
-        # ValueError also covers strings protobuf cannot encode (lone surrogates)
+    except (json_format.ParseError, ValueError, TypeError, OverflowError, RecursionError) as error:
+        # ValueError also covers strings protobuf cannot encode (lone surrogates); OverflowError
+        # numbers beyond any integer (1e999 parses to inf) in an integer or enum field
         raise ItemDecodeError(f"invalid OTLP/JSON: {error}") from error
     return message
 
@@ -115,7 +116,7 @@ def parse_resource_attributes(resource: Any, message: Message) -> Message:
         raise ItemDecodeError("resource must be an object")
     try:
         json_format.ParseDict(resource, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as error:
+    except (json_format.ParseError, ValueError, TypeError, OverflowError, RecursionError) as error:
         raise ItemDecodeError(f"invalid resource: {error}") from error
     return message
 

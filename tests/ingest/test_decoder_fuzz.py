@@ -141,3 +141,14 @@ def test_fuzz_helpers_can_see_rows() -> None:
     assert len(prepared.rows) == 3 and not prepared.rejections
     assert all(turn_problem is not None for _ in prepared.rows)
     assert isinstance(DECODER.log_records(VALID_LOGS, Encoding.PROTOBUF), Batch)
+
+
+def test_a_number_beyond_any_integer_rejects_that_item_only() -> None:
+    """Found by the fuzzer in CI: 1e999 parses to inf, and protobuf raises OverflowError (not a
+    ParseError) when it lands in an integer or enum field. The item is rejected; the others land."""
+    document = otlp_json(request_of(3))
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans[1]["kind"] = float("inf")
+    batch = DECODER.spans(json.dumps(document).encode(), Encoding.JSON)
+    prepared = PIPELINE.run(batch, NOW)
+    assert batch.total == 3 and len(prepared.rows) == 2 and len(prepared.rejections) == 1
