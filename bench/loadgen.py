@@ -43,6 +43,22 @@ class Phase:
     duration_s: float
 
 
+def burst_phases(low: float, high: float, *, weight: int, warmup_s: float, before_s: float, ramp_s: float,
+                 steps: int, hold_s: float, after_s: float) -> list[tuple[str, Phase, bool]]:
+    """A burst as (label, phase, measured?) for ``Run.compare`` in bench/proxy_overhead.py: a warm-up
+    and a measured stretch at ``low``, a ramp of ``steps`` equal steps over ``ramp_s`` up to ``high``
+    (none with ``steps=0``), ``hold_s`` at ``high`` ("burst: peak"), then ``after_s`` back at ``low``.
+    Rates are proxied requests/s; a round sends ``weight`` requests through the proxy and one direct."""
+    phases = [("warm-up", Phase(low / weight, warmup_s), False), ("burst: before", Phase(low / weight, before_s), True)]
+    for step in range(1, steps + 1):
+        rate = low + (high - low) * step / steps
+        phases.append((f"burst: {rate:.0f}/s", Phase(rate / weight, ramp_s / steps), True))
+    if hold_s > 0:
+        phases.append(("burst: peak", Phase(high / weight, hold_s), True))
+    phases.append(("burst: after", Phase(low / weight, after_s), True))
+    return phases
+
+
 @dataclass(frozen=True, slots=True)
 class LoadSpec:
     targets: list[str]  # base URLs; open-loop requests alternate between them in seeded random order

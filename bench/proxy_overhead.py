@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.loadgen import BodyMix, LoadResult, LoadSpec, Phase
+from bench.loadgen import BodyMix, LoadResult, LoadSpec, Phase, burst_phases
 from bench.procs import ProcessGroup, Sampler, can_pin
 from bench.pyspy import start_py_spy, summarise
 from bench.report import (
@@ -162,15 +162,18 @@ class Run:
         return [Saturation.total(parts) for parts in slices.values()]
 
     def compare(self, direct: Service, proxy: Service, phases: list[tuple[str, Phase, bool]],
-                proxy_weight: int = 1, mix: BodyMix = MIX_CLAUDE, bare: Service | None = None) -> list[Comparison]:
+                proxy_weight: int = 1, mix: BodyMix = MIX_CLAUDE, bare: Service | None = None,
+                keep: list[LoadResult] | None = None) -> list[Comparison]:
         """One open-loop run over ``phases`` (label, phase, measured?); a comparison per measured phase.
         Each round sends one request direct, ``proxy_weight`` through the proxy and, given ``bare``,
-        one through the bare relay (a second row per phase)."""
+        one through the bare relay (a second row per phase). ``keep`` receives the raw load result."""
         relays = [("proxy", proxy, proxy_weight, "")] + ([("bare", bare, 1, ", bare")] if bare else [])
         spec = LoadSpec(targets=[direct.url] + [service.url for _, service, _, _ in relays],
                         weights=[1] + [weight for _, _, weight, _ in relays], key=self.key, mix=mix,
                         mode="open", phases=[phase for _, phase, _ in phases])
         result = self.load(spec)
+        if keep is not None:
+            keep.append(result)
         self.results.proxied += sum(1 for r in result.records if r[1] == 1)
         rows = []
         for index, (label, phase, measured) in enumerate(phases):
@@ -242,12 +245,11 @@ def measure(plan: Plan, workdir: Path, *, pin: bool = True, profile: Path | None
             ], proxy_weight=weight, bare=paced_bare if level in plan.floor_levels else None)
         if paced_bare is not None:
             group.stop(paced_bare.proc)
-        if plan.burst is not None:
+        if plan.burst is not None:  # bench/burst.py measures a longer ramp in more detail
             low, high, step = plan.burst
-            results.comparisons += run.compare(upstream, proxy, [
-                ("warm-up", Phase(low / 4, plan.warmup_s), False), ("burst: before", Phase(low / 4, step), True),
-                ("burst: peak", Phase(high / 4, step), True), ("burst: after", Phase(low / 4, step), True),
-            ], proxy_weight=4, mix=MIX_50KB)
+            results.comparisons += run.compare(upstream, proxy, burst_phases(
+                low, high, weight=4, warmup_s=plan.warmup_s, before_s=step, ramp_s=0, steps=0, hold_s=step,
+                after_s=step), proxy_weight=4, mix=MIX_50KB)
         # Stopping the proxy flushes its span buffer, so the sink's count is complete afterwards.
         group.stop(proxy.proc)
         group.stop(upstream.proc)

@@ -153,8 +153,8 @@ class UpstreamService:
         )
         response = web.StreamResponse(headers=self._success_headers(request_id, "text/event-stream; charset=utf-8"))
         response.headers["cache-control"] = "no-cache"
-        await response.prepare(request)
         try:
+            await response.prepare(request)  # raises when the client left during a slow-first-byte wait
             await self._stream(request, response, events, by_kind, request_id)
         except ConnectionError:
             # The client went away (or we dropped it on purpose): nothing left to tell anyone.

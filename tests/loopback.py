@@ -13,10 +13,11 @@ import uvicorn
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, lifespan: str = "on", **config: Any) -> Iterator[str]:
-    """Yield the base URL (http://127.0.0.1:PORT) of ``app`` served by uvicorn on an ephemeral port."""
+def serve_in_thread(app: Any, *, lifespan: str = "on", port: int = 0, **config: Any) -> Iterator[str]:
+    """Yield the base URL (http://127.0.0.1:PORT) of ``app`` served by uvicorn on ``port`` (by default an
+    ephemeral one; a fixed one lets a test stop a server and bring it back at the same address)."""
     server = uvicorn.Server(uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan=lifespan, log_level="warning", loop="asyncio",
+        app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning", loop="asyncio",
         http="httptools", access_log=False, server_header=False, date_header=False, **config,
     ))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
