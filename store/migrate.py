@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from store.engine import make_engine
@@ -38,6 +38,12 @@ def _run(engine_or_url: Engine | str | URL, action: object) -> None:
     engine = make_engine(engine_or_url) if owned else engine_or_url  # type: ignore[arg-type]
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting at once on one database (two ingests) would both create the
+                # tables and the second would fail; this lock (per schema, held until commit) makes
+                # the second wait, then find the schema already at head.
+                connection.execute(text(
+                    "SELECT pg_advisory_xact_lock(hashtext('switchyard-migrate:' || coalesce(current_schema(), '')))"))
             config = alembic_config()
             config.attributes["connection"] = connection
             action(config)  # type: ignore[operator]
