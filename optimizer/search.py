@@ -71,6 +71,11 @@ class SearchResult:
         return ordered
 
 
+# Workers starting together on a fresh database would race to create the schema and Optuna's tables
+# (IF NOT EXISTS is not safe against a concurrent creator); this lock makes them take turns.
+_SETUP_LOCK = "hashtext('switchyard-optuna-setup')"
+
+
 def storage_url(database_url: str) -> str:
     """Where the study lives, next to the project's data but apart from its tables: Optuna keeps
     its own Alembic ``alembic_version`` table, which would clash with ours. On PostgreSQL that is a
@@ -91,6 +96,7 @@ def storage_url(database_url: str) -> str:
     admin = create_engine(url.set(query={k: v for k, v in url.query.items() if k != "options"}))
     try:
         with admin.begin() as connection:
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK})"))
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     finally:
         admin.dispose()
@@ -100,7 +106,20 @@ def storage_url(database_url: str) -> str:
 def _storage(database_url: str | None) -> optuna.storages.BaseStorage:
     if database_url is None:
         return optuna.storages.InMemoryStorage()
-    return optuna.storages.RDBStorage(storage_url(database_url))
+    url = storage_url(database_url)
+    if make_url(url).get_backend_name() != "postgresql":
+        return optuna.storages.RDBStorage(url)
+    admin = create_engine(make_url(url).set(query={}))
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"SELECT pg_advisory_lock({_SETUP_LOCK})"))
+            try:
+                return optuna.storages.RDBStorage(url)  # creates the tables when they are missing
+            finally:
+                connection.execute(text(f"SELECT pg_advisory_unlock({_SETUP_LOCK})"))
+                connection.commit()
+    finally:
+        admin.dispose()
 
 
 def _starts(found: list[Trial]) -> list[Trial]:

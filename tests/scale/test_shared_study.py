@@ -113,10 +113,6 @@ def test_two_optimizer_workers_share_one_optuna_study() -> None:
             engine.dispose()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "optimizer.search: workers opening the study's storage at the same moment on a fresh database race to "
-    "CREATE SCHEMA <schema>_optuna and Optuna's tables; the losers fail (duplicate pg_namespace / pg_type "
-    "key). Needs an advisory lock around that set-up; then drop this mark."))
 def test_optimizer_workers_starting_together_on_a_fresh_database(tmp_path: Path) -> None:
     with postgres_schema() as database_url:
         _seed_store(database_url)
