@@ -31,9 +31,9 @@ from sim.assemble import assemble_content
 from sim.claude_shapes import ClaudeSession, build_headers, build_request_body, encode_body
 from sim.claude_tools import filler_text
 from sim.faults import FAULT_HEADER
-from sim.fleet_config import MAX_OUTPUT_TOKENS, Outcome
+from sim.fleet_config import MAX_OUTPUT_TOKENS, TOOL_COUNT, Outcome
 from sim.fleet_plan import PlannedTurn, SessionPlan
-from sim.fleet_records import API_ERROR_EVENT, TOOL_COUNT, USER_PROMPT_EVENT, tool_error, tool_event
+from sim.fleet_records import API_ERROR_EVENT, USER_PROMPT_EVENT, tool_error, tool_event
 from sim.fleet_truth import TruthWriter, truth_row
 from sim.prompt_cache import BYTES_PER_TOKEN
 from sim.scripted_reply import SCRIPT_HEADER

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from core.policy.schema import Policy
+
 TIERS = ("haiku", "sonnet", "opus")
 MODEL_OF_TIER = {
     "haiku": "claude-haiku-4-5-20251001",
@@ -22,6 +24,8 @@ MODEL_OF_TIER = {
 }
 # The tools fleet turns call, with how often (Claude Code's own mix is read-heavy).
 TOOL_WEIGHTS: dict[str, float] = {"Read": 0.32, "Edit": 0.2, "Bash": 0.2, "Grep": 0.13, "Glob": 0.07, "Write": 0.08}
+# The tools each fleet request offers (Claude Code's core set), as the proxy's facts see them.
+TOOL_COUNT = 8
 # Claude Code's default output cap for the main loop; a truncated turn has used all of it.
 MAX_OUTPUT_TOKENS = 32_000
 
@@ -124,10 +128,22 @@ class FleetConfig:
     loop_repeats: int = 5
     # Busy days: sessions on a team's crunch day are this many times as likely.
     crunch_factor: float = 3.0
+    # Route every turn by this policy (sim.fleet_routing), logging rule, version and propensity as
+    # the proxy does; without one each turn is served on the tier the developer asked for.
+    policy: Policy | None = None
+    # How much a turn's difficulty grows with its prompt: 0 keeps it independent of size; w mixes
+    # in w × tokens / max_context_tokens (big contexts are harder), which is what makes token
+    # thresholds between tiers worth tuning.
+    size_difficulty: float = 0.0
+    # Of the natural failures of turns that call no tool, the share that are plainly wrong answers
+    # (nothing on the wire shows them); the rest stop at max_tokens, which the evals do see.
+    silent_failure_share: float = 0.8
 
     def __post_init__(self) -> None:
         if self.sessions < 0 or self.days <= 0 or self.developers_per_team < 1:
             raise ValueError("sessions must be ≥ 0, days > 0 and developers_per_team ≥ 1")
+        if not (0.0 <= self.size_difficulty <= 1.0 and 0.0 <= self.silent_failure_share <= 1.0):
+            raise ValueError("size_difficulty and silent_failure_share must be within [0, 1]")
         labels = [mode.label for mode in self.modes]
         if len(set(labels)) != len(labels):
             raise ValueError("failure mode labels must be unique")

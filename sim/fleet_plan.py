@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from core.pricing import PriceTable, Usage
 from sim.fleet_config import MAX_OUTPUT_TOKENS, MODEL_OF_TIER, TIERS, TOOL_WEIGHTS, Developer, FleetConfig, Outcome
 from sim.fleet_config import roster as fleet_roster
+from sim.fleet_routing import PolicyRouter, Routed
 from sim.fleet_usage import (
     CacheState,
     Prices,
@@ -60,6 +61,12 @@ class PlannedTurn:
     status: int
     cache_bust: bool
     escalated_after: bool = False
+    # Set when a policy routed the turn (FleetConfig.policy): the model the developer asked for and
+    # what the proxy would log about the decision.
+    requested_model: str | None = None
+    rule: str | None = None
+    policy_version: str | None = None
+    propensity: float | None = None
 
     @property
     def stop_reason(self) -> str | None:
@@ -109,9 +116,11 @@ def _pick_tools(rng: random.Random, run_tool: str | None, run_length: int, repea
 
 class _SessionPlanner:
     def __init__(self, config: FleetConfig, prices: Prices, index: int, developer: Developer,
-                 repo: str, start: datetime, rng: random.Random) -> None:
+                 repo: str, start: datetime, rng: random.Random, session_id: str = "",
+                 router: PolicyRouter | None = None) -> None:
         self.config, self.prices, self.rng = config, prices, rng
         self.index, self.developer, self.repo, self.start = index, developer, repo, start
+        self.session_id, self.router = session_id, router
         self.progress = (start - config.start).total_seconds() / (config.days * 86_400)
 
     def _fate(self, tier: str, tools: tuple[str, ...], tokens: int, difficulty: float,
@@ -128,7 +137,8 @@ class _SessionPlanner:
         if rng.random() >= p_success:
             if tools:
                 return (Outcome.TOOL_FAIL if rng.random() < 0.85 else Outcome.TRUNCATE), BACKGROUND
-            return (Outcome.WRONG_ANSWER if rng.random() < 0.8 else Outcome.TRUNCATE), BACKGROUND
+            silent = rng.random() < config.silent_failure_share
+            return (Outcome.WRONG_ANSWER if silent else Outcome.TRUNCATE), BACKGROUND
         return Outcome.OK, None
 
     def _loop_mode(self, tier: str, tools: tuple[str, ...], tokens: int) -> tuple[str, str] | None:
@@ -151,11 +161,13 @@ class _SessionPlanner:
         turns: list[PlannedTurn] = []
         for seq in range(count):
             last = seq == count - 1
-            difficulty = rng.betavariate(2.0, 5.0)
-            p_success = config.skills[tier].p_success(difficulty)
+            difficulty = self._difficulty(rng.betavariate(2.0, 5.0), tokens)
+            routed = self._route(tier, tokens)
+            served = tier if routed is None else routed.tier
+            p_success = config.skills[served].p_success(difficulty)
             if loop_left == 0:
                 tools = () if last else _pick_tools(rng, run_tool, run_length, config.loop_repeats)
-                started = None if last else self._loop_mode(tier, tools, tokens)
+                started = None if last else self._loop_mode(served, tools, tokens)
                 if started is not None:
                     (loop_label, loop_tool), loop_left = started, config.loop_repeats + rng.randrange(5)
             in_loop = loop_left > 0
@@ -169,9 +181,12 @@ class _SessionPlanner:
             elif in_loop:
                 outcome, mode = Outcome.OK, None  # inside a loop, before it looks stuck
             else:
-                outcome, mode = self._fate(tier, tools, tokens, difficulty, p_success)
-            turn = self._turn(seq, offset, tier, tokens, new_prompt, tools, outcome, mode, difficulty, p_success,
-                              cache, first=seq == 0)
+                outcome, mode = self._fate(served, tools, tokens, difficulty, p_success)
+            turn = self._turn(seq, offset, served, tokens, new_prompt, tools, outcome, mode, difficulty, p_success,
+                              cache, model=None if routed is None else routed.model)
+            if routed is not None:
+                turn = dataclasses.replace(turn, requested_model=MODEL_OF_TIER[tier], rule=routed.rule,
+                                           policy_version=routed.version, propensity=routed.propensity)
             escalate = not (last or outcome.succeeded) and tier != "opus" and rng.random() < config.escalate_probability
             if escalate:
                 tier = TIERS[TIERS.index(tier) + 1]
@@ -185,6 +200,18 @@ class _SessionPlanner:
                     tokens, cache = self._fresh_context(), CacheState()
             offset += self._gap(turn)
         return tuple(turns)
+
+    def _difficulty(self, drawn: float, tokens: int) -> float:
+        weight = self.config.size_difficulty
+        if not weight:
+            return drawn
+        return (1 - weight) * drawn + weight * min(1.0, tokens / self.config.max_context_tokens)
+
+    def _route(self, requested_tier: str, tokens: int) -> Routed | None:
+        if self.router is None:
+            return None
+        return self.router.route(session_id=self.session_id, tokens=tokens, requested_tier=requested_tier,
+                                 developer=self.developer.name, team=self.developer.team, repo=self.repo)
 
     def _fresh_context(self) -> int:
         extra = int(self.rng.lognormvariate(8.6, 0.8))
@@ -206,9 +233,9 @@ class _SessionPlanner:
 
     def _turn(self, seq: int, offset: float, tier: str, tokens: int, new_prompt: bool, tools: tuple[str, ...],
               outcome: Outcome, mode: str | None, difficulty: float, p_success: float, cache: CacheState,
-              *, first: bool) -> PlannedTurn:
+              *, model: str | None = None) -> PlannedTurn:
         rng = self.rng
-        model = MODEL_OF_TIER[tier]
+        model = model or MODEL_OF_TIER[tier]
         normal = min(6_000, max(40, int(rng.lognormvariate(5.9 if tools else 6.7, 0.6))))
         failing: tuple[int, ...] = ()
         malformed: tuple[int, ...] = ()
@@ -246,6 +273,7 @@ def plan_sessions(config: FleetConfig, prices: PriceTable) -> Iterator[SessionPl
     developers = fleet_roster(config)
     timeline = _Timeline(config)
     priced = Prices(prices)
+    router = None if config.policy is None else PolicyRouter(config.policy)
     for index in range(config.sessions):
         rng = random.Random(f"fleet:{config.seed}:session:{index}")
         developer = rng.choice(developers)
@@ -253,5 +281,5 @@ def plan_sessions(config: FleetConfig, prices: PriceTable) -> Iterator[SessionPl
         repo = rng.choice(own) if rng.random() < 0.7 or not shared else rng.choice(shared)
         start = timeline.start(rng, developer.team)
         session_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        planner = _SessionPlanner(config, priced, index, developer, repo, start, rng)
+        planner = _SessionPlanner(config, priced, index, developer, repo, start, rng, session_id, router)
         yield SessionPlan(index, session_id, developer, repo, start, planner.plan())

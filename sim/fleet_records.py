@@ -13,10 +13,10 @@ import random
 from typing import Any
 
 from core.spans import Turn, session_trace_id
+from sim.fleet_config import TOOL_COUNT
 from sim.fleet_plan import PlannedTurn, SessionPlan
 
 CLI_VERSION = "2.1.330"
-TOOL_COUNT = 8
 TOOL_RESULT_EVENT = "claude_code.tool_result"
 API_ERROR_EVENT = "claude_code.api_error"
 USER_PROMPT_EVENT = "claude_code.user_prompt"
@@ -109,7 +109,7 @@ def _turn(plan: SessionPlan, planned: PlannedTurn, trace_id: bytes, span_id: byt
     return Turn(
         trace_id=trace_id, span_id=span_id, start_ns=start_ns, end_ns=end_ns, status_code=planned.status,
         session_id=plan.session_id, developer=plan.developer.name, team=plan.developer.team, repo=plan.repo,
-        cli_version=CLI_VERSION, request_class="main", requested_model=planned.model,
+        cli_version=CLI_VERSION, request_class="main", requested_model=planned.requested_model or planned.model,
         served_model=planned.model if planned.status == 200 else None, target="anthropic",
         estimated_input_tokens=planned.total_tokens, tool_count=TOOL_COUNT, thinking=True, stream=True,
         input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
@@ -118,4 +118,5 @@ def _turn(plan: SessionPlan, planned: PlannedTurn, trace_id: bytes, span_id: byt
         error_type=error_type, error_message=error_message,
         tool_use_ids=ids, tool_use_names=planned.tools if ids else (),
         tool_result_ids=results, tool_result_error_ids=result_errors,
+        policy_version=planned.policy_version, rule=planned.rule, propensity=planned.propensity,
     )

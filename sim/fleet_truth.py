@@ -18,7 +18,7 @@ from sim.fleet_plan import PlannedTurn, SessionPlan
 COLUMNS = (
     "session_id", "seq", "span_id", "developer", "team", "repo", "tier", "model", "total_tokens", "tools",
     "difficulty", "p_success", "outcome", "succeeded", "mode", "failing_tools", "malformed_tools", "stop_reason",
-    "status", "cost_usd", "cost_ratio", "escalated_after",
+    "status", "cost_usd", "cost_ratio", "escalated_after", "rule", "propensity",
 )
 
 
@@ -33,6 +33,7 @@ def truth_row(plan: SessionPlan, turn: PlannedTurn, span_id: str = "") -> dict[s
         "malformed_tools": ";".join(turn.tools[i] for i in turn.malformed_calls),
         "stop_reason": turn.stop_reason or "", "status": turn.status, "cost_usd": round(turn.cost_usd, 9),
         "cost_ratio": round(turn.cost_ratio, 4), "escalated_after": turn.escalated_after,
+        "rule": turn.rule or "", "propensity": "" if turn.propensity is None else turn.propensity,
     }
 
 
