@@ -1,6 +1,11 @@
 """The replay's input, read from the store: one row per scored turn with its estimated input
-tokens, the tier that served it, the logged propensity, its outcome (the mean of its eval scores,
-0..1) and its token usage. Turns without a propensity (routed before the proxy recorded one) or
+tokens, the tier that served it, the logged propensity, its outcome (0..1) and its token usage.
+
+The outcome is the *lowest* of the turn's quality scores: a turn is good only when no evaluator
+marked it down. (A mean over eight evaluators would turn a failed edit into 7/8 and shrink every
+difference between tiers eightfold.) Cost and latency evaluators are not quality and are left out
+by default: cost is what the optimizer minimises (scoring it again would count it twice and pull
+toward cheap tiers), and latency has its own SLO. Turns without a propensity (routed before the proxy recorded one) or
 without a score cannot inform an off-policy estimate and are left out; ``Loaded`` counts them.
 """
 
@@ -22,6 +27,9 @@ _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.St
            "reward": pl.Float64()}
 
 
+NOT_QUALITY = ("cost_outlier", "latency_slo")
+
+
 @dataclass(frozen=True, slots=True)
 class Loaded:
     frame: pl.DataFrame  # columns: optimizer.replay.REQUIRED + started_at, policy_version, requested_tier
@@ -31,11 +39,15 @@ class Loaded:
 
 
 def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetime, *,
-               evaluators: Sequence[str] | None = None, policy_version: str | None = None) -> Loaded:
-    """Turns started in [start, end) (optionally only those routed by ``policy_version``)."""
-    score = select(scores.c.trace_id, scores.c.span_id, func.avg(scores.c.value).label("reward"))
+               evaluators: Sequence[str] | None = None, excluded: Sequence[str] = NOT_QUALITY,
+               policy_version: str | None = None) -> Loaded:
+    """Turns started in [start, end) (optionally only those routed by ``policy_version``), their
+    outcome from ``evaluators`` (all when None) except ``excluded``."""
+    score = select(scores.c.trace_id, scores.c.span_id, func.min(scores.c.value).label("reward"))
     if evaluators is not None:
         score = score.where(scores.c.evaluator.in_(list(evaluators)))
+    if excluded:
+        score = score.where(scores.c.evaluator.not_in(list(excluded)))
     score_sq = score.group_by(scores.c.trace_id, scores.c.span_id).subquery()
     window = [turns.c.started_at >= start, turns.c.started_at < end]
     if policy_version is not None:

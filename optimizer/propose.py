@@ -18,8 +18,9 @@ from core.policy.diff import diff, render_diff
 from core.policy.schema import Policy
 from core.pricing import PriceEntry, PriceTable
 from optimizer.candidate import thresholds_of, with_thresholds
+from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import choose
-from optimizer.features import load_turns
+from optimizer.features import NOT_QUALITY, load_turns
 from optimizer.replay import TIERS, Thresholds, prepare
 from optimizer.search import Progress, search
 from store.errors import NotFoundError
@@ -37,7 +38,8 @@ class Settings:
     slack: float = 1.0  # the floor is the active quality minus slack × its CI half-width
     z: float = 1.96  # the floor applies to the candidate's lower bound this many standard errors down
     bootstrap_rounds: int = 200
-    evaluators: tuple[str, ...] | None = None
+    evaluators: tuple[str, ...] | None = None  # the quality evaluators (None: every one not excluded)
+    excluded_evaluators: tuple[str, ...] = NOT_QUALITY
     database_url: str | None = None  # Optuna's shared storage; in memory without it
     study_name: str | None = None
 
@@ -82,7 +84,8 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
         raise NotFoundError("no active policy to improve on")
     policy = active.policy()
     baseline = thresholds_of(policy)
-    loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators)
+    loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators,
+                        excluded=settings.excluded_evaluators)
     if loaded.usable == 0:
         return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
     data = prepare(loaded.frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed)
@@ -95,7 +98,12 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if choice.thresholds is None:
         return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
-                "turns_in_window": loaded.turns}
+                "turns_in_window": loaded.turns,
+                "clusters": clusters_addressed(engine, baseline, choice.thresholds)}
+    if evidence["clusters"]:
+        top = evidence["clusters"][0]
+        evidence["rationale"] = (f"{evidence.get('rationale', '')} Of the failure clusters, it re-routes most turns of "
+                                 f"\"{top['name']}\" ({top['moved']:,} of {top['size']:,}).").strip()
     # the rationale lives in the evidence, not the description: the diff shows the thresholds only
     candidate = with_thresholds(policy, choice.thresholds, candidate_version(policy.version, choice.thresholds))
     change = diff(policy, candidate)

@@ -52,7 +52,18 @@ def detail(proposals: list[Proposal], chosen: str | None) -> list[Any]:
         return [note("Pick a proposal to read its evidence and diff.")]
     rationale = found.evidence.get("rationale") or "The optimizer gave no rationale."
     return [html.P(str(rationale), id="proposals-rationale"),
-            html.Pre(render_diff(PolicyDiff.from_dict(found.diff)), id="proposals-diff", className="diff")]
+            html.Pre(render_diff(PolicyDiff.from_dict(found.diff)), id="proposals-diff", className="diff"),
+            clusters_addressed(found.evidence.get("clusters"))]
+
+
+def clusters_addressed(clusters: object) -> html.Div:
+    """The failure clusters whose turns the candidate routes differently (optimizer.cluster_evidence)."""
+    if not isinstance(clusters, list) or not clusters:
+        return html.Div(note("It re-routes no turn of the latest failure clusters."), id="proposals-clusters")
+    items = [html.Li(f"{c.get('name')}: {c.get('moved'):,} of {c.get('size'):,} turns move ("
+                     + ", ".join(f"{move} {count:,}" for move, count in dict(c.get("moves") or {}).items()) + ")")
+             for c in clusters if isinstance(c, dict)]
+    return html.Div([html.H4("Failure clusters it re-routes"), html.Ul(items)], id="proposals-clusters")
 
 
 def state_content(ctx: DashboardContext, chosen: str | None) -> list[Any]:

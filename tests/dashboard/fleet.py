@@ -89,7 +89,9 @@ def seed_proposal(engine: Engine, parent: str = "v1", candidate: str = "v3") -> 
     before, after = policy(parent, None, 20_000), policy(candidate, parent, 8_000)
     evidence = {"turns": 48_211, "ess": 1_904.0, "delta_monthly_cost_usd": -412.5,
                 "delta_quality": {"value": 0.0021, "low": -0.0009, "high": 0.0052, "level": 0.95},
-                "rationale": f"{candidate}: haiku below 8,000 tokens cuts replayed cost by 6.1%."}
+                "rationale": f"{candidate}: haiku below 8,000 tokens cuts replayed cost by 6.1%.",
+                "clusters": [{"cluster": 2, "name": "haiku · 8–20K · Edit fails", "size": 240, "moved": 212,
+                              "moves": {"haiku → sonnet": 212}}]}
     return create_proposal(engine, parent_version=parent, candidate_version=candidate,
                            document=after.model_dump(mode="json"), diff=diff(before, after).to_dict(),
                            evidence=evidence, actor="optimizer")

@@ -147,6 +147,8 @@ def test_an_approver_approves_the_optimizers_proposal(page: Page, base_url: str,
     page.goto(f"{base_url}/proposals")
     expect(page.locator("#proposals-rationale")).to_contain_text("cuts replayed cost by 6.1%")
     expect(page.locator("#proposals-diff")).to_contain_text("policy v1 → v3")
+    expect(page.locator("#proposals-clusters")).to_contain_text(
+        "haiku · 8–20K · Edit fails: 212 of 240 turns move (haiku → sonnet 212)")
     screenshot(page, "proposals")
     page.click("#proposals-approve")
     expect(page.locator("#proposals-status")).to_contain_text("Approved: v3 is now active (was v1), by alice")

@@ -1,0 +1,57 @@
+"""Which failure clusters a proposal addresses: for each cluster of the latest clustering run, how
+many of its member turns the candidate would route to another tier, and which way. A reviewer reads
+"haiku · large context · Edit fails: 212 of 240 turns move haiku → sonnet" next to the cost and
+quality change. Counting is pure (:func:`addressed`); :func:`clusters_addressed` does the read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from optimizer.replay import TIERS, Thresholds
+from store.cluster_runs import clusters_frame, latest_run_id
+from store.schema import failure_cluster_members, turns
+
+
+def addressed(names: dict[int, str], sizes: dict[int, int], members: Sequence[tuple[int, int]],
+              baseline: Thresholds, candidate: Thresholds, *, limit: int = 5) -> list[dict[str, Any]]:
+    """``members`` is (cluster, estimated input tokens) per clustered turn. Clusters with at least
+    one turn re-routed, most re-routed first."""
+    if not members:
+        return []
+    clusters = np.array([cluster for cluster, _ in members])
+    tokens = np.array([count for _, count in members], dtype=np.int64)
+    before, after = baseline.actions(tokens), candidate.actions(tokens)
+    found = []
+    for cluster in sorted(set(clusters.tolist())):
+        mine = clusters == cluster
+        moved = mine & (before != after)
+        if not moved.any():
+            continue
+        moves = Counter(f"{TIERS[b]} → {TIERS[a]}" for b, a in zip(before[moved], after[moved], strict=True))
+        found.append({"cluster": cluster, "name": names.get(cluster, f"cluster {cluster}"),
+                      "size": sizes.get(cluster, int(mine.sum())), "moved": int(moved.sum()),
+                      "moves": dict(moves.most_common())})
+    found.sort(key=lambda item: (-item["moved"], item["cluster"]))
+    return found[:limit]
+
+
+def clusters_addressed(engine: Engine, baseline: Thresholds, candidate: Thresholds) -> list[dict[str, Any]]:
+    run_id = latest_run_id(engine)
+    if run_id is None:
+        return []
+    frame = clusters_frame(engine, run_id)
+    names = dict(zip(frame["cluster"].to_list(), frame["name"].to_list(), strict=True))
+    sizes = dict(zip(frame["cluster"].to_list(), frame["size"].to_list(), strict=True))
+    query = (select(failure_cluster_members.c.cluster, turns.c.estimated_input_tokens)
+             .join(turns, (turns.c.trace_id == failure_cluster_members.c.trace_id)
+                   & (turns.c.span_id == failure_cluster_members.c.span_id))
+             .where(failure_cluster_members.c.run_id == run_id, turns.c.estimated_input_tokens.is_not(None)))
+    with engine.connect() as connection:
+        members = [(int(cluster), int(tokens)) for cluster, tokens in connection.execute(query)]
+    return addressed(names, sizes, members, baseline, candidate)
