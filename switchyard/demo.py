@@ -79,7 +79,7 @@ class Tally:
         if self.jobs is None:
             return Group(table, Panel(totals))
         jobs = (f"turns scored {self.jobs.scored}  ·  failure clusters: {', '.join(self.jobs.clusters) or '—'}\n"
-                f"optimizer: {self.jobs.proposal}"
+                f"optimizer: {self.jobs.proposal}\nguard: {self.jobs.guard}"
                 + (f"\n[red]{self.jobs.errors[-1]}[/red]" if self.jobs.errors else ""))
         return Group(table, Panel(totals), Panel(jobs, title="the loop"))
 
@@ -200,7 +200,8 @@ def run_demo(options: DemoOptions) -> int:
 
         engine = make_engine(database_url)
         jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s, settle_s=5.0,
-                                             window=timedelta(days=1), trials=60, min_ess=50.0))
+                                             window=timedelta(days=1), trials=60, min_ess=50.0,
+                                             watch_window=timedelta(minutes=3), watch_min_turns=50))
         tally = Tally(jobs=jobs.status)
         jobs.start()
         try:

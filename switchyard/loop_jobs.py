@@ -1,6 +1,9 @@
 """The loop's scheduled jobs, in a background thread (of `switchyard up` or the demo): score new
-turns, cluster the failures, and ask the optimizer for a proposal when none is pending — what
-`switchyard eval`, `cluster` and `optimize` do by hand. Each job's latest outcome is kept for display."""
+turns, cluster the failures, guard the active policy (roll it back when its realised quality fell
+against its predecessor's: optimizer.watch), and ask the optimizer for a proposal when none is
+pending — what `switchyard eval`, `cluster`, `optimize --watch` and `optimize` do by hand. The
+optimizer's Optuna study is kept in the project's database. Each job's latest outcome is kept for
+display."""
 
 from __future__ import annotations
 
@@ -8,8 +11,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+
+if TYPE_CHECKING:
+    from optimizer.watch import Verdict
 
 log = logging.getLogger("switchyard.loop")
 
@@ -21,6 +28,8 @@ class LoopSettings:
     window: timedelta = timedelta(days=7)  # clustering and the optimizer's replay look back this far
     trials: int = 150
     min_ess: float = 200.0
+    watch_window: timedelta = timedelta(hours=24)  # auto-rollback compares windows this long
+    watch_min_turns: int = 100
 
 
 @dataclass
@@ -28,6 +37,7 @@ class JobStatus:
     scored: int = 0
     clusters: list[str] = field(default_factory=list)
     proposal: str = "waiting for scored turns"
+    guard: str = "no policy change to watch yet"
     errors: list[str] = field(default_factory=list)
 
 
@@ -58,6 +68,7 @@ class LoopJobs:
         from evals.registry import builtin_evaluators
         from evals.runner import EvalSettings, run_evals
         from optimizer.propose import Settings, propose
+        from optimizer.watch import watch
         from store.proposals import list_proposals
 
         prices = builtin_price_table()
@@ -68,10 +79,15 @@ class LoopJobs:
             self.status.scored += report.scored_turns
             run = run_clustering(self.engine, prices, start=now - settings.window, end=now)
             self.status.clusters = [c.name for c in run.clusters][:5]
+            verdict = watch(self.engine, prices, window=settings.watch_window, now=now,
+                            min_turns=settings.watch_min_turns, actor="optimizer.watch (scheduled)")
+            self.status.guard = _guard_text(verdict)
             if not list_proposals(self.engine, status="proposed"):
-                outcome = propose(self.engine, prices, Settings(start=now - settings.window, end=now,
-                                                                trials=settings.trials, min_ess=settings.min_ess),
-                                  actor="optimizer (scheduled)")
+                database_url = self.engine.url.render_as_string(hide_password=False)
+                outcome = propose(self.engine, prices, Settings(
+                    start=now - settings.window, end=now, trials=settings.trials, min_ess=settings.min_ess,
+                    database_url=database_url, study_name=f"scheduled-{now:%Y%m%dT%H%M%S}"),
+                    actor="optimizer (scheduled)")
                 self.status.proposal = (f"pending for approval: {outcome.proposal.candidate_version}"
                                         if outcome.proposal is not None else f"none yet ({outcome.reason[:160]})")
             else:
@@ -79,3 +95,13 @@ class LoopJobs:
         except Exception as exc:  # a boundary: the demo keeps running and shows what failed
             log.exception("demo job failed")
             self.status.errors = [f"{type(exc).__name__}: {exc}"][-3:]
+
+
+def _guard_text(verdict: Verdict) -> str:
+    if verdict.status == "rolled_back":
+        return f"rolled {verdict.version} back to {verdict.previous}: realised quality fell (see the audit log)"
+    if verdict.status == "ok" and verdict.delta is not None:
+        return f"{verdict.version} holds its quality against {verdict.previous} (Δ {verdict.delta.value:+.4f})"
+    if verdict.status == "waiting":
+        return f"{verdict.version}: watching its first window"
+    return f"{verdict.version or 'no policy'}: {verdict.status}"
