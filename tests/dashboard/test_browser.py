@@ -74,6 +74,9 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     opened = context.new_page()
     opened.set_default_timeout(15_000)
+    # Dash answers a click with a callback round trip; on a loaded CI machine that can take more
+    # than expect()'s default 5 s (seen once: the approval status was still empty at 5 s).
+    expect.set_options(timeout=15_000)
     yield opened
     context.close()
 

@@ -35,7 +35,7 @@ def test_one_round_proposes_guards_and_keeps_the_study_in_the_database(tmp_path:
     assert jobs.status.proposal.startswith("pending for approval: v1.opt-"), jobs.status.proposal
     assert len(list_proposals(engine, status="proposed")) == 1
     studies = optuna.study.get_all_study_summaries(storage_url(url))
-    assert [s.study_name for s in studies][0].startswith("scheduled-") and studies[0].n_trials >= 30
+    assert len(studies) == 1 and studies[0].study_name.startswith("scheduled-") and studies[0].n_trials >= 30
     jobs.run_once()  # a proposal is pending: the optimizer waits for a decision instead of piling up more
     assert jobs.status.proposal.startswith("a proposal is pending")
     assert len(optuna.study.get_all_study_summaries(storage_url(url))) == 1
