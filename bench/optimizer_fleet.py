@@ -1,22 +1,7 @@
-"""The simulated fleet set up as the optimizer's proving ground: every turn routed by a real policy
-(with an exploration split, propensities logged), difficulty growing with the prompt, and model
-tiers that all handle easy turns but part ways on hard ones.
-
-Why these settings, against the fleet's defaults:
-
-* ``size_difficulty=0.7``: big contexts are harder, which is what makes token thresholds between
-  tiers worth tuning at all (with difficulty independent of size, no threshold separates the turns
-  that need opus from those that don't).
-* Tier skills with a shared ceiling and different fall-off (haiku steepest): every tier aces an easy
-  turn; only opus holds up on hard ones. The default failure modes stay on (haiku fails large
-  edits, sonnet malforms Bash calls above 60 K tokens, opus times out above 150 K, …).
-* ``silent_failure_share=0``: a natural failure of a turn without tool calls shows as a truncation
-  instead of a plainly wrong answer. The optimizer can only protect the quality the evals see; on
-  the default fleet 80 % of those failures are invisible, and :func:`measure` run with the default
-  share shows how much true quality that hides.
-
-The truth is :mod:`sim.fleet_counterfactual` (each turn's success probability and cost on every tier,
-the session's trajectory held fixed); :func:`oracle` is the cheapest threshold policy on it.
+"""The optimizer's proving ground: sim.fleet_presets.routed_fleet (a fleet routed by a real policy,
+why its settings are what they are is said there) started from a hand-written policy, with the
+truth from sim.fleet_counterfactual (each turn's success probability and cost on every tier, the
+session's trajectory held fixed); :func:`oracle` is the cheapest threshold policy on it.
 """
 
 from __future__ import annotations
@@ -31,13 +16,13 @@ from bench.optimizer_world import default_policy
 from core.policy.schema import Policy
 from core.pricing import PriceTable
 from optimizer.replay import Thresholds
-from sim.fleet_config import FleetConfig, TierSkill
+from sim.fleet_config import FleetConfig
 from sim.fleet_counterfactual import TierTruth, tier_truth
 from sim.fleet_plan import plan_sessions
+from sim.fleet_presets import routed_fleet
 from sim.fleet_usage import Prices
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
-SKILLS = {"haiku": TierSkill(7.0, 14.0), "sonnet": TierSkill(7.0, 9.0), "opus": TierSkill(7.0, 6.5)}
 
 
 def start_policy(*, explore: int = 10) -> Policy:
@@ -46,8 +31,7 @@ def start_policy(*, explore: int = 10) -> Policy:
 
 
 def proof_fleet(seed: int, sessions: int, policy: Policy, *, silent_failure_share: float = 0.0) -> FleetConfig:
-    return FleetConfig(seed=seed, sessions=sessions, start=START, days=7.0, policy=policy, size_difficulty=0.7,
-                       skills=dict(SKILLS), silent_failure_share=silent_failure_share)
+    return routed_fleet(seed, sessions, policy, start=START, silent_failure_share=silent_failure_share)
 
 
 def truth_of(config: FleetConfig, prices: PriceTable) -> TierTruth:

@@ -64,6 +64,7 @@ class PlannedTurn:
     # Set when a policy routed the turn (FleetConfig.policy): the model the developer asked for and
     # what the proxy would log about the decision.
     requested_model: str | None = None
+    target: str | None = None
     rule: str | None = None
     policy_version: str | None = None
     propensity: float | None = None
@@ -185,8 +186,9 @@ class _SessionPlanner:
             turn = self._turn(seq, offset, served, tokens, new_prompt, tools, outcome, mode, difficulty, p_success,
                               cache, model=None if routed is None else routed.model)
             if routed is not None:
-                turn = dataclasses.replace(turn, requested_model=MODEL_OF_TIER[tier], rule=routed.rule,
-                                           policy_version=routed.version, propensity=routed.propensity)
+                turn = dataclasses.replace(turn, requested_model=MODEL_OF_TIER[tier], target=routed.target,
+                                           rule=routed.rule, policy_version=routed.version,
+                                           propensity=routed.propensity)
             escalate = not (last or outcome.succeeded) and tier != "opus" and rng.random() < config.escalate_probability
             if escalate:
                 tier = TIERS[TIERS.index(tier) + 1]

@@ -18,6 +18,7 @@ from sim.fleet_config import MODEL_OF_TIER, TOOL_COUNT
 
 @dataclass(frozen=True, slots=True)
 class Routed:
+    target: str
     tier: str
     model: str
     rule: str
@@ -38,4 +39,4 @@ class PolicyRouter:
         if first.tier is None:
             raise ValueError(f"target {first.name!r} has no tier: a routed fleet needs a tier on every target")
         model = decision.model_for(first) or MODEL_OF_TIER[first.tier]
-        return Routed(first.tier, model, decision.rule, decision.version, decision.propensity)
+        return Routed(first.name, first.tier, model, decision.rule, decision.version, decision.propensity)

@@ -105,9 +105,15 @@ def doctor() -> None:
 
 @app.command()
 def demo(
-    developers: Annotated[int, typer.Option(min=1, max=4, help="Simulated developers.")] = 4,
-    turns: Annotated[int | None, typer.Option(help="Stop after this many turns.")] = None,
+    developers: Annotated[int, typer.Option(min=1, max=12, help="Simulated developers sending live traffic.")] = 4,
+    turns: Annotated[int | None, typer.Option(help="Stop after this many live turns.")] = None,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    burstiness: Annotated[float, typer.Option(min=0.0, max=1.0, help="0: steady traffic; towards 1: developers "
+                                                                     "often pause, so turns come in bursts.")] = 0.0,
+    history_days: Annotated[float, typer.Option(min=0.0, max=30.0, help="Days of simulated fleet history written "
+                                                                        "to the store first (0: none).")] = 7.0,
+    jobs_every: Annotated[float, typer.Option(min=1.0, help="Seconds between evals/clusters/guard/optimizer "
+                                                            "rounds.")] = 20.0,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data (wiped at start).")] = Path(
         "data/demo"),
     live: Annotated[bool, typer.Option(help="Live per-turn display.")] = True,
@@ -116,7 +122,8 @@ def demo(
     from .demo import DemoOptions, run_demo
 
     code = run_demo(DemoOptions(data_dir=data_dir, developers=developers, turns=turns, duration_s=duration,
-                                live=live))
+                                live=live, burstiness=burstiness, history_days=history_days,
+                                jobs_interval_s=jobs_every))
     raise typer.Exit(code)
 
 

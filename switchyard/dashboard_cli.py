@@ -46,7 +46,8 @@ def hash_password_command(
     if stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        # the prompts go to stderr: stdout is only the hash, so "$(switchyard dashboard hash-password)" works
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     if not password:
         typer.echo("an empty password is refused", err=True)
         raise typer.Exit(1)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import secrets
 import shutil
 import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,7 +30,12 @@ from .loop_jobs import JobStatus
 from .processes import Supervisor, free_port
 
 DEVELOPERS = (("alice", "payments", "payments-api"), ("bob", "payments", "ledger"),
-              ("carol", "search", "search-ui"), ("dave", "infra", "terraform"))
+              ("carol", "search", "search-ui"), ("dave", "infra", "terraform"), ("erin", "search", "indexer"),
+              ("frank", "infra", "k8s-config"), ("grace", "payments", "payments-api"), ("heidi", "mobile", "ios-app"),
+              ("ivan", "mobile", "android-app"), ("judy", "infra", "terraform"), ("ken", "search", "search-ui"),
+              ("lena", "mobile", "ios-app"))
+# Sessions of the week of history the demo starts with, per day (about 14 turns each).
+HISTORY_SESSIONS_PER_DAY = 120
 
 
 @dataclass
@@ -42,6 +48,9 @@ class DemoOptions:
     live: bool = True
     jobs_interval_s: float = 20.0
     final_jobs: bool = True
+    history_days: float = 7.0  # a fleet's history written to the store before the live traffic (0: none)
+    burstiness: float = 0.0  # 0: developers start sessions back to back; up to 1: mostly idle, then bursts
+    seed: int = 1
 
 
 @dataclass
@@ -99,9 +108,12 @@ async def drive(proxy_url: str, keys: list[tuple[str, str, str]], options: DemoO
             live.update(tally.render())
 
     async def developer(name: str, key: str, repo: str) -> None:
+        pauses = random.Random(f"{options.seed}:{name}")
         async with httpx.AsyncClient(timeout=120) as client:
             while not done():
                 await run_session(client, proxy_url, key, name, next(seeds), repo=repo, on_turn=on_turn)
+                if options.burstiness and pauses.random() < options.burstiness:
+                    await asyncio.sleep(pauses.uniform(2.0, 12.0))  # away from the keyboard: traffic comes in bursts
 
     await asyncio.gather(*(developer(*k) for k in keys))
 
@@ -123,7 +135,9 @@ def demo_policy(upstream_url: str) -> dict[str, object]:
             {"name": "huge-turns", "when": {"input_tokens": {"gte": 45_000}}, "route": ["opus", "sonnet"]},
         ],
         "default": {"route": ["sonnet", "opus"]},
-        "budgets": [{"scope": "team", "name": "*", "monthly_usd": "50"}],
+        # the week of history spends a few hundred dollars per team: "data" is near its soft alert
+        "budgets": [{"scope": "team", "name": "*", "monthly_usd": "2000"},
+                    {"scope": "team", "name": "data", "monthly_usd": "300"}],
     }
 
 
@@ -140,6 +154,34 @@ def prepare_store(database_url: str, upstream_url: str) -> None:
         policy = Policy.model_validate(demo_policy(upstream_url))
         create_version(engine, policy, actor="demo", note="the demo's starting point")
         activate(engine, policy.version, actor="demo")
+    finally:
+        engine.dispose()
+
+
+def write_history(database_url: str, upstream_url: str, days: float, *, seed: int) -> int:
+    """A fleet's last ``days`` of traffic, routed by the starting policy (exploration included) and
+    written straight to the store, as ingest would have stored it: the dashboard has a history to
+    show and the optimizer enough explored sessions to propose from its first round. Returns turns."""
+    from core.policy.schema import Policy
+    from core.pricing import builtin_price_table
+    from sim.fleet import run_fast
+    from sim.fleet_presets import routed_fleet
+    from store.direct_writes import write_event_records, write_turn_records
+    from store.engine import make_engine
+
+    prices = builtin_price_table()
+    policy = Policy.model_validate(demo_policy(upstream_url))
+    # ending six hours ago: sessions run on after they start, and no turn may land in the future
+    start = datetime.now(UTC) - timedelta(days=days, hours=6)
+    config = routed_fleet(seed, max(1, round(HISTORY_SESSIONS_PER_DAY * days)), policy, start=start, days=days)
+    engine = make_engine(database_url)
+
+    def store(turns, events):  # type: ignore[no-untyped-def]
+        write_turn_records(engine, turns, prices)
+        write_event_records(engine, events)
+
+    try:
+        return run_fast(config, prices, store).turns
     finally:
         engine.dispose()
 
@@ -165,6 +207,11 @@ def run_demo(options: DemoOptions) -> int:
     database_url = default_database_url(data)
     snapshot_token, password = secrets.token_urlsafe(24), secrets.token_urlsafe(9)
     prepare_store(database_url, upstream_url)
+    if options.history_days > 0:
+        with console.status(f"writing {options.history_days:g} days of fleet history into the store…"):
+            written = write_history(database_url, upstream_url, options.history_days, seed=options.seed)
+        console.print(f"history: {written:,} turns of a simulated fleet over the last {options.history_days:g} days, "
+                      "routed by the starting policy")
     users = json.dumps({"demo": {"password_hash": hash_password(password), "role": "admin"}})
     with Supervisor(data / "logs") as supervisor:
         supervisor.start("upstream", ["-m", "sim.upstream", "--port", str(upstream_port),
@@ -193,14 +240,16 @@ def run_demo(options: DemoOptions) -> int:
             f"database       {database_url}\nlogs           {data / 'logs'}\n\n"
             "Try a real Claude Code CLI against the demo:\n"
             f"  export ANTHROPIC_BASE_URL={proxy_url}\n  export ANTHROPIC_AUTH_TOKEN={your_key}\n"
-            "  claude -p 'hello'\n\nEvals, failure clusters and the optimizer run every 20 s; approve its"
-            " proposal on the dashboard's Policies page.\nCtrl-C stops everything.",
+            "  claude -p 'hello'\n\nEvals, failure clusters, the rollback guard and the optimizer run every"
+            f" {options.jobs_interval_s:g} s; approve its proposal on the dashboard's Proposals page.\n"
+            "Ctrl-C stops everything.",
             title="switchyard demo"))
         from store.engine import make_engine
 
         engine = make_engine(database_url)
-        jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s, settle_s=5.0,
-                                             window=timedelta(days=1), trials=60, min_ess=50.0,
+        jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s, first_after_s=2.0, settle_s=5.0,
+                                             window=timedelta(days=max(1.0, options.history_days + 1)), trials=60,
+                                             min_ess=50.0,
                                              watch_window=timedelta(minutes=3), watch_min_turns=50))
         tally = Tally(jobs=jobs.status)
         jobs.start()

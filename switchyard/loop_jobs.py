@@ -24,6 +24,7 @@ log = logging.getLogger("switchyard.loop")
 @dataclass(frozen=True)
 class LoopSettings:
     interval_s: float = 300.0
+    first_after_s: float | None = None  # the first round (None: after one interval)
     settle_s: float = 1800.0  # a thread's last turn is scored once it has been quiet this long
     window: timedelta = timedelta(days=7)  # clustering and the optimizer's replay look back this far
     trials: int = 150
@@ -57,6 +58,10 @@ class LoopJobs:
         self._thread.join(timeout=60)
 
     def _run(self) -> None:
+        first = self.settings.first_after_s
+        if self._stop.wait(self.settings.interval_s if first is None else first):
+            return
+        self.run_once()
         while not self._stop.wait(self.settings.interval_s):
             self.run_once()
 
@@ -71,6 +76,9 @@ class LoopJobs:
         from optimizer.watch import watch
         from store.proposals import list_proposals
 
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would drown the service's log
         prices = builtin_price_table()
         now = datetime.now(UTC).replace(tzinfo=None)
         try:

@@ -60,3 +60,13 @@ def test_hash_password_can_print_a_users_entry() -> None:
 
 def test_hash_password_refuses_an_empty_password() -> None:
     assert CliRunner().invoke(CLI, ["dashboard", "hash-password", "--stdin"], input="\n").exit_code == 1
+
+
+def test_hash_password_prompts_on_stderr_so_stdout_is_only_the_hash() -> None:
+    """`export SWITCHYARD_DASHBOARD_USERS="$(switchyard dashboard hash-password --user alice)"` (the
+    README's line) must capture the JSON entry alone, not the prompts."""
+    result = CliRunner().invoke(CLI, ["dashboard", "hash-password", "--user", "alice"], input="pw\npw\n")
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)["alice"]
+    assert verify_password("pw", entry["password_hash"])
+    assert "Password" in result.stderr and "Password" not in result.stdout

@@ -34,7 +34,7 @@ def _demo(data_dir: Path, *args: str) -> subprocess.Popen[str]:
 
 def test_demo_drives_turns_through_the_proxy_and_cleans_up(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    demo = _demo(data_dir, "--turns", "8", "--developers", "2")
+    demo = _demo(data_dir, "--turns", "8", "--developers", "2", "--history-days", "0.5")
     output, _ = demo.communicate(timeout=120)
     assert demo.returncode == 0, output
     assert "ANTHROPIC_BASE_URL=http://127.0.0.1:" in output
@@ -52,9 +52,13 @@ def test_demo_drives_turns_through_the_proxy_and_cleans_up(tmp_path: Path) -> No
 
     engine = make_engine(default_database_url(data_dir))
     try:
-        turns = turns_frame(engine)
+        stored = turns_frame(engine)
     finally:
         engine.dispose()
+    assert "history: " in output and "turns of a simulated fleet" in output
+    history = stored.filter(~stored["developer"].is_in(["alice", "bob"]))
+    assert history.height > 100 and history["propensity"].null_count() == 0  # routed by the starting policy
+    turns = stored.filter(stored["developer"].is_in(["alice", "bob"]))
     assert turns.height == int(finished.split()[2])
     # the provider key never leaves the proxy's memory: not in any output, log, spool or database
     provider_key = b"sk-ant-demo-fake-upstream"
