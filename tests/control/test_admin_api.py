@@ -38,6 +38,8 @@ ADMIN_CALLS = [
     ("POST", "/admin/policies/v1/activate"), ("POST", "/admin/policies/rollback"),
     ("GET", "/admin/policies/v1/diff/v2"), ("GET", "/admin/audit"), ("GET", "/admin/audit/verify"),
     ("POST", "/admin/keys"), ("GET", "/admin/keys"), ("POST", "/admin/keys/abc/revoke"),
+    ("GET", "/admin/proposals"), ("GET", "/admin/proposals/abc"), ("POST", "/admin/proposals/abc/approve"),
+    ("POST", "/admin/proposals/abc/reject"),
 ]
 
 
