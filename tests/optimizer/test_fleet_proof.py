@@ -52,3 +52,55 @@ def test_the_next_window_realises_a_saving_without_losing_quality(proof: Proof) 
     assert proof.proposal is not None and proof.before is not None and proof.after is not None
     assert proof.after.cost_usd <= 0.98 * proof.before.cost_usd
     assert proof.after.success >= proof.before.success - 2 * proof.margin
+
+
+def test_a_bad_diff_on_the_fleet_is_rolled_back_within_one_window(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The start policy routes a day of fleet traffic; then a diff that sends every turn to haiku (the
+    haiku threshold pushed far past any prompt) is activated on purpose and routes the next day.
+    Once that day is over, the guard rolls it back and says why in the audit log."""
+    from datetime import timedelta
+
+    from bench.optimizer_fleet import START, start_policy
+    from evals.registry import builtin_evaluators
+    from evals.runner import EvalSettings, run_evals
+    from optimizer.candidate import with_thresholds
+    from optimizer.replay import Thresholds
+    from optimizer.watch import REGRESSION, watch
+    from sim.fleet import run_fast
+    from sim.fleet_presets import routed_fleet
+    from store.audit import list_audit
+    from store.direct_writes import write_event_records, write_turn_records
+    from store.engine import make_engine
+    from store.policies import activate, active_state, create_version
+    from store.testing import migrated_sqlite_url
+
+    prices = builtin_price_table()
+    engine = make_engine(migrated_sqlite_url(tmp_path))
+    day, at = timedelta(days=1), START.replace(tzinfo=None)
+    good = start_policy()
+    bad = with_thresholds(good, Thresholds(10_000_000, 10_000_000), "start.all-haiku")
+
+    def store(turns, events):  # type: ignore[no-untyped-def]
+        write_turn_records(engine, turns, prices)
+        write_event_records(engine, events)
+
+    try:
+        for policy in (good, bad):
+            create_version(engine, policy, actor="alice", now=at - day)
+        activate(engine, good.version, actor="alice", now=at - day)
+        run_fast(routed_fleet(41, 400, good, start=START, days=1.0), prices, store)
+        activate(engine, bad.version, actor="alice", now=at + day)  # the bad diff, on purpose
+        run_fast(routed_fleet(42, 400, bad, start=START + day, days=1.0), prices, store)
+        run_evals(engine, builtin_evaluators(prices), EvalSettings(settle_s=0))
+        assert watch(engine, prices, window=day, now=at + 1.5 * day).status == "waiting"
+        verdict = watch(engine, prices, window=day, now=at + 2 * day + timedelta(hours=6))
+        assert verdict.status == "rolled_back" and verdict.delta is not None, verdict
+        delta = verdict.delta
+        print(f"\nrealised quality {delta.value:+.4f} (CI {delta.low:+.4f} … {delta.high:+.4f}) "
+              f"over {verdict.turns:,} vs {verdict.previous_turns:,} turns → rolled back")
+        state = active_state(engine)
+        assert state is not None and state.version == good.version
+        [entry] = list_audit(engine, action=REGRESSION)
+        assert entry.subject == bad.version and "realised quality fell" in entry.detail["why"]
+    finally:
+        engine.dispose()
