@@ -5,7 +5,7 @@ proposed it must also clear two guards, checked on the cheapest feasible candida
 
 * enough evidence: the effective sample size of the logged turns that agree with the candidate
   is at least ``min_ess``;
-* the quality change (candidate − active, paired bootstrap) has its whole interval above the
+* the quality change (candidate − active, paired session bootstrap) has its whole interval above the
   floor's margin: −(the active estimate's half-width × slack, see optimizer.search). An interval that crosses it means
   the data cannot tell the candidate from a regression.
 
@@ -30,7 +30,8 @@ from optimizer.replay import (
 from optimizer.search import SearchResult
 
 METHOD = ("doubly robust (one seeded gradient-boosted outcome model per tier, logged propensities), "
-          "SNIPS alongside; percentile bootstrap over turns")
+          "SNIPS alongside; percentile bootstrap over sessions (whole sessions drawn with replacement, "
+          "all their turns taken; sessions assumed independent of each other)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +57,16 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: Thresholds, 
     margin = result.margin
     ess = effective_sample_size(data, cand_actions)
     saving = 1 - cand_cost / base_cost if base_cost > 0 else 0.0
+    sessions = int(data.sessions.max()) + 1 if data.n else 0
     rationale = (f"Moving the haiku→sonnet threshold {result.baseline.haiku_below:,} → {candidate.haiku_below:,} "
                  f"and sonnet→opus {result.baseline.opus_from:,} → {candidate.opus_from:,} estimated input tokens "
                  f"cuts replayed cost by {saving:.1%} (${monthly(data, base_cost - cand_cost):,.2f} a month) while "
                  f"quality changes by {delta.value:+.4f} ({level:.0%} CI {delta.low:+.4f} … {delta.high:+.4f}), "
-                 f"within the allowed margin of {margin:.4f}; {data.n:,} turns, effective sample size {ess:,.0f}.")
+                 f"within the allowed margin of {margin:.4f}; {data.n:,} turns in {sessions:,} sessions, effective "
+                 f"sample size {ess:,.0f} turns.")
     return {
-        "method": METHOD, "turns": data.n, "days": data.days, "seed": seed, "bootstrap_rounds": rounds,
+        "method": METHOD, "turns": data.n, "sessions": sessions,
+        "days": data.days, "seed": seed, "bootstrap_rounds": rounds,
         "trials": len(result.trials) - 1, "ess": ess, "agreeing_turns": int((data.logged == cand_actions).sum()),
         "baseline": {"thresholds": _thresholds(result.baseline), "quality_dr": result.baseline_quality.to_dict(),
                      "quality_snips": base_snips.to_dict(), "monthly_cost_usd": monthly(data, base_cost)},

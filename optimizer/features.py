@@ -1,5 +1,6 @@
 """The replay's input, read from the store: one row per scored turn with its estimated input
-tokens, the tier that served it, the logged propensity, its outcome (0..1) and its token usage.
+tokens, the tier that served it, the logged propensity, its outcome (0..1), its token usage and its
+session id (the replay's bootstrap resamples whole sessions).
 
 The outcome is the *lowest* of the turn's quality scores: a turn is good only when no evaluator
 marked it down. (A mean over eight evaluators would turn a failed edit into 7/8 and shrink every
@@ -24,7 +25,7 @@ from store.schema import scores, turns
 _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.String(), "requested_model": pl.String(),
            "policy_version": pl.String(), "propensity": pl.Float64(), "input_tokens": pl.Int64(),
            "output_tokens": pl.Int64(), "cache_creation_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
-           "reward": pl.Float64()}
+           "reward": pl.Float64(), "session_id": pl.String()}
 
 
 NOT_QUALITY = ("cost_outlier", "latency_slo")
@@ -32,7 +33,7 @@ NOT_QUALITY = ("cost_outlier", "latency_slo")
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    frame: pl.DataFrame  # columns: optimizer.replay.REQUIRED + started_at, policy_version, requested_tier
+    frame: pl.DataFrame  # optimizer.replay.REQUIRED + started_at, policy_version, requested_tier, session_id
     turns: int  # turns in the window
     usable: int  # of which have a propensity, a tier and a score
     days: float  # the window's length
@@ -56,7 +57,7 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
                     func.coalesce(turns.c.served_model, turns.c.requested_model).label("model"),
                     turns.c.requested_model, turns.c.policy_version, turns.c.propensity, turns.c.input_tokens,
                     turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
-                    score_sq.c.reward)
+                    score_sq.c.reward, turns.c.session_id)
              .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
              .where(*window)
              .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit

@@ -15,13 +15,15 @@ in verbosity). Quality is estimated off-policy from the logged propensities:
   outcome model per tier (sklearn, seeded) — unbiased if either the propensities or the model is
   right, and far lower variance than IPS when the model is decent.
 
-Intervals are percentile bootstraps over turns (seeded); the effective sample size (Σw)² / Σw²
-says how many logged turns actually inform the estimate.
+Intervals are percentile bootstraps over *sessions* (optimizer.bootstrap: whole sessions drawn with
+replacement, seeded), since a session's turns share a developer, a task and, under an exploration
+split, a tier; the effective sample size (Σw)² / Σw² says how many logged turns actually inform the
+estimate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from core.pricing import PriceEntry
+from optimizer.bootstrap import dense, resampled_means, resampled_sums, session_codes
 
 TIERS = ("haiku", "sonnet", "opus")
 REQUIRED = ("tokens", "tier", "propensity", "reward", "input_tokens", "output_tokens", "cache_creation_tokens",
@@ -60,10 +63,17 @@ class ReplayData:
     cost: np.ndarray  # n × 3: USD of each turn on each tier
     predicted: np.ndarray  # n × 3: the outcome model's q̂(x, tier)
     days: float  # how many days the turns span (scales costs to a month)
+    # session code per turn (0..k−1, see optimizer.bootstrap.session_codes), the bootstrap's unit;
+    # None: every turn is its own session (the bootstrap then resamples turns)
+    session: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return int(self.tokens.shape[0])
+
+    @property
+    def sessions(self) -> np.ndarray:
+        return dense(self.session) if self.session is not None else np.arange(self.n, dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +147,8 @@ def _fit_tiers(x: np.ndarray, logged: np.ndarray, reward: np.ndarray, predicted:
 
 def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float, seed: int = 0) -> ReplayData:
     """Arrays from a turns frame with the columns in ``REQUIRED`` (rows with a null in them, an
-    unknown tier or a propensity outside (0, 1] are dropped)."""
+    unknown tier or a propensity outside (0, 1] are dropped) and, when it has one, ``session_id``
+    (the bootstrap's unit; a frame without it, or a turn with a null, counts each turn as a session)."""
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
         raise ValueError(f"replay needs columns {missing}")
@@ -148,7 +159,9 @@ def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float
     reward = frame["reward"].to_numpy().astype(np.float64)
     return ReplayData(tokens=tokens, logged=logged, propensity=frame["propensity"].to_numpy().astype(np.float64),
                       reward=reward, cost=cost_matrix(frame, logged, rates),
-                      predicted=outcome_model(tokens, logged, reward, seed=seed), days=max(days, 1e-9))
+                      predicted=outcome_model(tokens, logged, reward, seed=seed), days=max(days, 1e-9),
+                      session=session_codes(frame["session_id"] if "session_id" in frame.columns else None,
+                                            frame.height))
 
 
 def total_cost(data: ReplayData, actions: np.ndarray) -> float:
@@ -185,13 +198,6 @@ def snips_value(data: ReplayData, actions: np.ndarray) -> float:
     return float((w * data.reward).sum()) / total if total > 0 else float("nan")
 
 
-def _resamples(n: int, rounds: int, seed: int) -> Iterator[np.ndarray]:
-    # one resample at a time: rounds × n indices at once would be hundreds of MB at scale
-    rng = np.random.default_rng(seed)
-    for _ in range(rounds):
-        yield rng.integers(0, n, size=n, dtype=np.int32)
-
-
 def _interval(value: float, samples: np.ndarray, level: float) -> Estimate:
     tail = (1 - level) / 2 * 100
     low, high = np.nanpercentile(samples, [tail, 100 - tail])
@@ -201,25 +207,23 @@ def _interval(value: float, samples: np.ndarray, level: float) -> Estimate:
 def dr_estimate(data: ReplayData, actions: np.ndarray, *, rounds: int = 200, seed: int = 0,
                 level: float = 0.95) -> Estimate:
     terms = dr_terms(data, actions)
-    samples = np.array([terms[index].mean() for index in _resamples(data.n, rounds, seed)])
+    samples = resampled_means(data.sessions, terms, rounds, np.random.default_rng(seed))
     return _interval(float(terms.mean()), samples, level)
 
 
 def snips_estimate(data: ReplayData, actions: np.ndarray, *, rounds: int = 200, seed: int = 0,
                    level: float = 0.95) -> Estimate:
     w = weights(data, actions)
-    wr = w * data.reward
-    samples = []
-    for index in _resamples(data.n, rounds, seed):
-        total = w[index].sum()
-        samples.append(wr[index].sum() / total if total > 0 else np.nan)
-    return _interval(snips_value(data, actions), np.array(samples), level)
+    sums = resampled_sums(data.sessions, np.column_stack([w * data.reward, w]), rounds, np.random.default_rng(seed))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        samples = np.where(sums[:, 1] > 0, sums[:, 0] / sums[:, 1], np.nan)
+    return _interval(snips_value(data, actions), samples, level)
 
 
 def dr_difference(data: ReplayData, candidate: np.ndarray, baseline: np.ndarray, *, rounds: int = 200,
                   seed: int = 0, level: float = 0.95) -> Estimate:
-    """candidate − baseline quality, bootstrapped on paired turns (the same resample for both),
+    """candidate − baseline quality, bootstrapped on paired sessions (the same resample for both),
     which is far tighter than differencing two separate intervals."""
     terms = dr_terms(data, candidate) - dr_terms(data, baseline)
-    samples = np.array([terms[index].mean() for index in _resamples(data.n, rounds, seed)])
+    samples = resampled_means(data.sessions, terms, rounds, np.random.default_rng(seed))
     return _interval(float(terms.mean()), samples, level)

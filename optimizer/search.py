@@ -3,8 +3,10 @@
 Minimise the replayed cost subject to a quality floor: a candidate's doubly robust quality may
 fall below the active policy's by at most the active estimate's confidence half-width (× slack),
 and not just on average: the *lower* bound (z standard errors, 1.96 by default) of the paired
-difference (candidate − active, a normal approximation over the per-turn DR terms, cheap enough for
-every trial) must clear it. The proposal step re-checks the winner with a bootstrap.
+difference (candidate − active, a normal approximation with a session-clustered standard error of
+the per-turn DR terms, cheap enough for every trial) must clear it. The proposal step re-checks the
+winner with a session bootstrap (optimizer.bootstrap); both treat sessions, not turns, as the
+independent units.
 
 The study starts from the active thresholds and a coarse grid (enqueued), then TPE, then a short
 polish: the neighbours of each of a few cheap feasible trials in different places (each threshold,
@@ -31,6 +33,7 @@ import optuna
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from optimizer.bootstrap import clustered_standard_error
 from optimizer.replay import Estimate, ReplayData, Thresholds, dr_estimate, dr_terms, total_cost
 
 Progress = Callable[[int, int], None]  # (trials done, trials in all)
@@ -47,7 +50,7 @@ class Trial:
     cost: float  # USD over the replayed turns
     quality: float  # doubly robust point estimate
     feasible: bool
-    delta_low: float = 0.0  # lower 95% bound of quality − the baseline's (normal approximation)
+    delta_low: float = 0.0  # lower bound (z session-clustered standard errors) of quality − the baseline's
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,8 @@ def search(data: ReplayData, baseline: Thresholds, *, trials: int = 300, seed: i
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
     margin = slack * baseline_quality.half_width
     baseline_terms = dr_terms(data, baseline_actions)
-    root_n = float(np.sqrt(data.n))
+    sessions = data.sessions
+    sizes = np.bincount(sessions)
     low = max(1, int(data.tokens.min()))
     high = max(low + 1, int(data.tokens.max()) + 1)  # at the top: "this tier is never used"
     span = float(np.log(high / low))
@@ -159,7 +163,7 @@ def search(data: ReplayData, baseline: Thresholds, *, trials: int = 300, seed: i
         actions = thresholds.actions(data.tokens)
         paired = dr_terms(data, actions) - baseline_terms
         delta = float(paired.mean())
-        lower = delta - z * float(paired.std()) / root_n
+        lower = delta - z * clustered_standard_error(sessions, paired, sizes=sizes)
         cost, quality = total_cost(data, actions), baseline_quality.value + delta
         feasible = lower >= -margin
         found.append(Trial(thresholds, cost, quality, feasible, lower))

@@ -4,8 +4,9 @@ difference's whole confidence interval lies below −tolerance, roll back (store
 and record why in the audit log.
 
 Both sides are on-policy (each version's own turns), so plain means with a bootstrap of the
-difference suffice: no propensities needed. The comparison is pure (:func:`compare`); :func:`watch`
-does the reads and the rollback.
+difference suffice: no propensities needed. The bootstrap resamples each side's sessions (whole
+sessions, independently for the two sides), since a session's turns are not independent. The
+comparison is pure (:func:`compare`); :func:`watch` does the reads and the rollback.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from core.pricing import PriceTable
+from optimizer.bootstrap import dense, resampled_means, session_codes
 from optimizer.features import load_turns
 from optimizer.replay import Estimate
 from store.audit import append, audited, list_audit
@@ -36,17 +38,25 @@ class Verdict:
     previous_turns: int = 0
 
 
-def compare(current: np.ndarray, previous: np.ndarray, *, seed: int = 0, rounds: int = 400,
-            level: float = 0.95) -> Estimate:
-    """mean(current) − mean(previous) with a percentile bootstrap (independent resamples)."""
+def compare(current: np.ndarray, previous: np.ndarray, *, seed: int = 0, rounds: int = 400, level: float = 0.95,
+            current_sessions: np.ndarray | None = None, previous_sessions: np.ndarray | None = None) -> Estimate:
+    """mean(current) − mean(previous) with a percentile bootstrap that resamples each side's
+    sessions independently (``*_sessions``: session codes per turn, optimizer.bootstrap.session_codes;
+    None: every turn its own session)."""
     rng = np.random.default_rng(seed)
-    samples = np.empty(rounds)
-    for index in range(rounds):
-        samples[index] = (current[rng.integers(0, current.size, current.size)].mean()
-                          - previous[rng.integers(0, previous.size, previous.size)].mean())
+    now = resampled_means(_codes(current_sessions, current.size), current.astype(np.float64), rounds, rng)
+    before = resampled_means(_codes(previous_sessions, previous.size), previous.astype(np.float64), rounds, rng)
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
+    low, high = np.percentile(now - before, [tail, 100 - tail])
     return Estimate(float(current.mean() - previous.mean()), float(low), float(high))
+
+
+def _codes(sessions: np.ndarray | None, n: int) -> np.ndarray:
+    if sessions is None:
+        return np.arange(n, dtype=np.int64)
+    if sessions.shape != (n,):
+        raise ValueError(f"{sessions.shape} session codes for {n} turns")
+    return dense(sessions)
 
 
 def is_regression(delta: Estimate, tolerance: float = 0.0) -> bool:
@@ -74,7 +84,9 @@ def watch(engine: Engine, prices: PriceTable, *, window: timedelta, now: datetim
     before = load_turns(engine, prices, since - window, since, policy_version=previous).frame
     if current.height < min_turns or before.height < min_turns:
         return Verdict(version, previous, "insufficient", turns=current.height, previous_turns=before.height)
-    delta = compare(current["reward"].to_numpy(), before["reward"].to_numpy(), seed=seed)
+    delta = compare(current["reward"].to_numpy(), before["reward"].to_numpy(), seed=seed,
+                    current_sessions=session_codes(current["session_id"], current.height),
+                    previous_sessions=session_codes(before["session_id"], before.height))
     if not is_regression(delta, tolerance):
         return Verdict(version, previous, "ok", delta, current.height, before.height)
     rollback(engine, actor=actor, now=now)

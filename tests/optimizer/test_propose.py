@@ -45,6 +45,7 @@ def test_proposal_is_stored_with_diff_evidence_and_audit(db_engine: Engine, db_u
     assert loaded.turns == TURNS and loaded.usable == TURNS
     assert set(loaded.frame["tier"].unique()) == {"haiku", "sonnet", "opus"}
     assert loaded.frame["propensity"].min() > 0 and loaded.days == pytest.approx(7.0)
+    assert loaded.frame["session_id"].n_unique() == TURNS // 10  # the world's sessions: the bootstrap's unit
     try:  # the study on the project's database (a sibling schema / file), as workers would share it
         outcome = propose(db_engine, builtin_price_table(), _settings(db_url), actor="optimizer")
     finally:
@@ -59,7 +60,8 @@ def test_proposal_is_stored_with_diff_evidence_and_audit(db_engine: Engine, db_u
     assert not proposal.diff["targets"]["added"] and not proposal.diff["default"] and not proposal.diff["header"]
     evidence = proposal.evidence
     assert evidence["delta_monthly_cost_usd"] < 0
-    assert evidence["ess"] >= 100 and evidence["turns"] == TURNS
+    assert evidence["ess"] >= 100 and evidence["turns"] == TURNS and evidence["sessions"] == TURNS // 10
+    assert "bootstrap over sessions" in evidence["method"]
     assert {"low", "value", "high"} <= set(evidence["delta_quality"])
     assert "cuts replayed cost" in evidence["rationale"]
     assert outcome.diff_text is not None and "rule small" in outcome.diff_text
