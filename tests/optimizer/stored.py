@@ -4,15 +4,36 @@ writer, one score per turn (the world's 0/1 outcome) as the eval runner would wr
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from bench.optimizer_world import World, turn_records
+from core.policy.schema import Policy
 from core.pricing import PriceTable
 from store.direct_writes import write_turn_records
 from store.eval_queries import write_scores
 
 EVALUATOR = "fleet-truth"
+
+
+def world_store(directory: Path, *, turns: int, seed: int) -> tuple[str, Engine, Policy]:
+    """A migrated SQLite store under ``directory`` whose active policy ``v1`` (30 % exploration)
+    routed ``turns`` stored turns of the synthetic world: (URL, engine, policy)."""
+    from bench.optimizer_world import START, default_policy, generate
+    from core.pricing import builtin_price_table
+    from store.engine import make_engine
+    from store.policies import activate, create_version
+    from store.testing import migrated_sqlite_url
+
+    url = migrated_sqlite_url(directory)
+    engine = make_engine(url)
+    prices = builtin_price_table()
+    policy = default_policy("v1", explore=30)
+    create_version(engine, policy, actor="alice", now=START)
+    activate(engine, "v1", actor="alice", now=START)
+    store_world(engine, generate(policy, prices, turns=turns, seed=seed), prices)
+    return url, engine, policy
 
 
 def store_world(engine: Engine, world: World, prices: PriceTable) -> None:

@@ -8,24 +8,13 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from bench.optimizer_world import START, default_policy, generate
-from core.pricing import builtin_price_table
-from store.engine import make_engine
-from store.policies import activate, create_version
 from store.proposals import list_proposals
-from store.testing import migrated_sqlite_url
 from switchyard.optimize_cli import optimize
-from tests.optimizer.stored import store_world
+from tests.optimizer.stored import world_store
 
 
 def test_optimize_stores_a_proposal_and_watch_reports(tmp_path: Path) -> None:
-    url = migrated_sqlite_url(tmp_path)
-    engine = make_engine(url)
-    prices = builtin_price_table()
-    policy = default_policy("v1", explore=30)
-    create_version(engine, policy, actor="alice", now=START)
-    activate(engine, "v1", actor="alice", now=START)
-    store_world(engine, generate(policy, prices, turns=5_000, seed=8), prices)
+    url, engine, _ = world_store(tmp_path, turns=5_000, seed=8)
     app = typer.Typer()
     app.command("optimize")(optimize)
     app.command("noop")(lambda: None)  # two commands: the test names the one it runs, as the CLI will

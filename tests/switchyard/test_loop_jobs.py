@@ -8,25 +8,14 @@ from pathlib import Path
 
 import optuna
 
-from bench.optimizer_world import START, default_policy, generate
-from core.pricing import builtin_price_table
 from optimizer.search import storage_url
-from store.engine import make_engine
-from store.policies import activate, create_version
 from store.proposals import list_proposals
-from store.testing import migrated_sqlite_url
 from switchyard.loop_jobs import LoopJobs, LoopSettings
-from tests.optimizer.stored import store_world
+from tests.optimizer.stored import world_store
 
 
 def test_one_round_proposes_guards_and_keeps_the_study_in_the_database(tmp_path: Path) -> None:
-    url = migrated_sqlite_url(tmp_path)
-    engine = make_engine(url)
-    prices = builtin_price_table()
-    policy = default_policy("v1", explore=30)
-    create_version(engine, policy, actor="alice", now=START)
-    activate(engine, "v1", actor="alice", now=START)
-    store_world(engine, generate(policy, prices, turns=4_000, seed=3), prices)
+    url, engine, _ = world_store(tmp_path, turns=4_000, seed=3)
     # the world's turns are from November 2026: a window of years reaches them whatever today is
     jobs = LoopJobs(engine, LoopSettings(window=timedelta(days=3650), trials=30, min_ess=50.0))
     jobs.run_once()
