@@ -68,6 +68,8 @@ class LoopJobs:
     def run_once(self) -> None:
         # Imported here: scikit-learn and optuna take seconds to import, and the services start
         # (and the demo shows its first turns) before that.
+        import optuna
+
         from core.pricing import builtin_price_table
         from evals.cluster_runner import run_clustering
         from evals.registry import builtin_evaluators
@@ -75,8 +77,6 @@ class LoopJobs:
         from optimizer.propose import Settings, propose
         from optimizer.watch import watch
         from store.proposals import list_proposals
-
-        import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would drown the service's log
         prices = builtin_price_table()
