@@ -4,7 +4,8 @@ The search keeps candidates whose *point* estimate clears the quality floor. Bef
 proposed it must also clear two guards, checked on the cheapest feasible candidates in turn:
 
 * enough evidence: the effective sample size of the logged turns that agree with the candidate
-  is at least ``min_ess``;
+  is at least ``min_ess``, and counted in sessions (a session's turns are not independent evidence)
+  at least ``min_ess_sessions``;
 * the quality change (candidate − active, paired session bootstrap) has its whole interval above the
   floor's margin: −(the active estimate's half-width × slack, see optimizer.search). An interval that crosses it means
   the data cannot tell the candidate from a regression.
@@ -23,6 +24,7 @@ from optimizer.replay import (
     Thresholds,
     dr_difference,
     effective_sample_size,
+    effective_sessions,
     monthly,
     snips_estimate,
     total_cost,
@@ -56,6 +58,7 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: Thresholds, 
     base_snips = snips_estimate(data, base_actions, rounds=rounds, seed=seed)
     margin = result.margin
     ess = effective_sample_size(data, cand_actions)
+    ess_sessions = effective_sessions(data, cand_actions)
     saving = 1 - cand_cost / base_cost if base_cost > 0 else 0.0
     sessions = int(data.sessions.max()) + 1 if data.n else 0
     rationale = (f"Moving the haiku→sonnet threshold {result.baseline.haiku_below:,} → {candidate.haiku_below:,} "
@@ -63,11 +66,12 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: Thresholds, 
                  f"cuts replayed cost by {saving:.1%} (${monthly(data, base_cost - cand_cost):,.2f} a month) while "
                  f"quality changes by {delta.value:+.4f} ({level:.0%} CI {delta.low:+.4f} … {delta.high:+.4f}), "
                  f"within the allowed margin of {margin:.4f}; {data.n:,} turns in {sessions:,} sessions, effective "
-                 f"sample size {ess:,.0f} turns.")
+                 f"sample size {ess:,.0f} turns ({ess_sessions:,.0f} sessions).")
     return {
         "method": METHOD, "turns": data.n, "sessions": sessions,
         "days": data.days, "seed": seed, "bootstrap_rounds": rounds,
-        "trials": len(result.trials) - 1, "ess": ess, "agreeing_turns": int((data.logged == cand_actions).sum()),
+        "trials": len(result.trials) - 1, "ess": ess, "ess_sessions": ess_sessions,
+        "agreeing_turns": int((data.logged == cand_actions).sum()),
         "baseline": {"thresholds": _thresholds(result.baseline), "quality_dr": result.baseline_quality.to_dict(),
                      "quality_snips": base_snips.to_dict(), "monthly_cost_usd": monthly(data, base_cost)},
         "candidate": {"thresholds": _thresholds(candidate), "quality_snips": cand_snips.to_dict(),
@@ -79,8 +83,8 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: Thresholds, 
     }
 
 
-def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, seed: int = 0, rounds: int = 200,
-           candidates: int = 10) -> Choice:
+def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, min_ess_sessions: float = 30.0,
+           seed: int = 0, rounds: int = 200, candidates: int = 10) -> Choice:
     """The cheapest feasible candidate that passes the guards (looking at up to ``candidates``)."""
     margin = result.margin
     refusals: list[str] = []
@@ -91,6 +95,10 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, se
         evidence = evidence_for(data, result, trial.thresholds, seed=seed, rounds=rounds)
         if evidence["ess"] < min_ess:
             refusals.append(f"{_thresholds(trial.thresholds)}: ESS {evidence['ess']:.0f} < {min_ess:.0f}")
+            continue
+        if evidence["ess_sessions"] < min_ess_sessions:
+            refusals.append(f"{_thresholds(trial.thresholds)}: ESS in sessions {evidence['ess_sessions']:.0f} < "
+                            f"{min_ess_sessions:.0f}")
             continue
         if evidence["delta_quality"]["low"] < -margin:
             refusals.append(f"{_thresholds(trial.thresholds)}: quality interval low end "

@@ -35,6 +35,7 @@ class Settings:
     seed: int = 0
     trials: int = 150
     min_ess: float = 200.0
+    min_ess_sessions: float = 30.0
     slack: float = 1.0  # the floor is the active quality minus slack × its CI half-width
     z: float = 1.96  # the floor applies to the candidate's lower bound this many standard errors down
     bootstrap_rounds: int = 200
@@ -93,8 +94,8 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
                     bootstrap_rounds=settings.bootstrap_rounds,
                     progress=progress)
-    choice = choose(data, result, min_ess=settings.min_ess, seed=settings.seed,
-                    rounds=settings.bootstrap_rounds)
+    choice = choose(data, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
+                    seed=settings.seed, rounds=settings.bootstrap_rounds)
     if choice.thresholds is None:
         return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},

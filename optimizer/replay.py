@@ -182,6 +182,15 @@ def effective_sample_size(data: ReplayData, actions: np.ndarray) -> float:
     return float(w.sum()) ** 2 / squared if squared > 0 else 0.0
 
 
+def effective_sessions(data: ReplayData, actions: np.ndarray) -> float:
+    """The effective sample size counted in sessions: (Σ W)² / Σ W² over the sessions' summed weights
+    W. Under a session-level exploration split a session's turns share one tier, so a thousand
+    agreeing turns may be a handful of sessions' worth of evidence; this says how many."""
+    per_session = np.bincount(data.sessions, weights=weights(data, actions))
+    squared = float((per_session * per_session).sum())
+    return float(per_session.sum()) ** 2 / squared if squared > 0 else 0.0
+
+
 def dr_terms(data: ReplayData, actions: np.ndarray) -> np.ndarray:
     """Per-turn doubly robust contributions; their mean is the estimate."""
     rows = np.arange(data.n)

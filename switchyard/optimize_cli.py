@@ -33,6 +33,8 @@ def optimize(
     trials: Annotated[int, typer.Option(min=1, help="Optuna trials (a short polish follows).")] = 300,
     seed: Annotated[int, typer.Option(help="Seeds the sampler, the outcome model and the bootstrap.")] = 0,
     min_ess: Annotated[float, typer.Option(help="Refuse when the effective sample size is below this.")] = 200.0,
+    min_ess_sessions: Annotated[float, typer.Option(help="Refuse when the effective sample size counted in "
+                                                         "sessions is below this.")] = 30.0,
     z: Annotated[float, typer.Option(help="Standard errors of caution on the quality floor (0: point estimate).")]
     = 1.96,
     database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="The store (SQLite if unset).")]
@@ -65,7 +67,8 @@ def optimize(
                           + (f" (Δquality {verdict.delta.value:+.4f}, CI {verdict.delta.low:+.4f} … "
                              f"{verdict.delta.high:+.4f})" if verdict.delta else ""))
             raise typer.Exit(1 if verdict.status == "rolled_back" else 0)
-        settings = Settings(start=now - timedelta(days=days), end=now, seed=seed, trials=trials, min_ess=min_ess, z=z,
+        settings = Settings(start=now - timedelta(days=days), end=now, seed=seed, trials=trials, min_ess=min_ess,
+                            min_ess_sessions=min_ess_sessions, z=z,
                             database_url=database_url if shared_study else None, study_name=shared_study)
         columns = (TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:

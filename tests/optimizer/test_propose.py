@@ -83,6 +83,13 @@ def test_no_proposal_without_enough_evidence(db_engine: Engine) -> None:
     assert list_proposals(db_engine) == []
 
 
+def test_no_proposal_when_the_evidence_is_too_few_sessions(db_engine: Engine) -> None:
+    _stored(db_engine)
+    outcome = propose(db_engine, builtin_price_table(), _settings(min_ess_sessions=1e9))
+    assert outcome.proposal is None and "ESS in sessions" in outcome.reason
+    assert list_proposals(db_engine) == []
+
+
 def test_candidate_keeps_everything_but_the_thresholds() -> None:
     from optimizer.candidate import with_thresholds
     from optimizer.replay import Thresholds

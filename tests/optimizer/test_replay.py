@@ -67,3 +67,23 @@ def test_seeded_estimates_repeat(world_and_data) -> None:  # type: ignore[no-unt
 def test_thresholds_are_ordered() -> None:
     with pytest.raises(ValueError):
         Thresholds(10, 5)
+
+
+def test_ess_in_sessions_counts_sessions_not_turns() -> None:
+    """Forty sessions of 25 turns each: however many agreeing turns, the evidence is at most forty
+    sessions' worth; with the weight in one session, it is one."""
+    from dataclasses import replace
+
+    from optimizer.replay import ReplayData, effective_sessions
+
+    n, per = 1_000, 25
+    ones = np.ones(n)
+    data = ReplayData(tokens=np.full(n, 1_000), logged=np.zeros(n, dtype=np.int8), propensity=ones, reward=ones,
+                      cost=np.ones((n, 3)), predicted=np.ones((n, 3)), days=1.0,
+                      session=np.repeat(np.arange(n // per), per))
+    everything_haiku = np.zeros(n, dtype=np.int8)
+    assert effective_sample_size(data, everything_haiku) == pytest.approx(n)
+    assert effective_sessions(data, everything_haiku) == pytest.approx(n // per)
+    one_session = np.where(np.arange(n) < per, 0, 1).astype(np.int8)  # agrees on the first session only
+    assert effective_sessions(data, one_session) == pytest.approx(1.0)
+    assert effective_sessions(replace(data, session=None), everything_haiku) == pytest.approx(n)  # a turn a session
