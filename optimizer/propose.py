@@ -36,6 +36,7 @@ class Settings:
     trials: int = 150
     min_ess: float = 200.0
     min_ess_sessions: float = 30.0
+    cache_aware: bool = True  # price the prompt-cache writes a candidate's tier switches cause
     slack: float = 1.0  # the floor is the active quality minus slack × its CI half-width
     z: float = 1.96  # the floor applies to the candidate's lower bound this many standard errors down
     bootstrap_rounds: int = 200
@@ -89,7 +90,8 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                         excluded=settings.excluded_evaluators)
     if loaded.usable == 0:
         return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
-    data = prepare(loaded.frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed)
+    data = prepare(loaded.frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed,
+                   cache_aware=settings.cache_aware)
     result = search(data, baseline, trials=settings.trials, seed=settings.seed, database_url=settings.database_url,
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
                     bootstrap_rounds=settings.bootstrap_rounds,

@@ -33,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from core.pricing import PriceEntry
 from optimizer.bootstrap import dense, resampled_means, resampled_sums, session_codes
+from optimizer.cache_switches import CacheSwitches, cache_switches
 
 TIERS = ("haiku", "sonnet", "opus")
 REQUIRED = ("tokens", "tier", "propensity", "reward", "input_tokens", "output_tokens", "cache_creation_tokens",
@@ -66,6 +67,8 @@ class ReplayData:
     # session code per turn (0..k−1, see optimizer.bootstrap.session_codes), the bootstrap's unit;
     # None: every turn is its own session (the bootstrap then resamples turns)
     session: np.ndarray | None = None
+    # prompt-cache locality (optimizer.cache_switches): None prices every turn with its logged cache hits
+    switches: CacheSwitches | None = None
 
     @property
     def n(self) -> int:
@@ -145,10 +148,13 @@ def _fit_tiers(x: np.ndarray, logged: np.ndarray, reward: np.ndarray, predicted:
             predicted[:, code] = float(reward[mask].mean()) if mask.any() else overall
 
 
-def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float, seed: int = 0) -> ReplayData:
+def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float, seed: int = 0,
+            cache_aware: bool = False) -> ReplayData:
     """Arrays from a turns frame with the columns in ``REQUIRED`` (rows with a null in them, an
     unknown tier or a propensity outside (0, 1] are dropped) and, when it has one, ``session_id``
-    (the bootstrap's unit; a frame without it, or a turn with a null, counts each turn as a session)."""
+    (the bootstrap's unit; a frame without it, or a turn with a null, counts each turn as a session).
+    ``cache_aware`` prices the prompt-cache writes a candidate's tier switches cause
+    (optimizer.cache_switches; needs ``session_id`` and ``started_at``)."""
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
         raise ValueError(f"replay needs columns {missing}")
@@ -161,11 +167,15 @@ def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float
                       reward=reward, cost=cost_matrix(frame, logged, rates),
                       predicted=outcome_model(tokens, logged, reward, seed=seed), days=max(days, 1e-9),
                       session=session_codes(frame["session_id"] if "session_id" in frame.columns else None,
-                                            frame.height))
+                                            frame.height),
+                      switches=cache_switches(frame, rates, TIERS) if cache_aware else None)
 
 
 def total_cost(data: ReplayData, actions: np.ndarray) -> float:
-    return float(data.cost[np.arange(data.n), actions].sum())
+    logged_cache = float(data.cost[np.arange(data.n), actions].sum())
+    if data.switches is None:
+        return logged_cache
+    return logged_cache + data.switches.adjustment(data.logged, actions)
 
 
 def monthly(data: ReplayData, usd: float) -> float:

@@ -2,10 +2,11 @@
 cost. This is the fleet's truth for judging a routing policy (and for computing the oracle) without
 replaying sessions: any threshold policy's true quality and cost on a sample are exact sums.
 
-The counterfactual holds the session's trajectory fixed (prompt sizes, cache state, tool calls,
-answer lengths) and changes only the tier (a request that failed is priced as a cold read of its
-whole prompt, with no answer, on every tier); in a real rerun a different tier would also change what
-follows (cache hits after a switch, escalations). Success follows the planner exactly: the first
+The counterfactual holds the session's trajectory fixed (prompt sizes, tool calls, answer lengths,
+timing) and changes only the tiers; the prompt cache follows them (a turn reads its session's last
+answered prompt only on the tier that answered it, within the cache's lifetime), and a request that
+failed is priced as a cold read of its whole prompt, with no answer, on every tier. In a real rerun a
+different tier would also change what follows (answers, escalations). Success follows the planner exactly: the first
 failure mode matching the turn on that tier that fires decides; else a natural overload; else the
 tier's skill against the turn's difficulty. Turns inside an injected stuck loop fail on every tier
 (the loop is the repo's, not the model's). Pure.
@@ -22,21 +23,34 @@ import numpy as np
 from core.pricing import Usage
 from sim.fleet_config import MODEL_OF_TIER, TIERS, FleetConfig, Outcome
 from sim.fleet_plan import PlannedTurn, SessionPlan
-from sim.fleet_usage import UNCACHED_TOKENS, Prices
+from sim.fleet_usage import CACHE_TTL_S, UNCACHED_TOKENS, Prices
 
 
 @dataclass(frozen=True, slots=True)
 class TierTruth:
-    """n turns × 3 tiers (haiku, sonnet, opus), in plan order, with each turn's estimated tokens."""
+    """n turns × 3 tiers (haiku, sonnet, opus), in plan order, with each turn's estimated tokens.
+
+    A turn's cost depends on the tier its session's previous answered turn was served on: the
+    prompt cache is per model, so on the same tier (and within the cache's lifetime) the turn reads
+    what that turn wrote (``cost_warm``); on another tier it writes the whole prompt (``cost_cold``)."""
 
     tokens: np.ndarray
     p_success: np.ndarray
-    cost: np.ndarray
+    cost_warm: np.ndarray
+    cost_cold: np.ndarray
+    last_ok: np.ndarray  # the row of the session's previous answered turn whose cache could serve this one, or −1
+
+    def costs(self, actions: np.ndarray) -> np.ndarray:
+        """Each turn's USD when turn i is served on tier actions[i]."""
+        rows = np.arange(len(actions))
+        earlier = np.maximum(self.last_ok, 0)
+        warm = (self.last_ok >= 0) & (actions == actions[earlier])
+        return np.where(warm, self.cost_warm[rows, actions], self.cost_cold[rows, actions])
 
     def of_actions(self, actions: np.ndarray) -> tuple[float, float]:
         """(mean success probability, total cost in USD) when turn i is served on tier actions[i]."""
         rows = np.arange(len(actions))
-        return float(self.p_success[rows, actions].mean()), float(self.cost[rows, actions].sum())
+        return float(self.p_success[rows, actions].mean()), float(self.costs(actions).sum())
 
 
 def _p_succeeded(config: FleetConfig, plan: SessionPlan, turn: PlannedTurn, tier: str, progress: float) -> float:
@@ -53,19 +67,40 @@ def _p_succeeded(config: FleetConfig, plan: SessionPlan, turn: PlannedTurn, tier
     return succeeded + alive * (1 - config.overload_rate) * config.skills[tier].p_success(turn.difficulty)
 
 
+def _usages(turn: PlannedTurn, cached: int) -> tuple[Usage, Usage]:
+    """(warm, cold) usage of ``turn``: reading ``cached`` tokens of its prompt from the cache, or none."""
+    if turn.status != 200:  # a failed request has no usage; on any tier it would have read its prompt cold
+        cold = Usage(input_tokens=UNCACHED_TOKENS, cache_creation_tokens=max(0, turn.total_tokens - UNCACHED_TOKENS))
+        return cold, cold
+    uncached = min(UNCACHED_TOKENS, turn.total_tokens)
+    output = turn.usage.output_tokens
+    warm = Usage(uncached, output, turn.total_tokens - uncached - cached, 0, cached)
+    return warm, Usage(uncached, output, turn.total_tokens - uncached, 0, 0)
+
+
 def tier_truth(config: FleetConfig, plans: Iterable[SessionPlan], prices: Prices) -> TierTruth:
     tokens: list[int] = []
     p_success: list[list[float]] = []
-    cost: list[list[float]] = []
+    warm_cost: list[list[float]] = []
+    cold_cost: list[list[float]] = []
+    last_ok: list[int] = []
     span_s = config.days * 86_400
     for plan in plans:
         progress = (plan.start - config.start).total_seconds() / span_s
+        cache: tuple[int, float, int] | None = None  # (row, end in s, tokens) of the last answered turn
         for turn in plan.turns:
-            day = (plan.start + timedelta(seconds=turn.offset_s)).date()
-            # A failed request has no usage; on any tier it would have read the whole prompt cold.
-            usage = turn.usage if turn.status == 200 else Usage(
-                input_tokens=UNCACHED_TOKENS, cache_creation_tokens=max(0, turn.total_tokens - UNCACHED_TOKENS))
+            row, start_s = len(tokens), turn.offset_s
+            day = (plan.start + timedelta(seconds=start_s)).date()
+            # as the planner decides a warm cache (sim.fleet_usage.input_usage), the tier aside
+            usable = (cache is not None and start_s - cache[1] <= CACHE_TTL_S and cache[2] <= turn.total_tokens
+                      and not turn.cache_bust)
+            warm, cold = _usages(turn, cache[2] if usable and cache is not None else 0)
             tokens.append(turn.total_tokens)
             p_success.append([_p_succeeded(config, plan, turn, tier, progress) for tier in TIERS])
-            cost.append([prices.cost_usd(MODEL_OF_TIER[tier], usage, day) for tier in TIERS])
-    return TierTruth(np.array(tokens, dtype=np.int64), np.array(p_success), np.array(cost))
+            warm_cost.append([prices.cost_usd(MODEL_OF_TIER[tier], warm, day) for tier in TIERS])
+            cold_cost.append([prices.cost_usd(MODEL_OF_TIER[tier], cold, day) for tier in TIERS])
+            last_ok.append(cache[0] if usable and cache is not None else -1)
+            if turn.status == 200:
+                cache = (row, start_s + turn.duration_ms / 1000, turn.total_tokens)
+    return TierTruth(np.array(tokens, dtype=np.int64), np.array(p_success), np.array(warm_cost),
+                     np.array(cold_cost), np.array(last_ok, dtype=np.int64))

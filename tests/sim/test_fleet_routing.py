@@ -60,6 +60,11 @@ def test_the_counterfactual_truth_matches_what_the_planner_drew() -> None:
     assert abs(expected - realised) < 3 * np.sqrt(realised * (1 - realised) / len(turns)) + 0.002
     big = truth.tokens >= 60_000
     assert truth.p_success[big, 2].mean() > truth.p_success[big, 1].mean() > truth.p_success[big, 0].mean()
+    # under the logged routing the truth's cache model reproduces what the planner charged, turn by turn
     cost_of_served = np.array([turn.cost_usd for turn in turns])
     ok = np.array([turn.status == 200 for turn in turns])
-    assert np.allclose(truth.cost[np.arange(len(turns)), served][ok], cost_of_served[ok])
+    assert np.allclose(truth.costs(served)[ok], cost_of_served[ok])
+    # and a switch of tier mid-session costs more than staying (the new tier writes the whole prompt)
+    all_sonnet, alternating = np.ones_like(served), np.arange(len(served)) % 2
+    assert truth.of_actions(alternating)[1] > 0.5 * (truth.of_actions(np.zeros_like(served))[1]
+                                                     + truth.of_actions(all_sonnet)[1])
