@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,10 +125,12 @@ def test_fleet_to_proposal_to_approval_to_hot_reload_to_a_cheaper_next_window(st
     wait_until(lambda: httpx.get(proxy + "/healthz", timeout=5).json().get("policy") == candidate.version,
                timeout=10, what="the proxy to hot-reload the approved candidate")
 
-    # window 2: the same sessions again, now routed by the candidate
+    # window 2: the same sessions again, now routed by the candidate. Under new session ids: the fake
+    # upstream's prompt cache still holds window 1's prompts, and reading them would flatter window 2.
     after_config = routed_fleet(77, WINDOW_SESSIONS, candidate, start=fresh_start, days=1.0)
-    after = run_through_proxy(list(plan_sessions(after_config, prices)), proxy, keys, concurrency=6,
-                              slow_first_byte_s=0.05)
+    renamed = [replace(plan, session_id=str(uuid.uuid5(uuid.NAMESPACE_URL, plan.session_id)))
+               for plan in plan_sessions(after_config, prices)]
+    after = run_through_proxy(renamed, proxy, keys, concurrency=6, slow_first_byte_s=0.05)
 
     engine = make_engine(database_url)
     try:
