@@ -144,8 +144,9 @@ def _ingest_outage(tmp_path: Path, supervisor: Supervisor) -> None:
             pause(STOPPED_S)
             # Everything served since the outage began waits on disk (in the spool, not in memory).
             outage = len(load.proxied("ingest 503")) + len(load.proxied("ingest stopped"))
-            on_disk = _spooled_on_disk(spool)
-            assert on_disk >= outage, (on_disk, outage)
+            # (the last answers' spans reach the spool with the exporter's next batch: wait for it)
+            wait_until(lambda: _spooled_on_disk(spool) >= outage, timeout=5,
+                       what=f"the {outage} turns served during the outage on disk")
             receiver.fail_with = None
             with serve_in_thread(receiver, lifespan="off", port=ingest_port):
                 load.phase = "ingest back"
