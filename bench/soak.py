@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-s", type=float, default=30.0)
     args = parser.parse_args(argv)
     duration = args.minutes * 60
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="switchyard-soak-") as tmp, ProcessGroup(Path(tmp)) as group:
         keys_file = Path(tmp) / "keys.json"
         key = create_key(keys_file, "soak", "bench")
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     fds = [f for t, _, f in samples if t >= args.warmup_s]
     failed = sum(result.errors.values())
     print(f"soak: {len(result.records)} requests over {args.minutes:g} min at {args.rate:g}/s, {failed} failed")
+    print("load average (1/5/15 min) at start {:.2f} {:.2f} {:.2f}, at end {:.2f} {:.2f} {:.2f}".format(
+        *load_before, *os.getloadavg()))
     if steady:
         print(f"RSS after warm-up: {steady[0][1]:.1f} → {steady[-1][1]:.1f} MiB, peak {max(r for _, r in steady):.1f};"
               f" slope {slope_per_hour(steady):+.1f} MiB/hour")

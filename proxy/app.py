@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
@@ -65,7 +65,8 @@ class ProxyApp:
         self.provider_keys = settings.all_provider_keys()
         self.prices = builtin_price_table()
         self.tier_of = TierOf(self.prices)
-        self.ledger = SpendLedger(self.prices)
+        # Per-turn spend is kept only to be reconciled with a snapshot's balances: none, nothing kept.
+        self.ledger = SpendLedger(self.prices, keep_local=settings.snapshot_url is not None)
         self.control = ControlPlane(settings, self.provider_keys, self.ledger, self._initial_routing())
         self.shared_spend: SharedSpend | None = None
         self.shared_spend_failures = 0
@@ -77,6 +78,8 @@ class ProxyApp:
         self._export_transport = export_transport
         self._session: aiohttp.ClientSession | None = None
         self._background: list[asyncio.Task[None]] = []
+        # Further loops to run while the app is up (the server's timed garbage collection).
+        self.jobs: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     @property
     def routing(self) -> Routing:
@@ -125,6 +128,7 @@ class ProxyApp:
         if self.settings.redis_url:
             self.shared_spend = SharedSpend(self.settings.redis_url)
         self._background.extend(await self.control.start())
+        self._background.extend(asyncio.create_task(job(), name="switchyard-job") for job in self.jobs)
 
     async def shutdown(self) -> None:
         for task in self._background:

@@ -3,6 +3,12 @@ has spent since (priced locally from each turn's usage), so a budget holds betwe
 
 Balances are per calendar month (UTC) and keyed (scope, name): ("developer", "alice"),
 ("team", "payments"), ("repo", "payments-api").
+
+Memory is bounded whatever the snapshot does: without a snapshot source no per-turn record is kept
+at all (``keep_local=False``), and while snapshots lag (ingest down, a slow rollup) at most
+``local_limit`` records are kept; past that, new turns are folded into the newest record, which then
+stays until a snapshot covers its latest turn (a budget may count those turns twice for a moment,
+never zero times).
 """
 
 from __future__ import annotations
@@ -16,6 +22,28 @@ from core.pricing import PriceEntry, PriceTable, Usage
 from core.spans import Turn
 
 Key = tuple[str, str]
+LOCAL_LIMIT = 4096
+
+
+class _Folded:
+    """Several turns' spend folded into one record of the local log (the log is at its bound)."""
+
+    __slots__ = ("amounts", "at")
+
+    def __init__(self, at: float, amounts: dict[Key, Decimal]) -> None:
+        self.at = at
+        self.amounts = amounts
+
+    def add(self, at: float, keys: tuple[Key, ...], usd: Decimal) -> None:
+        self.at = max(self.at, at)
+        for key in keys:
+            self.amounts[key] = self.amounts.get(key, Decimal(0)) + usd
+
+    def items(self) -> list[tuple[Key, Decimal]]:
+        return list(self.amounts.items())
+
+
+_Local = tuple[float, tuple[Key, ...], Decimal] | _Folded
 
 
 def month_of(moment: datetime) -> str:
@@ -28,13 +56,17 @@ def principals(developer: str | None, team: str | None, repo: str | None) -> tup
 
 
 class SpendLedger:
-    def __init__(self, prices: PriceTable, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, prices: PriceTable, clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 keep_local: bool = True, local_limit: int = LOCAL_LIMIT) -> None:
         self._prices = prices
         self._clock = clock
         self.month = month_of(clock())
         self._baseline: dict[Key, Decimal] = {}
-        # (unix seconds, keys, usd) of local turns, kept until a snapshot covers them
-        self._local: deque[tuple[float, tuple[Key, ...], Decimal]] = deque()
+        # (unix seconds, keys, usd) of local turns, kept until a snapshot covers them: only when a
+        # snapshot will come (``keep_local``), and at most ``local_limit`` records (then folded)
+        self.keep_local = keep_local
+        self._local_limit = max(local_limit, 1)
+        self._local: deque[_Local] = deque()
         self.totals: dict[Key, Decimal] = {}
         # (model, day) -> the price entry in force: the table's patterns are matched once a day per model
         self._entries: dict[tuple[str, date], PriceEntry | None] = {}
@@ -80,10 +112,20 @@ class SpendLedger:
         if not usd:
             return usd
         keys = principals(turn.developer, turn.team, turn.repo)
-        self._local.append((now.timestamp(), keys, usd))
+        if self.keep_local:
+            self._remember(now.timestamp(), keys, usd)
         for key in keys:
             self.totals[key] = self.totals.get(key, Decimal(0)) + usd
         return usd
+
+    def _remember(self, at: float, keys: tuple[Key, ...], usd: Decimal) -> None:
+        if len(self._local) < self._local_limit:
+            self._local.append((at, keys, usd))
+            return
+        tail = self._local[-1]
+        if not isinstance(tail, _Folded):
+            tail = self._local[-1] = _Folded(tail[0], dict.fromkeys(tail[1], tail[2]))
+        tail.add(at, keys, usd)
 
     def replace_baseline(self, month: str, balances: Mapping[Key, Decimal], as_of: float) -> None:
         """Take the snapshot's balances (which include every turn stored up to ``as_of``) and keep
@@ -91,11 +133,21 @@ class SpendLedger:
         self._roll_month()
         if month != self.month:
             return  # a snapshot from another month says nothing about this one
-        while self._local and self._local[0][0] <= as_of:
+        while self._local and _at(self._local[0]) <= as_of:
             self._local.popleft()
         totals = dict(balances)
-        for _, keys, usd in self._local:
-            for key in keys:
+        for record in self._local:
+            for key, usd in _amounts(record):
                 totals[key] = totals.get(key, Decimal(0)) + usd
         self._baseline = dict(balances)
         self.totals = totals
+
+
+def _at(record: _Local) -> float:
+    return record.at if isinstance(record, _Folded) else record[0]
+
+
+def _amounts(record: _Local) -> list[tuple[Key, Decimal]]:
+    if isinstance(record, _Folded):
+        return record.items()
+    return [(key, record[2]) for key in record[1]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 
@@ -37,6 +38,7 @@ def main(settings: ProxySettings | None = None) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     app = ProxyApp(settings)
     tune_gc()
+    app.jobs.append(collect_garbage)
     uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
@@ -48,3 +50,22 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+# With threshold 0 at 50 000, allocation alone starts a collection only every ~15 minutes at 20
+# requests/s (about 50 objects/s survive reference counting, nearly all the cycles httpx leaves per
+# span export or snapshot poll); the garbage held meanwhile showed as RSS growing by ~120 MiB/hour
+# in a soak. So young objects are also collected on a clock, and everything now and then: cheap,
+# because only what is not frozen is walked (~10 000 objects at 20 streams in flight).
+YOUNG_COLLECT_S = 10.0
+FULL_COLLECT_EVERY = 30  # every 30th collection is a full one: every 5 minutes
+
+
+async def collect_garbage(interval_s: float = YOUNG_COLLECT_S, full_every: int = FULL_COLLECT_EVERY) -> None:
+    """Collect generations 0–1 every ``interval_s`` and all of them every ``full_every`` times,
+    whatever the allocation counters say: garbage lives a bounded time, not a bounded count."""
+    ticks = 0
+    while True:
+        await asyncio.sleep(interval_s)
+        ticks += 1
+        gc.collect(2 if ticks % full_every == 0 else 1)
