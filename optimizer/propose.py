@@ -37,7 +37,8 @@ class Settings:
     min_ess: float = 200.0
     min_ess_sessions: float = 30.0
     cache_aware: bool = True  # price the prompt-cache writes a candidate's tier switches cause
-    slack: float = 1.0  # the floor is the active quality minus slack × its CI half-width
+    slack: float = 1.0  # the floor is the active quality minus slack × its CI half-width …
+    max_quality_loss: float | None = 0.01  # … but never more than this (None: no cap)
     z: float = 1.96  # the floor applies to the candidate's lower bound this many standard errors down
     bootstrap_rounds: int = 200
     evaluators: tuple[str, ...] | None = None  # the quality evaluators (None: every one not excluded)
@@ -94,6 +95,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                    cache_aware=settings.cache_aware)
     result = search(data, baseline, trials=settings.trials, seed=settings.seed, database_url=settings.database_url,
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
+                    max_quality_loss=settings.max_quality_loss,
                     bootstrap_rounds=settings.bootstrap_rounds,
                     progress=progress)
     choice = choose(data, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,

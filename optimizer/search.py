@@ -1,8 +1,9 @@
 """Search the token thresholds between tiers (haiku → sonnet → opus) with Optuna.
 
 Minimise the replayed cost subject to a quality floor: a candidate's doubly robust quality may
-fall below the active policy's by at most the active estimate's confidence half-width (× slack),
-and not just on average: the *lower* bound (z standard errors, 1.96 by default) of the paired
+fall below the active policy's by at most the active estimate's confidence half-width (× slack;
+never more than ``max_quality_loss``, so a wide interval from little data cannot license a large
+loss), and not just on average: the *lower* bound (z standard errors, 1.96 by default) of the paired
 difference (candidate − active, a normal approximation with a session-clustered standard error of
 the per-turn DR terms, cheap enough for every trial) must clear it. The proposal step re-checks the
 winner with a session bootstrap (optimizer.bootstrap); both treat sessions, not turns, as the
@@ -140,12 +141,17 @@ def _starts(found: list[Trial]) -> list[Trial]:
 
 def search(data: ReplayData, baseline: Thresholds, *, trials: int = 300, seed: int = 0,
            database_url: str | None = None, study_name: str | None = None, slack: float = 1.0, z: float = 1.96,
+           max_quality_loss: float | None = 0.01,
            bootstrap_rounds: int = 200, polish: int = 3, progress: Progress | None = None) -> SearchResult:
     """Run the study. A candidate is feasible when quality − baseline quality, less ``z`` standard
-    errors, is at least −(slack × the baseline's 95% half-width); ``z=0`` trusts point estimates."""
+    errors, is at least −(slack × the baseline's 95% half-width, at most ``max_quality_loss``);
+    ``z=0`` trusts point estimates."""
     baseline_actions = baseline.actions(data.tokens)
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
     margin = slack * baseline_quality.half_width
+    if max_quality_loss is not None:
+        # a wide interval (little data) must not license a large loss: the margin is capped
+        margin = min(margin, max_quality_loss)
     baseline_terms = dr_terms(data, baseline_actions)
     sessions = data.sessions
     sizes = np.bincount(sessions)

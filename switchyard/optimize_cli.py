@@ -35,6 +35,9 @@ def optimize(
     min_ess: Annotated[float, typer.Option(help="Refuse when the effective sample size is below this.")] = 200.0,
     min_ess_sessions: Annotated[float, typer.Option(help="Refuse when the effective sample size counted in "
                                                          "sessions is below this.")] = 30.0,
+    max_quality_loss: Annotated[float, typer.Option(min=0.0, max=1.0, help="The most quality (0..1) a proposal "
+                                                    "may give up, however wide the active policy's interval.")]
+    = 0.01,
     z: Annotated[float, typer.Option(help="Standard errors of caution on the quality floor (0: point estimate).")]
     = 1.96,
     database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="The store (SQLite if unset).")]
@@ -68,7 +71,7 @@ def optimize(
                              f"{verdict.delta.high:+.4f})" if verdict.delta else ""))
             raise typer.Exit(1 if verdict.status == "rolled_back" else 0)
         settings = Settings(start=now - timedelta(days=days), end=now, seed=seed, trials=trials, min_ess=min_ess,
-                            min_ess_sessions=min_ess_sessions, z=z,
+                            min_ess_sessions=min_ess_sessions, z=z, max_quality_loss=max_quality_loss,
                             database_url=database_url if shared_study else None, study_name=shared_study)
         columns = (TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:

@@ -87,3 +87,19 @@ def test_ess_in_sessions_counts_sessions_not_turns() -> None:
     one_session = np.where(np.arange(n) < per, 0, 1).astype(np.int8)  # agrees on the first session only
     assert effective_sessions(data, one_session) == pytest.approx(1.0)
     assert effective_sessions(replace(data, session=None), everything_haiku) == pytest.approx(n)  # a turn a session
+
+
+def test_the_quality_margin_is_capped(world_and_data) -> None:  # type: ignore[no-untyped-def]
+    """However wide the active policy's interval, a candidate may give up at most max_quality_loss."""
+    import optuna
+
+    from optimizer.search import search
+
+    _, data = world_and_data
+    baseline = thresholds_of(default_policy(explore=30))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    loose = search(data, baseline, trials=50, seed=3, max_quality_loss=None)
+    capped = search(data, baseline, trials=50, seed=3, max_quality_loss=loose.margin / 4)
+    assert loose.margin > 0 and capped.margin == pytest.approx(loose.margin / 4)
+    assert capped.floor == pytest.approx(capped.baseline_quality.value - loose.margin / 4)
+    assert all(t.delta_low >= -capped.margin for t in capped.trials[1:] if t.feasible)
