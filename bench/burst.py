@@ -34,11 +34,10 @@ from pathlib import Path
 import httpx
 
 from bench.loadgen import RECORD_FIELDS, LoadResult, burst_phases
-from bench.procs import ProcessGroup, Sampler, can_pin
+from bench.procs import can_pin
 from bench.proxy_overhead import MIX_50KB, Run
 from bench.report import Comparison, Target, comparison_table, percentile, targets_table
-from bench.stack import LOAD_CORE, sink_counts, start_sink
-from switchyard.keys_cli import create_key
+from bench.stack import LOAD_CORE, sink_counts
 
 F = {name: index for index, name in enumerate(RECORD_FIELDS)}
 
@@ -128,12 +127,8 @@ def _admission_529s(proxy_url: str) -> int:
 
 def measure(plan: BurstPlan, workdir: Path, *, pin: bool = True) -> BurstResults:
     """Run the burst; every process it starts is stopped before it returns (or raises)."""
-    keys_file = workdir / "keys.json"
-    key = create_key(keys_file, "bench", "bench")
-    with ProcessGroup(workdir, pin=pin) as group, Sampler() as sampler:
-        sink = start_sink(group)
-        sampler.watch("sink", sink.proc.pid)
-        run = Run(group, sampler, keys_file, key, sink)
+    with Run.open(workdir, pin=pin) as run:
+        group, sink = run.group, run.sink
         upstream, proxy = run.start_stack(instant=False)
         phases = burst_phases(plan.low, plan.high, weight=plan.weight, warmup_s=plan.warmup_s,
                               before_s=plan.before_s, ramp_s=plan.ramp_s, steps=plan.steps, hold_s=plan.hold_s,

@@ -23,6 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +117,17 @@ class Run:
     sink: Service
     results: Results = field(default_factory=Results)
 
+    @classmethod
+    @contextmanager
+    def open(cls, workdir: Path, *, pin: bool) -> Iterator[Run]:
+        """A run's key, process group, /proc sampler and OTLP sink; every process stopped on exit."""
+        keys_file = workdir / "keys.json"
+        key = create_key(keys_file, "bench", "bench")
+        with ProcessGroup(workdir, pin=pin) as group, Sampler() as sampler:
+            sink = start_sink(group)
+            sampler.watch("sink", sink.proc.pid)
+            yield cls(group, sampler, keys_file, key, sink)
+
     def load(self, spec: LoadSpec) -> LoadResult:
         result, _ = run_loadgen(self.group, spec, on_start=lambda proc: self.sampler.watch("loadgen", proc.pid))
         return result
@@ -199,12 +212,8 @@ class Run:
 
 def measure(plan: Plan, workdir: Path, *, pin: bool = True, profile: Path | None = None) -> Results:
     """Run the whole benchmark; every process it starts is stopped before it returns (or raises)."""
-    keys_file = workdir / "keys.json"
-    key = create_key(keys_file, "bench", "bench")
-    with ProcessGroup(workdir, pin=pin) as group, Sampler() as sampler:
-        sink = start_sink(group)
-        sampler.watch("sink", sink.proc.pid)
-        run = Run(group, sampler, keys_file, key, sink)
+    with Run.open(workdir, pin=pin) as run:
+        group, sampler, sink, keys_file, key = run.group, run.sampler, run.sink, run.keys_file, run.key
         results = run.results
 
         # 1. Start-up, and CPU per request at saturation (instant upstream, closed loop).
