@@ -9,6 +9,7 @@ through the proxy before the approval, with the saving measured from what ingest
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -45,15 +46,10 @@ WINDOW_SESSIONS = 40  # sessions of fresh fleet traffic per window through the p
 
 def _cli(*args: str, database_url: str) -> str:
     run = subprocess.run([sys.executable, "-m", "switchyard", *args, "--database-url", database_url],
-                         capture_output=True, text=True, timeout=300, env=_quiet_env())
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "COLUMNS": "200"})  # wide enough that rich wraps nothing
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
-
-
-def _quiet_env() -> dict[str, str]:
-    import os
-
-    return {**os.environ, "COLUMNS": "200"}
 
 
 @pytest.fixture
