@@ -3,13 +3,16 @@
 Descriptions are a real-sounding first line plus deterministic filler up to a target size: the real
 ones are long (the Bash tool's runs to several KB) and their size is what makes bodies heavy. They
 depend only on the CLI version seed, so every request of a fleet shares them, as in production,
-which is what the prompt-cache simulation keys on.
+which is what the prompt-cache simulation keys on. Past the core tools come MCP servers' tools
+(sim.mcp_tools), as when a project configures servers.
 """
 
 from __future__ import annotations
 
 import random
 from typing import Any
+
+from sim.mcp_tools import mcp_tools
 
 _SCHEMA = "http://json-schema.org/draft-07/schema#"
 _VOCABULARY = (
@@ -163,10 +166,11 @@ def filler_text(rng: random.Random, chars: int) -> str:
 def claude_code_tools(
     count: int = len(TOOL_SPECS), description_chars: int = 1500, cli_version: str = "2.1.330"
 ) -> list[dict[str, Any]]:
-    """The first ``count`` tools, descriptions padded to ~``description_chars`` characters."""
+    """The first ``count`` tools, descriptions padded to ~``description_chars`` characters; beyond
+    the core set, MCP tools (their own short descriptions)."""
     rng = random.Random(f"tools:{cli_version}")
     tools = []
     for name, lead, schema in TOOL_SPECS[:count]:
         usage = filler_text(rng, max(0, description_chars - len(lead)))
         tools.append({"name": name, "description": f"{lead}\n\nUsage notes:\n{usage}", "input_schema": schema})
-    return tools
+    return tools + mcp_tools(max(0, count - len(TOOL_SPECS)))

@@ -6,9 +6,11 @@ request class; the developer's virtual key; the repo tag), grown from the previo
 CLI grows it: the assistant's answer echoed back, then the tool results (``is_error`` for calls
 that failed or whose input the CLI rejected) or the next prompt, padded to the planned size. The
 ``x-sim-script`` header makes the fake upstream give the planned answer; slow turns add
-``x-sim-fault: slow-first-byte``; a cache-busting turn changes its system prompt. Like the CLI
-with telemetry on, the client reports ``claude_code.tool_result`` / ``api_error`` /
-``user_prompt`` events, returned to the caller to store (ingest would have received them as OTLP).
+``x-sim-fault: slow-first-byte``; a cache-busting turn changes its system prompt. A request offers
+the turn's tool_count tools (the core ones, then MCP servers') and has thinking on or off as planned,
+so the facts the proxy extracts are the plan's. Like the CLI with telemetry on, the client reports
+``claude_code.tool_result`` / ``api_error`` / ``user_prompt`` events, returned to the caller to
+store (ingest would have received them as OTLP).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sim.assemble import assemble_content
 from sim.claude_shapes import ClaudeSession, build_headers, build_request_body, encode_body
 from sim.claude_tools import filler_text
 from sim.faults import FAULT_HEADER
-from sim.fleet_config import MAX_OUTPUT_TOKENS, TOOL_COUNT, Outcome
+from sim.fleet_config import MAX_OUTPUT_TOKENS, Outcome
 from sim.fleet_plan import PlannedTurn, SessionPlan
 from sim.fleet_records import API_ERROR_EVENT, USER_PROMPT_EVENT, tool_error, tool_event
 from sim.fleet_truth import TruthWriter, truth_row
@@ -67,7 +69,8 @@ def _claude_session(plan: SessionPlan) -> ClaudeSession:
 def _missing_parameter(body: dict[str, Any], block: dict[str, Any]) -> str | None:
     """The first required parameter the call left out, by the request's own tool schema."""
     tools = body.get("tools") or []
-    schema = next((tool.get("input_schema", {}) for tool in tools if tool.get("name") == block["name"]), {})
+    schema: dict[str, Any] = next(
+        (tool.get("input_schema", {}) for tool in tools if tool.get("name") == block["name"]), {})
     given = block.get("input") or {}
     return next((name for name in schema.get("required", []) if name not in given), None)
 
@@ -113,12 +116,19 @@ class _SessionDriver:
                                 "attributes": attributes})
 
     def _fresh(self, planned: PlannedTurn) -> dict[str, Any]:
+        """A session's opening request (or the one after a compaction), with history up to the
+        planned size. The size without history is measured on the same body (tools, thinking,
+        prompt, model): the tool list is most of it. A turn planned smaller than that is sent at that
+        size (the proxy then estimates it larger than planned)."""
         seed = self.plan.index * 1000 + planned.seq
-        base = len(encode_body(build_request_body(seed, session=self.claude, history_chars=0, tool_count=TOOL_COUNT)))
-        history = max(0, planned.total_tokens * BYTES_PER_TOKEN - base)
-        return build_request_body(seed, session=self.claude, history_chars=history, model=planned.model,
-                                  prompt=filler_text(random.Random(seed), 200), tool_count=TOOL_COUNT,
-                                  max_tokens=MAX_OUTPUT_TOKENS)
+        prompt = filler_text(random.Random(seed), 200)
+
+        def body(history_chars: int) -> dict[str, Any]:
+            return build_request_body(seed, session=self.claude, history_chars=history_chars, model=planned.model,
+                                      prompt=prompt, tool_count=planned.tool_count, thinking=planned.thinking,
+                                      max_tokens=MAX_OUTPUT_TOKENS)
+
+        return body(max(0, planned.total_tokens * BYTES_PER_TOKEN - len(encode_body(body(0)))))
 
     async def _send(self, body: dict[str, Any], planned: PlannedTurn) -> tuple[int, list[dict[str, Any]]]:
         headers = {**self.headers, SCRIPT_HEADER: script_header(planned)}

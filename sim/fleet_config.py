@@ -4,7 +4,8 @@ the failure modes injected on purpose (the ground truth the evals must find agai
 Every turn has a latent difficulty d in [0, 1]; the tier that serves it succeeds with probability
 ``sigmoid(skill - steepness × d)``. On top of that natural rate, *failure modes* fire on the turns
 they match (tier, tool called, context size, repo, team) with their own probability, e.g. "haiku
-fails Edit calls above 12 K tokens" or "opus times out above 150 K tokens".
+fails Edit calls above 12 K tokens" or "opus times out above 150 K tokens". A facts mix
+(sim.fleet_facts) optionally makes sessions differ in thinking, tools offered and repo difficulty.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from core.policy.schema import Policy
+from sim.fleet_facts import FactsMix
 
 TIERS = ("haiku", "sonnet", "opus")
 MODEL_OF_TIER = {
@@ -24,7 +26,8 @@ MODEL_OF_TIER = {
 }
 # The tools fleet turns call, with how often (Claude Code's own mix is read-heavy).
 TOOL_WEIGHTS: dict[str, float] = {"Read": 0.32, "Edit": 0.2, "Bash": 0.2, "Grep": 0.13, "Glob": 0.07, "Write": 0.08}
-# The tools each fleet request offers (Claude Code's core set), as the proxy's facts see them.
+# The tools each fleet request offers, as the proxy's facts see them, when the fleet has no facts
+# mix (FleetConfig.facts); the first eight of Claude Code's core set, which hold every tool called.
 TOOL_COUNT = 8
 # Claude Code's default output cap for the main loop; a truncated turn has used all of it.
 MAX_OUTPUT_TOKENS = 32_000
@@ -138,12 +141,17 @@ class FleetConfig:
     # Of the natural failures of turns that call no tool, the share that are plainly wrong answers
     # (nothing on the wire shows them); the rest stop at max_tokens, which the evals do see.
     silent_failure_share: float = 0.8
+    # Sessions that differ in thinking, tools offered and repo difficulty (sim.fleet_facts); without
+    # a mix every turn has thinking on, offers TOOL_COUNT tools and keeps its drawn difficulty.
+    facts: FactsMix | None = None
 
     def __post_init__(self) -> None:
         if self.sessions < 0 or self.days <= 0 or self.developers_per_team < 1:
             raise ValueError("sessions must be ≥ 0, days > 0 and developers_per_team ≥ 1")
         if not (0.0 <= self.size_difficulty <= 1.0 and 0.0 <= self.silent_failure_share <= 1.0):
             raise ValueError("size_difficulty and silent_failure_share must be within [0, 1]")
+        if self.facts is not None and self.facts.core_tools < TOOL_COUNT:
+            raise ValueError(f"facts.core_tools must be ≥ {TOOL_COUNT}: the tools fleet turns call are among those")
         labels = [mode.label for mode in self.modes]
         if len(set(labels)) != len(labels):
             raise ValueError("failure mode labels must be unique")

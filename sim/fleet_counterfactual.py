@@ -64,6 +64,7 @@ def _p_succeeded(config: FleetConfig, plan: SessionPlan, turn: PlannedTurn, tier
         fires = alive * mode.chance(progress)
         succeeded += fires if mode.outcome.succeeded else 0.0
         alive -= fires
+    # turn.difficulty is the one the planner decided with, its session's facts shift included
     return succeeded + alive * (1 - config.overload_rate) * config.skills[tier].p_success(turn.difficulty)
 
 

@@ -5,7 +5,9 @@ straight into the store (FAST mode); the plan is also the ground truth.
 
 Outcome of a turn: the first failure mode that matches it and fires decides; otherwise the tier's
 skill against the turn's latent difficulty decides between success and a natural ("background")
-failure, which shows as a failed tool, a truncation, or an answer that is simply wrong.
+failure, which shows as a failed tool, a truncation, or an answer that is simply wrong. With a
+facts mix (FleetConfig.facts) a session also has thinking on or off and offers its repo's tools,
+and the difficulty the turn carries is already shifted by them (sim.fleet_facts).
 """
 
 from __future__ import annotations
@@ -18,8 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.pricing import PriceTable, Usage
-from sim.fleet_config import MAX_OUTPUT_TOKENS, MODEL_OF_TIER, TIERS, TOOL_WEIGHTS, Developer, FleetConfig, Outcome
+from sim.fleet_config import (
+    MAX_OUTPUT_TOKENS,
+    MODEL_OF_TIER,
+    TIERS,
+    TOOL_COUNT,
+    TOOL_WEIGHTS,
+    Developer,
+    FleetConfig,
+    Outcome,
+)
 from sim.fleet_config import roster as fleet_roster
+from sim.fleet_facts import TurnFacts, session_facts, shifted
 from sim.fleet_routing import PolicyRouter, Routed
 from sim.fleet_usage import (
     CacheState,
@@ -49,7 +61,7 @@ class PlannedTurn:
     failing_calls: tuple[int, ...]  # indices into tools that fail when the client runs them
     malformed_calls: tuple[int, ...]  # indices into tools whose input the client rejects
     output_tokens: int
-    difficulty: float
+    difficulty: float  # shifted by the session's facts when the fleet has a mix
     p_success: float
     outcome: Outcome
     mode: str | None  # the injected failure mode, BACKGROUND for natural failures, None when fine
@@ -68,6 +80,9 @@ class PlannedTurn:
     rule: str | None = None
     policy_version: str | None = None
     propensity: float | None = None
+    # What the request tells the proxy (FleetConfig.facts); the defaults are a fleet without a mix.
+    thinking: bool = True
+    tool_count: int = TOOL_COUNT
 
     @property
     def stop_reason(self) -> str | None:
@@ -122,6 +137,9 @@ class _SessionPlanner:
         self.config, self.prices, self.rng = config, prices, rng
         self.index, self.developer, self.repo, self.start = index, developer, repo, start
         self.session_id, self.router = session_id, router
+        # from a stream of its own: without a mix, the session's rng draws exactly what it always did
+        self.facts = TurnFacts(True, TOOL_COUNT, 0.0) if config.facts is None else \
+            session_facts(config.facts, seed=config.seed, index=index, repo=repo)
         self.progress = (start - config.start).total_seconds() / (config.days * 86_400)
 
     def _fate(self, tier: str, tools: tuple[str, ...], tokens: int, difficulty: float,
@@ -204,16 +222,19 @@ class _SessionPlanner:
         return tuple(turns)
 
     def _difficulty(self, drawn: float, tokens: int) -> float:
+        """The turn's difficulty, before any outcome is decided from it (the counterfactual truth
+        reads it back from the planned turn, so it must be the one p_success was computed from)."""
         weight = self.config.size_difficulty
-        if not weight:
-            return drawn
-        return (1 - weight) * drawn + weight * min(1.0, tokens / self.config.max_context_tokens)
+        difficulty = drawn if not weight else \
+            (1 - weight) * drawn + weight * min(1.0, tokens / self.config.max_context_tokens)
+        return difficulty if self.config.facts is None else shifted(difficulty, self.facts.shift)
 
     def _route(self, requested_tier: str, tokens: int) -> Routed | None:
         if self.router is None:
             return None
         return self.router.route(session_id=self.session_id, tokens=tokens, requested_tier=requested_tier,
-                                 developer=self.developer.name, team=self.developer.team, repo=self.repo)
+                                 developer=self.developer.name, team=self.developer.team, repo=self.repo,
+                                 thinking=self.facts.thinking, tool_count=self.facts.tool_count)
 
     def _fresh_context(self) -> int:
         extra = int(self.rng.lognormvariate(8.6, 0.8))
@@ -255,7 +276,8 @@ class _SessionPlanner:
             status = 504 if outcome is Outcome.TIMEOUT else 529
             duration = rng.uniform(300_000.0, 600_000.0) if status == 504 else rng.uniform(200.0, 1_500.0)
             return PlannedTurn(seq, offset, tier, model, tokens, new_prompt, tools, failing, malformed, 0, difficulty,
-                               p_success, outcome, mode, Usage(), 0.0, 1.0, duration, duration, status, False)
+                               p_success, outcome, mode, Usage(), 0.0, 1.0, duration, duration, status, False,
+                               thinking=self.facts.thinking, tool_count=self.facts.tool_count)
         output = MAX_OUTPUT_TOKENS if outcome is Outcome.TRUNCATE else normal
         usage = with_output(input_usage(tokens, model, now_s, cache, bust=bust), output)
         cost = self.prices.cost_usd(model, usage, day)
@@ -264,7 +286,7 @@ class _SessionPlanner:
         ttfb, duration = latency(rng, tier, tokens, output)
         return PlannedTurn(seq, offset, tier, model, tokens, new_prompt, tools, failing, malformed, output, difficulty,
                            p_success, outcome, mode, usage, cost, cost / expected if expected else 1.0, ttfb,
-                           duration, 200, bust)
+                           duration, 200, bust, thinking=self.facts.thinking, tool_count=self.facts.tool_count)
 
     def _mode_tool(self, label: str | None) -> str | None:
         return next((mode.tool for mode in self.config.modes if mode.label == label), None)

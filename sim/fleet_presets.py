@@ -13,19 +13,49 @@ Against the fleet's defaults:
 * ``silent_failure_share=0`` unless asked: a natural failure of a turn without tool calls shows as
   a truncation instead of a plainly wrong answer; the optimizer can only protect the quality the
   evals see.
+
+``segmented_fleet``: the routed fleet whose turns also differ in what a rule can see besides the
+prompt's size (sim.fleet_facts, ``SEGMENTED_FACTS``), so that rules on ``thinking``, ``tool_count``
+and ``repo`` can pay off where token thresholds alone cannot:
+
+* 40 % of sessions have thinking on, and their turns are 0.2 harder (developers turn thinking on
+  for the harder work): these want a stronger tier at the same size.
+* Every request offers Claude Code's 17 core tools; the repos with MCP servers add theirs
+  (monorepo 24, data-api 18, payments-api 12), each 10 extra tools making a turn 0.05 harder.
+* legacy-billing is 0.1 harder; the four teams' web front ends are 0.15 easier (a cheaper tier
+  does there what it could not elsewhere).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 
 from core.policy.schema import Policy
 from sim.fleet_config import FleetConfig, TierSkill
+from sim.fleet_facts import CORE_TOOLS, FactsMix
 
 ROUTED_SKILLS = {"haiku": TierSkill(7.0, 14.0), "sonnet": TierSkill(7.0, 9.0), "opus": TierSkill(7.0, 6.5)}
+SEGMENTED_FACTS = FactsMix(
+    thinking_share=0.4,
+    thinking_difficulty=0.2,
+    core_tools=CORE_TOOLS,
+    mcp_tools=MappingProxyType({"monorepo": 24, "payments-api": 12, "data-api": 18}),
+    tool_difficulty_per_10=0.05,
+    repo_difficulty=MappingProxyType({"legacy-billing": 0.1, "mobile-web": -0.15, "platform-web": -0.15,
+                                      "payments-web": -0.15, "data-web": -0.15}),
+)
 
 
 def routed_fleet(seed: int, sessions: int, policy: Policy, *, start: datetime, days: float = 7.0,
                  silent_failure_share: float = 0.0) -> FleetConfig:
     return FleetConfig(seed=seed, sessions=sessions, start=start, days=days, policy=policy, size_difficulty=0.7,
                        skills=dict(ROUTED_SKILLS), silent_failure_share=silent_failure_share)
+
+
+def segmented_fleet(seed: int, sessions: int, policy: Policy, *, start: datetime, days: float = 7.0,
+                    silent_failure_share: float = 0.0) -> FleetConfig:
+    """``routed_fleet`` plus ``SEGMENTED_FACTS``: the same sessions (who, in which repo, when, how
+    many turns), whose turns also differ in thinking, tools offered and repo difficulty."""
+    return FleetConfig(seed=seed, sessions=sessions, start=start, days=days, policy=policy, size_difficulty=0.7,
+                       skills=dict(ROUTED_SKILLS), silent_failure_share=silent_failure_share, facts=SEGMENTED_FACTS)

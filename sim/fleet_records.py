@@ -13,7 +13,6 @@ import random
 from typing import Any
 
 from core.spans import Turn, session_trace_id
-from sim.fleet_config import TOOL_COUNT
 from sim.fleet_plan import PlannedTurn, SessionPlan
 
 CLI_VERSION = "2.1.330"
@@ -112,7 +111,8 @@ def _turn(plan: SessionPlan, planned: PlannedTurn, trace_id: bytes, span_id: byt
         cli_version=CLI_VERSION, request_class="main", requested_model=planned.requested_model or planned.model,
         served_model=planned.model if planned.status == 200 else None,
         target=planned.target or "anthropic",
-        estimated_input_tokens=planned.total_tokens, tool_count=TOOL_COUNT, thinking=True, stream=True,
+        estimated_input_tokens=planned.total_tokens, tool_count=planned.tool_count, thinking=planned.thinking,
+        stream=True,
         input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
         cache_creation_tokens=usage.cache_creation_tokens, cache_read_tokens=usage.cache_read_tokens,
         ttfb_ms=planned.ttfb_ms if planned.status == 200 else None, stop_reason=planned.stop_reason,

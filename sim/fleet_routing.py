@@ -13,7 +13,7 @@ from core.policy.compile import compile_policy
 from core.policy.decide import decide
 from core.policy.facts import RouteFacts
 from core.policy.schema import Policy
-from sim.fleet_config import MODEL_OF_TIER, TOOL_COUNT
+from sim.fleet_config import MODEL_OF_TIER
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +31,9 @@ class PolicyRouter:
         self._compiled = compile_policy(policy)
 
     def route(self, *, session_id: str, tokens: int, requested_tier: str, developer: str, team: str,
-              repo: str) -> Routed:
+              repo: str, thinking: bool, tool_count: int) -> Routed:
         decision = decide(self._compiled, RouteFacts(
-            input_tokens=tokens, tool_count=TOOL_COUNT, requested_tier=requested_tier, thinking=True,
+            input_tokens=tokens, tool_count=tool_count, requested_tier=requested_tier, thinking=thinking,
             request_class="main", developer=developer, team=team, repo=repo, session_id=session_id))
         first = decision.chain[0]
         if first.tier is None:

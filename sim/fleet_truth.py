@@ -15,10 +15,12 @@ from typing import Any
 
 from sim.fleet_plan import PlannedTurn, SessionPlan
 
+# thinking and tool_count: what the request told the proxy (tool_count is the tools offered; tools,
+# the calls the answer made); difficulty already includes the facts' shift (sim.fleet_facts).
 COLUMNS = (
-    "session_id", "seq", "span_id", "developer", "team", "repo", "tier", "model", "total_tokens", "tools",
-    "difficulty", "p_success", "outcome", "succeeded", "mode", "failing_tools", "malformed_tools", "stop_reason",
-    "status", "cost_usd", "cost_ratio", "escalated_after", "rule", "propensity",
+    "session_id", "seq", "span_id", "developer", "team", "repo", "tier", "model", "total_tokens", "thinking",
+    "tool_count", "tools", "difficulty", "p_success", "outcome", "succeeded", "mode", "failing_tools",
+    "malformed_tools", "stop_reason", "status", "cost_usd", "cost_ratio", "escalated_after", "rule", "propensity",
 )
 
 
@@ -26,7 +28,8 @@ def truth_row(plan: SessionPlan, turn: PlannedTurn, span_id: str = "") -> dict[s
     return {
         "session_id": plan.session_id, "seq": turn.seq, "span_id": span_id, "developer": plan.developer.name,
         "team": plan.developer.team, "repo": plan.repo, "tier": turn.tier, "model": turn.model,
-        "total_tokens": turn.total_tokens, "tools": ";".join(turn.tools), "difficulty": round(turn.difficulty, 4),
+        "total_tokens": turn.total_tokens, "thinking": turn.thinking, "tool_count": turn.tool_count,
+        "tools": ";".join(turn.tools), "difficulty": round(turn.difficulty, 4),
         "p_success": round(turn.p_success, 4), "outcome": turn.outcome.value,
         "succeeded": turn.outcome.succeeded, "mode": turn.mode or "",
         "failing_tools": ";".join(turn.tools[i] for i in turn.failing_calls),

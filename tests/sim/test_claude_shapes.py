@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 
+from core.facts import extract_facts
 from sim.claude_shapes import (
     build_headers,
     build_request_body,
@@ -87,6 +89,25 @@ def test_tools_have_realistic_schemas() -> None:
         assert set(schema["required"]) <= set(schema["properties"])
         assert len(tool["description"]) >= 1000
     assert len(claude_code_tools(5)) == 5
+
+
+def test_past_the_core_tools_come_mcp_servers_tools() -> None:
+    """A project with MCP servers: Claude Code's own tools first, unchanged, then the servers' own,
+    named ``mcp__<server>__<tool>``; any count, each name once, a request's facts count them all."""
+    core = claude_code_tools()
+    for count in (41, 90):
+        tools = claude_code_tools(count)
+        names = [tool["name"] for tool in tools]
+        assert len(tools) == count and len(set(names)) == count and tools[: len(core)] == core
+        assert all(re.fullmatch(r"mcp__[a-z0-9_]+__[a-z0-9_-]+", name) and len(name) <= 64
+                   for name in names[len(core):])
+        for tool in tools[len(core):]:
+            schema = tool["input_schema"]
+            assert schema["type"] == "object" and set(schema["required"]) <= set(schema["properties"])
+        body = build_request_body(1, history_chars=0, tool_count=count, thinking=False)
+        facts = extract_facts({}, body, len(encode_body(body)))
+        assert (facts.tool_count, facts.thinking) == (count, False)
+    assert claude_code_tools(41)[17]["name"] == "mcp__github__create_issue"
 
 
 def test_headers_are_claude_codes() -> None:
