@@ -1,6 +1,8 @@
 """A validated Policy turned into frozen lookup tables that decide() walks without allocating.
 
 What is prepared here, once per policy version:
+- the exploration block becomes the first rule (exploration.py), so it costs decide() what any
+  rule costs and its propensities come out of the same arithmetic;
 - targets by name, and every chain as a tuple of Target objects;
 - each rule's predicates as specialised closures (predicates.py);
 - split arms as normalised cumulative weights, for a bisect on the session's hash;
@@ -19,6 +21,7 @@ from itertools import accumulate, permutations
 from types import MappingProxyType
 
 from .budgets import BudgetTable, prepare_budgets
+from .exploration import rules_in_order
 from .hashing import BUCKETS, Salted, bucket_salt, member_salt, rendezvous_order, salted, split_salt
 from .predicates import Check, checks_for
 from .problems import PolicyError, Problem, errors_in
@@ -111,9 +114,10 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         raise PolicyError(problems, f"policy {policy.version}")
     targets = {t.name: t for t in policy.targets}
     pool_of = {name: pool for pool in policy.sticky for name in pool.targets}
-    edges = _bucket_edges(policy.rules)
+    in_order = rules_in_order(policy)
+    edges = _bucket_edges(in_order)
     prepare = _Preparer(targets, pool_of, edges)
-    rules = tuple(prepare.rule(rule) for rule in policy.rules)
+    rules = tuple(prepare.rule(rule) for rule in in_order)
     default = prepare.route(DEFAULT_RULE, policy.default.route, policy.default.model, (), prepare.all_intervals)
     interval_of = tuple(_interval_index(edges, bucket) for bucket in range(BUCKETS))
     masks = range(prepare.all_intervals + 1) if len(edges) <= _PRECOMPUTED_INTERVALS + 1 else range(0)

@@ -15,9 +15,9 @@ and the randomness is the session id's hash, which drives three independent choi
 where, for the rule that fires, P(action) is the sum of the weight shares of the arms (1 for a
 route) whose chain starts with the action, divided by the pool size when that first target is in
 a sticky pool. A deterministic route therefore has propensity 1.0; an arm of weight w out of W has
-w / W; a 2% exploration rule above a fixed route gives 0.02 × arm share to the explored action and
-0.98 (+ whatever the exploration also sends there) to the usual one. It is never 0 for the action
-actually chosen.
+w / W; a 2% exploration rule (the policy's ``exploration`` block compiles into one, placed first)
+above a fixed route gives 0.02 × arm share to the explored action and 0.98 (+ whatever the
+exploration also sends there) to the usual one. It is never 0 for the action actually chosen.
 
 Rules are walked once. Each matching rule claims the bucket intervals its ``session_bucket``
 admits that no earlier rule claimed; the walk stops when every interval is claimed. Without

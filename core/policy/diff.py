@@ -3,14 +3,17 @@ shown in the dashboard, and as the few lines a reviewer reads before approving (
 
     policy v7 → v8
     + target opus-eu
+    ~ exploration: share 0.02 → 0.05
     - rule legacy-large
     ~ rule small-turns: when.input_tokens.lt 20000 → 12000
     ↕ rule explore: position 0 → 2
     ~ fallback: max_hops 3 → 2
 
 Targets, sticky pools and rules are matched by name, budgets by (scope, name); rules also report a
-change of relative order. Values are the schema's JSON form, so ``to_dict()`` is ready for
-``json.dumps`` and ``PolicyDiff.from_dict`` reads it back.
+change of relative order. The exploration block is compared field by field like ``default`` (a
+block added or removed is every field against None, rendered ``+ exploration: …`` or
+``- exploration``). Values are the schema's JSON form, so ``to_dict()`` is ready for ``json.dumps``
+and ``PolicyDiff.from_dict`` reads it back.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class SectionDiff:
 
 
 SECTIONS = ("targets", "rules", "sticky", "budgets")
-SINGLES = ("default", "fallback")
+SINGLES = ("exploration", "default", "fallback")
 _HEADER_FIELDS = ("description",)
 
 
@@ -71,6 +74,7 @@ class PolicyDiff:
     rules: SectionDiff = SectionDiff()
     sticky: SectionDiff = SectionDiff()
     budgets: SectionDiff = SectionDiff()
+    exploration: tuple[FieldChange, ...] = ()  # a block added or removed: every field against None
     default: tuple[FieldChange, ...] = ()
     fallback: tuple[FieldChange, ...] = ()
     header: tuple[FieldChange, ...] = field(default=())  # description
@@ -78,8 +82,8 @@ class PolicyDiff:
     @property
     def is_empty(self) -> bool:
         """No change to routing or budgets (the version and parent fields are not changes)."""
-        return not any((self.targets, self.rules, self.sticky, self.budgets, self.default, self.fallback,
-                        self.header))
+        return not any((self.targets, self.rules, self.sticky, self.budgets, self.exploration, self.default,
+                        self.fallback, self.header))
 
     def to_dict(self) -> dict[str, Json]:
         def changes(items: Sequence[FieldChange]) -> list[dict[str, Json]]:
@@ -106,6 +110,7 @@ class PolicyDiff:
 
         return cls(data["old_version"], data["new_version"], targets=section(data["targets"]),
                    rules=section(data["rules"]), sticky=section(data["sticky"]), budgets=section(data["budgets"]),
+                   exploration=changes(data.get("exploration", ())),  # absent from diffs stored before it existed
                    default=changes(data["default"]), fallback=changes(data["fallback"]),
                    header=changes(data["header"]))
 
@@ -118,6 +123,7 @@ def diff(old: Policy, new: Policy) -> PolicyDiff:
         rules=_section(old.rules, new.rules, lambda r: r["name"], ordered=True),
         sticky=_section(old.sticky, new.sticky, lambda p: p["name"]),
         budgets=_section(old.budgets, new.budgets, lambda b: f"{b['scope']}:{b['name']}"),
+        exploration=field_changes(_optional(old.exploration), _optional(new.exploration)),
         default=field_changes(_json(old.default), _json(new.default)),
         fallback=field_changes(_json(old.fallback), _json(new.fallback)),
         header=field_changes(old.model_dump(mode="json", include=set(_HEADER_FIELDS)),
@@ -127,6 +133,10 @@ def diff(old: Policy, new: Policy) -> PolicyDiff:
 
 def _json(model: BaseModel) -> dict[str, Json]:
     return model.model_dump(mode="json")
+
+
+def _optional(model: BaseModel | None) -> dict[str, Json]:
+    return {} if model is None else _json(model)
 
 
 def _section(old: Sequence[BaseModel], new: Sequence[BaseModel], key: Any, ordered: bool = False) -> SectionDiff:
@@ -226,12 +236,24 @@ def _render_section(kind: str, section: SectionDiff) -> Iterable[str]:
         yield f"↕ {noun} {move.name}: position {move.before} → {move.after}"
 
 
+def _render_exploration(changes: Sequence[FieldChange]) -> Iterable[str]:
+    if not changes:
+        return
+    if all(c.before is None for c in changes):
+        yield "+ exploration: " + "; ".join(f"{c.path} {_value(c.after)}" for c in changes)
+    elif all(c.after is None for c in changes):
+        yield "- exploration"
+    else:
+        yield f"~ exploration: {_render_changes(changes)}"
+
+
 def render_diff(d: PolicyDiff) -> str:
     lines = [f"policy {d.old_version} → {d.new_version}"]
     if d.header:
         lines.append(f"~ {_render_changes(d.header)}")
-    for kind in ("targets", "rules"):
-        lines += _render_section(kind, getattr(d, kind))
+    lines += _render_section("targets", d.targets)
+    lines += _render_exploration(d.exploration)  # before the rules: it is tried before them
+    lines += _render_section("rules", d.rules)
     for single in ("default", "fallback"):
         changes: tuple[FieldChange, ...] = getattr(d, single)
         if changes:

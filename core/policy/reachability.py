@@ -57,27 +57,35 @@ def _same_except(first: Match, second: Match, field: str) -> bool:
     return first.model_copy(update={field: None}) == second.model_copy(update={field: None})
 
 
-def shadowing_problems(rules: Sequence[Rule]) -> Iterable[Problem]:
-    """Unreachable rules (errors); an unreachable default and partly overlapping ranges (warnings)."""
+def shadowing_problems(rules: Sequence[Rule], paths: Sequence[str] | None = None) -> Iterable[Problem]:
+    """Unreachable rules (errors); an unreachable default and partly overlapping ranges (warnings).
+    ``paths`` locates each rule (default ``rules[i]``; the exploration block's rule is not in
+    ``rules`` of the document, but it is tried first all the same)."""
+    where = list(paths) if paths is not None else [f"rules[{i}]" for i in range(len(rules))]
     everything = Match()
     for later, rule in enumerate(rules):
         for earlier in range(later):
             if covers(rules[earlier].when, rule.when):
-                yield Problem(f"rules[{later}]", f"rule {rule.name!r} is unreachable: rules[{earlier}] "
-                              f"({rules[earlier].name!r}) matches every turn it matches")
+                yield Problem(where[later], f"rule {rule.name!r} is unreachable: {_who(where, rules, earlier)} "
+                              "matches every turn it matches")
                 break
         else:
-            yield from _overlaps(rules, later)
+            yield from _overlaps(rules, later, where)
     for index, rule in enumerate(rules):
         if covers(rule.when, everything):
             # a warning, not an error: the default cannot split, so a catch-all *split* (say 90/10
             # for everything the rules above leave) is only expressible as a last rule like this
-            yield Problem("default", f"the default is unreachable: rules[{index}] ({rule.name!r}) matches every turn",
+            yield Problem("default", f"the default is unreachable: {_who(where, rules, index)} matches every turn",
                           "warning")
             break
 
 
-def _overlaps(rules: Sequence[Rule], later: int) -> Iterable[Problem]:
+def _who(where: Sequence[str], rules: Sequence[Rule], index: int) -> str:
+    name = rules[index].name
+    return where[index] if where[index] == name else f"{where[index]} ({name!r})"
+
+
+def _overlaps(rules: Sequence[Rule], later: int, where: Sequence[str]) -> Iterable[Problem]:
     rule = rules[later]
     for earlier in range(later):
         other = rules[earlier]
@@ -92,5 +100,5 @@ def _overlaps(rules: Sequence[Rule], later: int) -> Iterable[Problem]:
             contains = low <= other_low and other_high <= high
             if overlap[0] < overlap[1] and not contains:
                 shown = f"[{overlap[0]}, {overlap[1]})" if overlap[1] < _INFINITY else f"[{overlap[0]}, ∞)"
-                yield Problem(f"rules[{later}].when.{field}", f"overlaps rules[{earlier}] ({other.name!r}) on "
+                yield Problem(f"{where[later]}.when.{field}", f"overlaps {_who(where, rules, earlier)} on "
                               f"{shown}: those turns go to {other.name!r}", "warning")

@@ -2,7 +2,8 @@
 
 A policy is an immutable, versioned document: ``targets`` (where a turn can go), ordered ``rules``
 (first match wins) with a required ``default``, ``fallback`` (how a chain is walked), ``sticky``
-pools (keep a session on one of several equivalent targets so its prompt cache stays warm) and
+pools (keep a session on one of several equivalent targets so its prompt cache stays warm),
+``exploration`` (a share of sessions sent to a randomised tier, for the optimizer's estimates) and
 ``budgets``. Models are named by tier in predicates; concrete model ids live in targets (data,
 never code). The full reference is docs/policy.md.
 """
@@ -100,6 +101,22 @@ class StickyPool(_Frozen):
     targets: tuple[str, ...] = Field(min_length=2)
 
 
+class Exploration(_Frozen):
+    """A small share of sessions, chosen by the session id's hash, routed to one of ``targets`` at
+    (hash-)random, equal weights.
+
+    Off-policy estimates of a candidate policy need turns where every tier was tried: a tier the
+    active policy never picks for some kind of request leaves nothing to learn its quality from.
+    Sessions are chosen by hash, not turns, so an explored session keeps one tier (and its prompt
+    cache) throughout, and because every assignment is a hash, decide() logs the exact propensity
+    of what it chose. It compiles into a rule placed before all others (compile.py, exploration.py).
+    """
+
+    share: float = Field(0.02, description="share of sessions explored, 0..0.5 in whole percent; 0 disables")
+    targets: tuple[str, ...] = Field(min_length=2, description="the arms, equal weights; each falls back "
+                                     "along the default route")
+
+
 class Budget(_Frozen):
     scope: Literal["developer", "team", "repo"]
     name: str = Field(description='the principal, or "*" for each principal of the scope')
@@ -115,6 +132,7 @@ class Policy(_Frozen):
     parent: str | None = None
     description: str = ""
     targets: tuple[Target, ...] = Field(min_length=1)
+    exploration: Exploration | None = Field(None, description="applies before the rules")
     rules: tuple[Rule, ...] = ()
     default: Default
     fallback: Fallback = Fallback()

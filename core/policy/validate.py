@@ -10,11 +10,13 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from .problems import Problem
+from .exploration import EXPLORATION_RULE, exploration_problems, rules_in_order
+from .problems import Problem, errors_in
 from .reachability import shadowing_problems
 from .schema import Budget, IntRange, Policy, Rule, StickyPool, Target
 
-RESERVED_RULE_NAMES = frozenset({"default"})  # Decision.rule names the default route "default"
+# Decision.rule names the default route "default" and the exploration block "exploration"
+RESERVED_RULE_NAMES = {"default": "the default route", EXPLORATION_RULE: "the exploration block"}
 
 
 def validate(policy: Policy) -> list[Problem]:
@@ -24,14 +26,26 @@ def validate(policy: Policy) -> list[Problem]:
     problems += _duplicates("targets", [t.name for t in policy.targets], "target")
     problems += _duplicates("rules", [r.name for r in policy.rules], "rule")
     problems += _duplicates("sticky", [p.name for p in policy.sticky], "sticky pool")
+    block = list(exploration_problems(policy.exploration, targets, policy.sticky)) if policy.exploration else []
+    problems += block
     for index, rule in enumerate(policy.rules):
         problems += _rule_problems(f"rules[{index}]", rule, targets)
     problems += _chain_problems("default.route", policy.default.route, targets)
-    problems += shadowing_problems(policy.rules)
+    problems += _shadowing(policy, block_is_valid=not errors_in(block))
     problems += _fallback_problems(policy)
     problems += _sticky_problems(policy.sticky, {t.name: t for t in policy.targets})
     problems += _budget_problems(policy.budgets, targets)
     return problems
+
+
+def _shadowing(policy: Policy, block_is_valid: bool) -> Iterable[Problem]:
+    """Shadowing among the rules as decide() tries them, the exploration block's rule first (it
+    takes only its share of session buckets, so the rules after it stay reachable)."""
+    if not block_is_valid:  # no rule to place first: check the policy's own rules alone
+        return shadowing_problems(policy.rules)
+    rules = rules_in_order(policy)
+    paths = ["exploration"] * (len(rules) - len(policy.rules)) + [f"rules[{i}]" for i in range(len(policy.rules))]
+    return shadowing_problems(rules, paths)
 
 
 def _duplicates(section: str, names: Sequence[str], what: str) -> Iterable[Problem]:
@@ -57,7 +71,7 @@ def _chain_problems(path: str, chain: Sequence[str], targets: set[str]) -> Itera
 
 def _rule_problems(path: str, rule: Rule, targets: set[str]) -> Iterable[Problem]:
     if rule.name in RESERVED_RULE_NAMES:
-        yield Problem(f"{path}.name", f"{rule.name!r} is reserved for the default route")
+        yield Problem(f"{path}.name", f"{rule.name!r} is reserved for {RESERVED_RULE_NAMES[rule.name]}")
     when = rule.when
     yield from _range_problems(f"{path}.when.input_tokens", when.input_tokens, upper=None)
     yield from _range_problems(f"{path}.when.tool_count", when.tool_count, upper=None)

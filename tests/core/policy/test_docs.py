@@ -55,6 +55,6 @@ def test_the_reference_shows_the_example_file() -> None:
 def test_the_worked_propensities_in_the_reference_hold(tokens: int, firsts: set[str], propensity: float) -> None:
     compiled = compile_policy(load_policy(EXAMPLE))
     decisions = [decide(compiled, RouteFacts(input_tokens=tokens, session_id=f"s{i}")) for i in range(300)]
-    ordinary = [d for d in decisions if d.rule != "explore"]
+    ordinary = [d for d in decisions if d.rule != "exploration"]
     assert {d.chain[0].name for d in ordinary} == firsts
     assert [d.propensity for d in ordinary] == pytest.approx([propensity] * len(ordinary))
