@@ -1,18 +1,27 @@
-"""Threshold rules of a policy: read the token thresholds between tiers out of a policy, and write
-new ones into a copy of it, changing nothing else.
+"""Threshold rules of a policy: read the token thresholds between tiers (and the segment overrides,
+optimizer.segments) out of a policy, and write new ones into a copy of it, changing nothing else.
 
 A *threshold rule* matches on ``when.input_tokens`` and nothing else, and routes (no split) to a
 chain whose first target has a tier. The haiku rule's ``lt`` is the haiku → sonnet threshold, the
 opus rule's ``gte`` the sonnet → opus one; a sonnet threshold rule, when there is one, gets the
-range between them. Other rules (exploration splits, repo or team rules) and the default are kept
-as they are; the replay models only the threshold rules, which is why a policy without a haiku and
-an opus threshold rule is refused rather than guessed at.
+range between them.
+
+A *segment rule* is the same with one more predicate: ``thinking: true``, ``tool_count: {gte: k}``
+or ``repo: [name]``. A segment's rules form an override when they come before the first threshold
+rule and cover every token count: a haiku rule (``lt``), an opus rule (``gte``) and, when those
+differ, a sonnet rule for the range between. The override's thresholds apply to the segment's
+turns before the base thresholds do, in the order the segments first appear.
+
+Other rules (exploration splits, team rules, segment rules that do not cover every token count)
+and the default are kept as they are; the replay models only threshold and segment rules, which is
+why a policy without a haiku and an opus threshold rule is refused rather than guessed at.
 """
 
 from __future__ import annotations
 
 from core.policy.schema import IntRange, Match, Policy, Rule
 from optimizer.replay import Thresholds
+from optimizer.segments import Override, RoutingParams, Segment
 
 
 class NotAThresholdPolicyError(ValueError):
@@ -56,6 +65,112 @@ def _range(tier: str, thresholds: Thresholds) -> IntRange:
     if tier == "opus":
         return IntRange(gte=thresholds.opus_from)
     return IntRange(gte=thresholds.haiku_below, lt=thresholds.opus_from)
+
+
+def _segment_of_rule(policy: Policy, rule: Rule) -> tuple[Segment, str] | None:
+    """(segment, tier) of a rule routing one segment's token range to one tier, else None."""
+    if rule.route is None or rule.when.input_tokens is None:
+        return None
+    when = rule.when
+    rest = when.model_copy(update={"input_tokens": None, "thinking": None, "tool_count": None, "repo": None})
+    if rest != Match():
+        return None
+    segments = []
+    if when.thinking is True:
+        segments.append(Segment.thinking())
+    elif when.thinking is not None:
+        return None
+    if when.tool_count is not None:
+        if when.tool_count.lt is not None or when.tool_count.gte is None:
+            return None
+        segments.append(Segment.tools(when.tool_count.gte))
+    if when.repo is not None:
+        if len(when.repo) != 1:
+            return None
+        segments.append(Segment.repo(when.repo[0]))
+    first = next((target for target in policy.targets if target.name == rule.route[0]), None)
+    if len(segments) != 1 or first is None or first.tier is None:
+        return None
+    return segments[0], first.tier
+
+
+def _first_threshold_index(policy: Policy) -> int:
+    chosen = {rule.name for rule in threshold_rules(policy).values()}
+    return next(index for index, rule in enumerate(policy.rules) if rule.name in chosen)
+
+
+def _covering(ranges: dict[str, IntRange]) -> Thresholds | None:
+    """The thresholds a segment's tier ranges spell out, if they cover every token count."""
+    haiku, opus, sonnet = ranges.get("haiku"), ranges.get("opus"), ranges.get("sonnet")
+    if haiku is None or opus is None or haiku.gte is not None or haiku.lt is None or opus.lt is not None \
+            or opus.gte is None or haiku.lt > opus.gte:
+        return None
+    if haiku.lt < opus.gte and (sonnet is None or sonnet != IntRange(gte=haiku.lt, lt=opus.gte)):
+        return None
+    return Thresholds(haiku.lt, opus.gte)
+
+
+def segment_rules(policy: Policy) -> dict[Segment, tuple[Thresholds, tuple[str, ...]]]:
+    """segment → (its thresholds, the names of its rules), for the overrides the policy holds, in
+    the order they take effect."""
+    thresholds_of(policy)
+    ranges: dict[Segment, dict[str, IntRange]] = {}
+    names: dict[Segment, list[str]] = {}
+    for rule in policy.rules[:_first_threshold_index(policy)]:
+        found = _segment_of_rule(policy, rule)
+        if found is None or found[1] in ranges.get(found[0], {}):
+            continue
+        assert rule.when.input_tokens is not None  # _segment_of_rule checked
+        ranges.setdefault(found[0], {})[found[1]] = rule.when.input_tokens
+        names.setdefault(found[0], []).append(rule.name)
+    covered = {segment: _covering(tiers) for segment, tiers in ranges.items()}
+    return {segment: (thresholds, tuple(names[segment]))
+            for segment, thresholds in covered.items() if thresholds is not None}
+
+
+def params_of(policy: Policy) -> RoutingParams:
+    """The base thresholds and segment overrides the replay models for ``policy``."""
+    return RoutingParams(thresholds_of(policy), tuple(Override(segment, thresholds)
+                                                      for segment, (thresholds, _) in segment_rules(policy).items()))
+
+
+def _route_of_tier(policy: Policy, tier: str) -> tuple[str, ...]:
+    """Where a segment rule for ``tier`` sends turns: like the base threshold rule for that tier,
+    else the default when it starts on that tier, else the first target on the tier."""
+    rule = threshold_rules(policy).get(tier)
+    if rule is not None and rule.route is not None:
+        return rule.route
+    first = {target.name: target.tier for target in policy.targets}
+    if first.get(policy.default.route[0]) == tier:
+        return policy.default.route
+    named = next((target.name for target in policy.targets if target.tier == tier), None)
+    if named is None:
+        raise NotAThresholdPolicyError(f"policy {policy.version!r} has no target on tier {tier!r}")
+    return (named,)
+
+
+def _override_rules(policy: Policy, override: Override) -> list[Rule]:
+    segment, thresholds = override.segment, override.thresholds
+    tiers = ["haiku", "sonnet", "opus"] if thresholds.haiku_below < thresholds.opus_from else ["haiku", "opus"]
+    return [Rule.model_validate({"name": f"{segment.slug}-{tier}",
+                                 "when": {**segment.when(), "input_tokens": _range(tier, thresholds).model_dump(
+                                     exclude_none=True)},
+                                 "route": list(_route_of_tier(policy, tier))}) for tier in tiers]
+
+
+def with_params(policy: Policy, params: RoutingParams, version: str, *, description: str | None = None) -> Policy:
+    """A copy of ``policy`` as version ``version`` whose threshold rules carry ``params.base`` and whose
+    segment overrides are ``params``' (those routing exactly like the base are left out): the old
+    overrides' rules are removed, the new ones go just before the first threshold rule."""
+    base = with_thresholds(policy, params.base, version, description=description)
+    old = {name for _, names in segment_rules(policy).values() for name in names}
+    kept = [rule for rule in base.rules if rule.name not in old]
+    first = next(index for index, rule in enumerate(kept) if rule.name in
+                 {r.name for r in threshold_rules(base).values()})
+    added = [rule for override in params.effective().overrides for rule in _override_rules(policy, override)]
+    rules = [*kept[:first], *added, *kept[first:]]
+    return Policy.model_validate({**base.model_dump(mode="json"),
+                                  "rules": [rule.model_dump(mode="json") for rule in rules]})
 
 
 def with_thresholds(policy: Policy, thresholds: Thresholds, version: str, *, description: str | None = None) -> Policy:

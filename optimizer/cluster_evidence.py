@@ -14,19 +14,24 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from optimizer.replay import TIERS, Thresholds
+from optimizer.segments import RoutingParams
+from optimizer.turn_facts import TurnFacts
 from store.cluster_runs import clusters_frame, latest_run_id
 from store.schema import failure_cluster_members, turns
 
 
 def addressed(names: dict[int, str], sizes: dict[int, int], members: Sequence[tuple[int, int]],
-              baseline: Thresholds, candidate: Thresholds, *, limit: int = 5) -> list[dict[str, Any]]:
-    """``members`` is (cluster, estimated input tokens) per clustered turn. Clusters with at least
-    one turn re-routed, most re-routed first."""
+              baseline: Thresholds | RoutingParams, candidate: Thresholds | RoutingParams, *,
+              facts: TurnFacts | None = None, limit: int = 5) -> list[dict[str, Any]]:
+    """``members`` is (cluster, estimated input tokens) per clustered turn, ``facts`` their routing
+    facts (needed when a side has segment overrides). Clusters with at least one turn re-routed,
+    most re-routed first."""
     if not members:
         return []
     clusters = np.array([cluster for cluster, _ in members])
     tokens = np.array([count for _, count in members], dtype=np.int64)
-    before, after = baseline.actions(tokens), candidate.actions(tokens)
+    before = RoutingParams.of(baseline).actions(tokens, facts)
+    after = RoutingParams.of(candidate).actions(tokens, facts)
     found = []
     for cluster in sorted(set(clusters.tolist())):
         mine = clusters == cluster
@@ -41,17 +46,22 @@ def addressed(names: dict[int, str], sizes: dict[int, int], members: Sequence[tu
     return found[:limit]
 
 
-def clusters_addressed(engine: Engine, baseline: Thresholds, candidate: Thresholds) -> list[dict[str, Any]]:
+def clusters_addressed(engine: Engine, baseline: RoutingParams, candidate: RoutingParams) -> list[dict[str, Any]]:
     run_id = latest_run_id(engine)
     if run_id is None:
         return []
     frame = clusters_frame(engine, run_id)
     names = dict(zip(frame["cluster"].to_list(), frame["name"].to_list(), strict=True))
     sizes = dict(zip(frame["cluster"].to_list(), frame["size"].to_list(), strict=True))
-    query = (select(failure_cluster_members.c.cluster, turns.c.estimated_input_tokens)
+    query = (select(failure_cluster_members.c.cluster, turns.c.estimated_input_tokens, turns.c.thinking,
+                    turns.c.tool_count, turns.c.repo)
              .join(turns, (turns.c.trace_id == failure_cluster_members.c.trace_id)
                    & (turns.c.span_id == failure_cluster_members.c.span_id))
              .where(failure_cluster_members.c.run_id == run_id, turns.c.estimated_input_tokens.is_not(None)))
     with engine.connect() as connection:
-        members = [(int(cluster), int(tokens)) for cluster, tokens in connection.execute(query)]
-    return addressed(names, sizes, members, baseline, candidate)
+        rows = connection.execute(query).all()
+    members = [(int(row[0]), int(row[1])) for row in rows]
+    facts = TurnFacts(np.array([bool(row[2]) for row in rows], dtype=bool),
+                      np.array([row[3] or 0 for row in rows], dtype=np.int64), np.array([row[4] for row in rows],
+                                                                                        dtype=object))
+    return addressed(names, sizes, members, baseline, candidate, facts=facts)

@@ -1,6 +1,7 @@
 """The replay's input, read from the store: one row per scored turn with its estimated input
-tokens, the tier that served it, the logged propensity, its outcome (0..1), its token usage and its
-session id (the replay's bootstrap resamples whole sessions).
+tokens, the tier that served it, the logged propensity, its outcome (0..1), its token usage, its
+session id (the replay's bootstrap resamples whole sessions) and the routing facts segment
+overrides select on (thinking, tools offered, repo).
 
 The outcome is the *lowest* of the turn's quality scores: a turn is good only when no evaluator
 marked it down. (A mean over eight evaluators would turn a failed edit into 7/8 and shrink every
@@ -25,7 +26,8 @@ from store.schema import scores, turns
 _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.String(), "requested_model": pl.String(),
            "policy_version": pl.String(), "propensity": pl.Float64(), "input_tokens": pl.Int64(),
            "output_tokens": pl.Int64(), "cache_creation_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
-           "reward": pl.Float64(), "session_id": pl.String()}
+           "reward": pl.Float64(), "session_id": pl.String(), "thinking": pl.Boolean(), "tool_count": pl.Int64(),
+           "repo": pl.String()}
 
 
 NOT_QUALITY = ("cost_outlier", "latency_slo")
@@ -33,7 +35,9 @@ NOT_QUALITY = ("cost_outlier", "latency_slo")
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    frame: pl.DataFrame  # optimizer.replay.REQUIRED + started_at, policy_version, requested_tier, session_id
+    # optimizer.replay.REQUIRED + started_at, policy_version, requested_tier, session_id, and the routing facts
+    # thinking, tool_count and repo (optimizer.turn_facts)
+    frame: pl.DataFrame
     turns: int  # turns in the window
     usable: int  # of which have a propensity, a tier and a score
     days: float  # the window's length
@@ -57,7 +61,7 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
                     func.coalesce(turns.c.served_model, turns.c.requested_model).label("model"),
                     turns.c.requested_model, turns.c.policy_version, turns.c.propensity, turns.c.input_tokens,
                     turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
-                    score_sq.c.reward, turns.c.session_id)
+                    score_sq.c.reward, turns.c.session_id, turns.c.thinking, turns.c.tool_count, turns.c.repo)
              .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
              .where(*window)
              .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit

@@ -1,6 +1,6 @@
 """From the store to a stored proposal: load the window's scored turns, replay them, search the
-thresholds, pick a candidate that passes the guards, rewrite the active policy's threshold rules
-and store the candidate with its PolicyDiff and evidence, status "proposed".
+thresholds (base and segment overrides), pick a candidate that passes the guards, rewrite the active
+policy's threshold and segment rules and store the candidate with its PolicyDiff and evidence, status "proposed".
 
 This is the optimizer's only I/O module besides features (reads); everything it calls is pure.
 """
@@ -17,12 +17,13 @@ from sqlalchemy import Engine
 from core.policy.diff import diff, render_diff
 from core.policy.schema import Policy
 from core.pricing import PriceEntry, PriceTable
-from optimizer.candidate import thresholds_of, with_thresholds
+from optimizer.candidate import params_of, with_params
 from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import choose
 from optimizer.features import NOT_QUALITY, load_turns
-from optimizer.replay import TIERS, Thresholds, prepare
+from optimizer.replay import TIERS, prepare
 from optimizer.search import Progress, search
+from optimizer.segments import RoutingParams
 from store.errors import NotFoundError
 from store.policies import active_policy
 from store.proposals import Proposal, create_proposal
@@ -76,8 +77,10 @@ def tier_rates(policy: Policy, prices: PriceTable, day: datetime) -> dict[str, P
     return rates
 
 
-def candidate_version(parent: str, thresholds: Thresholds) -> str:
-    return f"{parent}.opt-{thresholds.haiku_below}-{thresholds.opus_from}"[:128]
+def candidate_version(parent: str, params: RoutingParams) -> str:
+    overrides = len(params.effective().overrides)
+    suffix = f"+{overrides}seg" if overrides else ""
+    return f"{parent}.opt-{params.base.haiku_below}-{params.base.opus_from}{suffix}"[:128]
 
 
 def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: str = "optimizer",
@@ -86,7 +89,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if active is None:
         raise NotFoundError("no active policy to improve on")
     policy = active.policy()
-    baseline = thresholds_of(policy)
+    baseline = params_of(policy)
     loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators,
                         excluded=settings.excluded_evaluators)
     if loaded.usable == 0:
@@ -100,17 +103,17 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                     progress=progress)
     choice = choose(data, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
                     seed=settings.seed, rounds=settings.bootstrap_rounds)
-    if choice.thresholds is None:
+    if choice.params is None:
         return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
                 "turns_in_window": loaded.turns,
-                "clusters": clusters_addressed(engine, baseline, choice.thresholds)}
+                "clusters": clusters_addressed(engine, baseline, choice.params)}
     if evidence["clusters"]:
         top = evidence["clusters"][0]
         evidence["rationale"] = (f"{evidence.get('rationale', '')} Of the failure clusters, it re-routes most turns of "
                                  f"\"{top['name']}\" ({top['moved']:,} of {top['size']:,}).").strip()
-    # the rationale lives in the evidence, not the description: the diff shows the thresholds only
-    candidate = with_thresholds(policy, choice.thresholds, candidate_version(policy.version, choice.thresholds))
+    # the rationale lives in the evidence, not the description: the diff shows the rules only
+    candidate = with_params(policy, choice.params, candidate_version(policy.version, choice.params))
     change = diff(policy, candidate)
     proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,
                                document=candidate.model_dump(mode="json"), diff=change.to_dict(), evidence=evidence,

@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 from core.pricing import PriceEntry
 from optimizer.bootstrap import dense, resampled_means, resampled_sums, session_codes
 from optimizer.cache_switches import CacheSwitches, cache_switches
+from optimizer.turn_facts import TurnFacts
 
 TIERS = ("haiku", "sonnet", "opus")
 REQUIRED = ("tokens", "tier", "propensity", "reward", "input_tokens", "output_tokens", "cache_creation_tokens",
@@ -69,6 +70,8 @@ class ReplayData:
     session: np.ndarray | None = None
     # prompt-cache locality (optimizer.cache_switches): None prices every turn with its logged cache hits
     switches: CacheSwitches | None = None
+    # thinking, tools offered and repo per turn (what segment overrides select on); None: tokens only
+    facts: TurnFacts | None = None
 
     @property
     def n(self) -> int:
@@ -118,30 +121,40 @@ def cost_matrix(frame: pl.DataFrame, logged: np.ndarray, rates: Mapping[str, Pri
     return np.column_stack(columns)
 
 
-def features(tokens: np.ndarray) -> np.ndarray:
-    return np.log1p(tokens.astype(np.float64)).reshape(-1, 1)
+def features(tokens: np.ndarray, facts: TurnFacts | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The outcome model's inputs: log tokens, and the turn's other routing facts when known (a
+    candidate that routes on thinking, tools or repo is only estimated well by a model that sees
+    them); with which columns are categorical."""
+    x = np.log1p(tokens.astype(np.float64)).reshape(-1, 1)
+    if facts is None:
+        return x, None
+    more, categorical = facts.model_columns()
+    return np.column_stack([x, more]), np.concatenate([[False], categorical])
 
 
-def outcome_model(tokens: np.ndarray, logged: np.ndarray, reward: np.ndarray, *, seed: int) -> np.ndarray:
+def outcome_model(tokens: np.ndarray, logged: np.ndarray, reward: np.ndarray, *, seed: int,
+                  facts: TurnFacts | None = None) -> np.ndarray:
     """q̂(x, tier) for every turn and tier: one gradient-boosted regressor per tier on the turns
     that tier served (early stopping off, so the fit is deterministic for a seed); a tier with too
     few turns falls back to its mean reward, or the overall mean."""
-    x = features(tokens)
+    x, categorical = features(tokens, facts)
     predicted = np.empty((tokens.shape[0], 3))
-    # One OpenMP thread: one feature and ~10⁵ rows fit in a second or two, while the default (a
+    # One OpenMP thread: a few features and ~10⁵ rows fit in a second or two, while the default (a
     # thread per core) slows down 5× on a machine whose cores are busy with the proxy and ingest.
     with threadpool_limits(limits=1, user_api="openmp"):
-        _fit_tiers(x, logged, reward, predicted, seed)
+        _fit_tiers(x, categorical, logged, reward, predicted, seed)
     return predicted
 
 
-def _fit_tiers(x: np.ndarray, logged: np.ndarray, reward: np.ndarray, predicted: np.ndarray, seed: int) -> None:
+def _fit_tiers(x: np.ndarray, categorical: np.ndarray | None, logged: np.ndarray, reward: np.ndarray,
+               predicted: np.ndarray, seed: int) -> None:
     overall = float(reward.mean()) if reward.size else 0.0
     for code in range(3):
         mask = logged == code
         if mask.sum() >= 50:
             model = HistGradientBoostingRegressor(max_iter=60, learning_rate=0.1, min_samples_leaf=40,
-                                                  early_stopping=False, random_state=seed)
+                                                  early_stopping=False, random_state=seed,
+                                                  categorical_features=categorical)
             model.fit(x[mask], reward[mask])
             predicted[:, code] = np.clip(model.predict(x), 0.0, 1.0)
         else:
@@ -152,7 +165,8 @@ def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float
             cache_aware: bool = False) -> ReplayData:
     """Arrays from a turns frame with the columns in ``REQUIRED`` (rows with a null in them, an
     unknown tier or a propensity outside (0, 1] are dropped) and, when it has one, ``session_id``
-    (the bootstrap's unit; a frame without it, or a turn with a null, counts each turn as a session).
+    (the bootstrap's unit; a frame without it, or a turn with a null, counts each turn as a session)
+    and, when it has them all, ``thinking``, ``tool_count`` and ``repo`` (optimizer.turn_facts).
     ``cache_aware`` prices the prompt-cache writes a candidate's tier switches cause
     (optimizer.cache_switches; needs ``session_id`` and ``started_at``)."""
     missing = [name for name in REQUIRED if name not in frame.columns]
@@ -163,12 +177,13 @@ def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float
     tokens = frame["tokens"].to_numpy().astype(np.int64)
     logged = tier_codes(frame["tier"])
     reward = frame["reward"].to_numpy().astype(np.float64)
+    facts = TurnFacts.from_frame(frame)
     return ReplayData(tokens=tokens, logged=logged, propensity=frame["propensity"].to_numpy().astype(np.float64),
                       reward=reward, cost=cost_matrix(frame, logged, rates),
-                      predicted=outcome_model(tokens, logged, reward, seed=seed), days=max(days, 1e-9),
+                      predicted=outcome_model(tokens, logged, reward, seed=seed, facts=facts), days=max(days, 1e-9),
                       session=session_codes(frame["session_id"] if "session_id" in frame.columns else None,
                                             frame.height),
-                      switches=cache_switches(frame, rates, TIERS) if cache_aware else None)
+                      switches=cache_switches(frame, rates, TIERS) if cache_aware else None, facts=facts)
 
 
 def total_cost(data: ReplayData, actions: np.ndarray) -> float:
@@ -205,6 +220,15 @@ def dr_terms(data: ReplayData, actions: np.ndarray) -> np.ndarray:
     """Per-turn doubly robust contributions; their mean is the estimate."""
     rows = np.arange(data.n)
     return data.predicted[rows, actions] + weights(data, actions) * (data.reward - data.predicted[rows, data.logged])
+
+
+def dr_term_matrix(data: ReplayData) -> np.ndarray:
+    """n × 3: each turn's doubly robust term were it routed to each tier (dr_terms picks one per turn)."""
+    rows = np.arange(data.n)
+    residual = (data.reward - data.predicted[rows, data.logged]) / data.propensity
+    terms = data.predicted.copy()
+    terms[rows, data.logged] += residual
+    return terms
 
 
 def dr_value(data: ReplayData, actions: np.ndarray) -> float:

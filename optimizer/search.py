@@ -1,4 +1,5 @@
-"""Search the token thresholds between tiers (haiku → sonnet → opus) with Optuna.
+"""Search the token thresholds between tiers (haiku → sonnet → opus), and the thresholds of segment
+overrides (optimizer.segments: thinking, tool-dense requests, busy repos), with Optuna.
 
 Minimise the replayed cost subject to a quality floor: a candidate's doubly robust quality may
 fall below the active policy's by at most the active estimate's confidence half-width (× slack;
@@ -16,8 +17,14 @@ answer does not depend on TPE landing exactly on the thin ridge of cheap feasibl
 floor is a penalty, not Optuna's ``constraints_func`` (experimental, it warns): an infeasible trial
 costs more than any feasible one, by how far it misses the floor, so TPE learns where it lies.
 
-The active policy's thresholds are enqueued as the first trial, so the search can only improve
-on it. Storage is Optuna's RDB storage on the project's database when a URL is given (workers on
+The parameters are searched block by block (block coordinate descent): the base pair, then each
+segment's pair with the others held at the best found so far, and round again while that still
+finds a cheaper feasible policy. Each block is two dimensions, where a grid, TPE and the polish
+map the ridge reliably; searching every pair at once would be 2 × (1 + segments) dimensions, which
+a few hundred TPE trials cannot cover. Each block's study starts from the best so far, so the
+search can only improve on the active policy (whose thresholds are the first trial).
+
+Storage is Optuna's RDB storage on the project's database when a URL is given (workers on
 PostgreSQL share one study), in memory otherwise. The sampler is seeded: same data, same seed,
 same study.
 """
@@ -25,7 +32,7 @@ same study.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,19 +42,24 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from optimizer.bootstrap import clustered_standard_error
-from optimizer.replay import Estimate, ReplayData, Thresholds, dr_estimate, dr_terms, total_cost
+from optimizer.lagrange import block_map
+from optimizer.replay import Estimate, ReplayData, Thresholds, dr_estimate, dr_term_matrix, dr_terms, total_cost
+from optimizer.segments import RoutingParams, Segment, candidate_segments, with_segments
 
 Progress = Callable[[int, int], None]  # (trials done, trials in all)
-_GRID = (8, 6)  # haiku thresholds × sonnet band widths enqueued before TPE
+_GRID = (8, 6)  # haiku thresholds × sonnet band widths enqueued before TPE (the base block)
+_SEGMENT_GRID = (5, 4)  # the same for a segment's block (its turns are fewer, its ridge simpler)
 _STARTS = 3  # the polish starts from this many cheap feasible trials in different places
 _STEPS = (0.4, 0.2, 0.1, 0.05, 0.02)  # polish moves, in log tokens
 _MOVES = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
 _PENALTY = 1_000.0  # cost multiplier per unit of quality below the floor (quality is 0..1)
+_PRICES = (16, 24)  # quality prices enqueued on a grid, then TPE trials, in the Lagrangian study
+_PRICE_RANGE = (1e-3, 1e3)  # quality price, in multiples of the baseline's mean cost per turn
 
 
 @dataclass(frozen=True, slots=True)
 class Trial:
-    thresholds: Thresholds
+    params: RoutingParams
     cost: float  # USD over the replayed turns
     quality: float  # doubly robust point estimate
     feasible: bool
@@ -56,7 +68,7 @@ class Trial:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    baseline: Thresholds
+    baseline: RoutingParams  # the active policy's (without the segments the search added)
     baseline_quality: Estimate
     baseline_cost: float
     floor: float  # the baseline's quality − margin (for reports)
@@ -65,12 +77,14 @@ class SearchResult:
     trials: tuple[Trial, ...]  # every trial, in order
 
     def feasible_by_cost(self) -> list[Trial]:
-        """Feasible trials, cheapest first, each thresholds pair once."""
-        seen: set[Thresholds] = set()
+        """Feasible trials, cheapest first, each policy once (overrides that route like the base are
+        dropped before comparing)."""
+        seen: set[RoutingParams] = set()
         ordered = []
         for trial in sorted(self.trials, key=lambda t: (t.cost, -t.quality)):
-            if trial.feasible and trial.thresholds not in seen:
-                seen.add(trial.thresholds)
+            effective = trial.params.effective()
+            if trial.feasible and effective not in seen:
+                seen.add(effective)
                 ordered.append(trial)
         return ordered
 
@@ -126,95 +140,204 @@ def _storage(database_url: str | None) -> optuna.storages.BaseStorage:
         admin.dispose()
 
 
-def _starts(found: list[Trial]) -> list[Trial]:
+def _starts(found: list[Trial], block: int) -> list[Trial]:
     """The cheapest feasible trials, at most ``_STARTS``, no two within 0.5 log tokens of each other
-    on both thresholds (a lone start can sit in a local dip of the cost ridge)."""
-    chosen: list[Trial] = []
+    on both of the block's thresholds (a lone start can sit in a local dip of the cost ridge)."""
+    chosen: list[Thresholds] = []
+    trials: list[Trial] = []
     for trial in sorted((t for t in found if t.feasible), key=lambda t: t.cost):
-        if all(abs(np.log(trial.thresholds.haiku_below / c.thresholds.haiku_below)) > 0.5
-               or abs(np.log(trial.thresholds.opus_from / c.thresholds.opus_from)) > 0.5 for c in chosen):
-            chosen.append(trial)
+        mine = trial.params.block(block)
+        if all(abs(np.log(max(mine.haiku_below, 1) / max(c.haiku_below, 1))) > 0.5
+               or abs(np.log(max(mine.opus_from, 1) / max(c.opus_from, 1))) > 0.5 for c in chosen):
+            chosen.append(mine)
+            trials.append(trial)
         if len(chosen) == _STARTS:
             break
-    return chosen
+    return trials
 
 
-def search(data: ReplayData, baseline: Thresholds, *, trials: int = 300, seed: int = 0,
+@dataclass(slots=True)
+class _Space:
+    """What every block's study shares: the data, the baseline's DR terms, the floor and the
+    bounds of the thresholds (in tokens)."""
+
+    data: ReplayData
+    baseline_terms: np.ndarray
+    margin: float
+    z: float
+    low: int
+    high: int
+    found: list[Trial]
+    sessions: np.ndarray  # session code per turn (computed once: every trial needs it)
+    sizes: np.ndarray  # turns per session
+
+    @property
+    def span(self) -> float:
+        return float(np.log(self.high / self.low))
+
+    def evaluate(self, params: RoutingParams, actions: np.ndarray) -> Trial:
+        data = self.data
+        paired = dr_terms(data, actions) - self.baseline_terms
+        delta = float(paired.mean())
+        lower = delta - self.z * clustered_standard_error(self.sessions, paired, sizes=self.sizes)
+        trial = Trial(params, total_cost(data, actions), float(self.baseline_terms.mean()) + delta,
+                      lower >= -self.margin, lower)
+        self.found.append(trial)
+        return trial
+
+    def penalised(self, trial: Trial) -> float:
+        shortfall = 0.0 if trial.feasible else -self.margin - trial.delta_low
+        return trial.cost * (1.0 + _PENALTY * shortfall) + (0.0 if trial.feasible else 1e-9)
+
+    def thresholds(self, below: int, band: float) -> Thresholds:
+        return Thresholds(below, int(min(self.high, round(below * np.exp(band)))))
+
+    def point(self, thresholds: Thresholds) -> dict[str, float]:
+        below = int(np.clip(thresholds.haiku_below, self.low, self.high))
+        start = int(np.clip(thresholds.opus_from, below, self.high))
+        return {"haiku_below": below, "sonnet_band": float(np.clip(np.log(start / below), 0.0, self.span))}
+
+
+def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, actions: np.ndarray, block: int,
+                  rows: np.ndarray, *, trials: int, grid: tuple[int, int], polish: int,
+                  callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]]) -> list[Trial]:
+    """One block's study: the block's thresholds move, everything else stays at ``current``."""
+    tokens = space.data.tokens[rows]
+    mine: list[Trial] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        # (haiku threshold, width of the sonnet band in log tokens) rather than two thresholds: the
+        # cheap region is "move both together", which this makes a straight line for TPE
+        thresholds = space.thresholds(trial.suggest_int("haiku_below", space.low, space.high, log=True),
+                                      trial.suggest_float("sonnet_band", 0.0, space.span))
+        moved = actions.copy()
+        moved[rows] = thresholds.actions(tokens)
+        found = space.evaluate(current.with_block(block, thresholds), moved)
+        mine.append(found)
+        trial.set_user_attr("quality", found.quality)
+        trial.set_user_attr("cost", found.cost)
+        return space.penalised(found)
+
+    study.enqueue_trial(space.point(current.block(block)))
+    # a coarse grid first, so TPE starts from a map of the whole space rather than a few random
+    # points (the cheap feasible region is a thin ridge that random starts can miss)
+    for below in np.exp(np.linspace(np.log(space.low), np.log(space.high), grid[0])):
+        for band in np.linspace(0.0, space.span, grid[1]):
+            study.enqueue_trial({"haiku_below": round(float(below)), "sonnet_band": float(band)})
+    study.optimize(objective, n_trials=max(trials, grid[0] * grid[1] + 1), callbacks=callbacks)
+    for origin in _starts(mine, block):
+        best = origin
+        for step in _STEPS:
+            for _ in range(polish):
+                before = len(mine)
+                at = best.params.block(block)
+                for move in _MOVES:
+                    moved = Thresholds(min(at.haiku_below, at.opus_from), at.opus_from)
+                    below = int(np.clip(round(moved.haiku_below * np.exp(move[0] * step)), space.low, space.high))
+                    start = int(np.clip(round(moved.opus_from * np.exp(move[1] * step)), below, space.high))
+                    study.enqueue_trial({"haiku_below": below, "sonnet_band": float(np.log(start / below))})
+                study.optimize(objective, n_trials=len(_MOVES), callbacks=callbacks)
+                better = min((t for t in mine[before:] if t.feasible), key=lambda t: t.cost, default=None)
+                if better is None or better.cost >= best.cost:
+                    break  # no neighbour at this step is cheaper: go finer
+                best = better
+    return mine
+
+
+def _lagrangian(space: _Space, study: optuna.Study, current: RoutingParams, governing: np.ndarray,
+                baseline_cost: float, callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]]) \
+        -> list[Trial]:
+    """Every block's thresholds at once for a price on quality (optimizer.lagrange), the price
+    searched by a one-dimensional study; each combination is judged exactly."""
+    data = space.data
+    terms, blocks = dr_term_matrix(data), [-1, *range(len(current.overrides))]
+    maps = {block: block_map(data.tokens[governing == block], data.cost[governing == block],
+                             terms[governing == block], low=space.low, high=space.high) for block in blocks}
+    per_turn = baseline_cost / max(data.n, 1)
+    mine: list[Trial] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        price = per_turn * trial.suggest_float("price", *_PRICE_RANGE, log=True)
+        params = current
+        for block in blocks:
+            params = params.with_block(block, maps[block].best(price))
+        found = space.evaluate(params, params.actions(data.tokens, data.facts))
+        mine.append(found)
+        return space.penalised(found)
+
+    for price in np.geomspace(*_PRICE_RANGE, _PRICES[0]):
+        study.enqueue_trial({"price": float(price)})
+    study.optimize(objective, n_trials=sum(_PRICES), callbacks=callbacks)
+    return mine
+
+
+def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: int = 300, seed: int = 0,
            database_url: str | None = None, study_name: str | None = None, slack: float = 1.0, z: float = 1.96,
-           max_quality_loss: float | None = 0.01,
+           max_quality_loss: float | None = 0.01, segments: Sequence[Segment] | None = None,
+           segment_trials: int | None = None, rounds: int = 2,
            bootstrap_rounds: int = 200, polish: int = 3, progress: Progress | None = None) -> SearchResult:
     """Run the study. A candidate is feasible when quality − baseline quality, less ``z`` standard
     errors, is at least −(slack × the baseline's 95% half-width, at most ``max_quality_loss``);
-    ``z=0`` trusts point estimates."""
-    baseline_actions = baseline.actions(data.tokens)
+    ``z=0`` trusts point estimates. ``segments`` (None: optimizer.segments.candidate_segments of the
+    data) get overrides of their own, searched with ``segment_trials`` trials a block (a third of
+    ``trials`` by default) for at most ``rounds`` rounds over the blocks."""
+    start = RoutingParams.of(baseline)
+    if segments is None:
+        segments = candidate_segments(data.tokens, data.facts, data.sessions)
+    baseline_actions = start.actions(data.tokens, data.facts)
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
     margin = slack * baseline_quality.half_width
     if max_quality_loss is not None:
         # a wide interval (little data) must not license a large loss: the margin is capped
         margin = min(margin, max_quality_loss)
-    baseline_terms = dr_terms(data, baseline_actions)
-    sessions = data.sessions
-    sizes = np.bincount(sessions)
     low = max(1, int(data.tokens.min()))
     high = max(low + 1, int(data.tokens.max()) + 1)  # at the top: "this tier is never used"
-    span = float(np.log(high / low))
-    found: list[Trial] = []
-
-    def objective(trial: optuna.Trial) -> float:
-        # (haiku threshold, width of the sonnet band in log tokens) rather than two thresholds: the
-        # cheap region is "move both together", which this makes a straight line for TPE
-        below = trial.suggest_int("haiku_below", low, high, log=True)
-        band = trial.suggest_float("sonnet_band", 0.0, span)
-        thresholds = Thresholds(below, int(min(high, round(below * np.exp(band)))))
-        actions = thresholds.actions(data.tokens)
-        paired = dr_terms(data, actions) - baseline_terms
-        delta = float(paired.mean())
-        lower = delta - z * clustered_standard_error(sessions, paired, sizes=sizes)
-        cost, quality = total_cost(data, actions), baseline_quality.value + delta
-        feasible = lower >= -margin
-        found.append(Trial(thresholds, cost, quality, feasible, lower))
-        trial.set_user_attr("quality", quality)
-        trial.set_user_attr("cost", cost)
-        shortfall = 0.0 if feasible else -margin - lower
-        return cost * (1.0 + _PENALTY * shortfall) + (0.0 if feasible else 1e-9)
-
+    sessions = data.sessions
+    space = _Space(data, dr_terms(data, baseline_actions), margin, z, low, high, [], sessions, np.bincount(sessions))
+    current = with_segments(start, segments)  # routes exactly like the baseline
+    governing = current.governing(data.facts, data.n)
+    blocks = [-1, *range(len(current.overrides))]
+    segment_trials = segment_trials if segment_trials is not None else max(_SEGMENT_GRID[0] * _SEGMENT_GRID[1] + 1,
+                                                                           trials // 3)
+    per_polish = _STARTS * polish * len(_STEPS) * len(_MOVES)
+    # an upper bound on the trials, for the progress bar
+    total = sum(_PRICES) + rounds * (trials + (len(blocks) - 1) * segment_trials + len(blocks) * per_polish)
+    callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = []
+    if progress is not None:
+        callbacks.append(lambda _study, _trial: progress(len(space.found), total))
     storage = _storage(database_url)
+    best = space.evaluate(current, baseline_actions.copy())
     try:
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(20, max(1, trials // 5)))
-        study = optuna.create_study(storage=storage, sampler=sampler, direction="minimize",
-                                    study_name=study_name, load_if_exists=study_name is not None)
-        start = int(np.clip(baseline.haiku_below, low, high))
-        study.enqueue_trial({"haiku_below": start,
-                             "sonnet_band": float(np.clip(np.log(max(baseline.opus_from, start) / start), 0.0, span))})
-        # a coarse grid first, so TPE starts from a map of the whole space rather than a few random
-        # points (the cheap feasible region is a thin ridge that random starts can miss)
-        for below in np.exp(np.linspace(np.log(low), np.log(high), _GRID[0])):
-            for band in np.linspace(0.0, span, _GRID[1]):
-                study.enqueue_trial({"haiku_below": round(float(below)), "sonnet_band": float(band)})
-        trials = max(trials, _GRID[0] * _GRID[1] + 1)
-        total = trials + _STARTS * polish * len(_STEPS) * len(_MOVES)  # an upper bound
-        callbacks = []
-        if progress is not None:
-            callbacks.append(lambda _study, _trial: progress(len(found), total))
-        study.optimize(objective, n_trials=trials, callbacks=callbacks)
-        for origin in _starts(found):
-            best = origin
-            for step in _STEPS:
-                for _ in range(polish):
-                    before = len(found)
-                    for move in _MOVES:
-                        below = int(np.clip(round(best.thresholds.haiku_below * np.exp(move[0] * step)), low, high))
-                        start = int(np.clip(round(best.thresholds.opus_from * np.exp(move[1] * step)), below, high))
-                        study.enqueue_trial({"haiku_below": below, "sonnet_band": float(np.log(start / below))})
-                    study.optimize(objective, n_trials=len(_MOVES), callbacks=callbacks)
-                    better = min((t for t in found[before:] if t.feasible), key=lambda t: t.cost, default=None)
-                    if better is None or better.cost >= best.cost:
-                        break  # no neighbour at this step is cheaper: go finer
-                    best = better
+        if current.overrides:
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=_PRICES[0])
+            study = optuna.create_study(storage=storage, sampler=sampler, direction="minimize",
+                                        study_name=None if study_name is None else f"{study_name}:lagrange",
+                                        load_if_exists=study_name is not None)
+            found = _lagrangian(space, study, current, governing, best.cost, callbacks)
+            best = min((t for t in found if t.feasible), key=lambda t: t.cost, default=best)
+        for round_number in range(rounds):
+            cost_before = best.cost
+            for block in blocks:
+                name = None if study_name is None else \
+                    f"{study_name}:{'base' if block < 0 else current.overrides[block].segment.slug}:{round_number}"
+                sampler = optuna.samplers.TPESampler(seed=seed + 7919 * round_number + block + 1,
+                                                     n_startup_trials=min(20, max(1, trials // 5)))
+                study = optuna.create_study(storage=storage, sampler=sampler, direction="minimize",
+                                            study_name=name, load_if_exists=name is not None)
+                base_block = block < 0
+                mine = _search_block(space, study, best.params, best.params.actions(data.tokens, data.facts), block,
+                                     governing == block, trials=trials if base_block else segment_trials,
+                                     grid=_GRID if base_block else _SEGMENT_GRID, polish=polish,
+                                     callbacks=callbacks)
+                cheaper = min((t for t in mine if t.feasible), key=lambda t: t.cost, default=None)
+                if cheaper is not None and cheaper.cost < best.cost:
+                    best = cheaper
+            if not current.overrides or best.cost >= cost_before:
+                break  # a round that found nothing cheaper: another would not either
     finally:
         if isinstance(storage, optuna.storages.RDBStorage):
             storage.remove_session()
             storage.engine.dispose()  # its pool would outlive the call otherwise
-    baseline_trial = Trial(baseline, total_cost(data, baseline_actions), baseline_quality.value, True)
-    return SearchResult(baseline, baseline_quality, baseline_trial.cost, baseline_quality.value - margin, margin,
-                        z, (baseline_trial, *found))
+    baseline_trial = Trial(start, total_cost(data, baseline_actions), baseline_quality.value, True)
+    return SearchResult(start, baseline_quality, baseline_trial.cost, baseline_quality.value - margin, margin,
+                        z, (baseline_trial, *space.found))

@@ -159,7 +159,7 @@ def test_the_search_floor_uses_the_clustered_standard_error() -> None:
     result = search(data, baseline, trials=49, seed=1, polish=0)
     base_terms = dr_terms(data, baseline.actions(tokens))
     for trial in result.trials[1:6]:
-        paired = dr_terms(data, trial.thresholds.actions(tokens)) - base_terms
+        paired = dr_terms(data, trial.params.actions(tokens)) - base_terms
         expected = paired.mean() - 1.96 * clustered_standard_error(session, paired)
         assert trial.delta_low == pytest.approx(expected)
         assert clustered_standard_error(session, paired) > 2 * paired.std() / np.sqrt(n) or paired.std() == 0

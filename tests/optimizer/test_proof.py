@@ -31,11 +31,12 @@ def _judge(setting, z: float):  # type: ignore[no-untyped-def]
     baseline, data, fresh = setting
     result = search(data, baseline, trials=250, seed=TRAIN_SEED, z=z)
     choice = choose(data, result, seed=TRAIN_SEED)
-    assert choice.thresholds is not None, choice.reason
+    assert choice.params is not None, choice.reason
     base_q, base_cost = fresh.true_quality(baseline), fresh.true_cost(baseline)
     best, best_cost, best_q = oracle(fresh, base_q)
-    q, cost = fresh.true_quality(choice.thresholds), fresh.true_cost(choice.thresholds)
-    print(f"\nz={z}: proposal {choice.thresholds} saves {1 - cost / base_cost:.1%} on the fresh sample; "
+    proposal = choice.params.base
+    q, cost = fresh.true_quality(proposal), fresh.true_cost(proposal)
+    print(f"\nz={z}: proposal {proposal} saves {1 - cost / base_cost:.1%} on the fresh sample; "
           f"quality {q:.4f} vs default {base_q:.4f} (margin {result.margin:.4f}); oracle {best} saves "
           f"{1 - best_cost / base_cost:.1%} at {best_q:.4f}; proposal/oracle cost {cost / best_cost:.3f}")
     return q, cost, base_q, base_cost, best_cost, result.margin

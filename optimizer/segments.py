@@ -1,0 +1,184 @@
+"""The optimizer's search space beyond two token thresholds: *segments* of traffic that get thresholds
+of their own.
+
+A routing policy the optimizer tunes is a base pair of thresholds (haiku below, opus from) and an
+ordered list of overrides, each a segment with its own pair; a turn takes the thresholds of the
+first segment it belongs to, else the base. Three kinds of segment, all predicates the policy
+schema already has, so an override is three ordinary rules in the written policy:
+
+* ``thinking``: the developer turned extended thinking on (a per-session choice that signals harder
+  work; escalating these lets the base move cheaper);
+* ``tools``: the request offers at least ``value`` tools (Claude Code offers ~17 of its own, MCP
+  servers add more; a long tool list makes choosing the right call harder);
+* ``repo``: one repository (some codebases are harder or easier than the rest).
+
+Escalation on thinking or tool density is such an override with lower thresholds than the base;
+a repo where the cheap tiers do fine gets higher ones. Pure (numpy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+
+from optimizer.replay import Thresholds
+from optimizer.turn_facts import TurnFacts
+
+Kind = Literal["thinking", "tools", "repo"]
+_SLUG = re.compile(r"[^A-Za-z0-9_.:-]+")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Segment:
+    kind: Kind
+    value: str  # the repo; the minimum tool count, as digits; "true" for thinking
+
+    @classmethod
+    def thinking(cls) -> Segment:
+        return cls("thinking", "true")
+
+    @classmethod
+    def tools(cls, at_least: int) -> Segment:
+        return cls("tools", str(int(at_least)))
+
+    @classmethod
+    def repo(cls, name: str) -> Segment:
+        return cls("repo", name)
+
+    def mask(self, facts: TurnFacts | None, n: int) -> np.ndarray:
+        if facts is None:
+            return np.zeros(n, dtype=bool)
+        if self.kind == "thinking":
+            return facts.thinking.copy()
+        if self.kind == "tools":
+            return facts.tool_count >= int(self.value)
+        return facts.repo == self.value
+
+    def when(self) -> dict[str, object]:
+        """The rule predicate (besides input_tokens) that selects the segment."""
+        if self.kind == "thinking":
+            return {"thinking": True}
+        if self.kind == "tools":
+            return {"tool_count": {"gte": int(self.value)}}
+        return {"repo": [self.value]}
+
+    @property
+    def slug(self) -> str:
+        """A rule-name prefix (rule names allow ``[A-Za-z0-9_.:-]``, 64 characters)."""
+        if self.kind != "repo":
+            return "thinking" if self.kind == "thinking" else f"tools-{self.value}"
+        clean = _SLUG.sub("-", self.value).strip("-")[:40] or "repo"
+        if clean != self.value:  # keep two repos that clean to the same text apart
+            clean = f"{clean}-{hashlib.sha256(self.value.encode()).hexdigest()[:6]}"
+        return f"repo-{clean}"
+
+    def describe(self) -> str:
+        if self.kind == "thinking":
+            return "turns with thinking on"
+        if self.kind == "tools":
+            return f"requests offering ≥ {self.value} tools"
+        return f"repo {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    segment: Segment
+    thresholds: Thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingParams:
+    """Base thresholds and segment overrides (first matching segment wins)."""
+
+    base: Thresholds
+    overrides: tuple[Override, ...] = ()
+
+    @classmethod
+    def of(cls, thresholds: Thresholds | RoutingParams) -> RoutingParams:
+        return thresholds if isinstance(thresholds, RoutingParams) else cls(thresholds)
+
+    def governing(self, facts: TurnFacts | None, n: int) -> np.ndarray:
+        """Per turn: the index of the override whose thresholds apply, −1 for the base."""
+        which = np.full(n, -1, dtype=np.int64)
+        for index in range(len(self.overrides) - 1, -1, -1):  # the first match wins: paint it last
+            which[self.overrides[index].segment.mask(facts, n)] = index
+        return which
+
+    def actions(self, tokens: np.ndarray, facts: TurnFacts | None = None) -> np.ndarray:
+        which = self.governing(facts, tokens.shape[0])
+        actions = self.base.actions(tokens)
+        for index, override in enumerate(self.overrides):
+            rows = which == index
+            actions[rows] = override.thresholds.actions(tokens[rows])
+        return actions
+
+    def with_block(self, block: int, thresholds: Thresholds) -> RoutingParams:
+        """A copy with the base (block −1) or override ``block``'s thresholds replaced."""
+        if block < 0:
+            return replace(self, base=thresholds)
+        overrides = list(self.overrides)
+        overrides[block] = Override(overrides[block].segment, thresholds)
+        return replace(self, overrides=tuple(overrides))
+
+    def block(self, block: int) -> Thresholds:
+        return self.base if block < 0 else self.overrides[block].thresholds
+
+    def effective(self) -> RoutingParams:
+        """Without the trailing overrides that route exactly like the base (nothing to write for
+        them). One followed by others stays: it still keeps its turns from the later ones."""
+        overrides = list(self.overrides)
+        while overrides and overrides[-1].thresholds == self.base:
+            overrides.pop()
+        return replace(self, overrides=tuple(overrides))
+
+    def to_dict(self) -> dict[str, object]:
+        def pair(t: Thresholds) -> dict[str, int]:
+            return {"haiku_below": t.haiku_below, "opus_from": t.opus_from}
+        return {**pair(self.base), "overrides": [{"segment": o.segment.kind, "value": o.segment.value,
+                                                   **pair(o.thresholds)} for o in self.overrides]}
+
+
+def candidate_segments(tokens: np.ndarray, facts: TurnFacts | None, sessions: np.ndarray, *,
+                       min_share: float = 0.05, min_sessions: int = 30, max_repos: int = 4) -> list[Segment]:
+    """The segments worth searching on this data: each (and, for thinking, its complement) holds at
+    least ``min_share`` of the turns and ``min_sessions`` sessions, so the off-policy estimate of its
+    thresholds rests on enough evidence. Repos first (most specific, the largest ``max_repos``), then
+    thinking, then the tool-dense requests: those offering more tools than the most common request
+    does."""
+    n = tokens.shape[0]
+    if facts is None or n == 0:
+        return []
+
+    def enough(mask: np.ndarray) -> bool:
+        return bool(mask.mean() >= min_share and np.unique(sessions[mask]).size >= min_sessions)
+
+    found: list[Segment] = []
+    names, counts = np.unique(facts.repo[facts.repo != None].astype(str), return_counts=True)  # noqa: E711
+    for name in names[np.argsort(-counts, kind="stable")][:max_repos]:
+        segment = Segment.repo(str(name))
+        mask = segment.mask(facts, n)
+        if enough(mask) and enough(~mask):
+            found.append(segment)
+    if enough(facts.thinking) and enough(~facts.thinking):
+        found.append(Segment.thinking())
+    values, counts = np.unique(facts.tool_count, return_counts=True)
+    common = values[np.argmax(counts)] if values.size else 0
+    for value in values[values > common]:
+        segment = Segment.tools(int(value))
+        if enough(segment.mask(facts, n)):
+            found.append(segment)
+            break
+    return found
+
+
+def with_segments(params: RoutingParams, segments: Sequence[Segment]) -> RoutingParams:
+    """``params`` plus an override for each new segment, after the existing ones and with thresholds
+    that reproduce what the turns get now, so the search starts exactly at the active policy."""
+    have = {o.segment for o in params.overrides}
+    extra = tuple(Override(s, params.base) for s in segments if s not in have)
+    return replace(params, overrides=params.overrides + extra)
