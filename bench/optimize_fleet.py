@@ -2,7 +2,11 @@
 store → evals → proposal) and its proposal judged on a fresh fleet by the known truth and by
 actually running the next window under it. Settings: bench/optimizer_fleet.py.
 
-    .venv/bin/python bench/optimize_fleet.py [--seeds 5] [--sessions 3000]
+    .venv/bin/python bench/optimize_fleet.py [--seeds 5] [--sessions 3000] [--segmented]
+
+``--segmented`` runs sim.fleet_presets.segmented_fleet (thinking, tools offered and repo shape how
+hard a turn is), where the optimizer's segment overrides matter; the summary then also shows the
+cheapest threshold-only policy's saving.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=3_000)
     parser.add_argument("--explore", type=int, default=10, help="exploration share of sessions, %%")
+    parser.add_argument("--segmented", action="store_true", help="the segmented fleet instead of the routed one")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     prices = builtin_price_table()
@@ -34,7 +39,7 @@ def main() -> None:
         began = time.perf_counter()
         with tempfile.TemporaryDirectory() as directory:
             proof = prove(Path(directory), prices, train_seed=train, fresh_seed=fresh, sessions=args.sessions,
-                          explore=args.explore)
+                          explore=args.explore, segmented=args.segmented)
         print(f"seeds {train}/{fresh} ({time.perf_counter() - began:.0f} s, {proof.turns:,} turns): {proof.summary()}",
               flush=True)
 

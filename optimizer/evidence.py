@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from optimizer.pruning import pruned
 from optimizer.replay import (
     ReplayData,
     dr_difference,
@@ -99,8 +100,9 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: RoutingParam
 
 
 def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, min_ess_sessions: float = 30.0,
-           seed: int = 0, rounds: int = 200, candidates: int = 10) -> Choice:
-    """The cheapest feasible candidate that passes the guards (looking at up to ``candidates``).
+           seed: int = 0, rounds: int = 200, candidates: int = 10, min_override_saving: float = 0.01) -> Choice:
+    """The cheapest feasible candidate that passes the guards (looking at up to ``candidates``), less
+    the segment overrides that save under ``min_override_saving`` of the active cost (optimizer.pruning).
 
     After a candidate's bootstrap interval crosses the floor, only candidates the search judged safer
     by at least the gap between its normal-approximation bound and the bootstrap's are looked at: the
@@ -116,7 +118,7 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
         if trial.delta_low < needed and trial.cost < result.baseline_cost:
             continue
         looked += 1
-        params = trial.params.effective()
+        params = pruned(data, result, trial.params, min_saving=min_override_saving)
         label = params.to_dict()
         if params == result.baseline.effective() or trial.cost >= result.baseline_cost:
             refusals.append(f"{label}: not cheaper than the active policy")

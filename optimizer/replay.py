@@ -7,8 +7,9 @@ Actions are tiers (0 haiku, 1 sonnet, 2 opus). A *threshold policy* sends a turn
 
 Cost is counterfactual but deterministic: each turn's input side (uncached, cache write, cache
 read tokens) is priced at the chosen tier's rates, and its output tokens are scaled by the ratio
-of mean output tokens observed on the chosen tier to that of the tier that served it (tiers differ
-in verbosity). Quality is estimated off-policy from the logged propensities:
+of mean output tokens on the chosen tier to that of the tier that served it (tiers differ in
+verbosity; each tier's mean is over the whole traffic, weighted by 1/propensity, not over the turns
+the routing happened to give it). Quality is estimated off-policy from the logged propensities:
 
 * SNIPS: Σ w·r / Σ w with w = 1[logged = chosen] / propensity (self-normalised: bounded in [0, 1]);
 * doubly robust: q̂(x, chosen) + 1[logged = chosen] / propensity · (r − q̂(x, logged)), with one
@@ -104,7 +105,12 @@ def tier_codes(tiers: pl.Series) -> np.ndarray:
 def cost_matrix(frame: pl.DataFrame, logged: np.ndarray, rates: Mapping[str, PriceEntry]) -> np.ndarray:
     """n × 3 USD: every turn priced on every tier (see the module docstring for output tokens)."""
     out = frame["output_tokens"].to_numpy().astype(np.float64)
-    mean_out = np.array([out[logged == t].mean() if np.any(logged == t) else np.nan for t in range(3)])
+    # each tier's mean output over the whole traffic, not over the turns it happened to serve (which
+    # the routing picked by size): self-normalised IPS, so the explored turns speak for the rest
+    weight = 1.0 / frame["propensity"].to_numpy().astype(np.float64) if "propensity" in frame.columns \
+        else np.ones(out.shape[0])
+    mean_out = np.array([float(np.average(out[logged == t], weights=weight[logged == t]))
+                         if np.any(logged == t) else np.nan for t in range(3)])
     mean_out = np.where(np.isnan(mean_out), np.nanmean(mean_out) if np.any(~np.isnan(mean_out)) else 1.0, mean_out)
     mean_out = np.where(mean_out > 0, mean_out, 1.0)
     uncached = frame["input_tokens"].to_numpy().astype(np.float64)

@@ -44,7 +44,7 @@ from sqlalchemy.engine import make_url
 from optimizer.bootstrap import clustered_standard_error
 from optimizer.lagrange import block_map
 from optimizer.replay import Estimate, ReplayData, Thresholds, dr_estimate, dr_term_matrix, dr_terms, total_cost
-from optimizer.segments import RoutingParams, Segment, candidate_segments, with_segments
+from optimizer.segments import RoutingParams, Segment, candidate_segments, differing, with_segments
 
 Progress = Callable[[int, int], None]  # (trials done, trials in all)
 _GRID = (8, 6)  # haiku thresholds × sonnet band widths enqueued before TPE (the base block)
@@ -279,11 +279,13 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
     """Run the study. A candidate is feasible when quality − baseline quality, less ``z`` standard
     errors, is at least −(slack × the baseline's 95% half-width, at most ``max_quality_loss``);
     ``z=0`` trusts point estimates. ``segments`` (None: optimizer.segments.candidate_segments of the
-    data) get overrides of their own, searched with ``segment_trials`` trials a block (a third of
-    ``trials`` by default) for at most ``rounds`` rounds over the blocks."""
+    data that pass optimizer.segments.differing) get overrides of their own, searched with
+    ``segment_trials`` trials a block (a third of ``trials`` by default) for at most ``rounds`` rounds
+    over the blocks."""
     start = RoutingParams.of(baseline)
     if segments is None:
-        segments = candidate_segments(data.tokens, data.facts, data.sessions)
+        segments = differing(candidate_segments(data.tokens, data.facts, data.sessions), dr_term_matrix(data),
+                             data.facts, data.sessions)
     baseline_actions = start.actions(data.tokens, data.facts)
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
     margin = slack * baseline_quality.half_width

@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from optimizer.bootstrap import clustered_standard_error
 from optimizer.replay import Thresholds
 from optimizer.turn_facts import TurnFacts
 
@@ -147,9 +148,10 @@ def candidate_segments(tokens: np.ndarray, facts: TurnFacts | None, sessions: np
                        min_share: float = 0.05, min_sessions: int = 30, max_repos: int = 4) -> list[Segment]:
     """The segments worth searching on this data: each (and, for thinking, its complement) holds at
     least ``min_share`` of the turns and ``min_sessions`` sessions, so the off-policy estimate of its
-    thresholds rests on enough evidence. Repos first (most specific, the largest ``max_repos``), then
-    thinking, then the tool-dense requests: those offering more tools than the most common request
-    does."""
+    thresholds rests on enough evidence. In the order they take effect: thinking first (the
+    developer's own signal that the work is hard, whatever the repo), then the tool-dense requests
+    (those offering more tools than the most common request does), then the ``max_repos`` busiest
+    repos (for the turns neither of those took)."""
     n = tokens.shape[0]
     if facts is None or n == 0:
         return []
@@ -158,12 +160,6 @@ def candidate_segments(tokens: np.ndarray, facts: TurnFacts | None, sessions: np
         return bool(mask.mean() >= min_share and np.unique(sessions[mask]).size >= min_sessions)
 
     found: list[Segment] = []
-    names, counts = np.unique(facts.repo[facts.repo != None].astype(str), return_counts=True)  # noqa: E711
-    for name in names[np.argsort(-counts, kind="stable")][:max_repos]:
-        segment = Segment.repo(str(name))
-        mask = segment.mask(facts, n)
-        if enough(mask) and enough(~mask):
-            found.append(segment)
     if enough(facts.thinking) and enough(~facts.thinking):
         found.append(Segment.thinking())
     values, counts = np.unique(facts.tool_count, return_counts=True)
@@ -173,6 +169,12 @@ def candidate_segments(tokens: np.ndarray, facts: TurnFacts | None, sessions: np
         if enough(segment.mask(facts, n)):
             found.append(segment)
             break
+    names, counts = np.unique(facts.repo[facts.repo != None].astype(str), return_counts=True)  # noqa: E711
+    for name in names[np.argsort(-counts, kind="stable")][:max_repos]:
+        segment = Segment.repo(str(name))
+        mask = segment.mask(facts, n)
+        if enough(mask) and enough(~mask):
+            found.append(segment)
     return found
 
 
@@ -182,3 +184,32 @@ def with_segments(params: RoutingParams, segments: Sequence[Segment]) -> Routing
     have = {o.segment for o in params.overrides}
     extra = tuple(Override(s, params.base) for s in segments if s not in have)
     return replace(params, overrides=params.overrides + extra)
+
+
+def differing(segments: Sequence[Segment], terms: np.ndarray, facts: TurnFacts | None, sessions: np.ndarray, *,
+              z: float = 2.0) -> list[Segment]:
+    """The segments whose tiers compare differently than on the rest of the traffic, by the evidence.
+
+    An override is worth searching only where a tier does better or worse, relative to the others,
+    than it does elsewhere: otherwise its thresholds can only fit the sample's noise, and a search
+    over them buys quality that is not there (on a fleet where repos do not matter, repo overrides
+    raised the claimed saving well above the truth's). ``terms`` are the n × 3 doubly robust terms
+    (optimizer.replay.dr_term_matrix); for each pair of tiers, the difference of their gap inside
+    the segment and outside it is tested against its session-clustered standard error, and the
+    segment stays when any pair's |difference| exceeds ``z`` of them."""
+    n = terms.shape[0]
+    kept = []
+    for segment in segments:
+        inside = segment.mask(facts, n)
+        share_in, share_out = inside.sum() / n, (~inside).sum() / n
+        if share_in == 0 or share_out == 0:
+            continue
+        # per-turn values whose mean is (gap inside) − (gap outside), so one clustered SE covers both
+        weight = np.where(inside, 1 / share_in, -1 / share_out)
+        for high, low in ((2, 0), (2, 1), (1, 0)):
+            values = (terms[:, high] - terms[:, low]) * weight
+            error = clustered_standard_error(sessions, values)
+            if np.isfinite(error) and error > 0 and abs(float(values.mean())) > z * error:
+                kept.append(segment)
+                break
+    return kept

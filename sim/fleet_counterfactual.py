@@ -39,6 +39,11 @@ class TierTruth:
     cost_warm: np.ndarray
     cost_cold: np.ndarray
     last_ok: np.ndarray  # the row of the session's previous answered turn whose cache could serve this one, or −1
+    # the routing facts a policy may select on besides tokens (sim.fleet_facts), per turn
+    thinking: np.ndarray
+    tool_count: np.ndarray
+    repo: np.ndarray  # object: the session's repo
+    session: np.ndarray  # the session's index in the plan
 
     def costs(self, actions: np.ndarray) -> np.ndarray:
         """Each turn's USD when turn i is served on tier actions[i]."""
@@ -85,6 +90,10 @@ def tier_truth(config: FleetConfig, plans: Iterable[SessionPlan], prices: Prices
     warm_cost: list[list[float]] = []
     cold_cost: list[list[float]] = []
     last_ok: list[int] = []
+    thinking: list[bool] = []
+    tool_count: list[int] = []
+    repo: list[str] = []
+    session: list[int] = []
     span_s = config.days * 86_400
     for plan in plans:
         progress = (plan.start - config.start).total_seconds() / span_s
@@ -97,6 +106,10 @@ def tier_truth(config: FleetConfig, plans: Iterable[SessionPlan], prices: Prices
                       and not turn.cache_bust)
             warm, cold = _usages(turn, cache[2] if usable and cache is not None else 0)
             tokens.append(turn.total_tokens)
+            thinking.append(turn.thinking)
+            tool_count.append(turn.tool_count)
+            repo.append(plan.repo)
+            session.append(plan.index)
             p_success.append([_p_succeeded(config, plan, turn, tier, progress) for tier in TIERS])
             warm_cost.append([prices.cost_usd(MODEL_OF_TIER[tier], warm, day) for tier in TIERS])
             cold_cost.append([prices.cost_usd(MODEL_OF_TIER[tier], cold, day) for tier in TIERS])
@@ -104,4 +117,6 @@ def tier_truth(config: FleetConfig, plans: Iterable[SessionPlan], prices: Prices
             if turn.status == 200:
                 cache = (row, start_s + turn.duration_ms / 1000, turn.total_tokens)
     return TierTruth(np.array(tokens, dtype=np.int64), np.array(p_success), np.array(warm_cost),
-                     np.array(cold_cost), np.array(last_ok, dtype=np.int64))
+                     np.array(cold_cost), np.array(last_ok, dtype=np.int64), np.array(thinking, dtype=bool),
+                     np.array(tool_count, dtype=np.int64), np.array(repo, dtype=object),
+                     np.array(session, dtype=np.int64))

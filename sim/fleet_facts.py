@@ -5,7 +5,8 @@ Why these, and why this shape (Claude Code's traffic):
 
 * Extended thinking is a developer's setting (``/config``, the Tab toggle, ``MAX_THINKING_TOKENS``),
   so it is on or off for a whole session, and developers turn it on for the harder work: a thinking
-  turn is ``thinking_difficulty`` harder than it would otherwise be.
+  turn is ``thinking_difficulty`` harder than it would otherwise be, and a turn of a session without
+  it ``routine_difficulty`` (usually negative: routine work).
 * Claude Code offers its ~17 core tools on every main-loop request, plus every tool of the MCP
   servers configured for the project, so the tool list is a property of the repo (``mcp_tools``:
   repo → tools its servers add). A long tool list makes choosing the right call harder:
@@ -34,6 +35,7 @@ class FactsMix:
 
     thinking_share: float = 0.0  # probability that a session has thinking on
     thinking_difficulty: float = 0.0  # added to the difficulty of each turn of a thinking session
+    routine_difficulty: float = 0.0  # added to each turn of a session without thinking (routine work)
     core_tools: int = CORE_TOOLS
     mcp_tools: Mapping[str, int] = field(default_factory=dict)  # repo → tools its MCP servers add
     tool_difficulty_per_10: float = 0.0  # added per 10 tools offered beyond core_tools
@@ -58,8 +60,8 @@ class TurnFacts:
 def facts_of(mix: FactsMix, *, thinking: bool, repo: str) -> TurnFacts:
     """A turn's facts and difficulty shift, given its session's thinking setting and repo."""
     extra = mix.mcp_tools.get(repo, 0)
-    shift = (mix.thinking_difficulty if thinking else 0.0) + mix.tool_difficulty_per_10 * extra / 10 \
-        + mix.repo_difficulty.get(repo, 0.0)
+    own = mix.thinking_difficulty if thinking else mix.routine_difficulty
+    shift = own + mix.tool_difficulty_per_10 * extra / 10 + mix.repo_difficulty.get(repo, 0.0)
     return TurnFacts(thinking, mix.core_tools + extra, shift)
 
 

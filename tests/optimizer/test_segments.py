@@ -96,7 +96,7 @@ def test_candidate_segments_need_enough_turns_and_sessions() -> None:
                       np.repeat(rng.choice(np.array(["big", "small", "rare"], dtype=object), 600, p=[.6, .38, .02]),
                                 10))
     found = candidate_segments(rng.integers(100, 10_000, n), facts, sessions)
-    assert found == [Segment.repo("big"), Segment.repo("small"), Segment.thinking(), Segment.tools(41)]
+    assert found == [Segment.thinking(), Segment.tools(41), Segment.repo("big"), Segment.repo("small")]
     assert candidate_segments(np.arange(n), None, sessions) == []  # no facts: thresholds only
 
 
