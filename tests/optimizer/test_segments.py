@@ -4,6 +4,8 @@ policy and read back, and that the search finds an escalation a threshold-only s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -15,9 +17,10 @@ from core.policy.validate import validate
 from optimizer.candidate import params_of, with_params
 from optimizer.evidence import choose
 from optimizer.lagrange import block_map
-from optimizer.replay import TIERS, ReplayData, Thresholds, outcome_model
+from optimizer.pruning import pruned
+from optimizer.replay import TIERS, ReplayData, Thresholds, dr_term_matrix, outcome_model
 from optimizer.search import search
-from optimizer.segments import Override, RoutingParams, Segment, candidate_segments, with_segments
+from optimizer.segments import Override, RoutingParams, Segment, candidate_segments, differing, with_segments
 from optimizer.turn_facts import TurnFacts
 
 REPOS = np.array(["api", "web", "legacy/billing", None], dtype=object)
@@ -156,3 +159,27 @@ def test_the_search_escalates_thinking_and_sends_the_rest_cheaper() -> None:
     plain_cost = truth(plain.params)[1] if plain.params is not None else base_cost
     assert cost <= 0.8 * plain_cost, (cost / base_cost, plain_cost / base_cost)
     assert "for turns with thinking on" in segmented.evidence["rationale"]
+
+
+def test_only_segments_whose_tiers_compare_differently_are_searched() -> None:
+    data, _ = _escalation_world(12)
+    rng = np.random.default_rng(4)
+    # a repo tag drawn per session at random: its tiers compare as everywhere else
+    tagged = np.repeat(rng.choice(np.array(["noise", "other"], dtype=object), data.n // 8), 8)
+    facts = TurnFacts(data.facts.thinking, data.facts.tool_count, tagged)
+    found = candidate_segments(data.tokens, facts, data.sessions)
+    assert Segment.repo("noise") in found and Segment.thinking() in found
+    assert differing(found, dr_term_matrix(data), facts, data.sessions) == [Segment.thinking()]
+
+
+def test_an_override_that_saves_little_is_pruned() -> None:
+    data, _ = _escalation_world(13)
+    result = search(data, Thresholds(10_000, 30_000), trials=60, seed=3)
+    useful = result.feasible_by_cost()[0].params.effective()
+    assert [o.segment for o in useful.overrides] == [Segment.thinking()]
+    assert pruned(data, result, useful) == useful  # the thinking override saves most of the cost: it stays
+    # the same policy plus an override for a segment (tool-dense requests) that moves a few turns
+    tools = np.where(np.arange(data.n) % 50 == 0, 41, 17)
+    data = replace(data, facts=TurnFacts(data.facts.thinking, tools, data.facts.repo))
+    padded = replace(useful, overrides=(*useful.overrides, Override(Segment.tools(41), Thresholds(1, 10**9))))
+    assert pruned(data, result, padded) == useful
