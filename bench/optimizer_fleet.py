@@ -9,6 +9,7 @@ threshold policy on it; :func:`oracle_params` the cheapest in the optimizer's wh
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,6 +169,9 @@ class Proof:
     oracle: RoutingParams | None = None  # cheapest policy in the search space with quality ≥ base − margin
     oracle_cost: float = 0.0
     threshold_oracle_cost: float = 0.0  # the cheapest with base thresholds only, for comparison
+    # the cheapest policy in the search space with true quality no worse than the start's (no margin)
+    no_worse_oracle_cost: float = 0.0
+    propose_s: float = 0.0  # wall time of propose() (load, replay, search, guards, store)
     before: Realised | None = None  # the fresh fleet actually run under the start policy …
     after: Realised | None = None  # … and under the proposal (the next window)
 
@@ -178,10 +182,12 @@ class Proof:
                 f"{1 - self.cost / self.base_cost:.1%} at quality {self.quality:.4f} vs {self.base_quality:.4f} "
                 f"(margin {self.margin:.4f}); oracle {described(self.oracle)} saves "
                 f"{1 - self.oracle_cost / self.base_cost:.1%} (thresholds only: "
-                f"{1 - self.threshold_oracle_cost / self.base_cost:.1%}), proposal/oracle "
+                f"{1 - self.threshold_oracle_cost / self.base_cost:.1%}; at no worse quality: "
+                f"{1 - self.no_worse_oracle_cost / self.base_cost:.1%}, proposal/that "
+                f"{self.cost / self.no_worse_oracle_cost:.3f}), proposal/oracle "
                 f"{self.cost / self.oracle_cost:.3f}; claimed {self.claimed_saving:.1%}, realised next window "
                 f"{1 - self.after.cost_usd / self.before.cost_usd:.1%}, success "
-                f"{self.before.success:.4f} → {self.after.success:.4f}")
+                f"{self.before.success:.4f} → {self.after.success:.4f}; propose() {self.propose_s:.0f} s")
 
 
 def described(params: RoutingParams | None) -> str:
@@ -222,12 +228,14 @@ def prove(directory: Path, prices: PriceTable, *, train_seed: int, fresh_seed: i
         summary = run_fast(proof_fleet(train_seed, sessions, policy, segmented=segmented), prices, store)
         run_evals(engine, builtin_evaluators(prices), EvalSettings(settle_s=0))
         run_clustering(engine, prices, start=at, end=at + timedelta(days=7))
+        began = time.perf_counter()
         outcome = propose(engine, prices, Settings(start=at, end=at + timedelta(days=7)))
+        propose_s = time.perf_counter() - began
     finally:
         engine.dispose()
     start = params_of(policy)
     if outcome.proposal is None:
-        return Proof(summary.turns, outcome.reason, start, outcome.usable)
+        return Proof(summary.turns, outcome.reason, start, outcome.usable, propose_s=propose_s)
     candidate = Policy.model_validate(outcome.proposal.document)
     proposal, margin = params_of(candidate), float(outcome.evidence["quality_margin"])
     fresh = proof_fleet(fresh_seed, sessions, policy, segmented=segmented)
@@ -237,7 +245,10 @@ def prove(directory: Path, prices: PriceTable, *, train_seed: int, fresh_seed: i
     segments = tuple(candidate_segments(truth.tokens, truth_facts(truth), truth.session))
     threshold_best, threshold_cost, _ = oracle(truth, base_q - margin)
     best, best_cost, _ = oracle_params(truth, base_q - margin, segments, start_from=threshold_best)
+    no_worse_threshold, _, _ = oracle(truth, base_q)
+    _, no_worse_cost, _ = oracle_params(truth, base_q, segments, start_from=no_worse_threshold)
     clusters = tuple(str(c["name"]) for c in outcome.evidence.get("clusters", ()))
     return Proof(summary.turns, outcome.reason, start, outcome.usable, clusters, proposal, margin,
                  -float(outcome.evidence["delta_cost_share"]), base_q, base_cost, q, cost, best, best_cost,
-                 threshold_cost, realise(fresh, prices), realise(with_policy(fresh, candidate), prices))
+                 threshold_cost, no_worse_cost, propose_s, realise(fresh, prices),
+                 realise(with_policy(fresh, candidate), prices))

@@ -8,8 +8,9 @@ Actions are tiers (0 haiku, 1 sonnet, 2 opus). A *threshold policy* sends a turn
 Cost is counterfactual but deterministic: each turn's input side (uncached, cache write, cache
 read tokens) is priced at the chosen tier's rates, and its output tokens are scaled by the ratio
 of mean output tokens on the chosen tier to that of the tier that served it (tiers differ in
-verbosity; each tier's mean is over the whole traffic, weighted by 1/propensity, not over the turns
-the routing happened to give it). Quality is estimated off-policy from the logged propensities:
+verbosity and in how often they truncate; each tier's mean is over the turn's prompt-size band,
+weighted by 1/propensity, not over the turns the routing happened to give it: output_means).
+Quality is estimated off-policy from the logged propensities:
 
 * SNIPS: Σ w·r / Σ w with w = 1[logged = chosen] / propensity (self-normalised: bounded in [0, 1]);
 * doubly robust: q̂(x, chosen) + 1[logged = chosen] / propensity · (r − q̂(x, logged)), with one
@@ -102,17 +103,44 @@ def tier_codes(tiers: pl.Series) -> np.ndarray:
     return tiers.replace_strict(mapping, return_dtype=pl.Int8).to_numpy()
 
 
+_BANDS = 5  # prompt-size bands for the output ratios (quantiles of the estimated input tokens)
+_MIN_BAND_TURNS = 30  # a band × tier with fewer logged turns takes the tier's overall mean
+
+
+def output_means(out: np.ndarray, logged: np.ndarray, weight: np.ndarray, tokens: np.ndarray | None) -> np.ndarray:
+    """n × 3: each turn's expected output tokens on each tier — the tier's mean over the turns of the
+    turn's prompt-size band, weighted by 1/propensity so that it stands for the whole band, not the
+    turns the routing happened to send that tier (haiku's small turns, opus's large ones). Bands,
+    because verbosity and truncation depend on the size (a weak tier truncates large turns, not
+    small ones); a band × tier with few turns falls back to the tier's overall mean."""
+    n = out.shape[0]
+
+    def mean_of(rows: np.ndarray) -> np.ndarray:
+        means = np.array([float(np.average(out[rows & (logged == t)], weights=weight[rows & (logged == t)]))
+                          if np.any(rows & (logged == t)) else np.nan for t in range(3)])
+        means = np.where(np.isnan(means), np.nanmean(means) if np.any(~np.isnan(means)) else 1.0, means)
+        return np.where(means > 0, means, 1.0)
+
+    overall = mean_of(np.ones(n, dtype=bool))
+    result = np.tile(overall, (n, 1))
+    if tokens is None or n == 0:
+        return result
+    edges = np.quantile(tokens, np.linspace(0, 1, _BANDS + 1)[1:-1])
+    band = np.searchsorted(edges, tokens, side="right")
+    for b in range(_BANDS):
+        rows = band == b
+        means = mean_of(rows)
+        counts = np.array([np.sum(rows & (logged == t)) for t in range(3)])
+        result[rows] = np.where(counts >= _MIN_BAND_TURNS, means, overall)
+    return result
+
+
 def cost_matrix(frame: pl.DataFrame, logged: np.ndarray, rates: Mapping[str, PriceEntry]) -> np.ndarray:
     """n × 3 USD: every turn priced on every tier (see the module docstring for output tokens)."""
     out = frame["output_tokens"].to_numpy().astype(np.float64)
-    # each tier's mean output over the whole traffic, not over the turns it happened to serve (which
-    # the routing picked by size): self-normalised IPS, so the explored turns speak for the rest
     weight = 1.0 / frame["propensity"].to_numpy().astype(np.float64) if "propensity" in frame.columns \
         else np.ones(out.shape[0])
-    mean_out = np.array([float(np.average(out[logged == t], weights=weight[logged == t]))
-                         if np.any(logged == t) else np.nan for t in range(3)])
-    mean_out = np.where(np.isnan(mean_out), np.nanmean(mean_out) if np.any(~np.isnan(mean_out)) else 1.0, mean_out)
-    mean_out = np.where(mean_out > 0, mean_out, 1.0)
+    mean_out = output_means(out, logged, weight, frame["tokens"].to_numpy() if "tokens" in frame.columns else None)
     uncached = frame["input_tokens"].to_numpy().astype(np.float64)
     written = frame["cache_creation_tokens"].to_numpy().astype(np.float64)
     read = frame["cache_read_tokens"].to_numpy().astype(np.float64)
@@ -120,7 +148,7 @@ def cost_matrix(frame: pl.DataFrame, logged: np.ndarray, rates: Mapping[str, Pri
     for code, tier in enumerate(TIERS):
         entry = rates[tier]
         unit_in = float(entry.input)
-        scaled_out = out * mean_out[code] / mean_out[logged]
+        scaled_out = out * mean_out[np.arange(out.shape[0]), code] / mean_out[np.arange(out.shape[0]), logged]
         usd = (uncached * unit_in + written * unit_in * float(entry.cache_write_5m)
                + read * unit_in * float(entry.cache_read) + scaled_out * float(entry.output)) / 1e6
         columns.append(usd)

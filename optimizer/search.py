@@ -201,15 +201,22 @@ class _Space:
 def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, actions: np.ndarray, block: int,
                   rows: np.ndarray, *, trials: int, grid: tuple[int, int], polish: int,
                   callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]]) -> list[Trial]:
-    """One block's study: the block's thresholds move, everything else stays at ``current``."""
+    """One block's trials: the block's thresholds move, everything else stays at ``current``. Its
+    parameters are named after the block (``haiku_below``, ``sonnet_band`` for the base;
+    ``thinking.haiku_below`` …), so every block's trials live in the one study."""
     tokens = space.data.tokens[rows]
     mine: list[Trial] = []
+    prefix = "" if block < 0 else current.overrides[block].segment.slug + "."
+    below_name, band_name = prefix + "haiku_below", prefix + "sonnet_band"
+
+    def named(point: dict[str, float]) -> dict[str, float]:
+        return {below_name: point["haiku_below"], band_name: point["sonnet_band"]}
 
     def objective(trial: optuna.Trial) -> float:
         # (haiku threshold, width of the sonnet band in log tokens) rather than two thresholds: the
         # cheap region is "move both together", which this makes a straight line for TPE
-        thresholds = space.thresholds(trial.suggest_int("haiku_below", space.low, space.high, log=True),
-                                      trial.suggest_float("sonnet_band", 0.0, space.span))
+        thresholds = space.thresholds(trial.suggest_int(below_name, space.low, space.high, log=True),
+                                      trial.suggest_float(band_name, 0.0, space.span))
         moved = actions.copy()
         moved[rows] = thresholds.actions(tokens)
         found = space.evaluate(current.with_block(block, thresholds), moved)
@@ -218,12 +225,12 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
         trial.set_user_attr("cost", found.cost)
         return space.penalised(found)
 
-    study.enqueue_trial(space.point(current.block(block)))
+    study.enqueue_trial(named(space.point(current.block(block))))
     # a coarse grid first, so TPE starts from a map of the whole space rather than a few random
     # points (the cheap feasible region is a thin ridge that random starts can miss)
     for below in np.exp(np.linspace(np.log(space.low), np.log(space.high), grid[0])):
         for band in np.linspace(0.0, space.span, grid[1]):
-            study.enqueue_trial({"haiku_below": round(float(below)), "sonnet_band": float(band)})
+            study.enqueue_trial(named({"haiku_below": round(float(below)), "sonnet_band": float(band)}))
     study.optimize(objective, n_trials=max(trials, grid[0] * grid[1] + 1), callbacks=callbacks)
     for origin in _starts(mine, block):
         best = origin
@@ -235,7 +242,7 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
                     moved = Thresholds(min(at.haiku_below, at.opus_from), at.opus_from)
                     below = int(np.clip(round(moved.haiku_below * np.exp(move[0] * step)), space.low, space.high))
                     start = int(np.clip(round(moved.opus_from * np.exp(move[1] * step)), below, space.high))
-                    study.enqueue_trial({"haiku_below": below, "sonnet_band": float(np.log(start / below))})
+                    study.enqueue_trial(named({"haiku_below": below, "sonnet_band": float(np.log(start / below))}))
                 study.optimize(objective, n_trials=len(_MOVES), callbacks=callbacks)
                 better = min((t for t in mine[before:] if t.feasible), key=lambda t: t.cost, default=None)
                 if better is None or better.cost >= best.cost:
@@ -310,22 +317,18 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
     storage = _storage(database_url)
     best = space.evaluate(current, baseline_actions.copy())
     try:
+        # one study for every block (each block's parameters have names of their own): workers
+        # sharing a study name share all of it. Every block enqueues its own start and grid, so the
+        # sampler's start-up trials only matter for the first.
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(20, max(1, trials // 5)))
+        study = optuna.create_study(storage=storage, sampler=sampler, direction="minimize", study_name=study_name,
+                                    load_if_exists=study_name is not None)
         if current.overrides:
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=_PRICES[0])
-            study = optuna.create_study(storage=storage, sampler=sampler, direction="minimize",
-                                        study_name=None if study_name is None else f"{study_name}:lagrange",
-                                        load_if_exists=study_name is not None)
             found = _lagrangian(space, study, current, governing, best.cost, callbacks)
             best = min((t for t in found if t.feasible), key=lambda t: t.cost, default=best)
-        for round_number in range(rounds):
+        for _ in range(rounds):
             cost_before = best.cost
             for block in blocks:
-                name = None if study_name is None else \
-                    f"{study_name}:{'base' if block < 0 else current.overrides[block].segment.slug}:{round_number}"
-                sampler = optuna.samplers.TPESampler(seed=seed + 7919 * round_number + block + 1,
-                                                     n_startup_trials=min(20, max(1, trials // 5)))
-                study = optuna.create_study(storage=storage, sampler=sampler, direction="minimize",
-                                            study_name=name, load_if_exists=name is not None)
                 base_block = block < 0
                 mine = _search_block(space, study, best.params, best.params.actions(data.tokens, data.facts), block,
                                      governing == block, trials=trials if base_block else segment_trials,

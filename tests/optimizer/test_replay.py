@@ -103,3 +103,23 @@ def test_the_quality_margin_is_capped(world_and_data) -> None:  # type: ignore[n
     assert loose.margin > 0 and capped.margin == pytest.approx(loose.margin / 4)
     assert capped.floor == pytest.approx(capped.baseline_quality.value - loose.margin / 4)
     assert all(t.delta_low >= -capped.margin for t in capped.trials[1:] if t.feasible)
+
+
+def test_output_means_follow_the_prompt_size_not_the_routing() -> None:
+    """Haiku truncates large turns only (32 000 output tokens) and the routing sends it mostly small
+    ones: its mean over the turns it served would price a large turn moved to haiku far too low and a
+    small one too high. Per size band and weighted by 1/propensity, each turn gets its own band's."""
+    from optimizer.replay import output_means
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    tokens = rng.integers(1_000, 100_000, n)
+    large = tokens >= 50_000
+    explored = rng.random(n) < 0.1
+    logged = np.where(explored, rng.integers(0, 3, n), np.where(large, 2, 0)).astype(np.int8)
+    propensity = np.where(explored, 0.1 / 3, 0.9 + 0.1 / 3)
+    out = np.where((logged == 0) & large, 32_000.0, 500.0)
+    means = output_means(out, logged, 1 / propensity, tokens)
+    assert means[np.argmax(tokens), 0] == pytest.approx(32_000, rel=0.01)  # a large turn on haiku truncates
+    assert means[np.argmin(tokens), 0] == pytest.approx(500, rel=0.01)  # a small one does not
+    assert means[np.argmax(tokens), 2] == pytest.approx(500, rel=0.01)
