@@ -1,0 +1,57 @@
+"""The optimizer's full search space against the known truth: on the segmented fleet
+(sim.fleet_presets.segmented_fleet — 30 % of sessions with thinking on and harder, the rest
+routine work, MCP-heavy repos offering more tools), starting from the hand-written default policy,
+the proposal escalates the thinking turns and sends the routine ones cheaper.
+
+The chain is the one `switchyard optimize` runs (store, built-in evals, clustering, propose) on a
+week of fleet traffic; the proposal is judged on a *fresh* fleet (another seed) by the per-tier
+truth and by running that fleet under it (the next window). The bars are the issue's: ≥ 25 % cheaper
+at quality no worse than the default's, and within 5 % of the cheapest policy in the same search
+space that the truth allows at the same quality (the oracle). On this world token thresholds alone
+cannot get there (the cheapest threshold-only policy saves ~3–5 %); the world was chosen to hold
+that much routine work, see sim/fleet_presets.py. More seeds: bench/optimize_fleet.py --segmented.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.optimizer_fleet import Proof, prove
+from core.pricing import builtin_price_table
+from optimizer.segments import Segment
+
+TRAIN_SEED, FRESH_SEED, SESSIONS = 100, 101, 6_000
+
+
+@pytest.fixture(scope="module")
+def proof(tmp_path_factory: pytest.TempPathFactory) -> Proof:
+    result = prove(tmp_path_factory.mktemp("segmented-proof"), builtin_price_table(), train_seed=TRAIN_SEED,
+                   fresh_seed=FRESH_SEED, sessions=SESSIONS, segmented=True)
+    print(f"\n{result.turns:,} fleet turns: {result.summary()}")
+    return result
+
+
+def test_a_quarter_cheaper_at_no_worse_quality_and_near_the_oracle(proof: Proof) -> None:
+    assert proof.proposal is not None, proof.reason
+    assert proof.cost <= 0.75 * proof.base_cost
+    assert proof.quality >= proof.base_quality
+    assert proof.cost <= 1.05 * proof.oracle_cost
+    # the search space is what makes it possible: thresholds alone cannot come near
+    assert proof.threshold_oracle_cost >= 0.9 * proof.base_cost
+
+
+def test_it_escalates_thinking_and_sends_routine_work_cheaper(proof: Proof) -> None:
+    assert proof.proposal is not None, proof.reason
+    overrides = {o.segment: o.thresholds for o in proof.proposal.effective().overrides}
+    thinking = overrides[Segment.thinking()]
+    assert thinking.opus_from < proof.proposal.base.opus_from  # thinking turns reach opus sooner
+    assert proof.proposal.base.opus_from > proof.start.base.opus_from  # routine ones later, if ever
+
+
+def test_the_claim_is_honest_and_the_next_window_realises_it(proof: Proof) -> None:
+    assert proof.proposal is not None and proof.before is not None and proof.after is not None
+    truth_saving = 1 - proof.cost / proof.base_cost
+    realised = 1 - proof.after.cost_usd / proof.before.cost_usd
+    assert abs(proof.claimed_saving - truth_saving) <= 0.03
+    assert abs(realised - proof.claimed_saving) <= 0.03
+    assert proof.after.success >= proof.before.success - proof.margin
