@@ -161,11 +161,13 @@ def prepare_store(database_url: str, upstream_url: str) -> None:
 def write_history(database_url: str, upstream_url: str, days: float, *, seed: int) -> int:
     """A fleet's last ``days`` of traffic, routed by the starting policy (exploration included) and
     written straight to the store, as ingest would have stored it: the dashboard has a history to
-    show and the optimizer enough explored sessions to propose from its first round. Returns turns."""
+    show and the optimizer enough explored sessions to propose from its first round. The fleet is
+    sim.fleet_presets.segmented_fleet: sessions differ in thinking, tools offered and repo, so the
+    proposal can carry segment overrides as well as thresholds. Returns turns."""
     from core.policy.schema import Policy
     from core.pricing import builtin_price_table
     from sim.fleet import run_fast
-    from sim.fleet_presets import routed_fleet
+    from sim.fleet_presets import segmented_fleet
     from store.direct_writes import write_event_records, write_turn_records
     from store.engine import make_engine
 
@@ -173,7 +175,7 @@ def write_history(database_url: str, upstream_url: str, days: float, *, seed: in
     policy = Policy.model_validate(demo_policy(upstream_url))
     # ending six hours ago: sessions run on after they start, and no turn may land in the future
     start = datetime.now(UTC) - timedelta(days=days, hours=6)
-    config = routed_fleet(seed, max(1, round(HISTORY_SESSIONS_PER_DAY * days)), policy, start=start, days=days)
+    config = segmented_fleet(seed, max(1, round(HISTORY_SESSIONS_PER_DAY * days)), policy, start=start, days=days)
     engine = make_engine(database_url)
 
     def store(turns, events):  # type: ignore[no-untyped-def]

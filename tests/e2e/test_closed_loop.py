@@ -4,6 +4,10 @@ traffic routed by the demo's starting policy → `switchyard eval` → `switchya
 running proxy hot-reloads the candidate from ingest's snapshot → the next window of fleet traffic,
 driven through the real proxy against the fake upstream, costs less than the same sessions did
 through the proxy before the approval, with the saving measured from what ingest stored.
+
+The fleet is the segmented one (sim.fleet_presets.segmented_fleet): its requests differ in thinking
+and in the tools they offer, which the proxy reads from the request bodies, so a proposal's segment
+overrides are routed by the proxy exactly as the replay assumed.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from sqlalchemy import Engine, func, select
 
 from core.policy.schema import Policy
 from core.pricing import builtin_price_table
+from optimizer.candidate import segment_rules
 from sim.fleet_client import run_through_proxy
 from sim.fleet_config import roster
 from sim.fleet_plan import plan_sessions
-from sim.fleet_presets import routed_fleet
+from sim.fleet_presets import segmented_fleet
 from sim.upstream import FakeUpstream
 from sim.upstream_config import UpstreamConfig
 from store.engine import make_engine
@@ -102,7 +107,7 @@ def test_fleet_to_proposal_to_approval_to_hot_reload_to_a_cheaper_next_window(st
 
         # the fleet's developers get virtual keys through the same API
         fresh_start = datetime.now(UTC)
-        before_config = routed_fleet(77, WINDOW_SESSIONS, start, start=fresh_start, days=1.0)
+        before_config = segmented_fleet(77, WINDOW_SESSIONS, start, start=fresh_start, days=1.0)
         keys = {d.name: admin.post("/admin/keys", json={"developer": d.name, "team": d.team}).json()["key"]
                 for d in roster(before_config)}
         wait_until(lambda: httpx.get(proxy + "/healthz", timeout=5).json().get("policy") == start.version,
@@ -123,7 +128,7 @@ def test_fleet_to_proposal_to_approval_to_hot_reload_to_a_cheaper_next_window(st
 
     # window 2: the same sessions again, now routed by the candidate. Under new session ids: the fake
     # upstream's prompt cache still holds window 1's prompts, and reading them would flatter window 2.
-    after_config = routed_fleet(77, WINDOW_SESSIONS, candidate, start=fresh_start, days=1.0)
+    after_config = segmented_fleet(77, WINDOW_SESSIONS, candidate, start=fresh_start, days=1.0)
     renamed = [replace(plan, session_id=str(uuid.uuid5(uuid.NAMESPACE_URL, plan.session_id)))
                for plan in plan_sessions(after_config, prices)]
     after = run_through_proxy(renamed, proxy, keys, concurrency=6, slow_first_byte_s=0.05)
@@ -135,8 +140,15 @@ def test_fleet_to_proposal_to_approval_to_hot_reload_to_a_cheaper_next_window(st
                        timeout=30, what=f"every turn routed by {version} stored")
         before_turns, before_cost = _window(engine, start.version, fresh_start)
         after_turns, after_cost = _window(engine, candidate.version, fresh_start)
+        with engine.connect() as connection:
+            rules = set(connection.execute(select(turns.c.rule).where(
+                turns.c.policy_version == candidate.version)).scalars())
     finally:
         engine.dispose()
+    # the proposal's segment overrides (thinking, tool-dense requests) were routed by the proxy from
+    # what it read in the request bodies, as the replay assumed
+    override_rules = {name for _, names in segment_rules(candidate).values() for name in names}
+    assert override_rules and rules & override_rules, (override_rules, rules)
     saving = 1 - (after_cost / after_turns) / (before_cost / before_turns)
     print(f"\nwindow 1 ({start.version}): {before_turns} turns ${before_cost:.2f}; window 2 ({candidate.version}): "
           f"{after_turns} turns ${after_cost:.2f}: realised saving per turn {saving:.1%} (the proposal claimed "
