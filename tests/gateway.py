@@ -3,14 +3,19 @@ an OTLP receiver standing in for ingest."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.spans import Turn
 from proxy.app import ProxyApp
 from proxy.settings import ProxySettings
+from sim.fleet_client import ProxyRun, run_through_proxy
+from sim.fleet_config import FleetConfig, roster
+from sim.fleet_plan import SessionPlan
 from sim.upstream import FakeUpstream
+from sim.upstream_config import UpstreamConfig
 from switchyard.keys_cli import create_key
 from tests.loopback import serve_in_thread
 from tests.otlp_receiver import OtlpReceiver
@@ -62,3 +67,21 @@ def wait_for_key(gateway: Gateway, key: str, timeout_s: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the proxy did not pick up the new key")
         time.sleep(0.05)
+
+
+def fleet_through_gateway(directory: Path, config: FleetConfig, plans: Sequence[SessionPlan], *,
+                          slow_first_byte_s: float, truth_path: Path | None = None) -> tuple[ProxyRun, list[Turn]]:
+    """Drive a fleet's ``plans`` through a real gateway (a virtual key per developer of ``config``)
+    against a fake upstream; (what the clients saw, the turns the proxy's spans recorded)."""
+    expected = sum(len(plan.turns) for plan in plans)
+    receiver = OtlpReceiver()
+    with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as upstream, \
+            serve_in_thread(receiver, lifespan="off") as receiver_url:
+        for gateway in make_gateway(directory, upstream, (receiver, receiver_url)):
+            keys = {developer.name: create_key(gateway.keys_file, developer.name, developer.team)
+                    for developer in roster(config)}
+            wait_for_key(gateway, keys[roster(config)[-1].name])  # the last one written: all are loaded
+            run = run_through_proxy(plans, gateway.url, keys, concurrency=6, slow_first_byte_s=slow_first_byte_s,
+                                    truth_path=truth_path)
+            return run, receiver.wait_for_turns(expected, timeout=30)
+    raise AssertionError("make_gateway yielded no gateway")

@@ -18,17 +18,11 @@ from core.spans import Turn
 from evals.latency import LatencySLO
 from evals.registry import builtin_evaluators
 from evals.runner import EvalSettings, run_evals
-from sim.fleet_client import run_through_proxy
-from sim.fleet_config import FailureMode, FleetConfig, Outcome, roster
+from sim.fleet_config import FailureMode, FleetConfig, Outcome
 from sim.fleet_plan import plan_sessions
-from sim.upstream import FakeUpstream
-from sim.upstream_config import UpstreamConfig
 from store.direct_writes import write_event_records, write_turn_records
-from switchyard.keys_cli import create_key
 from tests.evals.harness import accuracy, keyed_scores, read_truth
-from tests.gateway import PROVIDER_KEY, make_gateway, wait_for_key
-from tests.loopback import serve_in_thread
-from tests.otlp_receiver import OtlpReceiver
+from tests.gateway import fleet_through_gateway
 
 SEED = 4242
 SESSIONS = 32
@@ -61,17 +55,8 @@ def proxy_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFleet
     directory = tmp_path_factory.mktemp("proxy-fleet")
     config = FleetConfig(seed=SEED, sessions=SESSIONS, modes=MODES)
     plans = list(plan_sessions(config, builtin_price_table()))
-    expected = sum(len(plan.turns) for plan in plans)
-    receiver = OtlpReceiver()
-    with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as upstream, \
-            serve_in_thread(receiver, lifespan="off") as receiver_url:
-        for gateway in make_gateway(directory, upstream, (receiver, receiver_url)):
-            keys = {developer.name: create_key(gateway.keys_file, developer.name, developer.team)
-                    for developer in roster(config)}
-            wait_for_key(gateway, keys[roster(config)[-1].name])  # the last one written: all are loaded
-            run = run_through_proxy(plans, gateway.url, keys, concurrency=6, slow_first_byte_s=SLOW_FIRST_BYTE_S,
-                                    truth_path=directory / "truth.csv")
-            turns = receiver.wait_for_turns(expected, timeout=30)
+    run, turns = fleet_through_gateway(directory, config, plans, slow_first_byte_s=SLOW_FIRST_BYTE_S,
+                                       truth_path=directory / "truth.csv")
     yield ProxyFleet(turns, run.events, read_truth(directory / "truth.csv"), dict(run.statuses))
 
 
