@@ -20,7 +20,8 @@ _PRINCIPAL = r"^\S(.*\S)?$"  # no leading or trailing blanks: budgets and report
 
 
 class NewKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: the schema says integer, so `true` is refused rather than read as 1 (found by schemathesis)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     developer: str = Field(min_length=1, max_length=200, pattern=_PRINCIPAL)
     team: str | None = Field(None, min_length=1, max_length=200, pattern=_PRINCIPAL)

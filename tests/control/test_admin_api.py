@@ -149,7 +149,8 @@ def test_keys_plaintext_once_listing_without_secrets_and_revocation(http: httpx.
     assert KeyRing(key_records(db_engine)).authenticate(key) is None
     assert http.post("/admin/keys/nope/revoke", headers=ALICE).status_code == 404
     for bad in ({}, {"developer": ""}, {"developer": " padded"}, {"developer": "x", "extra": 1}, {"developer": 3},
-                {"developer": "x", "rate_limit_rpm": 0}):
+                {"developer": "x", "rate_limit_rpm": 0}, {"developer": "x", "rate_limit_rpm": True},
+                {"developer": "x", "rate_limit_rpm": "60"}):
         assert http.post("/admin/keys", json=bad, headers=ALICE).status_code == 422, bad
     actions = [(e["action"], e["actor"]) for e in http.get("/admin/audit", headers=ALICE).json()["entries"]]
     assert actions == [("key.revoke", "bob"), ("key.create", "alice")]
