@@ -10,15 +10,11 @@ The control plane (admin API, GET /v1/snapshot) is mounted from ``ingest.admin``
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
@@ -26,102 +22,20 @@ from starlette.concurrency import run_in_threadpool
 
 from core.pricing import PriceTable, builtin_price_table
 from ingest.admin import install_control_plane
-from ingest.body import Encoding, decode_content, encoding_of, read_capped
-from ingest.decode import OtlpDecoder, Rejection
-from ingest.errors import RequestRejectedError, StoreUnavailableError
-from ingest.logs_pipeline import prepare_logs
+from ingest.body import Encoding, encoding_of, read_capped
+from ingest.errors import RequestRejectedError
 from ingest.metrics import IngestMetrics
 from ingest.openapi import logs_operation, traces_operation
-from ingest.otlp_json import message_to_json
+from ingest.pipeline import Ingestor
 from ingest.pricer import Pricer
 from ingest.settings import IngestSettings
-from ingest.spans_pipeline import SpanPipeline
-from ingest.wire import WireClasses, build_wire_classes
-from store.writer import WriteResult, write_logs, write_turns
+from ingest.wire import build_wire_classes
 
 log = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def summarise(rejections: list[Rejection], total: int, noun: str, limit: int) -> str:
-    """'rejected 2 of 10 spans: #3 (span 00f0…): reason; …; and 5 more'"""
-    parts = []
-    for rejection in rejections[:limit]:
-        label = f"#{rejection.index}" + (f" (span {rejection.item_id})" if rejection.item_id else "")
-        parts.append(f"{label}: {rejection.reason[:300]}")
-    more = len(rejections) - limit
-    tail = f"; and {more} more" if more > 0 else ""
-    return f"rejected {len(rejections)} of {total} {noun}: " + "; ".join(parts) + tail
-
-
-class _Ingestor:
-    """The synchronous work behind one export request (runs in the thread pool)."""
-
-    def __init__(self, settings: IngestSettings, engine: Engine, pricer: Pricer, wire: WireClasses,
-                 metrics: IngestMetrics, clock: Callable[[], datetime]) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.wire = wire
-        self.metrics = metrics
-        self.clock = clock
-        self.decoder = OtlpDecoder(wire, settings.max_span_bytes)
-        self.spans = SpanPipeline.build(pricer, require_gen_ai=settings.require_gen_ai, redact=settings.redact,
-                                        keep_fields=settings.redact_keep_fields)
-
-    def _write(self, write: Callable[[Engine, list[dict[str, Any]]], WriteResult],
-               rows: list[dict[str, Any]]) -> WriteResult:
-        try:
-            return write(self.engine, rows)
-        except DBAPIError as error:
-            log.exception("store write failed")
-            raise StoreUnavailableError(f"the store could not write the batch: {type(error.orig).__name__}") from error
-
-    def traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> bytes:
-        started = time.perf_counter()
-        body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
-        batch = self.decoder.spans(body, encoding)
-        prepared = self.spans.run(batch, self.clock())
-        result = self._write(write_turns, prepared.rows)
-        self._count("traces", result, len(prepared.rejections), started)
-        response = ExportTraceServiceResponse()
-        if prepared.rejections:
-            response.partial_success.rejected_spans = len(prepared.rejections)
-            response.partial_success.error_message = summarise(
-                prepared.rejections, batch.total, "spans", self.settings.max_reported_rejections)
-        return _encode(response, encoding)
-
-    def logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> bytes:
-        started = time.perf_counter()
-        body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
-        batch = self.decoder.log_records(body, encoding)
-        prepared = prepare_logs(batch, self.clock(), redact_values=self.settings.redact)
-        result = self._write(write_logs, prepared.rows)
-        self._count("logs", result, len(prepared.rejections), started)
-        response = ExportLogsServiceResponse()
-        if prepared.rejections:
-            response.partial_success.rejected_log_records = len(prepared.rejections)
-            response.partial_success.error_message = summarise(
-                prepared.rejections, batch.total, "log records", self.settings.max_reported_rejections)
-        return _encode(response, encoding)
-
-    def _count(self, signal: str, result: WriteResult, rejected: int, started: float) -> None:
-        self.metrics.accepted.labels(signal).inc(result.received)
-        self.metrics.duplicates.labels(signal).inc(result.duplicates)
-        self.metrics.rejected.labels(signal).inc(rejected)
-        self.metrics.batch_seconds.labels(signal).observe(time.perf_counter() - started)
-
-    def status_body(self, error: RequestRejectedError, encoding: Encoding | None) -> tuple[bytes, str]:
-        status = self.wire.status(code=error.rpc_code, message=error.message)
-        if encoding is Encoding.PROTOBUF:
-            return status.SerializeToString(), Encoding.PROTOBUF.value
-        return message_to_json(status), Encoding.JSON.value
-
-
-def _encode(message: Any, encoding: Encoding) -> bytes:
-    return message_to_json(message) if encoding is Encoding.JSON else message.SerializeToString()
 
 
 def create_app(
@@ -133,8 +47,8 @@ def create_app(
 ) -> FastAPI:
     """The ingest ASGI app writing to ``engine`` (already migrated: see ``store.migrate.upgrade``)."""
     metrics = IngestMetrics.create()
-    ingestor = _Ingestor(settings, engine, Pricer(prices or builtin_price_table()), build_wire_classes(),
-                         metrics, clock)
+    ingestor = Ingestor(settings, engine, Pricer(prices or builtin_price_table()), build_wire_classes(),
+                        metrics, clock)
     app = FastAPI(title="switchyard ingest", version="0.1.0",
                   description="OTLP/HTTP receiver for the gateway's spans and Claude Code's telemetry events")
 
