@@ -87,6 +87,14 @@ class KeyRing:
     def __init__(self, records: Iterable[KeyRecord] = ()) -> None:
         self._records = {r.key_id: r for r in records}
 
+    @classmethod
+    def from_document(cls, document: object) -> KeyRing:
+        """The ring in a keys file's parsed JSON (``{"keys": [record, …]}``); ValueError otherwise."""
+        try:
+            return cls(KeyRecord.from_dict(item) for item in document["keys"])  # type: ignore[index]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a switchyard keys document ({exc})") from exc
+
     def __len__(self) -> int:
         return len(self._records)
 

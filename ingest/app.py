@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,10 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from core.pricing import PriceTable, builtin_price_table
 from ingest.admin import install_control_plane
-from ingest.body import Encoding, encoding_of, read_capped
+from ingest.body import Encoding, encoding_of, encoding_of_or_none, read_capped
 from ingest.errors import RequestRejectedError
 from ingest.metrics import IngestMetrics
-from ingest.openapi import logs_operation, traces_operation
+from ingest.openapi import SECURITY_SCHEMES, logs_operation, metrics_operation, traces_operation
+from ingest.otlp_auth import Exporter, KeyRingCache, OtlpAuthenticator, Role, role_tokens
+from ingest.otlp_keys import virtual_keys
 from ingest.pipeline import Ingestor
 from ingest.pricer import Pricer
 from ingest.settings import IngestSettings
@@ -49,6 +52,8 @@ def create_app(
     metrics = IngestMetrics.create()
     ingestor = Ingestor(settings, engine, Pricer(prices or builtin_price_table()), build_wire_classes(),
                         metrics, clock)
+    authenticator = OtlpAuthenticator(role_tokens(settings.ingest_tokens), KeyRingCache(
+        lambda: virtual_keys(engine, settings.keys_file), settings.keys_refresh_s))
     app = FastAPI(title="switchyard ingest", version="0.1.0",
                   description="OTLP/HTTP receiver for the gateway's spans and Claude Code's telemetry events")
 
@@ -59,21 +64,32 @@ def create_app(
         body, media_type = ingestor.status_body(error, getattr(request.state, "encoding", None))
         return Response(body, status_code=error.status_code, media_type=media_type)
 
-    async def export(request: Request, signal: str, work: Callable[[bytes, Encoding, str | None], bytes]) -> Response:
+    async def export(request: Request, signal: str, needed: Role,
+                     work: Callable[[bytes, Encoding, str | None, Exporter], bytes]) -> Response:
+        # The encoding first (only so an error answers in the client's encoding), then who is asking:
+        # not one byte of the body is read before the credential is checked.
+        request.state.encoding = encoding_of_or_none(request.headers.get("content-type"))
+        exporter = await run_in_threadpool(authenticator.authenticate, request.headers.get("authorization"), needed)
         encoding = encoding_of(request.headers.get("content-type"))
-        request.state.encoding = encoding
         raw = await read_capped(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
-        body = await run_in_threadpool(work, raw, encoding, request.headers.get("content-encoding"))
+        body = await run_in_threadpool(work, raw, encoding, request.headers.get("content-encoding"), exporter)
         metrics.requests.labels(signal, "200").inc()
         return Response(body, media_type=encoding.value)
 
-    @app.post("/v1/traces", summary="Export spans (OTLP/HTTP)", response_class=Response, **traces_operation())
+    @app.post("/v1/traces", summary="Export spans (OTLP/HTTP): proxies only", response_class=Response,
+              **traces_operation())
     async def traces(request: Request) -> Response:
-        return await export(request, "traces", ingestor.traces)
+        return await export(request, "traces", Role.PROXY, ingestor.traces)
 
-    @app.post("/v1/logs", summary="Export log records (OTLP/HTTP)", response_class=Response, **logs_operation())
+    @app.post("/v1/logs", summary="Export Claude Code's telemetry events (OTLP/HTTP)", response_class=Response,
+              **logs_operation())
     async def logs(request: Request) -> Response:
-        return await export(request, "logs", ingestor.logs)
+        return await export(request, "logs", Role.TELEMETRY, ingestor.logs)
+
+    @app.post("/v1/metrics", summary="Export Claude Code's telemetry metrics (OTLP/HTTP)", response_class=Response,
+              **metrics_operation())
+    async def otlp_metrics(request: Request) -> Response:
+        return await export(request, "metrics", Role.TELEMETRY, ingestor.metrics)
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, str]:
@@ -98,4 +114,12 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     install_control_plane(app, settings, engine, clock)
+
+    def openapi_with_ingest_tokens() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi_with_ingest_tokens  # type: ignore[method-assign]
     return app

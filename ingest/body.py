@@ -23,13 +23,17 @@ _MEDIA_TYPES = {
 
 
 def encoding_of(content_type: str | None) -> Encoding:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    encoding = _MEDIA_TYPES.get(media_type)
+    encoding = encoding_of_or_none(content_type)
     if encoding is None:
         raise UnsupportedMediaTypeError(
             f"unsupported content type {content_type!r}: send application/x-protobuf or application/json"
         )
     return encoding
+
+
+def encoding_of_or_none(content_type: str | None) -> Encoding | None:
+    """The encoding, or None when unsupported (for answering an earlier error in the client's encoding)."""
+    return _MEDIA_TYPES.get((content_type or "").split(";", 1)[0].strip().lower())
 
 
 async def read_capped(chunks: AsyncIterator[bytes], declared_length: str | None, limit: int) -> bytes:

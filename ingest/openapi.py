@@ -57,6 +57,26 @@ _LOG_RECORD = {
         "spanId": {"type": "string"},
     },
 }
+_NUMBER_POINT = {
+    "type": "object",
+    "properties": {
+        "timeUnixNano": _UINT64,
+        "startTimeUnixNano": _UINT64,
+        "asDouble": {"type": "number"},
+        "asInt": _INT64,
+        "attributes": _ATTRIBUTES,
+    },
+}
+_METRIC = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "unit": {"type": "string"},
+        "description": {"type": "string"},
+        "sum": {"type": "object", "properties": {"dataPoints": {"type": "array", "items": _NUMBER_POINT}}},
+        "gauge": {"type": "object", "properties": {"dataPoints": {"type": "array", "items": _NUMBER_POINT}}},
+    },
+}
 
 
 def _export_request(resource_key: str, scope_key: str, items_key: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +111,8 @@ def _responses(rejected_field: str, what: str) -> dict[int | str, dict[str, Any]
             "content": {JSON: {"schema": success}, PROTOBUF: {"schema": _BINARY}},
         },
         400: {"description": "Body is not a decodable OTLP export request", **error},
+        401: {"description": "No credential, or not a valid ingest token or virtual key", **error},
+        403: {"description": "The credential may not send this signal (spans need a proxy token)", **error},
         413: {"description": "Body (or its decompressed form) is too large", **error},
         415: {"description": "Unsupported Content-Type or Content-Encoding", "content": {JSON: {"schema": _STATUS}}},
         503: {"description": "The store is unavailable; retry later", **error},
@@ -99,6 +121,7 @@ def _responses(rejected_field: str, what: str) -> dict[int | str, dict[str, Any]
 
 def _request_body(schema: dict[str, Any], name: str) -> dict[str, Any]:
     return {
+        "security": [{"ingest token": []}],
         "requestBody": {
             "required": True,
             "description": f"An OTLP {name}, protobuf or OTLP/JSON, optionally with Content-Encoding: gzip",
@@ -111,6 +134,17 @@ def traces_operation() -> dict[str, Any]:
     """``openapi_extra`` and ``responses`` for POST /v1/traces (fresh dicts: FastAPI may merge into them)."""
     body = _request_body(_export_request("resourceSpans", "scopeSpans", "spans", _SPAN), "ExportTraceServiceRequest")
     return {"openapi_extra": body, "responses": _responses("rejectedSpans", "spans")}
+
+
+def metrics_operation() -> dict[str, Any]:
+    body = _request_body(
+        _export_request("resourceMetrics", "scopeMetrics", "metrics", _METRIC), "ExportMetricsServiceRequest"
+    )
+    return {"openapi_extra": body, "responses": _responses("rejectedDataPoints", "data points")}
+
+
+SECURITY_SCHEMES = {"ingest token": {"type": "http", "scheme": "bearer",
+                                     "description": "SWITCHYARD_INGEST_TOKENS (proxy or telemetry) or a virtual key"}}
 
 
 def logs_operation() -> dict[str, Any]:

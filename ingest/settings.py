@@ -36,6 +36,16 @@ class IngestSettings(BaseSettings):
     # How many rejection reasons the partial_success error_message lists before "and N more".
     max_reported_rejections: int = Field(default=10, ge=1)
 
+    # Who may export OTLP: bearer token → role, as JSON: SWITCHYARD_INGEST_TOKENS='{"<token>": "proxy"}'.
+    # "proxy" may write turns (spend) and telemetry; "telemetry" only Claude Code's own logs and metrics.
+    # Several tokens per role make a rotation need no downtime. Without any, every export gets 401.
+    ingest_tokens: dict[str, str] = Field(default_factory=dict, repr=False)
+    # Developers' virtual keys are accepted as telemetry credentials (attributed to the key's developer):
+    # the store's keys, and this keys file when set (the one `switchyard keys create` writes).
+    keys_file: Path | None = None
+    # How long a looked-up key ring is used before the store and the file are read again.
+    keys_refresh_s: float = Field(default=5.0, gt=0, le=3600)
+
     # The control plane (admin API, GET /v1/snapshot). Admin bearer tokens → the actor name the audit
     # log records, as JSON: SWITCHYARD_ADMIN_TOKENS='{"<token>": "alice"}'. Without any, the admin
     # API refuses everyone. Tokens shorter than 16 characters are refused at start (ingest.auth).

@@ -2,7 +2,7 @@
 
 OTLP's own classes parse a batch all or nothing: one span with invalid UTF-8 in a string field (or
 any other defect) fails the whole request. These mirror messages have the same field numbers but
-declare the spans, log records, resources and scopes as ``bytes``, so the envelope parses on its
+declare the spans, log records, metrics, resources and scopes as ``bytes``, so the envelope parses on its
 own and every span is then parsed separately; a bad one is rejected while the rest lands.
 
 The classes are built from a descriptor at call time (nothing at import), once per app.
@@ -31,6 +31,9 @@ _MESSAGES: dict[str, list[tuple[str, int, bool, int, str | None]]] = {
     "LogsRequest": [("resource_logs", 1, True, _MESSAGE, "ResourceLogs")],
     "ResourceLogs": [("resource", 1, False, _BYTES, None), ("scope_logs", 2, True, _MESSAGE, "ScopeLogs")],
     "ScopeLogs": [("scope", 1, False, _BYTES, None), ("log_records", 2, True, _BYTES, None)],
+    "MetricsRequest": [("resource_metrics", 1, True, _MESSAGE, "ResourceMetrics")],
+    "ResourceMetrics": [("resource", 1, False, _BYTES, None), ("scope_metrics", 2, True, _MESSAGE, "ScopeMetrics")],
+    "ScopeMetrics": [("scope", 1, False, _BYTES, None), ("metrics", 2, True, _BYTES, None)],
     # wire-compatible with google.rpc.Status (details omitted): the OTLP error response body
     "Status": [("code", 1, False, _INT32, None), ("message", 2, False, _STRING, None)],
 }
@@ -40,6 +43,7 @@ _MESSAGES: dict[str, list[tuple[str, int, bool, int, str | None]]] = {
 class WireClasses:
     traces_request: Any
     logs_request: Any
+    metrics_request: Any
     status: Any
 
 
@@ -61,4 +65,5 @@ def build_wire_classes() -> WireClasses:
     def cls(name: str) -> Any:
         return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
 
-    return WireClasses(traces_request=cls("TracesRequest"), logs_request=cls("LogsRequest"), status=cls("Status"))
+    return WireClasses(traces_request=cls("TracesRequest"), logs_request=cls("LogsRequest"),
+                       metrics_request=cls("MetricsRequest"), status=cls("Status"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 
-from core.keys import KeyRecord, KeyRing
+from core.keys import KeyRing
 
 
 class KeyFileError(ValueError):
@@ -26,9 +26,8 @@ def load_keyring(path: Path) -> KeyRing:
     except FileNotFoundError:
         return KeyRing()
     try:
-        document = orjson.loads(raw)
-        return KeyRing(KeyRecord.from_dict(item) for item in document["keys"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        return KeyRing.from_document(orjson.loads(raw))
+    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
         raise KeyFileError(f"{path}: not a switchyard keys file ({exc})") from exc
 
 

@@ -208,6 +208,7 @@ def run_demo(options: DemoOptions) -> int:
     dashboard_url = f"http://127.0.0.1:{dashboard_port}"
     database_url = default_database_url(data)
     snapshot_token, password = secrets.token_urlsafe(24), secrets.token_urlsafe(9)
+    otlp_token = secrets.token_urlsafe(24)  # the proxy's credential at ingest
     prepare_store(database_url, upstream_url)
     if options.history_days > 0:
         with console.status(f"writing {options.history_days:g} days of fleet history into the store…"):
@@ -223,13 +224,14 @@ def run_demo(options: DemoOptions) -> int:
             "SWITCHYARD_INGEST_HOST": "127.0.0.1", "SWITCHYARD_INGEST_PORT": str(ingest_port),
             "DATABASE_URL": database_url, "SWITCHYARD_DATA_DIR": str(data),
             "SWITCHYARD_SNAPSHOT_TOKENS": json.dumps([snapshot_token]),
+            "SWITCHYARD_INGEST_TOKENS": json.dumps({otlp_token: "proxy"}), "SWITCHYARD_KEYS_FILE": str(keys_file),
         }, ingest_url + "/readyz", timeout_s=60)
         supervisor.start("proxy", ["-m", "proxy"], {
             "SWITCHYARD_PROXY_HOST": "127.0.0.1", "SWITCHYARD_PROXY_PORT": str(proxy_port),
             "SWITCHYARD_UPSTREAM_URL": upstream_url, "SWITCHYARD_UPSTREAM_API_KEY": "sk-ant-demo-fake-upstream",
             "SWITCHYARD_KEYS_FILE": str(keys_file), "SWITCHYARD_LOG_LEVEL": "warning",
             "SWITCHYARD_OTLP_ENDPOINT": ingest_url + "/v1/traces", "SWITCHYARD_EXPORT_INTERVAL_S": "0.5",
-            "SWITCHYARD_SPOOL_DIR": str(data / "spool"),
+            "SWITCHYARD_OTLP_TOKEN": otlp_token, "SWITCHYARD_SPOOL_DIR": str(data / "spool"),
             "SWITCHYARD_SNAPSHOT_URL": ingest_url + "/v1/snapshot", "SWITCHYARD_SNAPSHOT_TOKEN": snapshot_token,
         }, proxy_url + "/healthz")
         supervisor.start("dashboard", ["-m", "switchyard", "dashboard"], {

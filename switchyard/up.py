@@ -4,6 +4,7 @@ snapshot. Each part can also run alone (`switchyard ingest`, `switchyard proxy`)
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -36,19 +37,28 @@ def run_up(options: UpOptions) -> int:
     # The proxies' snapshot token: from the environment when several machines share it, else one
     # made for this run (it never leaves the two processes' environments).
     snapshot_token = os.environ.get("SWITCHYARD_SNAPSHOT_TOKEN") or secrets.token_urlsafe(32)
+    # The same for the proxy's ingest (OTLP) token; other exporters' tokens (telemetry collectors,
+    # proxies on other machines) come from SWITCHYARD_INGEST_TOKENS and are kept.
+    otlp_token = os.environ.get("SWITCHYARD_OTLP_TOKEN") or secrets.token_urlsafe(32)
+    try:
+        ingest_tokens = {**json.loads(os.environ.get("SWITCHYARD_INGEST_TOKENS") or "{}"), otlp_token: "proxy"}
+    except (ValueError, TypeError):
+        console.print("[red]SWITCHYARD_INGEST_TOKENS must be a JSON object: token → proxy | telemetry[/red]")
+        return 2
+    keys_file = os.environ.get("SWITCHYARD_KEYS_FILE", str(options.data_dir / "keys.json"))
     with Supervisor(options.data_dir / "logs") as supervisor:
         supervisor.start("ingest", ["-m", "ingest.main"], {
             "SWITCHYARD_INGEST_HOST": "127.0.0.1", "SWITCHYARD_INGEST_PORT": str(options.ingest_port),
             "SWITCHYARD_DATA_DIR": str(options.data_dir),
-            "SWITCHYARD_SNAPSHOT_TOKENS": f'["{snapshot_token}"]',
+            "SWITCHYARD_SNAPSHOT_TOKENS": json.dumps([snapshot_token]),
+            "SWITCHYARD_INGEST_TOKENS": json.dumps(ingest_tokens), "SWITCHYARD_KEYS_FILE": keys_file,
         }, ingest_url + "/readyz", timeout_s=60)
         supervisor.start("proxy", ["-m", "proxy"], {
             "SWITCHYARD_PROXY_HOST": options.proxy_host, "SWITCHYARD_PROXY_PORT": str(options.proxy_port),
             "SWITCHYARD_OTLP_ENDPOINT": ingest_url + "/v1/traces",
             "SWITCHYARD_SNAPSHOT_URL": ingest_url + "/v1/snapshot",
-            "SWITCHYARD_SNAPSHOT_TOKEN": snapshot_token,
-            "SWITCHYARD_SPOOL_DIR": str(options.data_dir / "spool"),
-            "SWITCHYARD_KEYS_FILE": os.environ.get("SWITCHYARD_KEYS_FILE", str(options.data_dir / "keys.json")),
+            "SWITCHYARD_SNAPSHOT_TOKEN": snapshot_token, "SWITCHYARD_OTLP_TOKEN": otlp_token,
+            "SWITCHYARD_SPOOL_DIR": str(options.data_dir / "spool"), "SWITCHYARD_KEYS_FILE": keys_file,
         }, f"http://127.0.0.1:{options.proxy_port}/healthz")
         dashboard_url = f"http://127.0.0.1:{options.dashboard_port}"
         supervisor.start("dashboard", ["-m", "switchyard", "dashboard"], {
@@ -56,7 +66,7 @@ def run_up(options: UpOptions) -> int:
         }, dashboard_url + "/healthz", timeout_s=60)
         console.print(Panel.fit(
             f"proxy      http://{options.proxy_host}:{options.proxy_port}   (ANTHROPIC_BASE_URL for Claude Code)\n"
-            f"ingest     {ingest_url}   (OTLP /v1/traces, admin API, /v1/snapshot)\n"
+            f"ingest     {ingest_url}   (OTLP /v1/traces, /v1/logs, /v1/metrics; admin API, /v1/snapshot)\n"
             f"dashboard  {dashboard_url}   (users from SWITCHYARD_DASHBOARD_USERS)\n"
             f"logs       {options.data_dir / 'logs'}\n\nCtrl-C stops everything.", title="switchyard up"))
         jobs = None

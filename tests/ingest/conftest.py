@@ -17,13 +17,19 @@ from tests.store.databases import db_engine, db_url, postgres_url
 __all__ = ["db_engine", "db_url", "postgres_url"]
 
 INGESTED_AT = datetime(2025, 7, 1, 9, 30)
+# Ingest's export credentials in these tests: the client fixture sends the proxy's by default.
+PROXY_TOKEN = "proxy-token-for-the-ingest-tests-0123"
+TELEMETRY_TOKEN = "telemetry-token-for-the-ingest-tests-0123"
+INGEST_TOKENS = {PROXY_TOKEN: "proxy", TELEMETRY_TOKEN: "telemetry"}
+PROXY_AUTH = {"authorization": f"Bearer {PROXY_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
 def settings(db_url: str) -> IngestSettings:
     # explicit values: the developer's own SWITCHYARD_* environment must not change the tests
     return IngestSettings(database_url=db_url, max_body_bytes=32 * 2**20, max_decompressed_bytes=64 * 2**20,
-                          max_span_bytes=2**20, require_gen_ai=True, redact=True)
+                          max_span_bytes=2**20, require_gen_ai=True, redact=True, ingest_tokens=INGEST_TOKENS,
+                          keys_file=None)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +53,7 @@ def base_url(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture
 def client(base_url: str, db_engine: Engine) -> Iterator[httpx.Client]:
-    """A client of the module's server; depending on db_engine empties the tables first."""
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+    """A client of the module's server, sending the proxy token; depending on db_engine empties the
+    tables first."""
+    with httpx.Client(base_url=base_url, timeout=30, headers=PROXY_AUTH) as http:
         yield http

@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 from sqlalchemy import Engine
 
 from store.testing import migrated_sqlite_url
+from tests.ingest.conftest import PROXY_TOKEN
 from tests.ingest.otlp import PROTOBUF
 
 
@@ -39,17 +40,28 @@ CONTROL_PLANE = ("/admin/", "/v1/snapshot")
 
 def operations(app: FastAPI) -> list[Any]:
     schema = schemathesis.openapi.from_dict(app.openapi())
+
+    @schema.auth()
+    class ProxyToken:  # an explicit credential: schemathesis also probes without it and with a wrong one (ST401)
+        def get(self, case: Any, context: Any) -> str:
+            return PROXY_TOKEN
+
+        def set(self, case: Any, data: str, context: Any) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
     found = (result.ok() for result in schema.get_all_operations())
     return [operation for operation in found if not operation.path.startswith(CONTROL_PLANE)]
 
 
 def test_every_endpoint_documents_its_content_types(app: FastAPI) -> None:
     paths = app.openapi()["paths"]
-    for path in ("/v1/traces", "/v1/logs"):
+    for path in ("/v1/traces", "/v1/logs", "/v1/metrics"):
         operation = paths[path]["post"]
         assert set(operation["requestBody"]["content"]) == {PROTOBUF, "application/json"}
-        assert {"200", "400", "413", "415", "503"} <= set(operation["responses"])
-    assert {op.path for op in operations(app)} == {"/v1/traces", "/v1/logs", "/healthz", "/readyz", "/metrics"}
+        assert {"200", "400", "401", "403", "413", "415", "503"} <= set(operation["responses"])
+        assert operation["security"] == [{"ingest token": []}]
+    assert {op.path for op in operations(app)} == {"/v1/traces", "/v1/logs", "/v1/metrics", "/healthz", "/readyz",
+                                                   "/metrics"}
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from core.pricing import Usage, builtin_price_table
 from store.queries import rollup_frame, turns_frame
+from tests.ingest.conftest import PROXY_AUTH
 
 START_NS = 1_760_000_000_000_000_000  # 2025-10-09
 
@@ -51,7 +52,8 @@ def test_sdk_spans_land_with_tokens_and_cost_and_a_resend_changes_nothing(
     base_url: str, db_engine: Engine, compression: Compression
 ) -> None:
     spans = record_spans(6)
-    exporter = OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", compression=compression, timeout=10)
+    exporter = OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", compression=compression, timeout=10,
+                                headers=PROXY_AUTH)
     try:
         assert exporter.export(spans) is SpanExportResult.SUCCESS
         rollup = rollup_frame(db_engine, by=("hour", "developer", "model"))

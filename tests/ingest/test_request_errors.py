@@ -15,6 +15,7 @@ from ingest.app import create_app
 from ingest.settings import IngestSettings
 from ingest.wire import build_wire_classes
 from store.queries import turns_frame
+from tests.ingest.conftest import INGEST_TOKENS, PROXY_AUTH
 from tests.ingest.otlp import JSON, PROTOBUF, post, request_of
 from tests.loopback import serve_in_thread
 
@@ -81,7 +82,8 @@ def small_server(db_url: str) -> Iterator[str]:
     from store.engine import make_engine
 
     engine = make_engine(db_url)
-    settings = IngestSettings(database_url=db_url, max_body_bytes=64 * 1024, max_decompressed_bytes=256 * 1024)
+    settings = IngestSettings(database_url=db_url, max_body_bytes=64 * 1024, max_decompressed_bytes=256 * 1024,
+                              ingest_tokens=INGEST_TOKENS)
     try:
         with serve_in_thread(create_app(settings, engine)) as url:
             yield url
@@ -90,7 +92,7 @@ def small_server(db_url: str) -> Iterator[str]:
 
 
 def test_a_body_over_the_limit_is_413(small_server: str, db_engine: Engine) -> None:
-    with httpx.Client(base_url=small_server) as http:
+    with httpx.Client(base_url=small_server, headers=PROXY_AUTH) as http:
         response = post(http, "/v1/traces", request_of(200).SerializeToString())
         assert response.status_code == 413
         assert "exceeds the limit" in status_message(response)
@@ -103,7 +105,7 @@ def test_a_body_over_the_limit_is_413(small_server: str, db_engine: Engine) -> N
 def test_a_gzip_bomb_is_413_not_an_exhausted_process(small_server: str) -> None:
     bomb = gzip.compress(b"\x00" * (50 * 1024 * 1024), compresslevel=9)  # ~50 KB on the wire
     assert len(bomb) < 64 * 1024
-    with httpx.Client(base_url=small_server) as http:
+    with httpx.Client(base_url=small_server, headers=PROXY_AUTH) as http:
         response = post(http, "/v1/traces", bomb, headers={"content-encoding": "gzip"})
     assert response.status_code == 413
     assert "decompressed body exceeds" in status_message(response)

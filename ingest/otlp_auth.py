@@ -1,0 +1,129 @@
+"""Who may export OTLP to ingest, and as what.
+
+Spend is what every other number stands on, so turns (``/v1/traces``) come only from proxies,
+which present a *proxy* token. Claude Code's own telemetry (``/v1/logs``, ``/v1/metrics``) comes
+with a *telemetry* token (a shared collector) or with a developer's virtual key — then it is
+attributed to that key's developer, whatever its attributes claim. A proxy token may send
+telemetry too. Nothing of the body is read before this answers.
+
+Tokens are checked by :class:`ingest.auth.BearerTokens` (constant-time, every entry compared);
+virtual keys against the store's keys and the keys file, re-read at most every ``refresh_s``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from core.keys import KEY_PREFIX, KeyRing
+from ingest.auth import BearerTokens
+from ingest.errors import RequestRejectedError
+
+log = logging.getLogger(__name__)
+
+
+class Role(enum.StrEnum):
+    PROXY = "proxy"
+    TELEMETRY = "telemetry"
+
+
+class UnauthenticatedError(RequestRejectedError):
+    status_code = 401
+    rpc_code = 16  # UNAUTHENTICATED
+
+
+class PermissionDeniedError(RequestRejectedError):
+    status_code = 403
+    rpc_code = 7  # PERMISSION_DENIED
+
+
+@dataclass(frozen=True, slots=True)
+class Exporter:
+    """An authenticated sender. ``developer`` is set when it authenticated with a virtual key."""
+
+    role: Role
+    developer: str | None = None
+    team: str | None = None
+    key_id: str | None = None
+
+    def may(self, role: Role) -> bool:
+        return self.role is Role.PROXY or self.role is role
+
+
+def role_tokens(tokens: Mapping[str, str]) -> BearerTokens:
+    """token → role, refusing a role that does not exist (the message names the role, not the token)."""
+    for role in tokens.values():
+        if role not in Role.__members__.values():
+            raise ValueError(f"SWITCHYARD_INGEST_TOKENS: unknown role {role!r} (use 'proxy' or 'telemetry')")
+    return BearerTokens(tokens)
+
+
+class KeyRingCache:
+    """The current key ring from ``load``, re-read when older than ``refresh_s``. A failed read
+    keeps the previous ring (and logs): the store being briefly down must not lock telemetry out."""
+
+    def __init__(self, load: Callable[[], KeyRing], refresh_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._load = load
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ring = KeyRing()
+        self._loaded_at: float | None = None
+
+    def ring(self) -> KeyRing:
+        with self._lock:
+            now = self._clock()
+            if self._loaded_at is None or now - self._loaded_at >= self._refresh_s:
+                try:
+                    self._ring = self._load()
+                except Exception:  # a boundary: any failure of the store or the file
+                    log.exception("could not read the virtual keys; using the ones read before")
+                self._loaded_at = now
+            return self._ring
+
+
+class OtlpAuthenticator:
+    def __init__(self, tokens: BearerTokens, keys: KeyRingCache | None) -> None:
+        self._tokens = tokens
+        self._keys = keys
+
+    def authenticate(self, authorization: str | None, needed: Role) -> Exporter:
+        """The exporter behind an ``Authorization`` header, allowed to send ``needed``; raises
+        :class:`UnauthenticatedError` (401) or :class:`PermissionDeniedError` (403)."""
+        presented = _bearer(authorization)
+        if presented is None:
+            raise UnauthenticatedError("send Authorization: Bearer <ingest token>"
+                                       " (SWITCHYARD_OTLP_TOKEN on proxies, OTEL_EXPORTER_OTLP_HEADERS elsewhere)")
+        exporter = self._identify(presented)
+        if exporter is None:
+            raise UnauthenticatedError("that is not a valid ingest token or virtual key")
+        if not exporter.may(needed):
+            raise PermissionDeniedError(
+                f"a {exporter.role} credential may not send this signal: spans (spend) need a proxy token")
+        return exporter
+
+    def _identify(self, presented: str) -> Exporter | None:
+        role = self._tokens.name_of(presented)
+        if role is not None:
+            return Exporter(Role(role))
+        if self._keys is None or not presented.startswith(KEY_PREFIX):
+            return None
+        record = self._keys.ring().authenticate(presented)
+        if record is None:
+            return None
+        return Exporter(Role.TELEMETRY, developer=record.developer, team=record.team, key_id=record.key_id)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        return None
+    return credential
