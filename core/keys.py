@@ -13,6 +13,8 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from core.turn_bounds import identity_problem
+
 KEY_PREFIX = "sk-sy-"
 _SEPARATOR = "."
 
@@ -54,9 +56,14 @@ def mint_key(
     *, key_id: str, secret: str, salt: bytes, developer: str, team: str | None, created_at: str,
     rate_limit_rpm: int | None = None,
 ) -> tuple[str, KeyRecord]:
-    """The plaintext key (shown once) and the record that is stored in its place."""
+    """The plaintext key (shown once) and the record that is stored in its place. The developer and
+    team must be names ingest will store (:func:`core.turn_bounds.identity_problem`): a key whose
+    turns ingest refused would spend without ever being billed."""
     if not key_id.isalnum() or not secret or _SEPARATOR in secret:
         raise ValueError("key_id must be alphanumeric and secret non-empty without '.'")
+    problem = identity_problem("developer", developer) or identity_problem("team", team)
+    if problem is not None:
+        raise ValueError(problem)
     record = KeyRecord(
         key_id=key_id,
         salt=salt.hex(),

@@ -357,9 +357,14 @@ def span_to_turn(span: Span) -> Turn:
             reasons = kv.value.array_value.values
             if reasons and reasons[0].WhichOneof("value") == "string_value":
                 values["stop_reason"] = reasons[0].string_value
+    if total_input is not None and total_input < 0:
+        raise SpanDecodeError(f"{GEN_AI_USAGE_INPUT_TOKENS} must not be negative")
     if "input_tokens" not in values:
         cached = int(values.get("cache_creation_tokens", 0)) + int(values.get("cache_read_tokens", 0))  # type: ignore[call-overload]
-        values["input_tokens"] = max((total_input or 0) - cached, 0)
+        if total_input is not None and total_input < cached:  # never clamped: the sender's numbers disagree
+            raise SpanDecodeError(
+                f"{GEN_AI_USAGE_INPUT_TOKENS} ({total_input}) is less than its cache parts ({cached})")
+        values["input_tokens"] = 0 if total_input is None else total_input - cached
     for name in _TOKEN_FIELDS:
         if int(values.get(name, 0)) < 0:  # type: ignore[call-overload]
             raise SpanDecodeError(f"{name} must not be negative")

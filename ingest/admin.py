@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from ingest.admin_errors import UnauthorizedError, install_error_handlers
 from ingest.admin_keys import keys_router
+from ingest.admin_months import months_router
 from ingest.admin_policies import policies_router
 from ingest.admin_proposals import proposals_router
 from ingest.auth import BearerTokens
@@ -77,5 +78,6 @@ def install_control_plane(app: FastAPI, settings: IngestSettings, engine: Engine
     app.include_router(policies_router(engine, admin, clock, max_policy_bytes=settings.max_policy_bytes))
     app.include_router(proposals_router(engine, admin, clock))
     app.include_router(keys_router(engine, admin, clock))
+    app.include_router(months_router(engine, admin, clock))
     app.include_router(audit_router(engine, admin))
     app.include_router(snapshot_router(engine, bearer_dependency(readers, "snapshot"), clock))

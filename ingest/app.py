@@ -21,16 +21,18 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
+from core.keys import KeyRing
 from core.pricing import PriceTable, builtin_price_table
 from ingest.admin import install_control_plane
 from ingest.body import Encoding, encoding_of, encoding_of_or_none, read_capped
 from ingest.errors import RequestRejectedError
 from ingest.metrics import IngestMetrics
 from ingest.openapi import SECURITY_SCHEMES, logs_operation, metrics_operation, traces_operation
-from ingest.otlp_auth import Exporter, KeyRingCache, OtlpAuthenticator, Role, role_tokens
+from ingest.otlp_auth import Exporter, OtlpAuthenticator, Role, role_tokens
 from ingest.otlp_keys import virtual_keys
 from ingest.pipeline import Ingestor
 from ingest.pricer import Pricer
+from ingest.refreshing import Refreshing
 from ingest.settings import IngestSettings
 from ingest.wire import build_wire_classes
 
@@ -52,8 +54,9 @@ def create_app(
     metrics = IngestMetrics.create()
     ingestor = Ingestor(settings, engine, Pricer(prices or builtin_price_table()), build_wire_classes(),
                         metrics, clock)
-    authenticator = OtlpAuthenticator(role_tokens(settings.ingest_tokens), KeyRingCache(
-        lambda: virtual_keys(engine, settings.keys_file), settings.keys_refresh_s))
+    keys = Refreshing(lambda: virtual_keys(engine, settings.keys_file), KeyRing(), settings.lookup_refresh_s,
+                      "the virtual keys")
+    authenticator = OtlpAuthenticator(role_tokens(settings.ingest_tokens), keys)
     app = FastAPI(title="switchyard ingest", version="0.1.0",
                   description="OTLP/HTTP receiver for the gateway's spans and Claude Code's telemetry events")
 

@@ -34,6 +34,7 @@ class LogRecordError(ValueError):
 @dataclass(slots=True)
 class PreparedLogs:
     rows: list[dict[str, Any]] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)  # each row's position in the request
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -123,6 +124,7 @@ def prepare_logs(batch: Batch[LogItem], ingested_at: datetime, *, redact_values:
     for index, item in batch.items:
         try:
             prepared.rows.append(log_row(item, ingested_at, redact_values=redact_values))
+            prepared.indexes.append(index)
         except LogRecordError as error:
             prepared.rejections.append(Rejection(index, str(error)))
     prepared.rejections.sort(key=lambda rejection: rejection.index)

@@ -11,9 +11,9 @@ _DESCRIPTIONS = {
     304: "Not modified: the snapshot still matches If-None-Match",
     400: "The body cannot be read (not UTF-8 text, not JSON)",
     401: "No bearer token, or one that is not configured",
-    404: "No such policy version, key or proposal",
+    404: "No such policy version, key or proposal; or the month is not closed",
     409: "Conflicts with what is stored (a version is immutable; nothing to roll back to; a proposal already "
-         "decided or made against a version that is no longer active)",
+         "decided or made against a version that is no longer active; a month that has not ended)",
     413: "The body is larger than the limit",
     422: "Invalid input; a refused policy lists every problem found",
     503: "The database is unavailable",

@@ -7,23 +7,19 @@ attributed to that key's developer, whatever its attributes claim. A proxy token
 telemetry too. Nothing of the body is read before this answers.
 
 Tokens are checked by :class:`ingest.auth.BearerTokens` (constant-time, every entry compared);
-virtual keys against the store's keys and the keys file, re-read at most every ``refresh_s``.
+virtual keys against the store's keys and the keys file, re-read every ``lookup_refresh_s``.
 """
 
 from __future__ import annotations
 
 import enum
-import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.keys import KEY_PREFIX, KeyRing
 from ingest.auth import BearerTokens
 from ingest.errors import RequestRejectedError
-
-log = logging.getLogger(__name__)
+from ingest.refreshing import Refreshing
 
 
 class Role(enum.StrEnum):
@@ -62,33 +58,8 @@ def role_tokens(tokens: Mapping[str, str]) -> BearerTokens:
     return BearerTokens(tokens)
 
 
-class KeyRingCache:
-    """The current key ring from ``load``, re-read when older than ``refresh_s``. A failed read
-    keeps the previous ring (and logs): the store being briefly down must not lock telemetry out."""
-
-    def __init__(self, load: Callable[[], KeyRing], refresh_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._load = load
-        self._refresh_s = refresh_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._ring = KeyRing()
-        self._loaded_at: float | None = None
-
-    def ring(self) -> KeyRing:
-        with self._lock:
-            now = self._clock()
-            if self._loaded_at is None or now - self._loaded_at >= self._refresh_s:
-                try:
-                    self._ring = self._load()
-                except Exception:  # a boundary: any failure of the store or the file
-                    log.exception("could not read the virtual keys; using the ones read before")
-                self._loaded_at = now
-            return self._ring
-
-
 class OtlpAuthenticator:
-    def __init__(self, tokens: BearerTokens, keys: KeyRingCache | None) -> None:
+    def __init__(self, tokens: BearerTokens, keys: Refreshing[KeyRing] | None) -> None:
         self._tokens = tokens
         self._keys = keys
 
@@ -113,7 +84,7 @@ class OtlpAuthenticator:
             return Exporter(Role(role))
         if self._keys is None or not presented.startswith(KEY_PREFIX):
             return None
-        record = self._keys.ring().authenticate(presented)
+        record = self._keys.get().authenticate(presented)
         if record is None:
             return None
         return Exporter(Role.TELEMETRY, developer=record.developer, team=record.team, key_id=record.key_id)

@@ -18,8 +18,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from core.turn_bounds import TurnBounds
 from ingest.body import Encoding, decode_content
 from ingest.decode import OtlpDecoder, Rejection
 from ingest.errors import RequestRejectedError, StoreUnavailableError
@@ -29,10 +30,14 @@ from ingest.metrics_decode import MetricsDecoder
 from ingest.otlp_auth import Exporter
 from ingest.otlp_json import message_to_json
 from ingest.pricer import Pricer
+from ingest.refreshing import Refreshing
 from ingest.settings import IngestSettings
-from ingest.spans_pipeline import SpanPipeline
+from ingest.spans_pipeline import PreparedSpans, SpanPipeline
 from ingest.wire import WireClasses
+from store.months import closed_month_names
 from store.writer import WriteResult, write_logs, write_turns
+
+Prepared = PreparedSpans | PreparedLogs
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +66,59 @@ class Ingestor:
         self.decoder = OtlpDecoder(wire, settings.max_span_bytes)
         self.metrics_decoder = MetricsDecoder(wire, settings.max_span_bytes)
         self.spans = SpanPipeline.build(pricer, require_gen_ai=settings.require_gen_ai, redact=settings.redact,
-                                        keep_fields=settings.redact_keep_fields)
+                                        keep_fields=settings.redact_keep_fields, bounds=bounds_of(settings))
+        self.closed_months = Refreshing(lambda: closed_month_names(engine), frozenset[str](),
+                                        settings.lookup_refresh_s, "the closed months")
 
-    def _write(self, write: Callable[[Engine, list[dict[str, Any]]], WriteResult],
-               rows: list[dict[str, Any]]) -> WriteResult:
+    def _write(self, write: Callable[[Engine, list[dict[str, Any]]], WriteResult], prepared: Prepared) -> WriteResult:
+        """Write the prepared rows. When the database refuses the batch for what is *in* it (a value
+        one row cannot hold, a constraint), the batch is split until the rows it refuses are found:
+        those are rejected with the reason and the rest is stored — one bad item never costs its
+        batch. When the database itself is unavailable, the whole request is 503 (the sender retries)."""
+        try:
+            return write(self.engine, prepared.rows)
+        except DBAPIError as error:
+            if _unavailable(error):
+                log.exception("store write failed")
+                raise StoreUnavailableError(
+                    f"the store could not write the batch: {type(error.orig).__name__}") from error
+            log.warning("the store refused a batch of %d (%s); isolating the rows it refuses",
+                        len(prepared.rows), type(error.orig).__name__)
+        received = inserted = 0
+        for rows, indexes in _halves(prepared.rows, prepared.indexes):
+            result = self._write_isolating(write, rows, indexes, prepared.rejections)
+            received += result.received
+            inserted += result.inserted
+        prepared.rejections.sort(key=lambda rejection: rejection.index)
+        return WriteResult(received=received, inserted=inserted)
+
+    def _write_isolating(self, write: Callable[[Engine, list[dict[str, Any]]], WriteResult],
+                         rows: list[dict[str, Any]], indexes: list[int],
+                         rejections: list[Rejection]) -> WriteResult:
         try:
             return write(self.engine, rows)
         except DBAPIError as error:
-            log.exception("store write failed")
-            raise StoreUnavailableError(f"the store could not write the batch: {type(error.orig).__name__}") from error
+            if _unavailable(error):
+                raise StoreUnavailableError(
+                    f"the store could not write the batch: {type(error.orig).__name__}") from error
+            if len(rows) == 1:
+                reason = str(error.orig).splitlines()[0][:200] if error.orig is not None else type(error).__name__
+                rejections.append(Rejection(indexes[0], f"the store refused it: {reason}"))
+                return WriteResult(received=0, inserted=0)
+        received = inserted = 0
+        for half_rows, half_indexes in _halves(rows, indexes):
+            result = self._write_isolating(write, half_rows, half_indexes, rejections)
+            received += result.received
+            inserted += result.inserted
+        return WriteResult(received=received, inserted=inserted)
 
     def traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
                exporter: Exporter | None = None) -> bytes:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.decoder.spans(body, encoding)
-        prepared = self.spans.run(batch, self.clock())
-        result = self._write(write_turns, prepared.rows)
+        prepared = self.spans.run(batch, self.clock(), self.closed_months.get())
+        result = self._write(write_turns, prepared)
         self._count("traces", result, len(prepared.rejections), started)
         response = ExportTraceServiceResponse()
         if prepared.rejections:
@@ -118,7 +159,7 @@ class Ingestor:
                    started: float) -> PreparedLogs:
         if exporter is not None:
             attribute(prepared.rows, exporter)
-        result = self._write(write_logs, prepared.rows)
+        result = self._write(write_logs, prepared)
         self._count(signal, result, len(prepared.rejections), started)
         return prepared
 
@@ -154,6 +195,31 @@ def attribute(rows: list[dict[str, Any]], exporter: Exporter) -> None:
             attributes[ATTRIBUTION] = "virtual_key"
         else:
             attributes[ATTRIBUTION] = f"{exporter.role}_token"
+
+
+# SQLSTATE classes that mean "this data": data exception, integrity violation, program limit exceeded
+# (e.g. a value too large for an index). Anything else (connection, resources, locks, a bug) is the
+# database's trouble, answered 503 so the sender keeps the batch and retries.
+_REFUSED_SQLSTATE_CLASSES = ("22", "23", "54")
+
+
+def _unavailable(error: DBAPIError) -> bool:
+    """The database (or the way to it) failed, as opposed to refusing what was sent."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate[:2] not in _REFUSED_SQLSTATE_CLASSES
+    return not isinstance(error, DataError | IntegrityError)  # SQLite says no SQLSTATE
+
+
+def _halves(rows: list[dict[str, Any]], indexes: list[int]) -> list[tuple[list[dict[str, Any]], list[int]]]:
+    middle = len(rows) // 2
+    return [(rows[:middle], indexes[:middle]), (rows[middle:], indexes[middle:])]
+
+
+def bounds_of(settings: IngestSettings) -> TurnBounds:
+    return TurnBounds(max_age_s=settings.retention_days * 86400, max_future_s=settings.max_clock_skew_s,
+                      max_duration_s=settings.max_turn_duration_s, max_tokens_per_field=settings.max_tokens_per_field,
+                      min_propensity=settings.min_propensity, max_identity_chars=settings.max_identity_chars)
 
 
 def _encode(message: Any, encoding: Encoding) -> bytes:

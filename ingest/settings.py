@@ -43,8 +43,20 @@ class IngestSettings(BaseSettings):
     # Developers' virtual keys are accepted as telemetry credentials (attributed to the key's developer):
     # the store's keys, and this keys file when set (the one `switchyard keys create` writes).
     keys_file: Path | None = None
-    # How long a looked-up key ring is used before the store and the file are read again.
-    keys_refresh_s: float = Field(default=5.0, gt=0, le=3600)
+    # How long what ingest read of the virtual keys and the closed months is used before it reads them again.
+    lookup_refresh_s: float = Field(default=5.0, gt=0, le=3600)
+
+    # Bounds on the turns ingest stores; a turn outside them is rejected (partial_success, with the reason).
+    # A turn must start within the retention window and at most max_clock_skew_s in the future.
+    retention_days: float = Field(default=90, gt=0, le=3660)
+    max_clock_skew_s: float = Field(default=300, ge=0, le=86400)
+    max_turn_duration_s: float = Field(default=86400, gt=0, le=7 * 86400)
+    # Per token field (input, output, cache write, cache read): the largest context plus output a model allows.
+    max_tokens_per_field: int = Field(default=2_000_000, gt=0, le=10**9)
+    # The smallest routing propensity accepted: 1/min_propensity is the largest weight one turn gets in a replay.
+    min_propensity: float = Field(default=1e-4, gt=0, le=1)
+    # Developer, team, repo, session, model, … ids.
+    max_identity_chars: int = Field(default=256, ge=16, le=4096)
 
     # The control plane (admin API, GET /v1/snapshot). Admin bearer tokens → the actor name the audit
     # log records, as JSON: SWITCHYARD_ADMIN_TOKENS='{"<token>": "alice"}'. Without any, the admin

@@ -201,6 +201,16 @@ virtual_keys = Table(
     Column("revoked_by", Text),
 )
 
+# Months finance has closed: their chargeback is final, so ingest refuses turns dated inside them.
+# Reopening one (an admin, audited) deletes its row.
+closed_months = Table(
+    "closed_months",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, UTC
+    Column("closed_at", DateTime(), nullable=False),
+    Column("closed_by", Text, nullable=False),
+)
+
 # Append-only, hash-chained: hash = sha256(prev_hash + canonical JSON of the entry). seq is
 # assigned by the writer (previous + 1) and prev_hash is unique, so two concurrent appends cannot
 # both extend the same entry: one fails and retries (see store.audit).

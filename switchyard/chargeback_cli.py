@@ -1,6 +1,7 @@
-"""`switchyard export chargeback --month 2026-11 --by team [--out FILE]`: the chargeback CSV (columns
-in docs/chargeback.md) on standard output or into a file, with exact costs; every export is
-written to the audit log. Mount with ``app.add_typer(export_app, name="export")``."""
+"""`switchyard export chargeback --month 2026-11 --by team [--out FILE] [--close]`: the chargeback CSV
+(columns in docs/chargeback.md) on standard output or into a file, with exact costs; every export is
+written to the audit log, and so is closing the month (``--close``: its numbers are then final).
+Mount with ``app.add_typer(export_app, name="export")``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from dashboard.chargeback import (
     record_export,
 )
 from store.engine import make_engine
+from store.errors import ConflictError
+from store.months import close_month
 
 export_app = typer.Typer(help="Exports for finance and reporting.", no_args_is_help=True)
 
@@ -42,6 +45,9 @@ def chargeback(
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
     database_url: Annotated[str | None, typer.Option("--database-url", envvar="DATABASE_URL")] = None,
     data_dir: Annotated[Path, typer.Option("--data-dir", envvar="SWITCHYARD_DATA_DIR")] = Path("data"),
+    close: Annotated[bool, typer.Option(
+        "--close", help="After exporting, close the months: their numbers are final and ingest refuses turns "
+                        "dated inside them (an admin can reopen one through the admin API).")] = False,
 ) -> None:
     """One CSV row per month and group: requests, tokens by kind and exact cost in USD."""
     try:
@@ -52,7 +58,16 @@ def chargeback(
     engine = make_engine(database_url, data_dir=data_dir)
     try:
         rows = chargeback_rows(engine, month, by)
-        record_export(engine, actor=f"cli:{_os_user()}", months=month, by=by, rows=rows, channel="cli")
+        actor = f"cli:{_os_user()}"
+        record_export(engine, actor=actor, months=month, by=by, rows=rows, channel="cli")
+        if close:
+            for name in month:
+                try:
+                    close_month(engine, name, actor=actor)
+                except ConflictError as error:
+                    typer.echo(f"not closed: {error}", err=True)
+                    raise typer.Exit(1) from None
+                typer.echo(f"closed {name}: ingest refuses turns dated inside it from now on", err=True)
     finally:
         engine.dispose()
     text = chargeback_csv(rows)

@@ -43,7 +43,10 @@ def create(
     keys_file: KeysFile = Path("data/keys.json"),
 ) -> None:
     """Create a key and print it once. Only its salted hash is stored."""
-    key = create_key(keys_file, developer, team, rate_limit_rpm)
+    try:
+        key = create_key(keys_file, developer, team, rate_limit_rpm)
+    except ValueError as error:  # a developer or team name ingest would refuse
+        raise typer.BadParameter(str(error)) from None
     err = Console(stderr=True)
     err.print(f"[green]created a key for {developer}[/green] (team {team or '-'}); it is shown only now:")
     typer.echo(key)

@@ -40,6 +40,7 @@ ADMIN_CALLS = [
     ("POST", "/admin/keys"), ("GET", "/admin/keys"), ("POST", "/admin/keys/abc/revoke"),
     ("GET", "/admin/proposals"), ("GET", "/admin/proposals/abc"), ("POST", "/admin/proposals/abc/approve"),
     ("POST", "/admin/proposals/abc/reject"),
+    ("GET", "/admin/months"), ("POST", "/admin/months/2026-10/close"), ("POST", "/admin/months/2026-10/reopen"),
 ]
 
 

@@ -46,3 +46,15 @@ def test_parse_key_and_bad_mint():
     assert parse_key("sk-sy-id1.sec") == ("id1", "sec")
     with pytest.raises(ValueError):
         mint_key(key_id="bad-id", secret="x", salt=b"", developer="d", team=None, created_at="")
+
+
+@pytest.mark.parametrize(("developer", "team", "problem"), [
+    ("d" * 3000, "payments", "developer is longer than 256"),
+    ("alice", "t" * 257, "team is longer than 256"),
+    ("alice\x00bob", None, "developer contains a control character"),
+    ("   ", None, "developer is empty"),
+])
+def test_a_key_for_a_name_ingest_would_refuse_is_not_minted(developer, team, problem):
+    with pytest.raises(ValueError, match=problem):
+        _mint(developer=developer, team=team)
+

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from dashboard.chargeback import chargeback_csv, chargeback_rows, months_with_data
 from dashboard.passwords import verify_password
 from store.audit import list_audit
+from store.months import closed_month_names
 from switchyard.chargeback_cli import export_app
 from switchyard.dashboard_cli import dashboard_app
 from tests.dashboard.conftest import utc_now
@@ -37,6 +38,17 @@ def test_export_chargeback_prints_the_csv_and_audits_it(db_url: str, db_engine: 
     assert written.exit_code == 0 and out.read_text() == result.stdout
     entries = list_audit(db_engine, action="chargeback.export")
     assert len(entries) == 2 and all(e.actor.startswith("cli:") and e.detail["months"] == months for e in entries)
+
+
+def test_export_chargeback_close_closes_the_months_audited(db_url: str, db_engine: Engine) -> None:
+    args = ["export", "chargeback", "--by", "team", "--database-url", db_url, "--month", "2025-05", "--month",
+            "2025-06", "--close"]
+    result = CliRunner().invoke(CLI, args)
+    assert result.exit_code == 0, result.output
+    assert closed_month_names(db_engine) == {"2025-05", "2025-06"}
+    assert [e.subject for e in reversed(list_audit(db_engine, action="month.close"))] == ["2025-05", "2025-06"]
+    future = CliRunner().invoke(CLI, [*args[:-1], "--month", "2999-01", "--close"])
+    assert future.exit_code == 1 and "has not ended yet" in future.stderr
 
 
 def test_export_chargeback_refuses_a_bad_month(db_url: str) -> None:

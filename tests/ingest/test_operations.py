@@ -5,7 +5,7 @@ import httpx
 from ingest.app import create_app
 from ingest.settings import IngestSettings
 from store.engine import make_engine
-from tests.ingest.conftest import INGEST_TOKENS, PROXY_TOKEN
+from tests.ingest.conftest import INGEST_TOKENS, INGESTED_AT, PROXY_AUTH
 from tests.ingest.otlp import post, request_of
 from tests.loopback import serve_in_thread
 
@@ -31,9 +31,9 @@ def test_health_readiness_and_metrics(client: httpx.Client) -> None:
 def test_an_unreachable_database_is_503_not_500() -> None:
     engine = make_engine(UNREACHABLE)
     try:
-        with serve_in_thread(create_app(IngestSettings(database_url=UNREACHABLE, ingest_tokens=INGEST_TOKENS),
-                                               engine)) as url, \
-                httpx.Client(base_url=url, timeout=30, headers={"authorization": f"Bearer {PROXY_TOKEN}"}) as http:
+        settings = IngestSettings(database_url=UNREACHABLE, ingest_tokens=INGEST_TOKENS)
+        with serve_in_thread(create_app(settings, engine, clock=lambda: INGESTED_AT)) as url, \
+                httpx.Client(base_url=url, timeout=30, headers=PROXY_AUTH) as http:
             assert http.get("/healthz").status_code == 200
             ready = http.get("/readyz")
             assert ready.status_code == 503 and ready.json()["status"] == "unavailable"

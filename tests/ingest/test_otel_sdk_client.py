@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -16,9 +17,10 @@ from sqlalchemy import Engine
 
 from core.pricing import Usage, builtin_price_table
 from store.queries import rollup_frame, turns_frame
-from tests.ingest.conftest import PROXY_AUTH
+from tests.ingest.conftest import INGESTED_AT, PROXY_AUTH
 
-START_NS = 1_760_000_000_000_000_000  # 2025-10-09
+# an hour before the test app's "now": inside the bounds ingest puts on a turn's start
+START_NS = int(INGESTED_AT.replace(tzinfo=UTC).timestamp()) * 10**9 - 3600 * 10**9
 
 
 def record_spans(count: int) -> list:  # type: ignore[type-arg]

@@ -30,7 +30,7 @@ from store.queries import turns_frame
 from store.schema import logs
 from store.testing import sample_turn
 from switchyard.keys_cli import create_key as create_file_key
-from tests.ingest.conftest import INGEST_TOKENS, PROXY_TOKEN, TELEMETRY_TOKEN
+from tests.ingest.conftest import INGEST_TOKENS, INGESTED_AT, PROXY_TOKEN, TELEMETRY_TOKEN
 from tests.ingest.otlp import JSON, PROTOBUF, otlp_json, post
 from tests.ingest.test_logs import event, logs_request
 from tests.loopback import serve_in_thread
@@ -54,9 +54,9 @@ def server(tmp_path: Path, db_url: str, db_engine: Engine) -> Iterator[tuple[str
     """Ingest with two proxy tokens, a telemetry token, the store's keys and a keys file, re-read at once."""
     keys_file = tmp_path / "keys.json"
     settings = IngestSettings(database_url=db_url, ingest_tokens={**INGEST_TOKENS, SECOND_PROXY_TOKEN: "proxy"},
-                              keys_file=keys_file, keys_refresh_s=0.001, require_gen_ai=True, redact=True)
+                              keys_file=keys_file, lookup_refresh_s=0.001, require_gen_ai=True, redact=True)
     engine = make_engine(db_url)
-    with serve_in_thread(create_app(settings, engine)) as url:
+    with serve_in_thread(create_app(settings, engine, clock=lambda: INGESTED_AT)) as url:
         yield url, keys_file
     engine.dispose()
 
