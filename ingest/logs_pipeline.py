@@ -83,11 +83,15 @@ def _success(value: Any) -> bool | None:
     return None
 
 
-def log_row(item: LogItem, ingested_at: datetime, *, redact_values: bool) -> dict[str, Any]:
+def log_row(item: LogItem, ingested_at: datetime, *, redact_values: bool,
+            window: tuple[int, int] = (1, MAX_UNIX_NS)) -> dict[str, Any]:
+    """``window``: the earliest and latest unix-ns time accepted (the retention window, clock skew)."""
     record = item.record
     time_ns = record.time_unix_nano or record.observed_time_unix_nano
     if not 0 < time_ns <= MAX_UNIX_NS:
         raise LogRecordError("timestamp missing or out of range")
+    if not window[0] <= time_ns <= window[1]:
+        raise LogRecordError("timestamp outside the retention window or in the future")
     record_attributes = {kv.key: python_value(kv.value) for kv in record.attributes}
     attributes = jsonable({**item.resource_attributes, **record_attributes})
     body = jsonable(python_value(record.body))
@@ -119,11 +123,12 @@ def log_row(item: LogItem, ingested_at: datetime, *, redact_values: bool) -> dic
     }
 
 
-def prepare_logs(batch: Batch[LogItem], ingested_at: datetime, *, redact_values: bool) -> PreparedLogs:
+def prepare_logs(batch: Batch[LogItem], ingested_at: datetime, *, redact_values: bool,
+                 window: tuple[int, int] = (1, MAX_UNIX_NS)) -> PreparedLogs:
     prepared = PreparedLogs(rejections=list(batch.rejections))
     for index, item in batch.items:
         try:
-            prepared.rows.append(log_row(item, ingested_at, redact_values=redact_values))
+            prepared.rows.append(log_row(item, ingested_at, redact_values=redact_values, window=window))
             prepared.indexes.append(index)
         except LogRecordError as error:
             prepared.rejections.append(Rejection(index, str(error)))

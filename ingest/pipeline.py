@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
@@ -22,7 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from core.turn_bounds import TurnBounds
 from ingest.body import Encoding, decode_content
-from ingest.decode import OtlpDecoder, Rejection
+from ingest.decode import Batch, LogItem, OtlpDecoder, Rejection
 from ingest.errors import RequestRejectedError, StoreUnavailableError
 from ingest.logs_pipeline import PreparedLogs, prepare_logs
 from ingest.metrics import IngestMetrics
@@ -132,8 +132,7 @@ class Ingestor:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.decoder.log_records(body, encoding)
-        prepared = self._telemetry("logs", prepare_logs(batch, self.clock(), redact_values=self.settings.redact),
-                                   exporter, started)
+        prepared = self._telemetry("logs", self._prepare_logs(batch), exporter, started)
         response = ExportLogsServiceResponse()
         if prepared.rejections:
             response.partial_success.rejected_log_records = len(prepared.rejections)
@@ -146,14 +145,20 @@ class Ingestor:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.metrics_decoder.data_points(body, encoding)
-        prepared = self._telemetry("metrics", prepare_logs(batch, self.clock(), redact_values=self.settings.redact),
-                                   exporter, started)
+        prepared = self._telemetry("metrics", self._prepare_logs(batch), exporter, started)
         response = ExportMetricsServiceResponse()
         if prepared.rejections:
             response.partial_success.rejected_data_points = len(prepared.rejections)
             response.partial_success.error_message = summarise(
                 prepared.rejections, batch.total, "metrics", self.settings.max_reported_rejections)
         return _encode(response, encoding)
+
+    def _prepare_logs(self, batch: Batch[LogItem]) -> PreparedLogs:
+        now = self.clock()
+        now_ns = int(now.replace(tzinfo=UTC).timestamp() * 1e9)
+        window = (now_ns - int(self.settings.retention_days * 86400 * 1e9),
+                  now_ns + int(self.settings.max_clock_skew_s * 1e9))
+        return prepare_logs(batch, now, redact_values=self.settings.redact, window=window)
 
     def _telemetry(self, signal: str, prepared: PreparedLogs, exporter: Exporter | None,
                    started: float) -> PreparedLogs:

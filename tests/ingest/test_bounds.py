@@ -200,3 +200,21 @@ def test_a_refused_row_is_isolated_by_splitting_the_batch(tmp_path: Any) -> None
     assert [r.index for r in prepared.rejections] == [99, 103, 106]
     assert all("the store refused it" in r.reason for r in prepared.rejections[1:])
     engine.dispose()
+
+
+@pytest.mark.parametrize("offset_ns", [200 * 365 * DAY_NS, -100 * DAY_NS], ids=["year-2225", "100-days-ago"])
+def test_a_telemetry_event_outside_the_window_is_rejected_alone(client: httpx.Client, db_engine: Engine,
+                                                                offset_ns: int) -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+
+    from store.queries import logs_frame
+    from tests.ingest.test_logs import event, logs_request
+
+    records = [event("tool_result", "s-1", 0, success="true"), event("tool_result", "s-1", 1, success="true")]
+    records[1].time_unix_nano = NOW_NS + offset_ns
+    records[0].time_unix_nano = NOW_NS - HOUR_NS
+    response = post(client, "/v1/logs", logs_request(records).SerializeToString())
+    answer = ExportLogsServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_log_records == 1
+    assert "outside the retention window or in the future" in answer.partial_success.error_message
+    assert logs_frame(db_engine).height == 1

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -49,16 +50,30 @@ def forged_spend() -> bytes:
     return turns_to_request([turn]).SerializeToString()
 
 
-@pytest.fixture
-def server(tmp_path: Path, db_url: str, db_engine: Engine) -> Iterator[tuple[str, Path]]:
+@contextmanager
+def serving(directory: Path, db_url: str, clock: Callable[[], datetime]) -> Iterator[tuple[str, Path]]:
     """Ingest with two proxy tokens, a telemetry token, the store's keys and a keys file, re-read at once."""
-    keys_file = tmp_path / "keys.json"
+    keys_file = directory / "keys.json"
     settings = IngestSettings(database_url=db_url, ingest_tokens={**INGEST_TOKENS, SECOND_PROXY_TOKEN: "proxy"},
                               keys_file=keys_file, lookup_refresh_s=0.001, require_gen_ai=True, redact=True)
     engine = make_engine(db_url)
-    with serve_in_thread(create_app(settings, engine, clock=lambda: INGESTED_AT)) as url:
+    with serve_in_thread(create_app(settings, engine, clock=clock)) as url:
         yield url, keys_file
     engine.dispose()
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str, db_engine: Engine) -> Iterator[tuple[str, Path]]:
+    """On the ingest tests' fixed clock (the sample turns' dates)."""
+    with serving(tmp_path, db_url, lambda: INGESTED_AT) as served:
+        yield served
+
+
+@pytest.fixture
+def server_now(tmp_path: Path, db_url: str, db_engine: Engine) -> Iterator[tuple[str, Path]]:
+    """On the real clock (what the OpenTelemetry SDK stamps its data points with)."""
+    with serving(tmp_path, db_url, lambda: datetime.now(UTC).replace(tzinfo=None)) as served:
+        yield served
 
 
 def stored_turns(db_engine: Engine) -> int:
@@ -163,11 +178,11 @@ def test_a_telemetry_token_sends_events_marked_as_the_senders_word(server: tuple
     assert row["attributes"]["switchyard.attribution"] == "telemetry_token"  # type: ignore[index]
 
 
-def test_claude_code_metrics_from_the_real_sdk_exporter_land_as_telemetry(server: tuple[str, Path],
+def test_claude_code_metrics_from_the_real_sdk_exporter_land_as_telemetry(server_now: tuple[str, Path],
                                                                           db_engine: Engine) -> None:
     """The OpenTelemetry SDK's OTLP/HTTP metric exporter (what Claude Code uses) with a virtual key in
     OTEL_EXPORTER_OTLP_HEADERS: cost and token counters are stored per data point, attributed."""
-    url, _ = server
+    url, _ = server_now
     key, _ = create_key(db_engine, developer="alice", team="payments", actor="test")
     reader = InMemoryMetricReader()
     provider = MeterProvider(resource=Resource.create({"service.name": "claude-code"}), metric_readers=[reader])
@@ -198,7 +213,7 @@ def test_claude_code_metrics_from_the_real_sdk_exporter_land_as_telemetry(server
     assert stored_turns(db_engine) == 0  # telemetry never creates spend
 
 
-def test_an_unsupported_metric_is_rejected_alone(server: tuple[str, Path], db_engine: Engine) -> None:
+def test_an_unsupported_metric_is_rejected_alone(server_now: tuple[str, Path], db_engine: Engine) -> None:
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
         ExportMetricsServiceRequest,
         ExportMetricsServiceResponse,
@@ -217,7 +232,7 @@ def test_an_unsupported_metric_is_rejected_alone(server: tuple[str, Path], db_en
     odd = Metric(name="odd", exponential_histogram=ExponentialHistogram())
     body = ExportMetricsServiceRequest(resource_metrics=[ResourceMetrics(
         scope_metrics=[ScopeMetrics(metrics=[odd, good])])]).SerializeToString()
-    with httpx.Client(base_url=server[0], timeout=10) as http:
+    with httpx.Client(base_url=server_now[0], timeout=10) as http:
         response = post(http, "/v1/metrics", body, headers=bearer(TELEMETRY_TOKEN))
     assert response.status_code == 200
     answer = ExportMetricsServiceResponse.FromString(response.content)
