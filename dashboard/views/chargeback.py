@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, callback_context, dcc, html
 
 from dashboard.chargeback import GROUPINGS, ChargebackRow, chargeback_rows, months_with_data, total_cost
 from dashboard.components import INTEGER, USD, column, grid, page
 from dashboard.context import DashboardContext
 from dashboard.export_route import EXPORT_PATH
+from dashboard.month_actions import close_for_chargeback, month_state
+from dashboard.settings import Role
 from store.balances import month_of
 
 PATH = "/chargeback"
@@ -40,7 +42,8 @@ def preview_rows(rows: list[ChargebackRow]) -> list[dict[str, Any]]:
 def preview(ctx: DashboardContext, month: str, by: str) -> tuple[list[dict[str, Any]], str, str]:
     """(grid rows, total line, download link) for ``month`` grouped ``by``."""
     rows = chargeback_rows(ctx.engine, [month], by)
-    total = f"{len(rows)} rows, {sum(r.requests for r in rows):,} requests, total ${format(total_cost(rows), 'f')}"
+    total = (f"{len(rows)} rows, {sum(r.requests for r in rows):,} requests, total ${format(total_cost(rows), 'f')}"
+             f" — {month} is {month_state(ctx.engine, month)}")
     return preview_rows(rows), total, export_href(month, by)
 
 
@@ -60,10 +63,18 @@ def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
                      style={"width": "10rem"}),
         dcc.RadioItems(id="chargeback-by", options=list(GROUPINGS), value=DEFAULT_GROUPING, inline=True),
         html.A("Download CSV", id="chargeback-download", href=href, download="", className="button"),
+        dcc.ConfirmDialogProvider(
+            html.Button("Close this month", id="chargeback-close",
+                        disabled=not ctx.user().role.at_least(Role.approver)),
+            id="chargeback-close-confirm",
+            message="Close the month? Its chargeback becomes final: ingest refuses turns dated inside it, "
+                    "and only an admin can reopen it."),
     ], className="controls")
-    return page(TITLE, controls, html.P(total, id="chargeback-total", className="intro"),
+    return page(TITLE, controls, html.P("", id="chargeback-status", role="status"),
+                html.P(total, id="chargeback-total", className="intro"),
                 grid("chargeback-preview", rows, PREVIEW_COLUMNS, height=420),
-                intro="Costs are exact (nano-dollar precision); the CSV's columns are in docs/chargeback.md.")
+                intro="Costs are exact (nano-dollar precision); the CSV's columns are in docs/chargeback.md. "
+                      "Closing a month makes its numbers final: ingest then refuses turns dated inside it.")
 
 
 def register(app: Dash, ctx: DashboardContext) -> None:
@@ -72,3 +83,10 @@ def register(app: Dash, ctx: DashboardContext) -> None:
                   Input("chargeback-month", "value"), Input("chargeback-by", "value"), prevent_initial_call=True)
     def _preview(month: str, by: str) -> tuple[list[dict[str, Any]], str, str]:
         return preview(ctx, month, by)
+
+    @app.callback(Output("chargeback-status", "children"), Input("chargeback-close-confirm", "submit_n_clicks"),
+                  State("chargeback-month", "value"), prevent_initial_call=True)
+    def _close(_clicks: int | None, month: str | None) -> str:
+        if callback_context.triggered_id != "chargeback-close-confirm":
+            return ""
+        return close_for_chargeback(ctx.engine, ctx.user(), month, ctx.now())

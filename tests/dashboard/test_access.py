@@ -4,6 +4,8 @@ button); sign-ins, activations and exports are recorded with who and when."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import Engine
@@ -162,3 +164,33 @@ def test_a_stale_proposal_is_refused_and_can_be_rejected(served: str, db_engine:
     assert get_proposal(db_engine, proposal.id).status == "rejected"
     state = active_state(db_engine)
     assert state is not None and state.version == "v1"
+
+
+CLOSE = {"outputs": ["chargeback-status.children"],
+         "changed": "chargeback-close-confirm.submit_n_clicks"}
+
+
+def _close(client: httpx.Client, month: str) -> httpx.Response:
+    return call_callback(client, CLOSE["outputs"], {"chargeback-close-confirm.submit_n_clicks": 1},
+                         {"chargeback-month.value": month}, CLOSE["changed"])
+
+
+def test_only_approvers_close_a_past_month_and_it_is_audited(served: str, db_engine: Engine) -> None:
+    from store.months import closed_month_names
+
+    now = utc_now()
+    last_month = f"{(now.replace(day=1) - timedelta(days=1)):%Y-%m}"
+    with httpx.Client(base_url=served) as viewer:
+        sign_in(viewer, "victor", PASSWORDS["victor"])
+        refused = _close(viewer, last_month)
+        assert refused.status_code == 200 and "Refused" in refused.text
+    assert closed_month_names(db_engine) == frozenset()
+    with httpx.Client(base_url=served) as approver:
+        sign_in(approver, "alice", PASSWORDS["alice"])
+        assert "has not ended yet" in _close(approver, _month()).text
+        closed = _close(approver, last_month)
+        assert f"{last_month} is closed by alice" in closed.text and "closed: final" in closed.text
+        assert "already closed" in _close(approver, last_month).text
+    assert closed_month_names(db_engine) == {last_month}
+    [entry] = list_audit(db_engine, action="month.close", limit=1)
+    assert (entry.actor, entry.subject) == ("alice", last_month)

@@ -1,0 +1,34 @@
+"""Closing a month for chargeback from the dashboard: approvers and admins only, audited through
+store.months (who and when, in the same transaction). Reopening stays with admins on the admin
+API, with a reason. Returns a sentence for the page; raises nothing a person could cause."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from dashboard.auth import AccessDeniedError, SignedInUser
+from dashboard.settings import Role
+from store.errors import ConflictError
+from store.months import close_month, closed_month_names
+
+
+def close_for_chargeback(engine: Engine, user: SignedInUser, month: str | None, now: datetime) -> str:
+    try:
+        user.require(Role.approver)
+    except AccessDeniedError as error:
+        return f"Refused: {error}."
+    if not month:
+        return "Pick a month first."
+    if month in closed_month_names(engine):
+        return f"{month} is already closed."
+    try:
+        close_month(engine, month, actor=user.name, now=now)
+    except (ConflictError, ValueError) as error:
+        return f"Refused: {error}."
+    return f"{month} is closed by {user.name} (closed: final): ingest refuses turns dated inside it."
+
+
+def month_state(engine: Engine, month: str) -> str:
+    return "closed: final" if month in closed_month_names(engine) else "open"
