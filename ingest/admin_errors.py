@@ -35,6 +35,12 @@ class PayloadTooLargeError(AdminError):
     status_code = 413
 
 
+class InvalidInputError(AdminError):
+    """Input the schema admits but the store refuses (e.g. a control character in a developer's name)."""
+
+    status_code = 422
+
+
 class InvalidPolicyError(AdminError):
     status_code = 422
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from ingest.admin_errors import InvalidInputError
 from ingest.openapi_admin import responses
 from store.keys import create_key, list_keys, revoke_key
 
@@ -35,8 +36,11 @@ def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], d
     @router.post("", summary="Create a key; the response is the only place its plaintext appears",
                  status_code=201, responses=responses(400, 401, 422, 503))
     def create(new: NewKey, who: Actor) -> JSONResponse:
-        plaintext, stored = create_key(engine, developer=new.developer, team=new.team, actor=who,
-                                       rate_limit_rpm=new.rate_limit_rpm, now=clock())
+        try:
+            plaintext, stored = create_key(engine, developer=new.developer, team=new.team, actor=who,
+                                           rate_limit_rpm=new.rate_limit_rpm, now=clock())
+        except ValueError as error:  # a name ingest would refuse to store (core.turn_bounds.identity_problem)
+            raise InvalidInputError(str(error)) from None
         return JSONResponse({"key": plaintext, **stored.public_dict()}, status_code=201,
                             headers={"cache-control": "no-store"})
 

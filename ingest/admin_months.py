@@ -39,7 +39,7 @@ def months_router(engine: Engine, actor: Callable[..., str], clock: Callable[[],
         return close_month(engine, month, actor=who, now=clock()).to_dict()
 
     @router.post("/{month}/reopen", summary="Reopen a closed month (audited with the reason)",
-                 responses=responses(401, 404, 422, 503))
+                 responses=responses(400, 401, 404, 422, 503))
     def reopen(month: MonthPath, body: Reopening, who: Actor) -> dict[str, Any]:
         reopen_month(engine, month, actor=who, reason=body.reason, now=clock())
         return {"month": month, "reopened_by": who}

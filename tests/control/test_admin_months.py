@@ -44,3 +44,9 @@ def test_close_list_and_reopen_a_month_audited(http: httpx.Client, db_engine: En
 @pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-10", "2026-10-01", "latest"])
 def test_a_malformed_month_is_422(http: httpx.Client, month: str) -> None:
     assert http.post(f"/admin/months/{month}/close", headers=ALICE).status_code == 422
+
+
+@pytest.mark.parametrize("developer", ["alice\x1fbob", "tab\there"])
+def test_a_key_for_a_name_with_control_characters_is_422(http: httpx.Client, developer: str) -> None:
+    response = http.post("/admin/keys", headers=ALICE, json={"developer": developer})
+    assert response.status_code == 422 and "control character" in response.json()["detail"]
