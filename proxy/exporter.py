@@ -152,9 +152,12 @@ class SpanExporter:
             return
         due = [lot for lot in self._waiting if lot.retry_at <= now or final]
         self._waiting = [lot for lot in self._waiting if lot not in due]
+        # Turns never tried go first: a lot that failed before (maybe one that makes ingest fail)
+        # never stands in front of them. The first failure ends the round (ingest is away or
+        # failing: the pause that follows spares it), at close too: what is left stays journaled.
         while due or self._new:
-            lot = due.pop(0) if due else self._take_lot()
-            if not await self._send(lot):  # (at close too: what is left stays in the journal)
+            lot = self._take_lot() if self._new else due.pop(0)
+            if not await self._send(lot):
                 self._waiting.extend(due)
                 return
 

@@ -231,24 +231,31 @@ class Journal:
         if not batch:
             return
         try:
-            fresh = self._write_batch(batch)
+            fresh, placed = self._write_batch(batch)
         except OSError:
             queue.extendleft(reversed(batch))  # kept, in order, for the next attempt
             raise
-        self.stats.journaled += len(fresh)
-        self._apply(batch, fresh)
+        self._apply(batch, placed, fresh)
         self._collect()
+        self.stats.journaled += len(fresh)
         if fresh:
             self._fresh.extend(fresh)
             self._notify()
 
-    def _write_batch(self, batch: list[_Entry]) -> list[Pending]:
-        """Encode ``batch``, append it to the segment and fsync; the finished turns in it."""
+    def _write_batch(self, batch: list[_Entry]) -> tuple[list[Pending], list[int]]:
+        """Encode ``batch``, append it to the segment(s) and fsync; the finished turns in it, and the
+        segment each entry went to."""
         on_disk = self.directory is not None
         segment = self._segment()
         buffer = bytearray()
         fresh: list[Pending] = []
+        placed: list[int] = []
         for kind, seq, ref, item in batch:
+            if on_disk and buffer and segment.size + len(buffer) >= self._segment_bytes:
+                self._append(segment, bytes(buffer))  # full: the rest goes to a new segment
+                buffer.clear()
+                segment = self._segment()
+            placed.append(self._active)
             if kind is Kind.DONE:
                 assert isinstance(item, Turn)
                 payload = self._encode_done(item)
@@ -266,9 +273,9 @@ class Journal:
                 payload = turn_to_json(item)
             if on_disk:
                 buffer += encode(kind, seq, ref, payload)
-        if on_disk:
+        if on_disk and buffer:
             self._append(segment, bytes(buffer))
-        return fresh
+        return fresh, placed
 
     def _encode_done(self, turn: Turn) -> bytes:
         span = Span()
@@ -310,13 +317,13 @@ class Journal:
         self._segments[self._active] = segment = _Segment(path)
         return segment
 
-    def _apply(self, batch: list[_Entry], fresh: list[Pending]) -> None:
+    def _apply(self, batch: list[_Entry], placed: list[int], fresh: list[Pending]) -> None:
         """The bookkeeping of records now durable: what each segment still holds that is needed."""
         segments_ = self._segments
-        for kind, seq, ref, item in batch:
+        for (kind, seq, ref, item), segment_id in zip(batch, placed, strict=True):
             if kind is Kind.OPEN or kind is Kind.PROGRESS:
-                self._open_segments.setdefault(ref or seq, []).append(self._active)
-                segments_[self._active].live += 1
+                self._open_segments.setdefault(ref or seq, []).append(segment_id)
+                segments_[segment_id].live += 1
             elif kind is Kind.DONE and ref:
                 for segment_id in self._open_segments.pop(ref, ()):
                     segments_[segment_id].live -= 1
