@@ -24,8 +24,9 @@ MIB = 1024 * 1024
 
 
 def _turn(n: int, developer: str = "alice", **fields: object) -> Turn:
-    return Turn(trace_id=bytes([n % 250 + 1]) * 16, span_id=n.to_bytes(8, "big"), start_ns=1_700_000_000_000_000_000 + n,
-                end_ns=1_700_000_001_000_000_000 + n, developer=developer, requested_model="claude-sonnet-4-5",
+    start = 1_700_000_000_000_000_000 + n
+    return Turn(trace_id=bytes([n % 250 + 1]) * 16, span_id=n.to_bytes(8, "big"), start_ns=start,
+                end_ns=start + 10**9, developer=developer, requested_model="claude-sonnet-4-5",
                 **fields)  # type: ignore[arg-type]
 
 
