@@ -1,7 +1,7 @@
 """Turns between their start and their finish, journaled at both ends.
 
 A turn that reaches an upstream writes a start record (what is known then: developer, model, input
-estimate, route); its finish writes the whole turn. Meanwhile a checkpoint every ``CHECKPOINT_S``
+estimate, route); its finish writes the whole turn. Meanwhile a checkpoint every ``CHECKPOINT_S`` (half a second)
 records what the SSE tap has counted so far (usage arrives in ``message_start``), once per change,
 so a turn cut short by a crash is exported as ``interrupted`` with the tokens the upstream billed.
 The hot path pays a dict insert and delete; the checkpoint runs on the loop, off any request.
@@ -18,7 +18,7 @@ from core.spans import Turn
 from .journal import Journal
 from .relay import RelayResult
 
-CHECKPOINT_S = 0.25
+CHECKPOINT_S = 0.5
 
 
 class InFlightTurns:
