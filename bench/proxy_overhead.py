@@ -3,6 +3,7 @@
     .venv/bin/python bench/proxy_overhead.py            # full run, about 4 minutes
     .venv/bin/python bench/proxy_overhead.py --quick    # smoke run, about 1 minute
     .venv/bin/python bench/proxy_overhead.py --profile  # + a py-spy profile of the saturated proxy
+    .venv/bin/python bench/proxy_overhead.py --baseline DIR  # CPU per request: this tree against DIR's proxy
 
 Method (BENCHMARKS.md): the proxy runs on core 0; the load generator, the fake upstream and the OTLP
 sink on core 1. Latency: open loop at fixed rates, each round sends the same Claude-Code-shaped body
@@ -134,11 +135,11 @@ class Run:
 
     def machine(self, t0: float, t1: float, relay: str = "proxy") -> Machine:
         """CPU shares over the window; ``relay`` (the proxy or the bare relay) is the one reported."""
-        names = ("proxy", "bare", "loadgen", "upstream", "sink", "core0", "core1")
+        names = ("proxy", "bare", "baseline", "loadgen", "upstream", "sink", "core0", "core1")
         use = {name: self.sampler.utilisation(name, t0, t1) if name in self.sampler else 0.0 for name in names}
         load = use["loadgen"] + use["upstream"] + use["sink"]
         return Machine(proxy=use[relay], generator=use["loadgen"], upstream=use["upstream"] + use["sink"],
-                       others=(use["core0"] - use["proxy"] - use["bare"], use["core1"] - load),
+                       others=(use["core0"] - use["proxy"] - use["bare"] - use["baseline"], use["core1"] - load),
                        proxy_rss_mib=self.sampler.peak_rss_kib(relay, t0, t1) / 1024)
 
     def start_stack(self, *, instant: bool) -> tuple[Service, Service]:
@@ -166,7 +167,7 @@ class Run:
                 start, end = span(result.records)
                 first, last = self.sampler.window(name, start + plan.saturation_warmup_s, end - 0.3)
                 slices[name].append(Saturation(
-                    label=label if name == "proxy" else f"{label}, bare", concurrency=plan.concurrency,
+                    label=label if name == "proxy" else f"{label}, {name}", concurrency=plan.concurrency,
                     body_kib=statistics.mean(result.body_bytes) / 1024,
                     requests=completed_between(result.records, first.t, last.t),
                     failed=sum(1 for r in result.records if not r[-1]), window_s=last.t - first.t,
@@ -315,12 +316,29 @@ def _targets(r: Results) -> list[Target]:
     ]
 
 
+def measure_against(baseline: Path, plan: Plan, workdir: Path, *, pin: bool) -> list[Saturation]:
+    """CPU per request at saturation of this tree's proxy and of the proxy in ``baseline`` (a checkout of
+    another commit, e.g. ``git archive HEAD~1 core proxy | tar -x -C DIR``), alternating slices."""
+    with Run.open(workdir, pin=pin) as run:
+        upstream, proxy = run.start_stack(instant=True)
+        cmd = [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {str(baseline.resolve())!r}); "
+                                     "runpy.run_module('proxy', run_name='__main__')"]
+        other, _ = start_proxy(run.group, upstream=upstream, sink=run.sink, keys_file=run.keys_file, key=run.key,
+                               name="baseline", cmd=cmd)
+        run.sampler.watch("baseline", other.proc.pid)
+        relays = [("proxy", proxy), ("baseline", other)]
+        return (run.saturate(relays, "~50 KB (as references)", MIX_50KB, plan)
+                + run.saturate(relays, "20–200 K history", MIX_CLAUDE, plan))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a ~1-minute smoke run")
     parser.add_argument("--profile", nargs="?", const="", default=None, metavar="FILE",
                         help="also record py-spy stacks of the saturated proxy (raw/collapsed format)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                        help="only CPU per request at saturation, against the proxy (and core) found in DIR")
     args = parser.parse_args(argv)
     pin = not args.no_pin and can_pin()
     if not pin:
@@ -335,6 +353,11 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: measuring ({'quick' if args.quick else 'full'} run); "
           f"logs in {workdir}", file=sys.stderr)
+    if args.baseline is not None:
+        rows = measure_against(args.baseline, QUICK if args.quick else FULL, workdir, pin=pin)
+        print(saturation_table(rows))
+        shutil.rmtree(workdir)
+        return
     try:
         results = measure(QUICK if args.quick else FULL, workdir, pin=pin, profile=profile)
     except KeyboardInterrupt:  # every process is stopped by now; say where the logs are

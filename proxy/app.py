@@ -28,15 +28,19 @@ from core.policy.facts import Decision, RouteFacts
 from core.policy.schema import Target
 from core.pricing import builtin_price_table
 from core.ratelimit import TokenBucket, retry_after_header
+from core.spans import Turn
 
 from .admission import Admission
 from .asgi import Receive, Scope, Send
 from .breaker import CircuitBreaker
 from .chain import ChainOutcome, walk_chain
 from .control import ControlPlane
+from .dead_letters import DeadLetters
 from .errors import ProxyError, error_body
-from .exporter import ExportStats, SpanExporter
+from .exporter import SpanExporter
 from .headers import credential_for, presented_key, upstream_request_headers
+from .inflight import InFlightTurns
+from .journal import Journal
 from .ledger import SpendLedger, month_of, principals
 from .metrics import ProxyMetrics
 from .relay import HeldResponse, RelayResult, relay
@@ -44,7 +48,7 @@ from .request import ClientGone, parse_json, read_body, request_id, with_model
 from .routing import Routing, RoutingError, TierOf, builtin_policy, load_routing_file, routing_for
 from .settings import ProxySettings
 from .shared_spend import SharedSpend, merged
-from .spool import DiskSpool
+from .stats import ExportStats
 from .turn_record import build_turn
 
 log = logging.getLogger("switchyard.proxy")
@@ -74,7 +78,8 @@ class ProxyApp:
         self.admission = Admission(settings.max_in_flight_per_target, settings.max_queued_per_target)
         self._rate_buckets: dict[str, TokenBucket] = {}
         self.exporter: SpanExporter | None = None
-        self.metrics = ProxyMetrics(self._export_stats)
+        self.turns: InFlightTurns | None = None
+        self.metrics = ProxyMetrics(lambda: self.exporter)
         self._export_transport = export_transport
         self._session: aiohttp.ClientSession | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -100,9 +105,6 @@ class ProxyApp:
             )
         return routing_for(builtin_policy(self.settings), self.provider_keys, passthrough=passthrough)
 
-    def _export_stats(self) -> ExportStats | None:
-        return self.exporter.stats if self.exporter is not None else None
-
     # --- lifecycle -------------------------------------------------------------------------
     async def startup(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
@@ -114,21 +116,26 @@ class ProxyApp:
             connector=connector, timeout=timeout, auto_decompress=False, trust_env=False
         )
         if self.settings.otlp_endpoint:
-            self.exporter = SpanExporter(
-                self.settings.otlp_endpoint,
-                queue_size=self.settings.export_queue_size,
-                batch_size=self.settings.export_batch_size,
-                interval_s=self.settings.export_interval_s,
-                timeout_s=self.settings.export_timeout_s,
-                transport=self._export_transport,
-                spool=DiskSpool(self.settings.spool_dir, self.settings.spool_max_bytes)
-                if self.settings.spool_dir is not None else None,
-            )
+            self.exporter = self._span_exporter(self.settings.otlp_endpoint)
             await self.exporter.start()
+            self.turns = InFlightTurns(self.exporter.journal)
+            self._background.append(asyncio.create_task(self.turns.run(), name="switchyard-journal-checkpoint"))
         if self.settings.redis_url:
             self.shared_spend = SharedSpend(self.settings.redis_url)
         self._background.extend(await self.control.start())
         self._background.extend(asyncio.create_task(job(), name="switchyard-job") for job in self.jobs)
+
+    def _span_exporter(self, endpoint: str) -> SpanExporter:
+        settings = self.settings
+        stats = ExportStats()
+        journal = Journal(settings.spool_dir, max_bytes=settings.spool_max_bytes,
+                          max_span_bytes=settings.max_span_bytes, resident=settings.export_queue_size, stats=stats)
+        dead_letters = DeadLetters(settings.spool_dir / "dead-letters" if settings.spool_dir else None,
+                                   settings.spool_max_bytes // 4, stats)
+        token = settings.otlp_token.get_secret_value() if settings.otlp_token is not None else None
+        return SpanExporter(endpoint, journal, dead_letters=dead_letters, batch_size=settings.export_batch_size,
+                            interval_s=settings.export_interval_s, timeout_s=settings.export_timeout_s,
+                            token=token, transport=self._export_transport)
 
     async def shutdown(self) -> None:
         for task in self._background:
@@ -191,6 +198,8 @@ class ProxyApp:
         outcome = ChainOutcome()
         result = RelayResult()
         is_turn = method == "POST" and path == _TURN_PATH
+        started: Turn | None = None
+        opened = 0
         try:
             body = await read_body(receive, header_map, self.settings.max_body_bytes)
             record, forward_own_key = self._authenticate(header_map)
@@ -214,6 +223,10 @@ class ProxyApp:
                 model: with_model(body, parsed, model)
                 for model in {decision.model_for(t) for t in decision.chain} if model is not None}
             del parsed
+            if is_turn and self.turns is not None:  # journaled from here: a crash now leaves it "interrupted"
+                started = build_turn(start_ns, start_perf, method, path, facts, record, result, decision, outcome,
+                                     budget_state)
+                opened = self.turns.begin(started, result)
 
             async def attempt(target: Target, result: RelayResult, hold: frozenset[int],
                               trail: list[tuple[bytes, bytes]]) -> None:
@@ -256,9 +269,9 @@ class ProxyApp:
                 await _respond(send, 500, error_body("api_error", "internal gateway error", request_id()))
         if is_turn:
             turn = build_turn(start_ns, start_perf, method, path, facts, record, result, decision, outcome,
-                              budget_state)
-            if self.exporter is not None:
-                self.exporter.submit(turn)
+                              budget_state, ids=(started.trace_id, started.span_id) if started else None)
+            if self.turns is not None:
+                self.turns.finish(opened, turn)
             usd = self.ledger.accrue(turn)
             if usd and self.shared_spend is not None:
                 await self._shared(self.shared_spend.add(self.ledger.month,

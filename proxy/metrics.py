@@ -5,37 +5,47 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .exporter import ExportStats
+from .exporter import SpanExporter
+
+# (metric, ExportStats field, help): documented in docs/operations.md
+EXPORT_COUNTERS = (
+    ("switchyard_spans_journaled", "journaled", "Finished turns written to the turn journal"),
+    ("switchyard_spans_exported", "exported", "Turns ingest took (stored, or already stored)"),
+    ("switchyard_spans_redelivered", "redelivered", "Of those, sent again after a failed attempt or a restart"),
+    ("switchyard_spans_recovered", "recovered", "Undelivered turns found in the journal at start-up"),
+    ("switchyard_spans_interrupted", "interrupted",
+     "Turns that started but never finished before the proxy died, exported as interrupted"),
+    ("switchyard_spans_truncated", "truncated", "Spans whose largest values were cut to fit max_span_bytes"),
+    ("switchyard_spans_dead_lettered", "dead_lettered", "Spans ingest refused, kept in the dead letters"),
+    ("switchyard_spans_dropped_queue_full", "dropped_queue_full",
+     "Turns dropped: the journal's write queue was full"),
+    ("switchyard_spans_dropped_journal_full", "dropped_journal_full",
+     "Undelivered turns dropped, oldest first, at the journal's cap"),
+    ("switchyard_span_export_failed_batches", "failed_batches", "Export requests that failed (retried)"),
+)
 
 
 class _ExportCollector(Collector):
     """Reads the exporter's plain counters at scrape time, so the hot path pays nothing for them."""
 
-    def __init__(self, stats: Callable[[], ExportStats | None]) -> None:
-        self._stats = stats
+    def __init__(self, exporter: Callable[[], SpanExporter | None]) -> None:
+        self._exporter = exporter
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        stats = self._stats()
-        if stats is None:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        exporter = self._exporter()
+        if exporter is None:
             return
-        for name, value, doc in (
-            ("switchyard_spans_exported", stats.exported, "Turns delivered to ingest"),
-            ("switchyard_spans_dropped_queue_full", stats.dropped_queue_full, "Turns dropped: buffer full"),
-            ("switchyard_spans_dropped_export_failed", stats.dropped_export_failed,
-             "Turns dropped: export failed"),
-            ("switchyard_span_export_failed_batches", stats.failed_batches, "Export batches that failed"),
-            ("switchyard_spans_spooled", stats.spooled, "Turns written to the disk spool"),
-            ("switchyard_spans_redelivered", stats.redelivered, "Spooled turns delivered later"),
-            ("switchyard_spans_dropped_spool_full", stats.dropped_spool_full, "Turns dropped: spool full"),
-        ):
-            yield CounterMetricFamily(name, doc, value=value)
+        for name, field, doc in EXPORT_COUNTERS:
+            yield CounterMetricFamily(name, doc, value=getattr(exporter.stats, field))
+        yield GaugeMetricFamily("switchyard_spans_pending", "Finished turns in the journal not yet taken by ingest",
+                                value=exporter.pending)
 
 
 class ProxyMetrics:
-    def __init__(self, export_stats: Callable[[], ExportStats | None]) -> None:
+    def __init__(self, exporter: Callable[[], SpanExporter | None]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "switchyard_proxy_requests", "Requests answered, by status class and origin",
@@ -45,7 +55,7 @@ class ProxyMetrics:
             "switchyard_proxy_ttfb_seconds", "Time from request to first relayed body byte",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=self.registry,
         )
-        self.registry.register(_ExportCollector(export_stats))
+        self.registry.register(_ExportCollector(exporter))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -50,6 +50,7 @@ class RelayResult:
     error_type: str | None = None
     error_message: str | None = None
     upstream_request_id: str | None = None
+    tap: StreamTap | None = None  # while a stream is relayed: what it has counted so far (journal checkpoints)
 
 
 def error_event(error_type: str, message: str) -> bytes:
@@ -119,7 +120,7 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
 async def _relay_body(response: aiohttp.ClientResponse, send: Send, result: RelayResult) -> None:
     content_type = response.headers.get("content-type", "")
     streaming = content_type.startswith("text/event-stream")
-    tap = StreamTap() if streaming else None
+    tap = result.tap = StreamTap() if streaming else None
     parts: list[bytes] | None = None if streaming else []
     size = 0
     try:

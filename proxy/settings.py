@@ -48,13 +48,23 @@ class ProxySettings(BaseSettings):
 
     # OTLP/HTTP traces endpoint of ingest, e.g. http://127.0.0.1:4318/v1/traces. None: no export.
     otlp_endpoint: str | None = None
-    export_queue_size: int = 10_000
-    export_batch_size: int = 512
-    export_interval_s: float = 1.0
-    export_timeout_s: float = 5.0
-    # Batches ingest could not take wait here (one directory per proxy process). None: no spool.
+    # Sent as `Authorization: Bearer <token>` on every export (ingest's SWITCHYARD_INGEST_TOKENS,
+    # role "proxy"). From the environment only; never logged.
+    otlp_token: SecretStr | None = Field(default=None, repr=False)
+    # Finished turns whose spans are kept in memory for export; the rest wait on disk in the journal.
+    export_queue_size: int = Field(default=10_000, gt=0)
+    export_batch_size: int = Field(default=512, gt=0)
+    export_interval_s: float = Field(default=1.0, gt=0)
+    export_timeout_s: float = Field(default=5.0, gt=0)
+    # One encoded span never exceeds this: its largest values are cut (with a marker) to fit.
+    # Matches ingest's per-item limit (its SWITCHYARD_MAX_SPAN_BYTES); keep it no larger.
+    max_span_bytes: int = Field(default=1024 * 1024, ge=4096)
+    # The turn journal (one directory per proxy process): every turn that starts and finishes is
+    # written here (fsync'd every 100 ms) until ingest has it; replayed after a crash. Refused spans
+    # go to its dead-letters/ folder. None: turns wait in memory only (lost if the process dies).
     spool_dir: Path | None = Path("data/spool")
-    spool_max_bytes: int = 256 * 1024 * 1024
+    # The journal's cap; past it the oldest undelivered turns are dropped (and counted).
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
 
     connect_timeout_s: float = 10.0
     # Longest silence tolerated between two upstream bytes (Claude Code itself gives up after 5 min).

@@ -1,10 +1,15 @@
 """The Turn record of one proxied call: request facts, the key's owner, the routing decision, the
-fallback hops and what the SSE tap counted."""
+fallback hops and what the SSE tap counted; and its compact form in the journal (a turn in flight,
+which becomes an ``interrupted`` turn when the proxy dies before it finishes)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
+from typing import Any
+
+import orjson
 
 from core.facts import RequestFacts
 from core.keys import KeyRecord
@@ -18,15 +23,17 @@ from .relay import RelayResult
 def build_turn(
     start_ns: int, start_perf: int, method: str, path: str, facts: RequestFacts | None,
     record: KeyRecord | None, result: RelayResult, decision: Decision | None, outcome: ChainOutcome,
-    budget_state: str | None,
+    budget_state: str | None, ids: tuple[bytes, bytes] | None = None,
 ) -> Turn:
+    """``ids`` (trace id, span id): those of the turn's start record, so both name one turn."""
     facts = facts or RequestFacts()
     summary = result.summary
     served = outcome.served_by or (decision.chain[0] if decision and decision.chain else None)
     end_perf = time.perf_counter_ns()
+    trace_id, span_id = ids or (session_trace_id(facts.session_id, os.urandom(16)), os.urandom(8))
     return Turn(
-        trace_id=session_trace_id(facts.session_id, os.urandom(16)),
-        span_id=os.urandom(8),
+        trace_id=trace_id,
+        span_id=span_id,
         start_ns=start_ns,
         end_ns=start_ns + (end_perf - start_perf),
         method=method,
@@ -71,3 +78,37 @@ def build_turn(
         tool_result_error_ids=facts.tool_result_error_ids,
         budget_state=budget_state,
     )
+
+
+INTERRUPTED = "interrupted"
+_BYTES_FIELDS = ("trace_id", "span_id")
+_TUPLE_FIELDS = tuple(f.name for f in dataclasses.fields(Turn) if f.type.startswith("tuple"))
+
+
+def _hex(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(type(value).__name__)
+
+
+def turn_to_json(turn: Turn) -> bytes:
+    """The journal's form of a turn in flight (orjson encodes the dataclass natively: a few µs)."""
+    return orjson.dumps(turn, default=_hex)
+
+
+def turn_from_json(data: bytes) -> Turn:
+    """Inverse of :func:`turn_to_json`; raises ValueError/TypeError on a record that is not one."""
+    values: dict[str, Any] = orjson.loads(data)
+    for name in _BYTES_FIELDS:
+        values[name] = bytes.fromhex(values[name])
+    for name in _TUPLE_FIELDS:
+        values[name] = tuple(values.get(name) or ())
+    return Turn(**values)
+
+
+def interrupted(turn: Turn, end_ns: int) -> Turn:
+    """A turn the proxy never finished (it was killed mid-stream): what was known when it was last
+    recorded, with status ``interrupted``. The upstream may still bill it, so it is exported."""
+    return dataclasses.replace(
+        turn, end_ns=max(end_ns, turn.start_ns), error_type=INTERRUPTED,
+        error_message="the gateway stopped before this turn finished (recovered from its journal)")
