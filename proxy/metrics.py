@@ -10,7 +10,7 @@ from prometheus_client.registry import Collector
 
 from .exporter import SpanExporter
 
-# (metric, ExportStats field, help): documented in docs/operations.md
+# (metric, ExportStats field, help): documented in docs/telemetry.md (a test checks it)
 EXPORT_COUNTERS = (
     ("switchyard_spans_journaled", "journaled", "Finished turns written to the turn journal"),
     ("switchyard_spans_exported", "exported", "Turns ingest took (stored, or already stored)"),

@@ -115,9 +115,32 @@ def _snapshot(settings: ProxySettings) -> Check | None:
     return Check("snapshot", True, f"{settings.snapshot_url} answered with the control plane's state")
 
 
+def _ingest(settings: ProxySettings) -> Check | None:
+    """An empty export with the proxy's token: 200 means ingest takes this proxy's spans."""
+    if not settings.otlp_endpoint:
+        return None
+    token = settings.otlp_token.get_secret_value() if settings.otlp_token else None
+    headers = {"content-type": "application/x-protobuf"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    try:
+        response = httpx.post(settings.otlp_endpoint, content=b"", headers=headers, timeout=5)
+    except httpx.HTTPError as exc:
+        return Check("ingest (OTLP)", False, f"{settings.otlp_endpoint}: {type(exc).__name__}")
+    if response.status_code == 401:
+        what = "is not one of ingest's" if token else "is not set"
+        return Check("ingest (OTLP)", False, f"SWITCHYARD_OTLP_TOKEN {what}: add it to ingest's SWITCHYARD_INGEST_TOKENS"
+                                             " as a proxy token; until then no spend is recorded")
+    if response.status_code == 403:
+        return Check("ingest (OTLP)", False, "SWITCHYARD_OTLP_TOKEN is a telemetry token: spans need a proxy token")
+    if response.status_code != 200:
+        return Check("ingest (OTLP)", False, f"{settings.otlp_endpoint} answered {response.status_code}")
+    return Check("ingest (OTLP)", True, f"{settings.otlp_endpoint} takes this proxy's spans")
+
+
 def run_checks(settings: ProxySettings) -> list[Check]:
     checks = [_provider_key(settings), _virtual_keys(settings), _policy(settings), _database(),
               _endpoint("upstream", settings.upstream_url, _reachable),
-              _endpoint("ingest (OTLP)", settings.otlp_endpoint, _reachable),
+              _ingest(settings),
               _endpoint("redis", settings.redis_url, _reachable), _snapshot(settings)]
     return [c for c in checks if c is not None]

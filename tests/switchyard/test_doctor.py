@@ -51,3 +51,36 @@ def test_problems_are_named_with_what_to_do(environment, monkeypatch: pytest.Mon
     for expected in ("SWITCHYARD_UPSTREAM_API_KEY", "switchyard keys create", "switchyard store migrate",
                      "policy.yaml", "not reachable"):
         assert expected in result.output, expected
+
+
+@pytest.mark.parametrize(("token", "expected"), [
+    (None, "SWITCHYARD_OTLP_TOKEN is not set"),
+    ("wrong-token-for-the-doctor-test", "SWITCHYARD_OTLP_TOKEN is not one of ingest's"),
+    ("telemetry-token-for-the-doctor-test", "SWITCHYARD_OTLP_TOKEN is a telemetry token"),
+    ("proxy-token-for-the-doctor-test", "takes this proxy's spans"),
+])
+def test_the_proxys_ingest_token_is_checked_against_the_real_ingest(environment, monkeypatch: pytest.MonkeyPatch,
+                                                                   token: str | None, expected: str) -> None:
+    from ingest.app import create_app
+    from ingest.settings import IngestSettings
+    from store.engine import make_engine
+    from tests.loopback import serve_in_thread
+
+    _, database = environment
+    upgrade(database)
+    engine = make_engine(database)
+    settings = IngestSettings(database_url=database, ingest_tokens={
+        "proxy-token-for-the-doctor-test": "proxy", "telemetry-token-for-the-doctor-test": "telemetry"})
+    monkeypatch.setenv("SWITCHYARD_UPSTREAM_API_KEY", "sk-ant-doctor-test")
+    if token is None:
+        monkeypatch.delenv("SWITCHYARD_OTLP_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("SWITCHYARD_OTLP_TOKEN", token)
+    try:
+        with serve_in_thread(create_app(settings, engine)) as url:
+            monkeypatch.setenv("SWITCHYARD_OTLP_ENDPOINT", f"{url}/v1/traces")
+            result = CliRunner().invoke(app, ["doctor"])
+    finally:
+        engine.dispose()
+    assert expected in result.output, result.output
+    assert token is None or token not in result.output  # tokens are never shown
