@@ -129,8 +129,8 @@ def _ingest(settings: ProxySettings) -> Check | None:
         return Check("ingest (OTLP)", False, f"{settings.otlp_endpoint}: {type(exc).__name__}")
     if response.status_code == 401:
         what = "is not one of ingest's" if token else "is not set"
-        return Check("ingest (OTLP)", False, f"SWITCHYARD_OTLP_TOKEN {what}: add it to ingest's SWITCHYARD_INGEST_TOKENS"
-                                             " as a proxy token; until then no spend is recorded")
+        fix = "add it to ingest's SWITCHYARD_INGEST_TOKENS as a proxy token; until then no spend is recorded"
+        return Check("ingest (OTLP)", False, f"SWITCHYARD_OTLP_TOKEN {what}: {fix}")
     if response.status_code == 403:
         return Check("ingest (OTLP)", False, "SWITCHYARD_OTLP_TOKEN is a telemetry token: spans need a proxy token")
     if response.status_code != 200:

@@ -14,8 +14,8 @@ from core.spans import BUDGET_EVENT_PREFIX, Turn, turns_to_request
 from ingest.metrics import IngestMetrics
 from ingest.metrics_decode import METRIC_COUNT, METRIC_KIND, METRIC_UNIT, METRIC_VALUE
 from ingest.pipeline import ATTRIBUTION, DEVELOPER, KEY_ID, TEAM
-from proxy.stats import ExportStats
 from proxy.metrics import ProxyMetrics
+from proxy.stats import ExportStats
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "telemetry.md").read_text()
 
