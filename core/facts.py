@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.turn_bounds import MAX_IDENTITY_CHARS, shortened
+
 # Claude Code's headers (see DESIGN.md, "Facts about the client").
 SESSION_HEADER = "x-claude-code-session-id"
 REQUEST_CLASS_HEADER = "x-claude-code-request-class"
@@ -28,7 +30,6 @@ REPO_HEADER = "x-switchyard-repo"
 BYTES_PER_TOKEN = 4
 
 _CLI_VERSION = re.compile(r"claude-cli/([0-9][0-9A-Za-z.\-+]*)")
-_MAX_ID_LENGTH = 256
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,10 +54,11 @@ class RequestFacts:
 
 
 def _clean(value: object) -> str | None:
-    """An identifier fit for a span: a non-empty string of bounded length, else None."""
+    """An identifier fit for a span: a non-empty string of bounded length (a longer one is cut and
+    ends in a digest of the whole, so two long ids stay two), else None."""
     if not isinstance(value, str) or not value:
         return None
-    return value[:_MAX_ID_LENGTH]
+    return shortened(value, MAX_IDENTITY_CHARS)
 
 
 def session_from_metadata(body: Mapping[str, object]) -> str | None:

@@ -9,6 +9,8 @@ identity limit, so nothing they produce is refused here for its length.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,3 +104,34 @@ def identity_problem(name: str, value: str | None, limit: int = MAX_IDENTITY_CHA
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
         return f"{name} contains a control character"
     return None
+
+
+def shortened(value: str, limit: int) -> str:
+    """``value`` cut to ``limit`` characters, ending in a digest of the whole: two different long
+    values stay different (a session id still groups its turns), and the cut shows."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{value[: limit - 14]}…~{digest}"
+
+
+def within_bounds(turn: Turn, max_identity_chars: int = MAX_IDENTITY_CHARS) -> Turn:
+    """``turn`` with every string and list cut to what ingest stores (a copy; ``turn`` itself when
+    nothing needed cutting). The proxy applies it before export: ids and names a developer's request
+    carries (session id, repo tag, hint headers, tool_result ids, the model asked for) are theirs to
+    choose, and a turn ingest refused for their length would be spend nobody is billed for."""
+    changes: dict[str, object] = {}
+    for name in IDENTITY_FIELDS:
+        value = getattr(turn, name)
+        if value is not None and len(value) > max_identity_chars:
+            changes[name] = shortened(value, max_identity_chars)
+    if turn.error_message is not None and len(turn.error_message) > MAX_MESSAGE_CHARS:
+        changes["error_message"] = shortened(turn.error_message, MAX_MESSAGE_CHARS)
+    for name in LIST_FIELDS:
+        items: tuple[str, ...] = getattr(turn, name)
+        if len(items) > MAX_LIST_ITEMS or any(len(item) > max_identity_chars for item in items):
+            kept = [shortened(item, max_identity_chars) for item in items[:MAX_LIST_ITEMS]]
+            if len(items) > MAX_LIST_ITEMS:  # the cut shows as the last item
+                kept[-1] = f"…~{len(items) - MAX_LIST_ITEMS + 1} more"
+            changes[name] = tuple(kept)
+    return dataclasses.replace(turn, **changes) if changes else turn  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from typing import BinaryIO
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from core.spans import Turn, fill_span
+from core.turn_bounds import within_bounds
 
 from .journal_records import HEADER, Kind, Pending, encode, encode_seqs, label, segment_name
 from .journal_recovery import Recovered, recover
@@ -279,7 +280,7 @@ class Journal:
 
     def _encode_done(self, turn: Turn) -> bytes:
         span = Span()
-        fill_span(span, turn)
+        fill_span(span, within_bounds(turn))
         payload, truncated = fit_span(span, self._max_span_bytes)
         if truncated:
             self.stats.truncated += 1
