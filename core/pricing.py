@@ -1,8 +1,22 @@
-"""Model prices as data (core/prices.yaml, documented at its top) and the cost of one turn.
+"""Model prices as data (core/prices.yaml, documented at its top), the cost of a usage and the tier
+of a model id: the only place switchyard prices or tiers anything.
 
-Every price has an effective date, so a stored turn is always re-priced with the price that was
-in force on its own date. Arithmetic is exact (Decimal); an id the table cannot place is reported
-as unpriced with a reason, never silently costed at zero.
+Two functions answer every caller (ingest, the proxy's ledger and routing, evals, the optimizer, the
+dashboard, the simulator); :class:`core.price_memo.PriceMemo` remembers their answers for hot paths.
+
+- :meth:`PriceTable.cost` prices a :class:`Usage` of a model on a date: the entry in force that day
+  (versioned table), 5-minute and 1-hour cache writes, cache reads, the family fallback for
+  unlisted releases (marked inexact), and "unpriced" with a note saying why. The USD amount is
+  computed exactly (Decimal) and rounded once, half-even, to the stored precision (1e-9 dollars,
+  the ``Numeric(18, 9)`` column), so every caller gets the Decimal the store holds.
+- :meth:`PriceTable.tier_of` maps a model id to haiku | sonnet | opus: the tier of the entry the
+  table would price the id with on any date (same matching, exact before fallback); an id the table
+  cannot place gets the family word (case-insensitive) it contains, if it contains exactly one;
+  else None. So ``opus-next`` is opus everywhere, though unpriced; ``gpt-4o`` has no tier.
+
+A usage whose 1-hour cache writes exceed its cache writes is not a usage (the 1-hour tokens are a
+part of ``cache_creation_tokens``): :class:`Usage` refuses it with :class:`UsageError`; nothing
+clamps it.
 """
 
 from __future__ import annotations
@@ -12,7 +26,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from importlib import resources
 from typing import Literal
 
@@ -20,7 +34,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 Tier = Literal["haiku", "sonnet", "opus"]
+TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")  # cheapest first
 REGEX_PREFIX = "re:"
+NANO_DOLLAR = Decimal("1e-9")  # the stored precision: turns.cost_usd is Numeric(18, 9)
+ZERO_USD = Decimal(0).quantize(NANO_DOLLAR)
 _PER_MILLION = Decimal(1_000_000)
 # Release suffixes stripped (repeatedly) to reach the canonical id: a date (-20250514 or
 # Vertex's @20250514), an alias (-latest), a Bedrock version (-v1, :0, :200k).
@@ -30,6 +47,10 @@ _GLOB_WILDCARDS = re.compile(r"\[[^\]]*\]|[*?]")
 
 class PriceTableError(ValueError):
     """The price data is unusable; the message names the entry and the field."""
+
+
+class UsageError(ValueError):
+    """Token counts that cannot be one turn's usage; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +64,23 @@ class Usage:
     def __post_init__(self) -> None:
         for field in fields(self):
             if getattr(self, field.name) < 0:
-                raise ValueError(f"{field.name} must not be negative")
+                raise UsageError(f"{field.name} must not be negative")
+        # The API reports cache writes as a total and its 1-hour part; more 1-hour tokens than
+        # the total is corrupt data whose true cost is unknown, so it is refused, never clamped.
+        if self.cache_creation_1h_tokens > self.cache_creation_tokens:
+            raise UsageError(
+                f"cache_creation_1h_tokens ({self.cache_creation_1h_tokens}) exceeds"
+                f" cache_creation_tokens ({self.cache_creation_tokens}), of which it is a part"
+            )
 
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    usd: Decimal  # Decimal(0) when not priced: check `priced`
+    usd: Decimal  # at the stored precision (1e-9); 0 when not priced: check `priced`
     priced: bool
     price_id: str | None
-    exact: bool  # False when priced by a family fallback
-    reason: str | None  # why the cost is unpriced or inexact
+    exact: bool  # False when priced by a family fallback (or not at all)
+    note: str | None  # why the cost is unpriced or inexact; stored with the turn
 
 
 class PriceEntry(BaseModel):
@@ -72,10 +100,11 @@ class PriceEntry(BaseModel):
     note: str | None = None
 
     def cost_of(self, usage: Usage) -> Decimal:
-        """USD for ``usage`` at this entry's prices, exactly."""
-        cache_5m = max(usage.cache_creation_tokens - usage.cache_creation_1h_tokens, 0)
+        """USD for ``usage`` at this entry's prices, computed exactly and rounded once to the stored
+        precision. Callers price through :meth:`PriceTable.cost` (or the memo), which picks the entry."""
+        cache_5m = usage.cache_creation_tokens - usage.cache_creation_1h_tokens  # Usage: never negative
         with localcontext() as ctx:
-            ctx.prec = 60  # far beyond any token count times any price: no rounding happens
+            ctx.prec = 60  # far beyond any token count times any price: no rounding before the last step
             per_million = (
                 usage.input_tokens * self.input
                 + cache_5m * self.input * self.cache_write_5m
@@ -83,7 +112,23 @@ class PriceEntry(BaseModel):
                 + usage.cache_read_tokens * self.input * self.cache_read
                 + usage.output_tokens * self.output
             )
-            return per_million / _PER_MILLION
+            return (per_million / _PER_MILLION).quantize(NANO_DOLLAR, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How one model id is priced on one day, whatever the usage: the entry in force (None when
+    unpriced) and the note stored with the turn. :meth:`cost` is the only step from a verdict to a
+    :class:`Cost`, so the table and the memo cannot disagree."""
+
+    entry: PriceEntry | None
+    note: str | None
+
+    def cost(self, usage: Usage) -> Cost:
+        entry = self.entry
+        if entry is None:
+            return Cost(ZERO_USD, priced=False, price_id=None, exact=False, note=self.note)
+        return Cost(entry.cost_of(usage), priced=True, price_id=entry.id, exact=not entry.fallback, note=self.note)
 
 
 _ENTRIES = TypeAdapter(list[PriceEntry])
@@ -174,24 +219,33 @@ class PriceTable:
         """The entry pricing ``model`` on date ``at``, or None."""
         return self._best(model, _as_date(at))
 
-    def cost(self, model: str | None, usage: Usage, at: dt.date) -> Cost:
+    def verdict(self, model: str | None, at: dt.date) -> Verdict:
+        """How ``model`` is priced on ``at`` (what :class:`~core.price_memo.PriceMemo` remembers)."""
         if not model:
-            return Cost(Decimal(0), priced=False, price_id=None, exact=False, reason="no model id")
+            return Verdict(None, "no model id")
         day = _as_date(at)
         entry = self._best(model, day)
         if entry is None:
-            why = "no price for model" if self.tier_of(model) is None else f"no price in effect on {day} for"
-            return Cost(Decimal(0), priced=False, price_id=None, exact=False, reason=f"{why} {model!r}")
-        exact = not entry.fallback
-        reason = None if exact else f"priced by family fallback {entry.id!r}: no exact price for {model!r}"
-        return Cost(entry.cost_of(usage), priced=True, price_id=entry.id, exact=exact, reason=reason)
+            why = "no price for model" if self._best(model, None) is None else f"no price in effect on {day} for"
+            return Verdict(None, f"{why} {model!r}")
+        note = None if not entry.fallback else f"priced by family fallback {entry.id!r}: no exact price for {model!r}"
+        return Verdict(entry, note)
 
-    def tier_of(self, model: str | None) -> str | None:
-        """haiku | sonnet | opus for ``model`` by the same matching as prices (any date), else None."""
+    def cost(self, model: str | None, usage: Usage, at: dt.date) -> Cost:
+        """THE price of ``usage`` on ``model`` on the date ``at`` (see the module docstring)."""
+        return self.verdict(model, at).cost(usage)
+
+    def tier_of(self, model: str | None) -> Tier | None:
+        """THE tier of ``model``: the table's (any date, same matching as prices), else the one
+        family word in the id, else None (see the module docstring)."""
         if not model:
             return None
         entry = self._best(model, None)
-        return None if entry is None else entry.tier
+        if entry is not None:
+            return entry.tier
+        lowered = model.lower()
+        words = [tier for tier in TIERS if tier in lowered]
+        return words[0] if len(words) == 1 else None
 
 
 def _as_date(at: dt.date) -> dt.date:
