@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal, localcontext
 from importlib import resources
 from typing import Literal
 
@@ -38,7 +39,6 @@ TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")  # cheapest first
 REGEX_PREFIX = "re:"
 NANO_DOLLAR = Decimal("1e-9")  # the stored precision: turns.cost_usd is Numeric(18, 9)
 ZERO_USD = Decimal(0).quantize(NANO_DOLLAR)
-_PER_MILLION = Decimal(1_000_000)
 # Release suffixes stripped (repeatedly) to reach the canonical id: a date (-20250514 or
 # Vertex's @20250514), an alias (-latest), a Bedrock version (-v1, :0, :200k).
 _RELEASE_SUFFIX = re.compile(r"(?:[-@]\d{8}|-latest|-v\d+|:[0-9a-z]+)$")
@@ -62,9 +62,10 @@ class Usage:
     cache_read_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            if getattr(self, field.name) < 0:
-                raise UsageError(f"{field.name} must not be negative")
+        if min(self.input_tokens, self.output_tokens, self.cache_creation_tokens, self.cache_creation_1h_tokens,
+               self.cache_read_tokens) < 0:  # one comparison on the common path: every turn makes a Usage
+            negative = next(field.name for field in fields(self) if getattr(self, field.name) < 0)
+            raise UsageError(f"{negative} must not be negative")
         # The API reports cache writes as a total and its 1-hour part; more 1-hour tokens than
         # the total is corrupt data whose true cost is unknown, so it is refused, never clamped.
         if self.cache_creation_1h_tokens > self.cache_creation_tokens:
@@ -101,18 +102,48 @@ class PriceEntry(BaseModel):
 
     def cost_of(self, usage: Usage) -> Decimal:
         """USD for ``usage`` at this entry's prices, computed exactly and rounded once to the stored
-        precision. Callers price through :meth:`PriceTable.cost` (or the memo), which picks the entry."""
-        cache_5m = usage.cache_creation_tokens - usage.cache_creation_1h_tokens  # Usage: never negative
+        precision: the arithmetic of :meth:`PriceTable.cost`, which picks the entry (and keeps its
+        rates, where this converts them on every call)."""
+        return _Rates.of(self).usd(usage)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rates:
+    """An entry's five prices (USD per million tokens) as integers over one common denominator, so
+    a cost is exact integer arithmetic and one rounding (the proxy prices every turn: Decimal
+    arithmetic in a raised-precision context cost several µs a turn)."""
+
+    input: int
+    cache_5m: int
+    cache_1h: int
+    cache_read: int
+    output: int
+    denominator: int  # USD per token = coefficient / (denominator * 1e6)
+
+    @classmethod
+    def of(cls, entry: PriceEntry) -> _Rates:
         with localcontext() as ctx:
-            ctx.prec = 60  # far beyond any token count times any price: no rounding before the last step
-            per_million = (
-                usage.input_tokens * self.input
-                + cache_5m * self.input * self.cache_write_5m
-                + usage.cache_creation_1h_tokens * self.input * self.cache_write_1h
-                + usage.cache_read_tokens * self.input * self.cache_read
-                + usage.output_tokens * self.output
-            )
-            return (per_million / _PER_MILLION).quantize(NANO_DOLLAR, rounding=ROUND_HALF_EVEN)
+            ctx.prec = 60  # the products are exact: prices have few digits
+            prices = (entry.input, entry.input * entry.cache_write_5m, entry.input * entry.cache_write_1h,
+                      entry.input * entry.cache_read, entry.output)
+        ratios = [price.as_integer_ratio() for price in prices]
+        denominator = math.lcm(*(den for _, den in ratios))
+        inp, cache_5m, cache_1h, cache_read, output = (num * (denominator // den) for num, den in ratios)
+        return cls(inp, cache_5m, cache_1h, cache_read, output, denominator)
+
+    def usd(self, usage: Usage) -> Decimal:
+        total = (usage.input_tokens * self.input
+                 + (usage.cache_creation_tokens - usage.cache_creation_1h_tokens) * self.cache_5m
+                 + usage.cache_creation_1h_tokens * self.cache_1h
+                 + usage.cache_read_tokens * self.cache_read
+                 + usage.output_tokens * self.output)
+        # nano-dollars = total / (denominator * 1e6) * 1e9, rounded half to even
+        nano, remainder = divmod(total * 1000, self.denominator)
+        twice = 2 * remainder
+        if twice > self.denominator or (twice == self.denominator and nano % 2):
+            nano += 1
+        # exact below 1e28 nano-dollars (the context's 28 digits): ingest caps token counts far below
+        return Decimal(nano).scaleb(-9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +154,13 @@ class Verdict:
 
     entry: PriceEntry | None
     note: str | None
+    rates: _Rates | None = None  # the entry's, converted once when the table was built
 
     def cost(self, usage: Usage) -> Cost:
-        entry = self.entry
-        if entry is None:
+        entry, rates = self.entry, self.rates
+        if entry is None or rates is None:
             return Cost(ZERO_USD, priced=False, price_id=None, exact=False, note=self.note)
-        return Cost(entry.cost_of(usage), priced=True, price_id=entry.id, exact=not entry.fallback, note=self.note)
+        return Cost(rates.usd(usage), priced=True, price_id=entry.id, exact=not entry.fallback, note=self.note)
 
 
 _ENTRIES = TypeAdapter(list[PriceEntry])
@@ -153,6 +185,7 @@ class _CompiledEntry:
     matcher: re.Pattern[str]
     specificity: int
     order: int
+    rates: _Rates
 
     def rank(self) -> tuple[bool, int, dt.date, int]:
         # exact beats fallback, then the more specific pattern, then the later price, then file order
@@ -171,7 +204,7 @@ def _compile(entry: PriceEntry, order: int) -> _CompiledEntry:
     except re.error as exc:
         raise PriceTableError(f"price {entry.id!r}: bad pattern {entry.pattern!r}: {exc}") from exc
     specificity = default_specificity if entry.specificity is None else entry.specificity
-    return _CompiledEntry(entry, matcher, specificity, order)
+    return _CompiledEntry(entry, matcher, specificity, order, _Rates.of(entry))
 
 
 class PriceTable:
@@ -203,7 +236,7 @@ class PriceTable:
     def entries(self) -> tuple[PriceEntry, ...]:
         return tuple(item.entry for item in self._compiled)
 
-    def _best(self, model: str, at: dt.date | None) -> PriceEntry | None:
+    def _best(self, model: str, at: dt.date | None) -> _CompiledEntry | None:
         candidates = {model.strip().lower(), canonical_model_id(model)}
         best: _CompiledEntry | None = None
         for item in self._compiled:
@@ -213,23 +246,26 @@ class PriceTable:
                 continue
             if any(item.matcher.fullmatch(candidate) for candidate in candidates):
                 best = item
-        return None if best is None else best.entry
+        return best
 
     def lookup(self, model: str, at: dt.date) -> PriceEntry | None:
-        """The entry pricing ``model`` on date ``at``, or None."""
-        return self._best(model, _as_date(at))
+        """The entry pricing ``model`` on date ``at``, or None (for the optimizer's vectorised
+        rates; a cost goes through :meth:`cost`)."""
+        best = self._best(model, _as_date(at))
+        return None if best is None else best.entry
 
     def verdict(self, model: str | None, at: dt.date) -> Verdict:
         """How ``model`` is priced on ``at`` (what :class:`~core.price_memo.PriceMemo` remembers)."""
         if not model:
             return Verdict(None, "no model id")
         day = _as_date(at)
-        entry = self._best(model, day)
-        if entry is None:
+        best = self._best(model, day)
+        if best is None:
             why = "no price for model" if self._best(model, None) is None else f"no price in effect on {day} for"
             return Verdict(None, f"{why} {model!r}")
+        entry = best.entry
         note = None if not entry.fallback else f"priced by family fallback {entry.id!r}: no exact price for {model!r}"
-        return Verdict(entry, note)
+        return Verdict(entry, note, best.rates)
 
     def cost(self, model: str | None, usage: Usage, at: dt.date) -> Cost:
         """THE price of ``usage`` on ``model`` on the date ``at`` (see the module docstring)."""
@@ -240,9 +276,9 @@ class PriceTable:
         family word in the id, else None (see the module docstring)."""
         if not model:
             return None
-        entry = self._best(model, None)
-        if entry is not None:
-            return entry.tier
+        best = self._best(model, None)
+        if best is not None:
+            return best.entry.tier
         lowered = model.lower()
         words = [tier for tier in TIERS if tier in lowered]
         return words[0] if len(words) == 1 else None

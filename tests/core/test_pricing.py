@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.price_memo import PriceMemo, turn_day
 from core.pricing import (
     Cost,
+    PriceEntry,
     PriceTable,
     PriceTableError,
     Usage,
@@ -330,3 +333,31 @@ def test_per_token_rates_come_from_the_pricing_function(builtin: PriceTable) -> 
 )
 def test_a_turn_is_priced_on_the_utc_day_it_started(start_ns: int, day: dt.date) -> None:
     assert turn_day(start_ns) == day
+
+
+# --- the arithmetic against plain exact Decimal arithmetic --------------------------------------
+
+prices = st.decimals(min_value=0, max_value=200, places=4)
+multipliers = st.decimals(min_value=0, max_value=5, places=3)
+tokens = st.integers(0, 10**9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(price_in=prices, price_out=prices, write_5m=multipliers, write_1h=multipliers, read=multipliers,
+       counts=st.tuples(tokens, tokens, tokens, tokens), one_hour_share=st.floats(0, 1))
+def test_integer_arithmetic_is_the_exact_decimal_cost_rounded_half_even(
+        price_in: Decimal, price_out: Decimal, write_5m: Decimal, write_1h: Decimal, read: Decimal,
+        counts: tuple[int, int, int, int], one_hour_share: float) -> None:
+    entry = PriceEntry(id="a", pattern="x", tier="opus", effective_from=dt.date(2025, 1, 1), input=price_in,
+                       output=price_out, cache_write_5m=write_5m, cache_write_1h=write_1h, cache_read=read)
+    written = counts[2]
+    one_hour = int(written * one_hour_share)
+    usage = Usage(counts[0], counts[1], written, one_hour, counts[3])
+    with localcontext() as ctx:
+        ctx.prec = 80
+        exact = (usage.input_tokens * price_in + (written - one_hour) * price_in * write_5m
+                 + one_hour * price_in * write_1h + usage.cache_read_tokens * price_in * read
+                 + usage.output_tokens * price_out) / Decimal(10**6)
+        expected = exact.quantize(Decimal("1e-9"), rounding=ROUND_HALF_EVEN)
+    got = entry.cost_of(usage)
+    assert got == expected and got.as_tuple().exponent == -9
