@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from decimal import Decimal, localcontext
+from decimal import Decimal, Inexact, localcontext
 from importlib import resources
 from typing import Literal
 
@@ -123,7 +123,8 @@ class _Rates:
     @classmethod
     def of(cls, entry: PriceEntry) -> _Rates:
         with localcontext() as ctx:
-            ctx.prec = 60  # the products are exact: prices have few digits
+            ctx.prec = 60  # prices have few digits: the products are exact, and a rounding would raise
+            ctx.traps[Inexact] = True
             prices = (entry.input, entry.input * entry.cache_write_5m, entry.input * entry.cache_write_1h,
                       entry.input * entry.cache_read, entry.output)
         ratios = [price.as_integer_ratio() for price in prices]
@@ -142,8 +143,8 @@ class _Rates:
         twice = 2 * remainder
         if twice > self.denominator or (twice == self.denominator and nano % 2):
             nano += 1
-        # exact below 1e28 nano-dollars (the context's 28 digits): ingest caps token counts far below
-        return Decimal(nano).scaleb(-9)
+        # built from text: exact whatever the size and the caller's decimal context (arithmetic would round)
+        return Decimal(f"{nano}E-9")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,11 @@ def _compile(entry: PriceEntry, order: int) -> _CompiledEntry:
     except re.error as exc:
         raise PriceTableError(f"price {entry.id!r}: bad pattern {entry.pattern!r}: {exc}") from exc
     specificity = default_specificity if entry.specificity is None else entry.specificity
-    return _CompiledEntry(entry, matcher, specificity, order, _Rates.of(entry))
+    try:
+        rates = _Rates.of(entry)
+    except Inexact as exc:
+        raise PriceTableError(f"price {entry.id!r}: prices with more digits than can be multiplied exactly") from exc
+    return _CompiledEntry(entry, matcher, specificity, order, rates)
 
 
 class PriceTable:

@@ -268,6 +268,7 @@ def test_an_exact_price_beats_a_more_specific_fallback() -> None:
 # --- validation ----------------------------------------------------------------------------
 
 GOOD = "{id: a, pattern: claude-x, tier: opus, effective_from: 2025-01-01, input: 1, output: 2}"
+TOO_PRECISE = f"input: '1.{'3' * 40}', cache_read: '0.{'7' * 30}'"  # 70 digits: no exact product in 60
 
 
 @pytest.mark.parametrize(
@@ -291,6 +292,7 @@ GOOD = "{id: a, pattern: claude-x, tier: opus, effective_from: 2025-01-01, input
         (f"- {GOOD.replace('claude-x', '')}", "pattern"),
         (f"- {GOOD}\n- {GOOD.replace('claude-x', 'claude-y')}", "'a' is used twice"),
         (f"- {GOOD}\n- {GOOD.replace('id: a', 'id: b')}", "already has a price from 2025-01-01"),
+        (f"- {GOOD.replace('input: 1', TOO_PRECISE)}", "exactly"),
     ],
 )
 def test_bad_price_tables_raise_a_clear_error(text: str, message: str) -> None:
@@ -361,3 +363,12 @@ def test_integer_arithmetic_is_the_exact_decimal_cost_rounded_half_even(
         expected = exact.quantize(Decimal("1e-9"), rounding=ROUND_HALF_EVEN)
     got = entry.cost_of(usage)
     assert got == expected and got.as_tuple().exponent == -9
+
+
+def test_a_cost_does_not_depend_on_the_callers_decimal_context(builtin: PriceTable) -> None:
+    usage = Usage(input_tokens=123_457, output_tokens=999_999, cache_read_tokens=10**12)
+    expected = builtin.cost("claude-opus-4-1", usage, TODAY).usd
+    with localcontext() as ctx:
+        ctx.prec = 3
+        assert builtin.cost("claude-opus-4-1", usage, TODAY).usd == expected
+    assert expected == Decimal("1500076.851780000")  # 1.5 M$ of reads + 76.85178
