@@ -1,18 +1,33 @@
-"""Model prices as data (core/prices.yaml, documented at its top) and the cost of one turn.
+"""Model prices as data (core/prices.yaml, documented at its top), the cost of a usage and the tier
+of a model id: the only place switchyard prices or tiers anything.
 
-Every price has an effective date, so a stored turn is always re-priced with the price that was
-in force on its own date. Arithmetic is exact (Decimal); an id the table cannot place is reported
-as unpriced with a reason, never silently costed at zero.
+Two functions answer every caller (ingest, the proxy's ledger and routing, evals, the optimizer, the
+dashboard, the simulator); :class:`core.price_memo.PriceMemo` remembers their answers for hot paths.
+
+- :meth:`PriceTable.cost` prices a :class:`Usage` of a model on a date: the entry in force that day
+  (versioned table), 5-minute and 1-hour cache writes, cache reads, the family fallback for
+  unlisted releases (marked inexact), and "unpriced" with a note saying why. The USD amount is
+  computed exactly (Decimal) and rounded once, half-even, to the stored precision (1e-9 dollars,
+  the ``Numeric(18, 9)`` column), so every caller gets the Decimal the store holds.
+- :meth:`PriceTable.tier_of` maps a model id to haiku | sonnet | opus: the tier of the entry the
+  table would price the id with on any date (same matching, exact before fallback); an id the table
+  cannot place gets the family word (case-insensitive) it contains, if it contains exactly one;
+  else None. So ``opus-next`` is opus everywhere, though unpriced; ``gpt-4o`` has no tier.
+
+A usage whose 1-hour cache writes exceed its cache writes is not a usage (the 1-hour tokens are a
+part of ``cache_creation_tokens``): :class:`Usage` refuses it with :class:`UsageError`; nothing
+clamps it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from decimal import Decimal, localcontext
+from decimal import Decimal, Inexact, localcontext
 from importlib import resources
 from typing import Literal
 
@@ -20,8 +35,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 Tier = Literal["haiku", "sonnet", "opus"]
+TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")  # cheapest first
 REGEX_PREFIX = "re:"
-_PER_MILLION = Decimal(1_000_000)
+NANO_DOLLAR = Decimal("1e-9")  # the stored precision: turns.cost_usd is Numeric(18, 9)
+ZERO_USD = Decimal(0).quantize(NANO_DOLLAR)
 # Release suffixes stripped (repeatedly) to reach the canonical id: a date (-20250514 or
 # Vertex's @20250514), an alias (-latest), a Bedrock version (-v1, :0, :200k).
 _RELEASE_SUFFIX = re.compile(r"(?:[-@]\d{8}|-latest|-v\d+|:[0-9a-z]+)$")
@@ -30,6 +47,10 @@ _GLOB_WILDCARDS = re.compile(r"\[[^\]]*\]|[*?]")
 
 class PriceTableError(ValueError):
     """The price data is unusable; the message names the entry and the field."""
+
+
+class UsageError(ValueError):
+    """Token counts that cannot be one turn's usage; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +62,26 @@ class Usage:
     cache_read_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            if getattr(self, field.name) < 0:
-                raise ValueError(f"{field.name} must not be negative")
+        if min(self.input_tokens, self.output_tokens, self.cache_creation_tokens, self.cache_creation_1h_tokens,
+               self.cache_read_tokens) < 0:  # one comparison on the common path: every turn makes a Usage
+            negative = next(field.name for field in fields(self) if getattr(self, field.name) < 0)
+            raise UsageError(f"{negative} must not be negative")
+        # The API reports cache writes as a total and its 1-hour part; more 1-hour tokens than
+        # the total is corrupt data whose true cost is unknown, so it is refused, never clamped.
+        if self.cache_creation_1h_tokens > self.cache_creation_tokens:
+            raise UsageError(
+                f"cache_creation_1h_tokens ({self.cache_creation_1h_tokens}) exceeds"
+                f" cache_creation_tokens ({self.cache_creation_tokens}), of which it is a part"
+            )
 
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    usd: Decimal  # Decimal(0) when not priced: check `priced`
+    usd: Decimal  # at the stored precision (1e-9); 0 when not priced: check `priced`
     priced: bool
     price_id: str | None
-    exact: bool  # False when priced by a family fallback
-    reason: str | None  # why the cost is unpriced or inexact
+    exact: bool  # False when priced by a family fallback (or not at all)
+    note: str | None  # why the cost is unpriced or inexact; stored with the turn
 
 
 class PriceEntry(BaseModel):
@@ -72,18 +101,67 @@ class PriceEntry(BaseModel):
     note: str | None = None
 
     def cost_of(self, usage: Usage) -> Decimal:
-        """USD for ``usage`` at this entry's prices, exactly."""
-        cache_5m = max(usage.cache_creation_tokens - usage.cache_creation_1h_tokens, 0)
+        """USD for ``usage`` at this entry's prices, computed exactly and rounded once to the stored
+        precision: the arithmetic of :meth:`PriceTable.cost`, which picks the entry (and keeps its
+        rates, where this converts them on every call)."""
+        return _Rates.of(self).usd(usage)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rates:
+    """An entry's five prices (USD per million tokens) as integers over one common denominator, so
+    a cost is exact integer arithmetic and one rounding (the proxy prices every turn: Decimal
+    arithmetic in a raised-precision context cost several µs a turn)."""
+
+    input: int
+    cache_5m: int
+    cache_1h: int
+    cache_read: int
+    output: int
+    denominator: int  # USD per token = coefficient / (denominator * 1e6)
+
+    @classmethod
+    def of(cls, entry: PriceEntry) -> _Rates:
         with localcontext() as ctx:
-            ctx.prec = 60  # far beyond any token count times any price: no rounding happens
-            per_million = (
-                usage.input_tokens * self.input
-                + cache_5m * self.input * self.cache_write_5m
-                + usage.cache_creation_1h_tokens * self.input * self.cache_write_1h
-                + usage.cache_read_tokens * self.input * self.cache_read
-                + usage.output_tokens * self.output
-            )
-            return per_million / _PER_MILLION
+            ctx.prec = 60  # prices have few digits: the products are exact, and a rounding would raise
+            ctx.traps[Inexact] = True
+            prices = (entry.input, entry.input * entry.cache_write_5m, entry.input * entry.cache_write_1h,
+                      entry.input * entry.cache_read, entry.output)
+        ratios = [price.as_integer_ratio() for price in prices]
+        denominator = math.lcm(*(den for _, den in ratios))
+        inp, cache_5m, cache_1h, cache_read, output = (num * (denominator // den) for num, den in ratios)
+        return cls(inp, cache_5m, cache_1h, cache_read, output, denominator)
+
+    def usd(self, usage: Usage) -> Decimal:
+        total = (usage.input_tokens * self.input
+                 + (usage.cache_creation_tokens - usage.cache_creation_1h_tokens) * self.cache_5m
+                 + usage.cache_creation_1h_tokens * self.cache_1h
+                 + usage.cache_read_tokens * self.cache_read
+                 + usage.output_tokens * self.output)
+        # nano-dollars = total / (denominator * 1e6) * 1e9, rounded half to even
+        nano, remainder = divmod(total * 1000, self.denominator)
+        twice = 2 * remainder
+        if twice > self.denominator or (twice == self.denominator and nano % 2):
+            nano += 1
+        # built from text: exact whatever the size and the caller's decimal context (arithmetic would round)
+        return Decimal(f"{nano}E-9")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How one model id is priced on one day, whatever the usage: the entry in force (None when
+    unpriced) and the note stored with the turn. :meth:`cost` is the only step from a verdict to a
+    :class:`Cost`, so the table and the memo cannot disagree."""
+
+    entry: PriceEntry | None
+    note: str | None
+    rates: _Rates | None = None  # the entry's, converted once when the table was built
+
+    def cost(self, usage: Usage) -> Cost:
+        entry, rates = self.entry, self.rates
+        if entry is None or rates is None:
+            return Cost(ZERO_USD, priced=False, price_id=None, exact=False, note=self.note)
+        return Cost(rates.usd(usage), priced=True, price_id=entry.id, exact=not entry.fallback, note=self.note)
 
 
 _ENTRIES = TypeAdapter(list[PriceEntry])
@@ -108,6 +186,7 @@ class _CompiledEntry:
     matcher: re.Pattern[str]
     specificity: int
     order: int
+    rates: _Rates
 
     def rank(self) -> tuple[bool, int, dt.date, int]:
         # exact beats fallback, then the more specific pattern, then the later price, then file order
@@ -126,7 +205,11 @@ def _compile(entry: PriceEntry, order: int) -> _CompiledEntry:
     except re.error as exc:
         raise PriceTableError(f"price {entry.id!r}: bad pattern {entry.pattern!r}: {exc}") from exc
     specificity = default_specificity if entry.specificity is None else entry.specificity
-    return _CompiledEntry(entry, matcher, specificity, order)
+    try:
+        rates = _Rates.of(entry)
+    except Inexact as exc:
+        raise PriceTableError(f"price {entry.id!r}: prices with more digits than can be multiplied exactly") from exc
+    return _CompiledEntry(entry, matcher, specificity, order, rates)
 
 
 class PriceTable:
@@ -158,7 +241,7 @@ class PriceTable:
     def entries(self) -> tuple[PriceEntry, ...]:
         return tuple(item.entry for item in self._compiled)
 
-    def _best(self, model: str, at: dt.date | None) -> PriceEntry | None:
+    def _best(self, model: str, at: dt.date | None) -> _CompiledEntry | None:
         candidates = {model.strip().lower(), canonical_model_id(model)}
         best: _CompiledEntry | None = None
         for item in self._compiled:
@@ -168,30 +251,42 @@ class PriceTable:
                 continue
             if any(item.matcher.fullmatch(candidate) for candidate in candidates):
                 best = item
-        return None if best is None else best.entry
+        return best
 
     def lookup(self, model: str, at: dt.date) -> PriceEntry | None:
-        """The entry pricing ``model`` on date ``at``, or None."""
-        return self._best(model, _as_date(at))
+        """The entry pricing ``model`` on date ``at``, or None (for the optimizer's vectorised
+        rates; a cost goes through :meth:`cost`)."""
+        best = self._best(model, _as_date(at))
+        return None if best is None else best.entry
+
+    def verdict(self, model: str | None, at: dt.date) -> Verdict:
+        """How ``model`` is priced on ``at`` (what :class:`~core.price_memo.PriceMemo` remembers)."""
+        if not model:
+            return Verdict(None, "no model id")
+        day = _as_date(at)
+        best = self._best(model, day)
+        if best is None:
+            why = "no price for model" if self._best(model, None) is None else f"no price in effect on {day} for"
+            return Verdict(None, f"{why} {model!r}")
+        entry = best.entry
+        note = None if not entry.fallback else f"priced by family fallback {entry.id!r}: no exact price for {model!r}"
+        return Verdict(entry, note, best.rates)
 
     def cost(self, model: str | None, usage: Usage, at: dt.date) -> Cost:
-        if not model:
-            return Cost(Decimal(0), priced=False, price_id=None, exact=False, reason="no model id")
-        day = _as_date(at)
-        entry = self._best(model, day)
-        if entry is None:
-            why = "no price for model" if self.tier_of(model) is None else f"no price in effect on {day} for"
-            return Cost(Decimal(0), priced=False, price_id=None, exact=False, reason=f"{why} {model!r}")
-        exact = not entry.fallback
-        reason = None if exact else f"priced by family fallback {entry.id!r}: no exact price for {model!r}"
-        return Cost(entry.cost_of(usage), priced=True, price_id=entry.id, exact=exact, reason=reason)
+        """THE price of ``usage`` on ``model`` on the date ``at`` (see the module docstring)."""
+        return self.verdict(model, at).cost(usage)
 
-    def tier_of(self, model: str | None) -> str | None:
-        """haiku | sonnet | opus for ``model`` by the same matching as prices (any date), else None."""
+    def tier_of(self, model: str | None) -> Tier | None:
+        """THE tier of ``model``: the table's (any date, same matching as prices), else the one
+        family word in the id, else None (see the module docstring)."""
         if not model:
             return None
-        entry = self._best(model, None)
-        return None if entry is None else entry.tier
+        best = self._best(model, None)
+        if best is not None:
+            return best.entry.tier
+        lowered = model.lower()
+        words = [tier for tier in TIERS if tier in lowered]
+        return words[0] if len(words) == 1 else None
 
 
 def _as_date(at: dt.date) -> dt.date:

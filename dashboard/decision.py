@@ -2,16 +2,17 @@
 
     rule small-turns fired: 14 203 estimated tokens → haiku tier; primary 529 → secondary (policy v7)
 
-Pure: the turn is a mapping of stored turn fields; the tier comes from the price table's model
-families (a ``tier_of`` callable), so no policy document is needed to explain an old turn.
+Pure: the turn is a mapping of stored turn fields; the tier comes from the one tier function
+(core.pricing.PriceTable.tier_of, the same as routing's and the evaluators'), so no policy document
+is needed to explain an old turn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-TierOf = Callable[[str | None], str | None]
+from core.pricing import PriceTable
 
 
 def grouped(number: int) -> str:
@@ -31,12 +32,12 @@ def hop_trail(hops: Sequence[str]) -> str:
     return " → ".join(steps)
 
 
-def explain_decision(turn: Mapping[str, Any], tier_of: TierOf) -> str:
+def explain_decision(turn: Mapping[str, Any], prices: PriceTable) -> str:
     rule = turn.get("rule")
     head = f"rule {rule} fired" if rule else "no routing rule recorded"
     estimated = turn.get("estimated_input_tokens")
     model = turn.get("served_model") or turn.get("requested_model")
-    tier = tier_of(model)
+    tier = prices.tier_of(model)
     destination = f"{tier} tier" if tier else f"target {turn.get('target') or 'unknown'}"
     reason = f"{grouped(int(estimated))} estimated tokens → {destination}" if estimated is not None else destination
     hops = list(turn.get("fallback_hops") or ())

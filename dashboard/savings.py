@@ -1,5 +1,6 @@
 """What routing saved: each day's actual cost next to what the same tokens would have cost had
-every turn run on the baseline (top-tier) model, priced with core.pricing at that day's prices.
+every turn run on the baseline (top-tier) model, priced by the one pricing function
+(core.pricing.PriceTable.cost) at that day's prices.
 
 Pure. The rollup does not split cache writes by TTL, so the baseline prices every cache write at
 the 5-minute rate; turns on models the price table cannot place are left out of both sides (their
@@ -30,15 +31,15 @@ def savings_by_day(usage: pl.DataFrame, prices: PriceTable, baseline_model: str)
     totals: dict[date, list[Decimal]] = {}
     for row in per_model.iter_rows(named=True):
         day, model = row["day"], row["model"]
-        baseline = prices.lookup(baseline_model, day)
-        if baseline is None or not model or prices.lookup(model, day) is None:
-            continue
         usage_of_day = Usage(input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
                              cache_creation_tokens=row["cache_write_tokens"],
                              cache_read_tokens=row["cache_read_tokens"])
+        baseline = prices.cost(baseline_model, usage_of_day, day)
+        if not baseline.priced or not prices.verdict(model, day).entry:
+            continue
         pair = totals.setdefault(day, [Decimal(0), Decimal(0)])
         pair[0] += Decimal(row["cost_usd"])
-        pair[1] += baseline.cost_of(usage_of_day)
+        pair[1] += baseline.usd
     rows = [(day, actual, baseline) for day, (actual, baseline) in sorted(totals.items())]
     return pl.DataFrame(rows, schema=SAVINGS_SCHEMA, orient="row")
 

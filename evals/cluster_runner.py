@@ -12,6 +12,7 @@ from decimal import Decimal
 import polars as pl
 from sqlalchemy import Engine
 
+from core.price_memo import PriceMemo
 from core.pricing import PriceTable
 from evals.cluster_features import CLUSTERED_EVALUATORS, FailureFeatures, failure_features
 from evals.cluster_summary import ClusterSummary, summarise, window_index
@@ -46,7 +47,7 @@ def failing_rows(engine: Engine, start: datetime, end: datetime, prices: PriceTa
     signals = (scores.group_by("session_id", "trace_id", "span_id")
                .agg(pl.col("evaluator").unique().sort())
                .sort("session_id", "trace_id", "span_id"))  # a session's failures in one batch, mostly
-    tiers = TierLookup(prices)
+    tiers = TierLookup(PriceMemo(prices))
     rows: list[FailureFeatures] = []
     for offset in range(0, signals.height, batch_size):
         batch = signals.slice(offset, batch_size)

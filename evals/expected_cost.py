@@ -2,46 +2,27 @@
 its thread's previous answered turn left in the prompt cache read back (when that turn was less
 than the cache TTL ago), only the new part written, and an ordinary answer length. The ratio of
 actual to expected cost separates "expensive because big" from "expensive because wasteful"
-(a cache miss on a long context, a runaway answer). Pure; prices come from the price table."""
+(a cache miss on a long context, a runaway answer). Pure; the per-token rates come from the one
+pricing function (core.pricing, through the PriceMemo: the cost of a million tokens of each kind)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-
-from core.pricing import PriceTable
+from core.price_memo import PerToken, PriceMemo, turn_day
 from core.spans import Turn
 
 # Anthropic's default (5-minute) prompt-cache TTL: a longer gap legitimately means a full rewrite.
 CACHE_TTL_NS = 300 * 10**9
 
 
-@dataclass(frozen=True, slots=True)
-class Rates:
-    """USD per token (floats: this runs for every turn, Decimal would dominate the run time)."""
-
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
-
-
 class RateLookup:
-    def __init__(self, prices: PriceTable) -> None:
-        self._prices = prices
-        self._known: dict[tuple[str, date], Rates | None] = {}
+    """USD per token for a model on the day a turn started, None when unpriced (floats: this runs
+    for every turn, Decimal would dominate the run time)."""
 
-    def __call__(self, model: str | None, start_ns: int) -> Rates | None:
-        if not model:
-            return None
-        day = datetime.fromtimestamp(start_ns / 1e9, UTC).date()
-        key = (model, day)
-        if key not in self._known:
-            entry = self._prices.lookup(model, day)
-            self._known[key] = None if entry is None else Rates(
-                float(entry.input) / 1e6, float(entry.output) / 1e6,
-                float(entry.input * entry.cache_write_5m) / 1e6, float(entry.input * entry.cache_read) / 1e6)
-        return self._known[key]
+    def __init__(self, prices: PriceMemo) -> None:
+        self._prices = prices
+
+    def __call__(self, model: str | None, start_ns: int) -> PerToken | None:
+        return self._prices.per_token(model, turn_day(start_ns))
 
 
 def answered(turn: Turn) -> bool:
@@ -60,9 +41,9 @@ def warm_prefix(turns: tuple[Turn, ...], index: int) -> int:
     return 0
 
 
-def expected_cost(turn: Turn, warm_tokens: int, output_tokens: float, rates: Rates) -> float:
+def expected_cost(turn: Turn, warm_tokens: int, output_tokens: float, rates: PerToken) -> float:
     total = turn.total_input_tokens
     uncached = min(turn.input_tokens, total - warm_tokens)
     written = total - warm_tokens - uncached
-    return (uncached * rates.input + written * rates.cache_write + warm_tokens * rates.cache_read
+    return (uncached * rates.input + written * rates.cache_write_5m + warm_tokens * rates.cache_read
             + output_tokens * rates.output)

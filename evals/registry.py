@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.price_memo import PriceMemo
 from core.pricing import PriceTable
 from evals.cost_outlier import CostOutlierEvaluator
 from evals.escalation import EscalationEvaluator
@@ -18,14 +19,15 @@ from evals.upstream_error import UpstreamErrorEvaluator
 
 def builtin_evaluators(prices: PriceTable, *, slo: LatencySLO | None = None, stuck_repeats: int = 5,
                        extra: tuple[Evaluator, ...] = ()) -> list[Evaluator]:
+    memo = PriceMemo(prices)
     return [
         ToolFailureEvaluator(),
         MalformedToolInputEvaluator(),
         TruncationEvaluator(),
         UpstreamErrorEvaluator(),
         LatencyEvaluator(slo or LatencySLO()),
-        CostOutlierEvaluator(RateLookup(prices)),
+        CostOutlierEvaluator(RateLookup(memo)),
         StuckLoopEvaluator(repeats=stuck_repeats),
-        EscalationEvaluator(TierLookup(prices)),
+        EscalationEvaluator(TierLookup(memo)),
         *extra,
     ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from core.pricing import UsageError
 from core.redact import RecordRedactor
 from core.spans import SpanDecodeError, Turn, span_to_turn
 from core.turn_bounds import TurnBounds
@@ -73,7 +74,12 @@ class SpanPipeline:
                 continue
             if self._redact is not None:
                 turn = self._redact(turn)
-            prepared.rows.append(turn_row(turn, self._pricer.price(turn), ingested_at))
+            try:
+                pricing = self._pricer.price(turn)
+            except UsageError as error:  # e.g. more 1-hour cache writes than cache writes
+                prepared.rejections.append(Rejection(index, str(error), span.span_id.hex() or None))
+                continue
+            prepared.rows.append(turn_row(turn, pricing, ingested_at))
             prepared.indexes.append(index)
         prepared.rejections.sort(key=lambda rejection: rejection.index)
         return prepared

@@ -74,8 +74,8 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
 
 
 def with_tiers(frame: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
-    """Add ``tier`` (of the model that served the turn) and ``requested_tier``, looking each
-    distinct model id up once."""
+    """Add ``tier`` (of the model that served the turn) and ``requested_tier`` by the one tier
+    function (core.pricing.PriceTable.tier_of), looking each distinct model id up once."""
     models = set(frame["model"].drop_nulls().to_list()) | set(frame["requested_model"].drop_nulls().to_list())
     tier_of = {model: prices.tier_of(model) for model in models}
     return frame.with_columns(

@@ -26,6 +26,7 @@ from core.policy.budgets import budget_verdict, month_reset
 from core.policy.decide import decide
 from core.policy.facts import Decision, RouteFacts
 from core.policy.schema import Target
+from core.price_memo import PriceMemo
 from core.pricing import builtin_price_table
 from core.ratelimit import TokenBucket, retry_after_header
 from core.spans import Turn
@@ -45,7 +46,7 @@ from .ledger import SpendLedger, month_of, principals
 from .metrics import ProxyMetrics
 from .relay import HeldResponse, RelayResult, relay
 from .request import ClientGone, parse_json, read_body, request_id, with_model
-from .routing import Routing, RoutingError, TierOf, builtin_policy, load_routing_file, routing_for
+from .routing import Routing, RoutingError, builtin_policy, load_routing_file, routing_for
 from .settings import ProxySettings
 from .shared_spend import SharedSpend, merged
 from .stats import ExportStats
@@ -67,8 +68,9 @@ class ProxyApp:
     def __init__(self, settings: ProxySettings, *, export_transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.provider_keys = settings.all_provider_keys()
-        self.prices = builtin_price_table()
-        self.tier_of = TierOf(self.prices)
+        # one memo of the price table's answers: the tier asked per request, the cost of each turn
+        self.prices = PriceMemo(builtin_price_table())
+        self.tier_of = self.prices.tier_of
         # Per-turn spend is kept only to be reconciled with a snapshot's balances: none, nothing kept.
         self.ledger = SpendLedger(self.prices, keep_local=settings.snapshot_url is not None)
         self.control = ControlPlane(settings, self.provider_keys, self.ledger, self._initial_routing())

@@ -1,5 +1,6 @@
 """Spend per principal, for budgets: the balances the snapshot reported, plus what this proxy
-has spent since (priced locally from each turn's usage), so a budget holds between snapshots.
+has spent since (priced locally from each turn's usage with the one pricing function, exactly as
+ingest will store it), so a budget holds between snapshots.
 
 Balances are per calendar month (UTC) and keyed (scope, name): ("developer", "alice"),
 ("team", "payments"), ("repo", "payments-api").
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from core.pricing import PriceEntry, PriceTable, Usage
+from core.price_memo import PriceMemo
+from core.pricing import UsageError
 from core.spans import Turn
 
 Key = tuple[str, str]
@@ -56,7 +58,7 @@ def principals(developer: str | None, team: str | None, repo: str | None) -> tup
 
 
 class SpendLedger:
-    def __init__(self, prices: PriceTable, clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+    def __init__(self, prices: PriceMemo, clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
                  keep_local: bool = True, local_limit: int = LOCAL_LIMIT) -> None:
         self._prices = prices
         self._clock = clock
@@ -68,8 +70,6 @@ class SpendLedger:
         self._local_limit = max(local_limit, 1)
         self._local: deque[_Local] = deque()
         self.totals: dict[Key, Decimal] = {}
-        # (model, day) -> the price entry in force: the table's patterns are matched once a day per model
-        self._entries: dict[tuple[str, date], PriceEntry | None] = {}
 
     def _roll_month(self) -> None:
         month = month_of(self._clock())
@@ -84,31 +84,20 @@ class SpendLedger:
         self._roll_month()
         return self.totals
 
-    def cost(self, turn: Turn, day: date) -> Decimal:
-        """The turn's cost; an unpriced model counts 0 here (ingest flags it as unpriced)."""
-        model = turn.served_model or turn.requested_model
-        if model is None:
+    def cost(self, turn: Turn) -> Decimal:
+        """The turn's cost as ingest stores it (same function, same date: the turn's start). An
+        unpriced model counts 0, as stored (ingest flags it unpriced); so do token counts ingest
+        refuses (more 1-hour cache writes than cache writes), which are never stored."""
+        try:
+            return self._prices.cost_of_turn(turn).usd
+        except UsageError:
             return Decimal(0)
-        key = (model, day)
-        if key not in self._entries:
-            if len(self._entries) > 4096:
-                self._entries.clear()  # bounded: many distinct ids means someone is probing
-            self._entries[key] = self._prices.lookup(model, day)
-        entry = self._entries[key]
-        if entry is None:
-            return Decimal(0)
-        return entry.cost_of(Usage(
-            input_tokens=turn.input_tokens, output_tokens=turn.output_tokens,
-            cache_creation_tokens=turn.cache_creation_tokens,
-            cache_creation_1h_tokens=min(turn.cache_creation_1h_tokens, turn.cache_creation_tokens),
-            cache_read_tokens=turn.cache_read_tokens,
-        ))
 
     def accrue(self, turn: Turn) -> Decimal:
         """Add a finished turn's cost to its developer, team and repo."""
         self._roll_month()
         now = self._clock()
-        usd = self.cost(turn, now.date())
+        usd = self.cost(turn)
         if not usd:
             return usd
         keys = principals(turn.developer, turn.team, turn.repo)

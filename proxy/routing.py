@@ -11,7 +11,6 @@ from pathlib import Path
 from core.policy.compile import CompiledPolicy, compile_policy
 from core.policy.load import load_policy
 from core.policy.schema import Default, Fallback, Policy, Target
-from core.pricing import PriceTable
 
 from .settings import ProxySettings
 
@@ -67,24 +66,3 @@ def routing_for(policy: Policy, provider_keys: Mapping[str, str], *, passthrough
 def load_routing_file(path: Path, provider_keys: Mapping[str, str], *, passthrough: bool) -> Routing:
     return routing_for(load_policy(path.read_text()), provider_keys, passthrough=passthrough)
 
-
-class TierOf:
-    """The tier (haiku/sonnet/opus) of a requested model id, remembered per id: the price table's
-    patterns are matched once per distinct id, not once per request."""
-
-    def __init__(self, prices: PriceTable, limit: int = 4096) -> None:
-        self._prices = prices
-        self._known: dict[str, str | None] = {}
-        self._limit = limit
-
-    def __call__(self, model: str | None) -> str | None:
-        if model is None:
-            return None
-        try:
-            return self._known[model]
-        except KeyError:
-            tier = self._prices.tier_of(model)
-            if len(self._known) >= self._limit:
-                self._known.clear()  # many distinct ids means someone is probing; stay bounded
-            self._known[model] = tier
-            return tier

@@ -1,4 +1,4 @@
-"""The arithmetic of one simulated turn: prompt-cache usage, cost (with the real price table),
+"""The arithmetic of one simulated turn: prompt-cache usage, cost (the one pricing function, as a float),
 latency, and what the same turn would have cost with a warm cache and an ordinary answer (the
 "counterfactual" behind the ground truth of cost outliers). Pure."""
 
@@ -9,7 +9,8 @@ import random
 from dataclasses import dataclass
 from datetime import date
 
-from core.pricing import PriceEntry, PriceTable, Usage
+from core.price_memo import PriceMemo
+from core.pricing import PriceTable, Usage
 
 # Anthropic's 5-minute prompt-cache TTL: a gap longer than this means the prefix must be written again.
 CACHE_TTL_S = 300.0
@@ -53,18 +54,14 @@ def with_output(usage: Usage, output_tokens: int) -> Usage:
 
 
 class Prices:
-    """The price table with each (model, day) looked up once: a fleet prices millions of turns."""
+    """Float costs for the simulator: the stored Decimal of the one pricing function (core.pricing,
+    through a PriceMemo: a fleet prices millions of turns over a few models and days), as a float."""
 
     def __init__(self, table: PriceTable) -> None:
-        self._table = table
-        self._entries: dict[tuple[str, date], PriceEntry | None] = {}
+        self._memo = PriceMemo(table)
 
     def cost_usd(self, model: str, usage: Usage, day: date) -> float:
-        key = (model, day)
-        if key not in self._entries:
-            self._entries[key] = self._table.lookup(model, day)
-        entry = self._entries[key]
-        return 0.0 if entry is None else float(entry.cost_of(usage))
+        return float(self._memo.cost(model, usage, day).usd)
 
 
 def normal_latency_ms(rng: random.Random, tier: str, total_tokens: int, output_tokens: int) -> tuple[float, float]:

@@ -56,7 +56,7 @@ def decision_view(ctx: DashboardContext, key: str | None) -> list[Any]:
         return [note("That turn is no longer stored.")]
     session = turn.get("session_id")
     link = dcc.Link("open its session", href=f"/sessions?session={quote(session)}") if session else None
-    return [html.P(explain_decision(turn, ctx.prices.tier_of), id="routes-decision-text"), link]
+    return [html.P(explain_decision(turn, ctx.prices), id="routes-decision-text"), link]
 
 
 def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:

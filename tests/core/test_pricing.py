@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from core.price_memo import PriceMemo, turn_day
 from core.pricing import (
     Cost,
+    PriceEntry,
     PriceTable,
     PriceTableError,
     Usage,
+    UsageError,
     builtin_price_table,
     canonical_model_id,
     load_price_table,
@@ -66,9 +71,9 @@ def test_builtin_prices(builtin: PriceTable, model: str, usd: str, price_id: str
     assert cost.priced
     assert cost.usd == Decimal(usd)
     assert (cost.price_id, cost.exact) == (price_id, exact)
-    assert (cost.reason is None) == exact
+    assert (cost.note is None) == exact
     if not exact:
-        assert price_id in (cost.reason or "")
+        assert price_id in (cost.note or "")
 
 
 @pytest.mark.parametrize(
@@ -76,8 +81,8 @@ def test_builtin_prices(builtin: PriceTable, model: str, usd: str, price_id: str
 )
 def test_unknown_models_are_unpriced_and_say_so(builtin: PriceTable, model: str | None) -> None:
     cost = builtin.cost(model, MIXED, TODAY)
-    assert cost == Cost(Decimal(0), priced=False, price_id=None, exact=False, reason=cost.reason)
-    assert cost.reason
+    assert cost == Cost(Decimal(0), priced=False, price_id=None, exact=False, note=cost.note)
+    assert cost.note
     assert builtin.tier_of(model) is None
 
 
@@ -92,20 +97,37 @@ def test_unknown_models_are_unpriced_and_say_so(builtin: PriceTable, model: str 
         (Usage(cache_read_tokens=1_000_000), "0.3"),
         (Usage(input_tokens=1), "0.000003"),
         (Usage(input_tokens=7, output_tokens=3), "0.000066"),
-        # 1h larger than the total is inconsistent upstream data: no negative 5-minute part
-        (Usage(cache_creation_tokens=10, cache_creation_1h_tokens=20), "0.00012"),
-        (Usage(input_tokens=10**15, output_tokens=10**15 + 1), "18000000000.000015"),  # no rounding
+        (Usage(input_tokens=10**15, output_tokens=10**15 + 1), "18000000000.000015"),  # exact before rounding
     ],
 )
 def test_cost_arithmetic_is_exact(builtin: PriceTable, usage: Usage, usd: str) -> None:
     cost = builtin.cost("claude-sonnet-4-5", usage, TODAY)
     assert cost.usd == Decimal(usd)
-    assert isinstance(cost.usd, Decimal)
+    assert cost.usd.as_tuple().exponent == -9  # always at the stored precision
+
+
+def test_cost_is_rounded_once_half_even_to_nano_dollars() -> None:
+    # 0.0005 $/MTok is 5e-10 $ a token: half a nano-dollar
+    table = load_price_table("- {id: a, pattern: x, tier: haiku, effective_from: 2025-01-01, input: 0.0005, output: 0}")
+    usd = [table.cost("x", Usage(input_tokens=n), TODAY).usd for n in (1, 3, 5, 2_000_001)]
+    assert usd == [Decimal("0E-9"), Decimal("2E-9"), Decimal("2E-9"), Decimal("1.000000000E-3")]
+    # the exact sum is rounded, not each part: 1 input + 1 output token at 0.0005 is 1e-9, not 0 + 0
+    both = load_price_table(
+        "- {id: a, pattern: x, tier: haiku, effective_from: 2025-01-01, input: 0.0005, output: 0.0005}")
+    assert both.cost("x", Usage(input_tokens=1, output_tokens=1), TODAY).usd == Decimal("1E-9")
 
 
 def test_usage_rejects_negative_counts() -> None:
-    with pytest.raises(ValueError, match="output_tokens"):
+    with pytest.raises(UsageError, match="output_tokens"):
         Usage(output_tokens=-1)
+
+
+def test_usage_refuses_more_1h_cache_writes_than_cache_writes() -> None:
+    # the 1-hour tokens are part of cache_creation_tokens: more of them is corrupt data, refused, never clamped
+    with pytest.raises(UsageError, match="cache_creation_1h_tokens"):
+        Usage(cache_creation_tokens=10, cache_creation_1h_tokens=20)
+    assert Usage(cache_creation_tokens=20, cache_creation_1h_tokens=20).cache_creation_1h_tokens == 20
+    assert issubclass(UsageError, ValueError)
 
 
 @pytest.mark.parametrize(
@@ -118,12 +140,31 @@ def test_usage_rejects_negative_counts() -> None:
         ("claude-3-5-haiku-latest", "haiku"),
         ("claude-haiku-4-5", "haiku"),
         ("Claude-Haiku-9", "haiku"),
+        # the table cannot place these: the one family word in the id decides
+        ("opus-next", "opus"),
+        ("my-org/Sonnet-distilled", "sonnet"),
+        ("anthropic.claude-v2:1", None),
+        ("opus-vs-haiku", None),  # two family words: no guess
         ("gpt-4o", None),
+        ("", None),
         (None, None),
     ],
 )
 def test_tier_of(builtin: PriceTable, model: str | None, tier: str | None) -> None:
     assert builtin.tier_of(model) == tier
+    assert PriceMemo(builtin).tier_of(model) == tier
+
+
+def test_tier_of_asks_the_table_before_the_family_word() -> None:
+    table = load_price_table(
+        "- {id: a, pattern: opus-lite, tier: haiku, effective_from: 2030-01-01, input: 1, output: 1}")
+    assert table.tier_of("opus-lite") == "haiku"  # the table's tier, even before the price is in force
+    assert table.tier_of("opus-heavy") == "opus"
+
+
+def test_an_id_tiered_by_its_family_word_alone_is_unpriced_with_that_reason(builtin: PriceTable) -> None:
+    cost = builtin.cost("opus-next", MIXED, TODAY)
+    assert not cost.priced and cost.note == "no price for model 'opus-next'"
 
 
 @pytest.mark.parametrize(
@@ -187,7 +228,7 @@ def test_no_price_in_effect_yet_is_unpriced_with_that_reason() -> None:
     table = load_price_table(DATED.replace("2020-01-01", "2026-01-01"))
     cost = table.cost("claude-opus-4-1", PER_MILLION_IN_AND_OUT, dt.date(2024, 1, 1))
     assert not cost.priced
-    assert "no price in effect on 2024-01-01" in (cost.reason or "")
+    assert "no price in effect on 2024-01-01" in (cost.note or "")
 
 
 def test_regex_patterns_and_explicit_specificity() -> None:
@@ -227,6 +268,7 @@ def test_an_exact_price_beats_a_more_specific_fallback() -> None:
 # --- validation ----------------------------------------------------------------------------
 
 GOOD = "{id: a, pattern: claude-x, tier: opus, effective_from: 2025-01-01, input: 1, output: 2}"
+TOO_PRECISE = f"input: '1.{'3' * 40}', cache_read: '0.{'7' * 30}'"  # 70 digits: no exact product in 60
 
 
 @pytest.mark.parametrize(
@@ -250,6 +292,7 @@ GOOD = "{id: a, pattern: claude-x, tier: opus, effective_from: 2025-01-01, input
         (f"- {GOOD.replace('claude-x', '')}", "pattern"),
         (f"- {GOOD}\n- {GOOD.replace('claude-x', 'claude-y')}", "'a' is used twice"),
         (f"- {GOOD}\n- {GOOD.replace('id: a', 'id: b')}", "already has a price from 2025-01-01"),
+        (f"- {GOOD.replace('input: 1', TOO_PRECISE)}", "exactly"),
     ],
 )
 def test_bad_price_tables_raise_a_clear_error(text: str, message: str) -> None:
@@ -259,3 +302,73 @@ def test_bad_price_tables_raise_a_clear_error(text: str, message: str) -> None:
 
 def test_price_table_error_is_a_value_error() -> None:
     assert issubclass(PriceTableError, ValueError)
+
+
+# --- the memo -------------------------------------------------------------------------------
+
+
+def test_the_memo_answers_as_the_table_and_stays_bounded(builtin: PriceTable) -> None:
+    memo = PriceMemo(builtin, limit=3)
+    models = ["claude-opus-4-1", "claude-sonnet-4@20250514", "gpt-4o", None, "opus-next", "claude-opus-4-1"]
+    for model in models:
+        for day in (dt.date(2024, 1, 1), TODAY):
+            assert memo.cost(model, MIXED, day) == builtin.cost(model, MIXED, day)
+        assert memo.tier_of(model) == builtin.tier_of(model)
+        assert len(memo._tiers) <= 3 and len(memo._days) <= 3
+
+
+def test_per_token_rates_come_from_the_pricing_function(builtin: PriceTable) -> None:
+    rates = PriceMemo(builtin).per_token("claude-3-haiku-20240307", TODAY)
+    assert rates is not None
+    assert (rates.input, rates.output, rates.cache_write_5m, rates.cache_write_1h, rates.cache_read) == (
+        0.25e-6, 1.25e-6, 0.3e-6, 0.5e-6, 0.03e-6)
+    assert PriceMemo(builtin).per_token("gpt-4o", TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("start_ns", "day"),
+    [
+        (0, dt.date(1970, 1, 1)),
+        (1_764_547_199_999_999_999, dt.date(2025, 11, 30)),  # a nanosecond before midnight UTC
+        (1_764_547_200_000_000_000, dt.date(2025, 12, 1)),
+    ],
+)
+def test_a_turn_is_priced_on_the_utc_day_it_started(start_ns: int, day: dt.date) -> None:
+    assert turn_day(start_ns) == day
+
+
+# --- the arithmetic against plain exact Decimal arithmetic --------------------------------------
+
+prices = st.decimals(min_value=0, max_value=200, places=4)
+multipliers = st.decimals(min_value=0, max_value=5, places=3)
+tokens = st.integers(0, 10**9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(price_in=prices, price_out=prices, write_5m=multipliers, write_1h=multipliers, read=multipliers,
+       counts=st.tuples(tokens, tokens, tokens, tokens), one_hour_share=st.floats(0, 1))
+def test_integer_arithmetic_is_the_exact_decimal_cost_rounded_half_even(
+        price_in: Decimal, price_out: Decimal, write_5m: Decimal, write_1h: Decimal, read: Decimal,
+        counts: tuple[int, int, int, int], one_hour_share: float) -> None:
+    entry = PriceEntry(id="a", pattern="x", tier="opus", effective_from=dt.date(2025, 1, 1), input=price_in,
+                       output=price_out, cache_write_5m=write_5m, cache_write_1h=write_1h, cache_read=read)
+    written = counts[2]
+    one_hour = int(written * one_hour_share)
+    usage = Usage(counts[0], counts[1], written, one_hour, counts[3])
+    with localcontext() as ctx:
+        ctx.prec = 80
+        exact = (usage.input_tokens * price_in + (written - one_hour) * price_in * write_5m
+                 + one_hour * price_in * write_1h + usage.cache_read_tokens * price_in * read
+                 + usage.output_tokens * price_out) / Decimal(10**6)
+        expected = exact.quantize(Decimal("1e-9"), rounding=ROUND_HALF_EVEN)
+    got = entry.cost_of(usage)
+    assert got == expected and got.as_tuple().exponent == -9
+
+
+def test_a_cost_does_not_depend_on_the_callers_decimal_context(builtin: PriceTable) -> None:
+    usage = Usage(input_tokens=123_457, output_tokens=999_999, cache_read_tokens=10**12)
+    expected = builtin.cost("claude-opus-4-1", usage, TODAY).usd
+    with localcontext() as ctx:
+        ctx.prec = 3
+        assert builtin.cost("claude-opus-4-1", usage, TODAY).usd == expected
+    assert expected == Decimal("1500076.851780000")  # 1.5 M$ of reads + 76.85178

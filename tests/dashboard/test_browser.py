@@ -121,7 +121,7 @@ def test_a_turn_drills_down_to_its_routing_decision(page: Page, base_url: str, s
     newest = recent_turns(store, limit=1).row(0, named=True)
     turn = one_turn(store, newest["trace_id"], newest["span_id"])
     assert turn is not None
-    expected = explain_decision(turn, builtin_price_table().tier_of)
+    expected = explain_decision(turn, builtin_price_table())
     expect(page.locator("#routes-decision-text")).to_have_text(expected)
     assert "estimated tokens →" in expected and "primary 529 → secondary" in expected  # the newest turn fell back
     screenshot(page, "routes-decision")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.price_memo import PriceMemo
 from core.pricing import builtin_price_table
 from evals.cost_outlier import CostOutlierEvaluator
 from evals.escalation import EscalationEvaluator
@@ -114,7 +115,7 @@ def test_stuck_loop_flags_the_nth_consecutive_same_tool_turn() -> None:
 
 
 def test_escalation_reads_the_next_requested_model() -> None:
-    evaluator = EscalationEvaluator(TierLookup(builtin_price_table()))
+    evaluator = EscalationEvaluator(TierLookup(PriceMemo(builtin_price_table())))
     turns = [turn(0, requested_model=HAIKU), turn(1, requested_model=OPUS), turn(2, requested_model=SONNET),
              turn(3, requested_model=SONNET, served_model=OPUS)]
     assert [evaluator.score(ctx).label for ctx in contexts(turns)] == ["escalated", "ok", "ok", NOT_APPLICABLE]
@@ -124,21 +125,21 @@ def test_side_requests_are_not_part_of_the_thread() -> None:
     # a title request (no tools, no request class) between two main turns is not "the next turn"
     main = [turn(0, requested_model=SONNET), turn(2, requested_model=SONNET)]
     side = turn(1, requested_model=OPUS, request_class=None, tool_count=0)
-    evaluator = EscalationEvaluator(TierLookup(builtin_price_table()))
+    evaluator = EscalationEvaluator(TierLookup(PriceMemo(builtin_price_table())))
     by_span = {ctx.turn.span_id: ctx for ctx in contexts([*main, side])}
     assert evaluator.score(by_span[main[0].span_id]).label == "ok"
     assert evaluator.score(by_span[side.span_id]).label == NOT_APPLICABLE
 
 
 def test_cost_outlier_catches_a_cache_miss_but_not_a_big_context() -> None:
-    rates = RateLookup(builtin_price_table())
+    rates = RateLookup(PriceMemo(builtin_price_table()))
     evaluator = CostOutlierEvaluator(rates)
     turns = [turn(i) for i in range(10)]
     rate = rates(SONNET, turns[0].start_ns)
     assert rate is not None
     # the 6th turn missed the cache: its whole prompt was written again
     turns[6] = turn(6, cache_read_tokens=0, cache_creation_tokens=27_000)
-    costs = [t.input_tokens * rate.input + t.cache_creation_tokens * rate.cache_write
+    costs = [t.input_tokens * rate.input + t.cache_creation_tokens * rate.cache_write_5m
              + t.cache_read_tokens * rate.cache_read + t.output_tokens * rate.output for t in turns]
     scores = [evaluator.score(ctx) for ctx in contexts(turns, costs)]
     assert [score.label for score in scores] == ["ok"] * 6 + ["outlier"] + ["ok"] * 3
@@ -146,7 +147,7 @@ def test_cost_outlier_catches_a_cache_miss_but_not_a_big_context() -> None:
 
 
 def test_cost_outlier_falls_back_to_the_developer_baseline() -> None:
-    evaluator = CostOutlierEvaluator(RateLookup(builtin_price_table()))
+    evaluator = CostOutlierEvaluator(RateLookup(PriceMemo(builtin_price_table())))
     unknown = turn(0, requested_model="some-new-model", served_model="some-new-model")  # no price: no residual
     baseline = CostBaseline(median=-4.6, scale=0.5, count=50)  # about a cent
     flagged = evaluator.score(contexts([unknown], [1.0], baseline=baseline)[0])

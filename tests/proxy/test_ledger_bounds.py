@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from core.price_memo import PriceMemo
 from core.pricing import builtin_price_table
 from core.spans import Turn
 from proxy.app import ProxyApp
@@ -27,14 +28,18 @@ class _Clock:
         return self.now
 
 
+START_NS = int(datetime(2026, 11, 10, 12, tzinfo=UTC).timestamp()) * 10**9  # priced at its start date
+
+
 def _turn(i: int) -> Turn:
-    return Turn(trace_id=b"\0" * 16, span_id=b"\0" * 8, start_ns=0, end_ns=1, session_id=f"session-{i}",
-                developer=f"dev-{i}", team="payments", requested_model=MODEL, input_tokens=1000, output_tokens=100)
+    return Turn(trace_id=b"\0" * 16, span_id=b"\0" * 8, start_ns=START_NS, end_ns=START_NS + 1,
+                session_id=f"session-{i}", developer=f"dev-{i}", team="payments", requested_model=MODEL,
+                input_tokens=1000, output_tokens=100)
 
 
 def test_lagging_snapshots_keep_at_most_the_limit_and_lose_no_spend() -> None:
     clock = _Clock()
-    ledger = SpendLedger(builtin_price_table(), clock, local_limit=1000)
+    ledger = SpendLedger(PriceMemo(builtin_price_table()), clock, local_limit=1000)
     per_turn = ledger.accrue(_turn(0))
     assert per_turn > 0
     start = clock.now.timestamp()
@@ -53,7 +58,7 @@ def test_lagging_snapshots_keep_at_most_the_limit_and_lose_no_spend() -> None:
 
 def test_a_partly_covering_snapshot_counts_folded_turns_at_least_once() -> None:
     clock = _Clock()
-    ledger = SpendLedger(builtin_price_table(), clock, local_limit=10)
+    ledger = SpendLedger(PriceMemo(builtin_price_table()), clock, local_limit=10)
     per_turn = ledger.accrue(_turn(0))
     for i in range(1, 100):
         ledger.accrue(_turn(i))
