@@ -121,9 +121,9 @@ def test_acked_segments_are_deleted_and_the_cap_drops_the_oldest(tmp_path: Path)
     journal, stats = _journal(tmp_path, max_bytes=400_000, segment_bytes=64 * 1024)
     fresh = _Fresh(journal)
     journal.start(fresh)
-    big = "x" * 20_000  # each finished turn ~20 KB: the cap holds about 20
+    big = tuple(f"{i:03d}" + "x" * 197 for i in range(100))  # each finished turn ~20 KB: the cap holds about 20
     for n in range(1, 61):
-        journal.done(_turn(n, error_message=big))
+        journal.done(_turn(n, tool_use_ids=big))
     wait_until(lambda: stats.journaled == 60 and journal.backlog == 0, timeout=10, what="60 turns journaled")
     assert stats.dropped_journal_full > 0
     assert journal.pending + stats.dropped_journal_full == 60
@@ -142,7 +142,7 @@ def test_without_a_directory_the_journal_is_memory_only_and_capped(tmp_path: Pat
     fresh = _Fresh(journal)
     journal.start(fresh)
     for n in range(1, 21):
-        journal.done(_turn(n, error_message="y" * 10_000))
+        journal.done(_turn(n, tool_use_ids=tuple(f"{i:03d}" + "y" * 197 for i in range(50))))  # ~10 KB each
     wait_until(lambda: stats.journaled == 20, timeout=5, what="20 turns")
     assert stats.dropped_journal_full > 0 and journal.pending + stats.dropped_journal_full == 20
     assert not list(tmp_path.iterdir())
