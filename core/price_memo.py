@@ -11,9 +11,10 @@ when full: many distinct model ids means someone is probing, and an unbounded ma
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.pricing import Cost, PriceTable, Tier, Usage, Verdict
+from core.pricing import Cost, PriceEntry, PriceTable, Tier, Usage, Verdict
 from core.spans import Turn
 
 NS_PER_DAY = 86_400 * 10**9
@@ -46,6 +47,15 @@ class PerToken:
     cache_read: float
 
 
+def per_token_of(entry: PriceEntry) -> PerToken:
+    """An entry's per-token rates, each the one pricing function's cost of a million such tokens."""
+
+    def rate(usage: Usage) -> float:
+        return float(entry.cost_of(usage)) / _MILLION
+
+    return _rates(rate)
+
+
 def _per_token(verdict: Verdict) -> PerToken | None:
     if verdict.entry is None:
         return None
@@ -53,6 +63,10 @@ def _per_token(verdict: Verdict) -> PerToken | None:
     def rate(usage: Usage) -> float:
         return float(verdict.cost(usage).usd) / _MILLION
 
+    return _rates(rate)
+
+
+def _rates(rate: Callable[[Usage], float]) -> PerToken:
     return PerToken(input=rate(Usage(input_tokens=_MILLION)), output=rate(Usage(output_tokens=_MILLION)),
                     cache_write_5m=rate(Usage(cache_creation_tokens=_MILLION)),
                     cache_write_1h=rate(Usage(cache_creation_tokens=_MILLION, cache_creation_1h_tokens=_MILLION)),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from core.pricing import PriceEntry
+from core.price_memo import PerToken
 
 CACHE_LIFETIME_S = 300.0
 
@@ -67,7 +67,7 @@ def previous_turns(frame: pl.DataFrame) -> np.ndarray:
     return previous
 
 
-def cache_switches(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], tiers: tuple[str, ...]) -> CacheSwitches:
+def cache_switches(frame: pl.DataFrame, rates: Mapping[str, PerToken], tiers: tuple[str, ...]) -> CacheSwitches:
     previous = previous_turns(frame)
     uncached = frame["input_tokens"].to_numpy().astype(np.float64)
     written = frame["cache_creation_tokens"].to_numpy().astype(np.float64)
@@ -76,9 +76,8 @@ def cache_switches(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], tiers: 
     covered = np.where(previous >= 0, np.minimum(written, prompt[np.maximum(previous, 0)]), 0.0)
     extra, saved = [], []
     for tier in tiers:
-        entry = rates[tier]
-        # USD per token moved from a read to a write on this tier
-        step = float(entry.input) * (float(entry.cache_write_5m) - float(entry.cache_read)) / 1e6
+        # USD per token moved from a read to a (5-minute) write on this tier
+        step = rates[tier].cache_write_5m - rates[tier].cache_read
         extra.append(read * step)
         saved.append(covered * step)
     return CacheSwitches(previous, np.column_stack(extra), np.column_stack(saved))

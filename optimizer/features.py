@@ -26,7 +26,8 @@ from store.schema import scores, turns
 _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.String(), "requested_model": pl.String(),
            "policy_version": pl.String(), "propensity": pl.Float64(), "input_tokens": pl.Int64(),
            "output_tokens": pl.Int64(), "cache_creation_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
-           "reward": pl.Float64(), "session_id": pl.String(), "thinking": pl.Boolean(), "tool_count": pl.Int64(),
+           "cache_creation_1h_tokens": pl.Int64(), "reward": pl.Float64(), "session_id": pl.String(),
+           "thinking": pl.Boolean(), "tool_count": pl.Int64(),
            "repo": pl.String()}
 
 
@@ -61,7 +62,8 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
                     func.coalesce(turns.c.served_model, turns.c.requested_model).label("model"),
                     turns.c.requested_model, turns.c.policy_version, turns.c.propensity, turns.c.input_tokens,
                     turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
-                    score_sq.c.reward, turns.c.session_id, turns.c.thinking, turns.c.tool_count, turns.c.repo)
+                    turns.c.cache_creation_1h_tokens, score_sq.c.reward, turns.c.session_id, turns.c.thinking,
+                    turns.c.tool_count, turns.c.repo)
              .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
              .where(*window)
              .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from core.policy.diff import diff, render_diff
 from core.policy.schema import Policy
+from core.price_memo import PerToken, per_token_of
 from core.pricing import PriceEntry, PriceTable
 from optimizer.candidate import params_of, with_params
 from optimizer.cluster_evidence import clusters_addressed
@@ -58,23 +59,24 @@ class Outcome:
     usable: int  # scored, with a propensity
 
 
-def tier_rates(policy: Policy, prices: PriceTable, day: datetime) -> dict[str, PriceEntry]:
-    """The price entry of each tier: the model of the policy's first target on that tier, else the
-    newest price the table has for the tier (a policy need not name every tier)."""
-    rates: dict[str, PriceEntry] = {}
+def tier_rates(policy: Policy, prices: PriceTable, day: datetime) -> dict[str, PerToken]:
+    """The per-token rates of each tier (from the one pricing function): the model of the policy's
+    first target on that tier, else the newest price the table has for the tier (a policy need not
+    name every tier)."""
+    entries: dict[str, PriceEntry] = {}
     for target in policy.targets:
-        if target.tier is not None and target.model and target.tier not in rates:
+        if target.tier is not None and target.model and target.tier not in entries:
             entry = prices.lookup(target.model, day.date())
             if entry is not None:
-                rates[target.tier] = entry
+                entries[target.tier] = entry
     for tier in TIERS:
-        if tier not in rates:
-            entries = [e for e in prices.entries
-                       if e.tier == tier and not e.fallback and e.effective_from <= day.date()]
-            if not entries:
+        if tier not in entries:
+            candidates = [e for e in prices.entries
+                          if e.tier == tier and not e.fallback and e.effective_from <= day.date()]
+            if not candidates:
                 raise NotFoundError(f"no price for any {tier} model on {day.date()}")
-            rates[tier] = max(entries, key=lambda e: e.effective_from)
-    return rates
+            entries[tier] = max(candidates, key=lambda e: e.effective_from)
+    return {tier: per_token_of(entry) for tier, entry in entries.items()}
 
 
 def candidate_version(parent: str, params: RoutingParams) -> str:

@@ -33,7 +33,7 @@ import polars as pl
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from core.pricing import PriceEntry
+from core.price_memo import PerToken
 from optimizer.bootstrap import dense, resampled_means, resampled_sums, session_codes
 from optimizer.cache_switches import CacheSwitches, cache_switches
 from optimizer.turn_facts import TurnFacts
@@ -135,22 +135,24 @@ def output_means(out: np.ndarray, logged: np.ndarray, weight: np.ndarray, tokens
     return result
 
 
-def cost_matrix(frame: pl.DataFrame, logged: np.ndarray, rates: Mapping[str, PriceEntry]) -> np.ndarray:
-    """n × 3 USD: every turn priced on every tier (see the module docstring for output tokens)."""
+def cost_matrix(frame: pl.DataFrame, logged: np.ndarray, rates: Mapping[str, PerToken]) -> np.ndarray:
+    """n × 3 USD: every turn priced on every tier (see the module docstring for output tokens), at the
+    per-token rates of the one pricing function (core.pricing), 1-hour cache writes at their own rate."""
     out = frame["output_tokens"].to_numpy().astype(np.float64)
     weight = 1.0 / frame["propensity"].to_numpy().astype(np.float64) if "propensity" in frame.columns \
         else np.ones(out.shape[0])
     mean_out = output_means(out, logged, weight, frame["tokens"].to_numpy() if "tokens" in frame.columns else None)
     uncached = frame["input_tokens"].to_numpy().astype(np.float64)
     written = frame["cache_creation_tokens"].to_numpy().astype(np.float64)
+    written_1h = frame["cache_creation_1h_tokens"].to_numpy().astype(np.float64) \
+        if "cache_creation_1h_tokens" in frame.columns else np.zeros(out.shape[0])
     read = frame["cache_read_tokens"].to_numpy().astype(np.float64)
     columns = []
     for code, tier in enumerate(TIERS):
-        entry = rates[tier]
-        unit_in = float(entry.input)
+        rate = rates[tier]
         scaled_out = out * mean_out[np.arange(out.shape[0]), code] / mean_out[np.arange(out.shape[0]), logged]
-        usd = (uncached * unit_in + written * unit_in * float(entry.cache_write_5m)
-               + read * unit_in * float(entry.cache_read) + scaled_out * float(entry.output)) / 1e6
+        usd = (uncached * rate.input + (written - written_1h) * rate.cache_write_5m
+               + written_1h * rate.cache_write_1h + read * rate.cache_read + scaled_out * rate.output)
         columns.append(usd)
     return np.column_stack(columns)
 
@@ -195,7 +197,7 @@ def _fit_tiers(x: np.ndarray, categorical: np.ndarray | None, logged: np.ndarray
             predicted[:, code] = float(reward[mask].mean()) if mask.any() else overall
 
 
-def prepare(frame: pl.DataFrame, rates: Mapping[str, PriceEntry], *, days: float, seed: int = 0,
+def prepare(frame: pl.DataFrame, rates: Mapping[str, PerToken], *, days: float, seed: int = 0,
             cache_aware: bool = False) -> ReplayData:
     """Arrays from a turns frame with the columns in ``REQUIRED`` (rows with a null in them, an
     unknown tier or a propensity outside (0, 1] are dropped) and, when it has one, ``session_id``

@@ -225,3 +225,32 @@ def test_the_property_draws_what_it_claims() -> None:
     assert [(c.priced, c.exact) for c in examples] == [(True, True), (True, False), (False, False), (False, False)]
     assert {TABLE.tier_of(m) for m in ("claude-3-haiku", "x-sonnet", "OPUS", "gpt-4o")} == {*TIERS, None}
     assert len(EXACT_IDS) >= 12 and dt.date(2025, 11, 24) in CHANGES
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 200_000), st.integers(0, 50_000), st.integers(0, 100_000),
+                               st.integers(0, 100), st.integers(0, 300_000), st.integers(0, 2)),
+                     min_size=1, max_size=30))
+def test_the_optimizers_replay_prices_each_turn_on_its_own_tier_as_the_one_function_does(
+        rows: list[tuple[int, int, int, int, int, int]]) -> None:
+    """On the tier a turn was logged on (its output then needs no rescaling), the replay's float cost
+    is the one pricing function's Decimal, 1-hour cache writes included."""
+    import numpy as np
+
+    from core.policy.schema import Policy
+    from optimizer.propose import tier_rates
+    from optimizer.replay import cost_matrix
+
+    policy = Policy.model_validate({"version": "v1", "targets": [
+        {"name": tier, "base_url": "https://api.anthropic.com", "model": model, "tier": tier}
+        for tier, model in (("haiku", "claude-haiku-4-5"), ("sonnet", "claude-sonnet-4-5"),
+                            ("opus", "claude-opus-4-1"))], "default": {"route": ["sonnet"]}})
+    frame = pl.DataFrame([(u, out, w, min(h, w), r) for u, out, w, h, r, _ in rows],
+                         schema=["input_tokens", "output_tokens", "cache_creation_tokens", "cache_creation_1h_tokens",
+                                 "cache_read_tokens"], orient="row")
+    logged = np.array([tier for *_, tier in rows])
+    costs = cost_matrix(frame, logged, tier_rates(policy, TABLE, NOW))
+    for i, (u, out, w, h, r, tier) in enumerate(rows):
+        model = policy.targets[tier].model
+        expected = TABLE.cost(model, Usage(u, out, w, min(h, w), r), NOW.date()).usd
+        assert costs[i, tier] == pytest.approx(float(expected), rel=1e-9, abs=1e-9)
