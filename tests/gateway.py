@@ -21,6 +21,9 @@ from tests.loopback import serve_in_thread
 from tests.otlp_receiver import OtlpReceiver
 
 PROVIDER_KEY = "sk-ant-api03-PROVIDER-SECRET-never-leaks-0123456789"
+# The proxy's credential at ingest in the tests (a real ingest takes it as a proxy token).
+INGEST_TOKEN = "proxy-ingest-token-for-the-tests-0123"
+INGEST_TOKENS = {INGEST_TOKEN: "proxy"}
 
 
 @dataclass
@@ -42,7 +45,8 @@ def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpRec
     otlp, otlp_url = receiver
     values: dict[str, object] = dict(
         upstream_url=upstream.base_url, upstream_api_key=PROVIDER_KEY, keys_file=keys_file,
-        otlp_endpoint=otlp_url + "/v1/traces", export_interval_s=0.05, reload_interval_s=0.05,
+        otlp_endpoint=otlp_url + "/v1/traces", otlp_token=INGEST_TOKEN, export_interval_s=0.05,
+        reload_interval_s=0.05,
         spool_dir=tmp_path / "spool",
     )
     values.update(settings)

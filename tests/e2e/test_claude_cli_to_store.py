@@ -17,7 +17,7 @@ from sim.upstream import FakeUpstream
 from sim.upstream_config import UpstreamConfig
 from store.queries import turns_frame
 from tests.e2e.claude_cli import require_claude, run_claude
-from tests.gateway import PROVIDER_KEY, make_gateway
+from tests.gateway import INGEST_TOKENS, PROVIDER_KEY, make_gateway
 from tests.loopback import serve_in_thread
 from tests.otlp_receiver import OtlpReceiver
 from tests.store.databases import db_engine, db_url, postgres_url
@@ -30,7 +30,7 @@ def test_cli_turns_land_in_the_store_attributed_and_priced(tmp_path: Path, db_ur
     require_claude()
     work = tmp_path / "work"
     work.mkdir()
-    settings = IngestSettings(database_url=db_url, require_gen_ai=True, redact=True)
+    settings = IngestSettings(database_url=db_url, require_gen_ai=True, redact=True, ingest_tokens=INGEST_TOKENS)
     with serve_in_thread(create_app(settings, db_engine)) as ingest_url, \
             FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as fake:
         unused = OtlpReceiver()

@@ -4,6 +4,7 @@ throwaway PostgreSQL schema."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from store.testing import PostgresUnavailableError, throwaway_postgres_schema
 from switchyard.processes import Supervisor, free_port
 from tests.conftest import require_or_skip
+from tests.gateway import INGEST_TOKENS
 
 # A process's first start imports FastAPI, SQLAlchemy, … on a busy machine: generous, yet bounded.
 START_TIMEOUT_S = 40.0
@@ -38,7 +40,8 @@ def postgres_schema(*, migrate: bool = True) -> Iterator[str]:
 
 def ingest_env(database_url: str, port: int, data_dir: Path, **extra: str) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "SWITCHYARD_INGEST_HOST": "127.0.0.1",
-            "SWITCHYARD_INGEST_PORT": str(port), "SWITCHYARD_DATA_DIR": str(data_dir), **extra}
+            "SWITCHYARD_INGEST_PORT": str(port), "SWITCHYARD_DATA_DIR": str(data_dir),
+            "SWITCHYARD_INGEST_TOKENS": json.dumps(INGEST_TOKENS), **extra}
 
 
 def start_together(supervisor: Supervisor, specs: list[tuple[str, list[str], dict[str, str], str]]) -> None:

@@ -22,6 +22,7 @@ from store.engine import make_engine
 from store.schema import turns
 from switchyard.processes import Supervisor, free_port
 from tests.control.policies import document
+from tests.gateway import INGEST_TOKEN
 from tests.loopback import wait_until
 from tests.scale.services import postgres_schema, start_ingests, start_together
 
@@ -41,6 +42,7 @@ def _proxy_env(tmp: Path, upstream: str, port: int, ingest: str) -> dict[str, st
         "SWITCHYARD_UPSTREAM_URL": upstream, "SWITCHYARD_UPSTREAM_API_KEY": PROVIDER_KEY,
         "SWITCHYARD_KEYS_FILE": str(tmp / "keys.json"), "SWITCHYARD_SPOOL_DIR": str(tmp / "spool"),
         "SWITCHYARD_OTLP_ENDPOINT": ingest + "/v1/traces", "SWITCHYARD_EXPORT_INTERVAL_S": "0.1",
+        "SWITCHYARD_OTLP_TOKEN": INGEST_TOKEN,
         "SWITCHYARD_SNAPSHOT_URL": ingest + "/v1/snapshot", "SWITCHYARD_SNAPSHOT_TOKEN": SNAPSHOT_TOKEN,
         "SWITCHYARD_SNAPSHOT_INTERVAL_S": str(INTERVAL_S), "SWITCHYARD_LOG_LEVEL": "warning",
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from store.engine import make_engine
 from store.schema import ROLLUP_KEYS, ROLLUP_SUMS, rollup_hourly, turns
 from store.testing import sample_turn
 from switchyard.processes import Supervisor
+from tests.gateway import INGEST_TOKEN
 from tests.scale.services import counter, postgres_schema, start_ingests
 
 pytestmark = pytest.mark.postgres
@@ -31,7 +33,9 @@ pytestmark = pytest.mark.postgres
 TURNS = 600
 BATCH = 50
 STEP = 25  # batches overlap by half: every turn is in two batches, sent to different ingests
-BASE_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00Z
+HOUR_NS = 3600 * 10**9
+# on the hour, five days ago: the turns must start inside ingest's retention window (real clock here)
+BASE_NS = (time.time_ns() // HOUR_NS - 5 * 24) * HOUR_NS
 SPACING_NS = 6 * 60 * 10**9  # one turn every 6 minutes: 600 turns over 60 hourly buckets
 
 
@@ -56,7 +60,8 @@ def _deliver(deliveries: list[tuple[str, bytes]]) -> None:
     def post(url: str, body: bytes) -> None:
         barrier.wait()
         response = httpx.post(url + "/v1/traces", content=body, timeout=30,
-                              headers={"content-type": "application/x-protobuf"})
+                              headers={"content-type": "application/x-protobuf",
+                                       "authorization": f"Bearer {INGEST_TOKEN}"})
         assert response.status_code == 200, response.text
         answer = ExportTraceServiceResponse.FromString(response.content)
         assert answer.partial_success.rejected_spans == 0, answer.partial_success.error_message
