@@ -28,6 +28,10 @@ class ProxyError(Exception):
         self.message = message
         self.status = status or STATUS_OF_TYPE.get(error_type, 500)
         self.headers = headers or []
+        if self.status in (401, 403) and not any(name == b"x-should-retry" for name, _ in self.headers):
+            # Claude Code retries a 401/403 about ten times with back-off (two minutes that look like a
+            # hang) unless told not to; a wrong key or a hard budget will not change on a retry.
+            self.headers.append((b"x-should-retry", b"false"))
 
 
 def error_body(error_type: str, message: str, request_id: str) -> bytes:

@@ -93,3 +93,17 @@ def test_agentic_loop_through_the_proxy(tmp_path: Path, receiver, auth: str) -> 
 
 def _index_of_first_stop(events: list[_Event]) -> int:
     return next(i for i, e in enumerate(events) if e.event == "message_stop")
+
+
+def test_a_wrong_key_stops_the_real_cli_at_once(tmp_path: Path, receiver) -> None:
+    """The proxy's own 401 carries ``x-should-retry: false``: the CLI gives up at once and tells the
+    developer, instead of retrying about ten times with back-off (two minutes that look like a hang)."""
+    require_claude()
+    work = tmp_path / "work"
+    work.mkdir()
+    with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as fake:
+        for gateway in make_gateway(tmp_path, fake, receiver):
+            run = run_claude("hello", gateway.url, "sk-sy-000000000000.not-a-real-secret", work, timeout=60)
+            assert run.returncode != 0
+            assert run.duration < 20, run.describe()
+            assert not [r for r in fake.requests if r.path == "/v1/messages"]  # nothing reached the upstream

@@ -62,6 +62,7 @@ def test_body_over_the_limit_is_a_413(tmp_path, upstream, receiver) -> None:
 def test_unknown_or_missing_key_is_a_401(gateway: Gateway, credential: dict[str, str]) -> None:
     response = httpx.post(gateway.url + "/v1/messages", headers=credential, content=_body(), timeout=10)
     _assert_anthropic_error(response, 401, "authentication_error")
+    assert response.headers.get_list("x-should-retry") == ["false"]  # the CLI stops instead of retrying
     assert not gateway.upstream.requests
 
 
