@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import httpx
+import orjson
 from redis.exceptions import RedisError
 
 from core.facts import RequestFacts, extract_facts
@@ -161,7 +162,7 @@ class ProxyApp:
             if path.startswith("/v1/"):
                 await self._proxy(scope, receive, send)
             elif path in ("/healthz", "/readyz"):
-                await _respond(send, 200, b'{"status":"ok","policy":"' + self.routing.version.encode() + b'"}')
+                await _respond(send, 200, orjson.dumps({"status": "ok", "policy": self.routing.version}))
             elif path == "/metrics":
                 await _respond(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
             else:

@@ -254,3 +254,11 @@ def test_side_endpoints_use_the_default_route(tmp_path, two_upstreams, receiver)
                              content=body, timeout=10)
         assert counted.status_code == 200
         assert primary.requests[-1].json()["model"] == "claude-haiku-4-5"  # routed like the turn would be
+
+
+def test_healthz_is_valid_json_whatever_the_policy_version_says(tmp_path, two_upstreams, receiver) -> None:
+    primary, secondary = two_upstreams
+    version = 'v1 "quoted" \\ back\\slash'
+    policy = _policy(primary.base_url, secondary.base_url, version=version)
+    with _routed_gateway(tmp_path, primary, secondary, receiver, policy) as gateway:
+        assert httpx.get(gateway.url + "/healthz", timeout=5).json() == {"status": "ok", "policy": version}
