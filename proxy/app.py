@@ -275,6 +275,8 @@ class ProxyApp:
                               budget_state, ids=(started.trace_id, started.span_id) if started else None)
             if self.turns is not None:
                 self.turns.finish(opened, turn)
+            if turn.ttfb_ms is not None:
+                self.metrics.ttfb.observe(turn.ttfb_ms / 1000)
             usd = self.ledger.accrue(turn)
             if usd and self.shared_spend is not None:
                 await self._shared(self.shared_spend.add(self.ledger.month,

@@ -166,6 +166,7 @@ def test_ingest_down_turns_wait_in_the_journal_and_are_delivered_later(gateway: 
     metrics = httpx.get(gateway.url + "/metrics", timeout=5).text
     assert "switchyard_spans_journaled_total 3.0" in metrics and "switchyard_spans_pending 3.0" in metrics
     assert 'switchyard_proxy_requests_total{code="200",origin="upstream"} 3.0' in metrics
+    assert "switchyard_proxy_ttfb_seconds_count 3.0" in metrics  # every streamed turn's first byte observed
     gateway.receiver.fail_with = None  # ingest is back
     turns = gateway.receiver.wait_for_turns(3, timeout=10)
     assert len({t.span_id for t in turns}) == 3
