@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,16 @@ def summarise(rejections: list[Rejection], total: int, noun: str, limit: int) ->
     return f"rejected {len(rejections)} of {total} {noun}: " + "; ".join(parts) + tail
 
 
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """What one export request did: the write, and every item rejected (in request order) of
+    ``total`` in the request. In-process writers read this; HTTP clients get it as an OTLP response."""
+
+    written: WriteResult
+    rejections: list[Rejection]
+    total: int
+
+
 class Ingestor:
     """The synchronous work behind one export request."""
 
@@ -67,32 +78,40 @@ class Ingestor:
             log.exception("store write failed")
             raise StoreUnavailableError(f"the store could not write the batch: {type(error.orig).__name__}") from error
 
-    def traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> bytes:
+    def export_traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> Exported:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.decoder.spans(body, encoding)
         prepared = self.spans.run(batch, self.clock())
         result = self._write(write_turns, prepared.rows)
         self._count("traces", result, len(prepared.rejections), started)
+        return Exported(result, prepared.rejections, batch.total)
+
+    def traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> bytes:
+        exported = self.export_traces(raw, encoding, content_encoding)
         response = ExportTraceServiceResponse()
-        if prepared.rejections:
-            response.partial_success.rejected_spans = len(prepared.rejections)
+        if exported.rejections:
+            response.partial_success.rejected_spans = len(exported.rejections)
             response.partial_success.error_message = summarise(
-                prepared.rejections, batch.total, "spans", self.settings.max_reported_rejections)
+                exported.rejections, exported.total, "spans", self.settings.max_reported_rejections)
         return _encode(response, encoding)
 
-    def logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> bytes:
+    def export_logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> Exported:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.decoder.log_records(body, encoding)
         prepared = prepare_logs(batch, self.clock(), redact_values=self.settings.redact)
         result = self._write(write_logs, prepared.rows)
         self._count("logs", result, len(prepared.rejections), started)
+        return Exported(result, prepared.rejections, batch.total)
+
+    def logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None) -> bytes:
+        exported = self.export_logs(raw, encoding, content_encoding)
         response = ExportLogsServiceResponse()
-        if prepared.rejections:
-            response.partial_success.rejected_log_records = len(prepared.rejections)
+        if exported.rejections:
+            response.partial_success.rejected_log_records = len(exported.rejections)
             response.partial_success.error_message = summarise(
-                prepared.rejections, batch.total, "log records", self.settings.max_reported_rejections)
+                exported.rejections, exported.total, "log records", self.settings.max_reported_rejections)
         return _encode(response, encoding)
 
     def _count(self, signal: str, result: WriteResult, rejected: int, started: float) -> None:
