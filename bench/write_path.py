@@ -47,7 +47,9 @@ def baseline_ref() -> str:
                           capture_output=True, text=True, check=True).stdout.strip()
     exists = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{last}:{OLD_PATH}"],
                             capture_output=True).returncode == 0
-    return last if exists else f"{last}^"
+    ref = last if exists else f"{last}^"
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", ref], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def load_old(ref: str) -> types.ModuleType:
