@@ -133,18 +133,16 @@ class LocalIngest:
                 chunk = pending.pop()
                 try:
                     payload = encode(chunk)
+                    problem = None if len(payload) <= self._limit else \
+                        f"encoded size {len(payload)} bytes exceeds the request body limit of {self._limit}"
                 except (KeyError, TypeError, ValueError) as error:
-                    if len(chunk) == 1:
-                        refused.append(Refused(label(chunk[0]), f"cannot be encoded for export: {error}"))
+                    problem = f"cannot be encoded for export: {error}"
+                if problem is not None:  # split until the one item with the problem is found
+                    middle = len(chunk) // 2
+                    if middle == 0:
+                        refused.append(Refused(label(chunk[0]), problem))
                     else:
-                        pending += [chunk[len(chunk) // 2:], chunk[:len(chunk) // 2]]
-                    continue
-                if len(payload) > self._limit:
-                    if len(chunk) == 1:
-                        refused.append(Refused(label(chunk[0]), f"encoded size {len(payload)} bytes exceeds the "
-                                                                f"request body limit of {self._limit}"))
-                    else:
-                        pending += [chunk[len(chunk) // 2:], chunk[:len(chunk) // 2]]
+                        pending += [chunk[middle:], chunk[:middle]]  # the first half is popped first
                     continue
                 exported = export(payload, Encoding.PROTOBUF, None)
                 requests += 1
