@@ -1,5 +1,5 @@
-"""Scale run of the simulated fleet in FAST mode: generate turns straight into a store, then score
-them all and cluster the failures, printing the rate of each step.
+"""Scale run of the simulated fleet in FAST mode: generate turns into a store through ingest's own
+pipeline (ingest.local), then score them all and cluster the failures, printing the rate of each step.
 
     .venv/bin/python bench/fleet_scale.py --turns 1000000 [--database-url postgresql://…] [--skip-evals]
 
@@ -21,9 +21,9 @@ from core.pricing import builtin_price_table
 from evals.cluster_runner import run_clustering
 from evals.registry import builtin_evaluators
 from evals.runner import run_evals
+from ingest.local import LocalIngest, fixed_clock
 from sim.fleet import run_fast
 from sim.fleet_config import FleetConfig
-from store.direct_writes import write_event_records, write_turn_records
 from store.engine import make_engine
 from store.migrate import upgrade
 
@@ -46,14 +46,16 @@ def main() -> None:
     engine = make_engine(url)
     prices = builtin_price_table()
     config = FleetConfig(seed=args.seed, sessions=int(args.turns / TURNS_PER_SESSION), days=args.days)
+    # ingested a day after the fleet's window (its last sessions run on for hours): inside ingest's bounds
+    writer = LocalIngest(engine, prices=prices, clock=fixed_clock(config.start + timedelta(days=config.days + 1)))
     writing = {"turns": 0.0, "events": 0.0}
 
     def sink(turns, events):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
-        write_turn_records(engine, turns, prices)
+        writer.write_turns(turns)
         writing["turns"] += time.perf_counter() - started
         started = time.perf_counter()
-        write_event_records(engine, events)
+        writer.write_events(events)
         writing["events"] += time.perf_counter() - started
 
     started = time.perf_counter()

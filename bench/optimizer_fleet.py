@@ -206,10 +206,10 @@ def prove(directory: Path, prices: PriceTable, *, train_seed: int, fresh_seed: i
     from evals.cluster_runner import run_clustering
     from evals.registry import builtin_evaluators
     from evals.runner import EvalSettings, run_evals
+    from ingest.local import LocalIngest, fixed_clock
     from optimizer.candidate import params_of
     from optimizer.propose import Settings, propose
     from sim.fleet import run_fast
-    from store.direct_writes import write_event_records, write_turn_records
     from store.engine import make_engine
     from store.policies import activate, create_version
     from store.testing import migrated_sqlite_url
@@ -220,11 +220,8 @@ def prove(directory: Path, prices: PriceTable, *, train_seed: int, fresh_seed: i
     try:
         create_version(engine, policy, actor="bench", now=at)
         activate(engine, policy.version, actor="bench", now=at)
-
-        def store(turns, events):  # type: ignore[no-untyped-def]
-            write_turn_records(engine, turns, prices)
-            write_event_records(engine, events)
-
+        # through ingest's own pipeline, ingested a day after the week (its last sessions run on for hours)
+        store = LocalIngest(engine, prices=prices, clock=fixed_clock(at + timedelta(days=8))).write
         summary = run_fast(proof_fleet(train_seed, sessions, policy, segmented=segmented), prices, store)
         run_evals(engine, builtin_evaluators(prices), EvalSettings(settle_s=0))
         run_clustering(engine, prices, start=at, end=at + timedelta(days=7))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,16 @@ def summarise(rejections: list[Rejection], total: int, noun: str, limit: int) ->
     more = len(rejections) - limit
     tail = f"; and {more} more" if more > 0 else ""
     return f"rejected {len(rejections)} of {total} {noun}: " + "; ".join(parts) + tail
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """What one export request did: the write, and every item rejected (in request order) of
+    ``total`` in the request. In-process writers read this; HTTP clients get it as an OTLP response."""
+
+    written: WriteResult
+    rejections: list[Rejection]
+    total: int
 
 
 class Ingestor:
@@ -112,32 +123,42 @@ class Ingestor:
             inserted += result.inserted
         return WriteResult(received=received, inserted=inserted)
 
-    def traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
-               exporter: Exporter | None = None) -> bytes:
+    def export_traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
+                      exporter: Exporter | None = None) -> Exported:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.decoder.spans(body, encoding)
         prepared = self.spans.run(batch, self.clock(), self.closed_months.get())
         result = self._write(write_turns, prepared)
         self._count("traces", result, len(prepared.rejections), started)
+        return Exported(result, prepared.rejections, batch.total)
+
+    def traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
+               exporter: Exporter | None = None) -> bytes:
+        exported = self.export_traces(raw, encoding, content_encoding, exporter)
         response = ExportTraceServiceResponse()
-        if prepared.rejections:
-            response.partial_success.rejected_spans = len(prepared.rejections)
+        if exported.rejections:
+            response.partial_success.rejected_spans = len(exported.rejections)
             response.partial_success.error_message = summarise(
-                prepared.rejections, batch.total, "spans", self.settings.max_reported_rejections)
+                exported.rejections, exported.total, "spans", self.settings.max_reported_rejections)
         return _encode(response, encoding)
 
-    def logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
-             exporter: Exporter | None = None) -> bytes:
+    def export_logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
+                    exporter: Exporter | None = None) -> Exported:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.decoder.log_records(body, encoding)
-        prepared = self._telemetry("logs", self._prepare_logs(batch), exporter, started)
+        prepared, result = self._telemetry("logs", self._prepare_logs(batch), exporter, started)
+        return Exported(result, prepared.rejections, batch.total)
+
+    def logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
+             exporter: Exporter | None = None) -> bytes:
+        exported = self.export_logs(raw, encoding, content_encoding, exporter)
         response = ExportLogsServiceResponse()
-        if prepared.rejections:
-            response.partial_success.rejected_log_records = len(prepared.rejections)
+        if exported.rejections:
+            response.partial_success.rejected_log_records = len(exported.rejections)
             response.partial_success.error_message = summarise(
-                prepared.rejections, batch.total, "log records", self.settings.max_reported_rejections)
+                exported.rejections, exported.total, "log records", self.settings.max_reported_rejections)
         return _encode(response, encoding)
 
     def metrics(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
@@ -145,7 +166,7 @@ class Ingestor:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.metrics_decoder.data_points(body, encoding)
-        prepared = self._telemetry("metrics", self._prepare_logs(batch), exporter, started)
+        prepared, _ = self._telemetry("metrics", self._prepare_logs(batch), exporter, started)
         response = ExportMetricsServiceResponse()
         if prepared.rejections:
             response.partial_success.rejected_data_points = len(prepared.rejections)
@@ -161,12 +182,12 @@ class Ingestor:
         return prepare_logs(batch, now, redact_values=self.settings.redact, window=window)
 
     def _telemetry(self, signal: str, prepared: PreparedLogs, exporter: Exporter | None,
-                   started: float) -> PreparedLogs:
+                   started: float) -> tuple[PreparedLogs, WriteResult]:
         if exporter is not None:
             attribute(prepared.rows, exporter)
         result = self._write(write_logs, prepared)
         self._count(signal, result, len(prepared.rejections), started)
-        return prepared
+        return prepared, result
 
     def _count(self, signal: str, result: WriteResult, rejected: int, started: float) -> None:
         self.stats.accepted.labels(signal).inc(result.received)

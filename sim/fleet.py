@@ -2,9 +2,12 @@
 
 Two ways to run the same seeded plan (:mod:`sim.fleet_plan`):
 
-* :func:`run_fast` writes the turns straight to a sink (no HTTP): a million turns in minutes, for
-  scale tests and demos. The sink receives batches of ``core.spans.Turn`` records and telemetry
-  event mappings; ``store.direct_writes`` has the functions that store them.
+* :func:`run_fast` hands the records to a sink, in process (no HTTP, no proxy): for scale tests,
+  the optimizer's proofs and the demo's history. The sink receives batches of ``core.spans.Turn``
+  records and telemetry event mappings (``session_id``, ``event_name``, ``time_ns``,
+  ``attributes``); ``ingest.local.LocalIngest(engine).write`` stores them through ingest's own
+  pipeline, encoded as the proxy and Claude Code export them, so they are stored (bounded, redacted,
+  priced) exactly as real traffic is.
 * :func:`sim.fleet_client.run_through_proxy` drives the sessions as Claude Code would, through the
   real proxy against the fake upstream (turn outcomes forced with the ``x-sim-script`` header).
 

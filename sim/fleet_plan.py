@@ -1,7 +1,7 @@
 """The plan of a simulated fleet, session by session: who works when, in which repo, on which tier,
 how big each turn's prompt is, which tools it calls and what happens to it. Pure and seeded: the
-same config gives the same plan, whether it is then run through the real proxy or written
-straight into the store (FAST mode); the plan is also the ground truth.
+same config gives the same plan, whether it is then run through the real proxy or its records are
+written in process through ingest's pipeline (FAST mode); the plan is also the ground truth.
 
 Outcome of a turn: the first failure mode that matches it and fires decides; otherwise the tier's
 skill against the turn's latent difficulty decides between success and a natural ("background")

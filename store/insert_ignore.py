@@ -1,6 +1,6 @@
 """Fast ``INSERT … ON CONFLICT (primary key) DO NOTHING`` of many rows into any table, returning how
-many were new. Used for derived data written in bulk (eval scores, cluster members): millions of
-rows per run, so the rows go to the driver in one statement per chunk instead of through
+many were new. Used for data written in bulk (eval scores, cluster members, telemetry events):
+millions of rows per run, so the rows go to the driver in one statement per chunk instead of through
 SQLAlchemy's per-row parameter processing (see store.bulk for the measurements behind this).
 
 * PostgreSQL: ``INSERT … SELECT … FROM json_populate_recordset(NULL::table, $1)``: one JSON

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.bulk import insert_new_turns
+from store.insert_ignore import insert_ignore
 from store.rollup import rollup_deltas
 from store.rows import row_key
 from store.schema import ROLLUP_KEYS, ROLLUP_SUMS, logs, rollup_hourly
@@ -69,12 +70,9 @@ def write_logs(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> WriteResult
     if not unique:
         return WriteResult(received=len(rows), inserted=0)
     with engine.begin() as connection:
-        statement = (
-            _insert(connection, logs)
-            .on_conflict_do_nothing(index_elements=[logs.c.record_hash])
-            .returning(logs.c.record_hash)
-        )
-        inserted = len(connection.execute(statement, unique).all())
+        # the bulk path (one JSON document per chunk on PostgreSQL): a RETURNING insert of many rows
+        # made psycopg parse a statement of thousands of placeholders, ~5x slower per record
+        inserted = insert_ignore(connection, logs, unique, conflict=("record_hash",), omit=("id",))
     return WriteResult(received=len(rows), inserted=inserted)
 
 

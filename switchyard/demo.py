@@ -160,15 +160,16 @@ def prepare_store(database_url: str, upstream_url: str) -> None:
 
 def write_history(database_url: str, upstream_url: str, days: float, *, seed: int) -> int:
     """A fleet's last ``days`` of traffic, routed by the starting policy (exploration included) and
-    written straight to the store, as ingest would have stored it: the dashboard has a history to
-    show and the optimizer enough explored sessions to propose from its first round. The fleet is
-    sim.fleet_presets.segmented_fleet: sessions differ in thinking, tools offered and repo, so the
-    proposal can carry segment overrides as well as thresholds. Returns turns."""
+    written through ingest's own pipeline (ingest.local: encoded as the proxy and Claude Code export
+    it, then decoded, bounded, redacted, priced and stored as ingest stores real traffic): the
+    dashboard has a history to show and the optimizer enough explored sessions to propose from its
+    first round. The fleet is sim.fleet_presets.segmented_fleet: sessions differ in thinking, tools
+    offered and repo, so the proposal can carry segment overrides as well as thresholds. Returns turns."""
     from core.policy.schema import Policy
     from core.pricing import builtin_price_table
+    from ingest.local import LocalIngest
     from sim.fleet import run_fast
     from sim.fleet_presets import segmented_fleet
-    from store.direct_writes import write_event_records, write_turn_records
     from store.engine import make_engine
 
     prices = builtin_price_table()
@@ -177,13 +178,8 @@ def write_history(database_url: str, upstream_url: str, days: float, *, seed: in
     start = datetime.now(UTC) - timedelta(days=days, hours=6)
     config = segmented_fleet(seed, max(1, round(HISTORY_SESSIONS_PER_DAY * days)), policy, start=start, days=days)
     engine = make_engine(database_url)
-
-    def store(turns, events):  # type: ignore[no-untyped-def]
-        write_turn_records(engine, turns, prices)
-        write_event_records(engine, events)
-
     try:
-        return run_fast(config, prices, store).turns
+        return run_fast(config, prices, LocalIngest(engine, prices=prices).write).turns
     finally:
         engine.dispose()
 

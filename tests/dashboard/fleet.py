@@ -12,8 +12,7 @@ from sqlalchemy import Engine, select
 
 from core.policy.diff import diff
 from core.policy.schema import Budget, Default, Policy, Rule, Target
-from core.pricing import builtin_price_table
-from store.direct_writes import write_event_records, write_turn_records
+from ingest.local import LocalIngest, fixed_clock
 from store.policies import activate, create_version
 from store.proposals import Proposal, create_proposal
 from store.schema import failure_clusters, turns
@@ -58,8 +57,7 @@ def seed_turns(engine: Engine, now: datetime, count: int = 1_200) -> Fleet:
         events.append({"session_id": session, "event_name": "claude_code.tool_result",
                        "time_ns": _ns(started) + 2_000_000_000,
                        "attributes": {"tool_name": tools[0], "success": "false" if index % 9 == 0 else "true"}})
-    write_turn_records(engine, records, builtin_price_table())
-    write_event_records(engine, events)
+    LocalIngest(engine, clock=fixed_clock(now)).write(records, events)
     return Fleet(count, tuple(sorted({str(r.session_id) for r in records})))
 
 

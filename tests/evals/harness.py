@@ -4,21 +4,21 @@ clusters against the injected failure modes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from sklearn.metrics import adjusted_rand_score
 from sqlalchemy import Engine
 
 from core.pricing import PriceTable
-from core.spans import Turn
 from evals.cluster_runner import ClusterRun
 from evals.protocol import FAILING_BELOW
+from ingest.local import LocalIngest, fixed_clock
+from sim.fleet import Sink
+from sim.fleet_config import FleetConfig
 from sim.fleet_plan import BACKGROUND
-from store.direct_writes import write_event_records, write_turn_records
 from store.eval_queries import scores_frame
 
 # What each evaluator should find, in terms of the fleet's ground truth.
@@ -41,12 +41,10 @@ def read_truth(path: Path) -> pl.DataFrame:
     return truth.with_columns(pl.col(name).fill_null("") for name in _STRINGS)
 
 
-def store_sink(engine: Engine, prices: PriceTable):  # type: ignore[no-untyped-def]
-    def sink(turns: Sequence[Turn], events: Sequence[dict[str, Any]]) -> None:
-        write_turn_records(engine, turns, prices)
-        write_event_records(engine, events)
-
-    return sink
+def store_sink(engine: Engine, prices: PriceTable, config: FleetConfig) -> Sink:
+    """A ``run_fast`` sink writing through ingest's pipeline, ingested a day after the fleet's
+    window ends (its last sessions run on for hours), so the data is inside ingest's time bounds."""
+    return LocalIngest(engine, prices=prices, clock=fixed_clock(config.start + timedelta(days=config.days + 1))).write
 
 
 def keyed_scores(engine: Engine) -> pl.DataFrame:

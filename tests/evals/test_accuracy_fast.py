@@ -1,5 +1,5 @@
 """Accuracy against the ground truth, FAST mode: a seeded fleet (a seed none of the evaluators
-were tuned on) written straight into SQLite and PostgreSQL, scored, clustered, and compared with
+were tuned on) written through ingest's pipeline into SQLite and PostgreSQL, scored, clustered, and compared with
 what the simulator injected. Every evaluator must reach precision and recall ≥ 0.9 and the
 clusters must recover the injected failure modes (adjusted Rand index ≥ 0.8)."""
 
@@ -27,7 +27,7 @@ SESSIONS = 450
 def test_evaluators_and_clusters_recover_the_injected_truth(db_engine: Engine, tmp_path: Path) -> None:
     prices = builtin_price_table()
     config = FleetConfig(seed=SEED, sessions=SESSIONS)
-    summary = run_fast(config, prices, store_sink(db_engine, prices), truth_path=tmp_path / "truth.csv",
+    summary = run_fast(config, prices, store_sink(db_engine, prices, config), truth_path=tmp_path / "truth.csv",
                        batch_turns=2_000)
     truth = read_truth(tmp_path / "truth.csv")
     assert summary.turns == truth.height > 4_000

@@ -1,6 +1,6 @@
 """Accuracy against the ground truth, proxy mode: the same kind of fleet driven through the REAL
-proxy (uvicorn on loopback) against the fake upstream, the proxy's exported spans stored as
-ingest would store them, the simulated CLIs' telemetry events stored alongside, then scored on
+proxy (uvicorn on loopback) against the fake upstream, the proxy's exported spans stored through
+ingest's pipeline, the simulated CLIs' telemetry events stored alongside, then scored on
 SQLite and PostgreSQL. What the evaluators see here is what the gateway really recorded."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from core.spans import Turn
 from evals.latency import LatencySLO
 from evals.registry import builtin_evaluators
 from evals.runner import EvalSettings, run_evals
+from ingest.local import LocalIngest
 from sim.fleet_config import FailureMode, FleetConfig, Outcome
 from sim.fleet_plan import plan_sessions
-from store.direct_writes import write_event_records, write_turn_records
 from tests.evals.harness import accuracy, keyed_scores, read_truth
 from tests.gateway import fleet_through_gateway
 
@@ -78,8 +78,7 @@ def test_the_proxy_recorded_every_planned_turn_attributed(proxy_fleet: ProxyFlee
 
 def test_evaluators_match_the_truth_on_what_the_proxy_recorded(db_engine: Engine, proxy_fleet: ProxyFleet) -> None:
     prices = builtin_price_table()
-    write_turn_records(db_engine, proxy_fleet.turns, prices)
-    write_event_records(db_engine, proxy_fleet.events)
+    LocalIngest(db_engine, prices=prices).write(proxy_fleet.turns, proxy_fleet.events)
     report = run_evals(db_engine, builtin_evaluators(prices, slo=SLO), EvalSettings(settle_s=0))
     assert report.scored_turns == len(proxy_fleet.turns)
     results = accuracy(proxy_fleet.truth, keyed_scores(db_engine))

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ from nbclient import NotebookClient
 from bench.optimizer_world import World, generate
 from core.policy.schema import Policy
 from core.pricing import builtin_price_table
+from ingest.local import LocalIngest, fixed_clock
 from optimizer.replay import Thresholds
 from sim.fleet import run_fast
 from sim.fleet_config import FleetConfig
-from store.direct_writes import write_event_records, write_turn_records
 from store.engine import make_engine
 from switchyard.demo import demo_policy, prepare_store
 from tests.optimizer.stored import store_world
@@ -50,8 +51,10 @@ def notebook_store(tmp_path_factory: pytest.TempPathFactory) -> NotebookStore:
     world = generate(policy, prices, turns=6_000, seed=11, days=7.0)
     engine = make_engine(url)
     try:
-        run_fast(FleetConfig(seed=7, sessions=40), prices,
-                 lambda turns, events: (write_turn_records(engine, turns, prices), write_event_records(engine, events)))
+        fleet = FleetConfig(seed=7, sessions=40)
+        # ingested a day after the fleet's week (its last sessions run on for hours)
+        ingested = fleet.start + timedelta(days=fleet.days + 1)
+        run_fast(fleet, prices, LocalIngest(engine, prices=prices, clock=fixed_clock(ingested)).write)
         store_world(engine, world, prices)
     finally:
         engine.dispose()

@@ -1,9 +1,9 @@
-"""Put a synthetic world (bench.optimizer_world) into a real store: turns through the direct
-writer, one score per turn (the world's 0/1 outcome) as the eval runner would write it."""
+"""Put a synthetic world (bench.optimizer_world) into a real store: turns through ingest's pipeline
+(ingest.local), one score per turn (the world's 0/1 outcome) as the eval runner would write it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from bench.optimizer_world import World, turn_records
 from core.policy.schema import Policy
 from core.pricing import PriceTable
-from store.direct_writes import write_turn_records
+from ingest.local import LocalIngest, fixed_clock
 from store.eval_queries import write_scores
 
 EVALUATOR = "fleet-truth"
@@ -38,7 +38,10 @@ def world_store(directory: Path, *, turns: int, seed: int) -> tuple[str, Engine,
 
 def store_world(engine: Engine, world: World, prices: PriceTable) -> None:
     records = turn_records(world)
-    write_turn_records(engine, records, prices)
+    # ingested an hour after the world's last turn: inside ingest's time bounds whenever the test runs
+    last_start = max(record.start_ns for record in records)
+    ingested = datetime.fromtimestamp(last_start / 1e9, UTC) + timedelta(hours=1)
+    LocalIngest(engine, prices=prices, clock=fixed_clock(ingested)).write_turns(records)
     now = datetime(2026, 12, 1)
     rows = [{"trace_id": record.trace_id.hex(), "span_id": record.span_id.hex(), "evaluator": EVALUATOR,
              "version": "1", "value": float(reward), "label": "ok" if reward else "fail", "reason": None,

@@ -71,13 +71,13 @@ def test_a_bad_diff_on_the_fleet_is_rolled_back_within_one_window(tmp_path) -> N
     from bench.optimizer_fleet import START, start_policy
     from evals.registry import builtin_evaluators
     from evals.runner import EvalSettings, run_evals
+    from ingest.local import LocalIngest, fixed_clock
     from optimizer.candidate import with_thresholds
     from optimizer.replay import Thresholds
     from optimizer.watch import REGRESSION, watch
     from sim.fleet import run_fast
     from sim.fleet_presets import routed_fleet
     from store.audit import list_audit
-    from store.direct_writes import write_event_records, write_turn_records
     from store.engine import make_engine
     from store.policies import activate, active_state, create_version
     from store.testing import migrated_sqlite_url
@@ -87,10 +87,8 @@ def test_a_bad_diff_on_the_fleet_is_rolled_back_within_one_window(tmp_path) -> N
     day, at = timedelta(days=1), START.replace(tzinfo=None)
     good = start_policy()
     bad = with_thresholds(good, Thresholds(10_000_000, 10_000_000), "start.all-haiku")
-
-    def store(turns, events):  # type: ignore[no-untyped-def]
-        write_turn_records(engine, turns, prices)
-        write_event_records(engine, events)
+    # ingested a day after the second day of traffic (whose last sessions run on for hours)
+    store = LocalIngest(engine, prices=prices, clock=fixed_clock(at + 3 * day)).write
 
     try:
         for policy in (good, bad):
