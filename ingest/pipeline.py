@@ -136,12 +136,7 @@ class Ingestor:
     def traces(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
                exporter: Exporter | None = None) -> bytes:
         exported = self.export_traces(raw, encoding, content_encoding, exporter)
-        response = ExportTraceServiceResponse()
-        if exported.rejections:
-            response.partial_success.rejected_spans = len(exported.rejections)
-            response.partial_success.error_message = summarise(
-                exported.rejections, exported.total, "spans", self.settings.max_reported_rejections)
-        return _encode(response, encoding)
+        return self._answer(ExportTraceServiceResponse(), "rejected_spans", "spans", exported, encoding)
 
     def export_logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
                     exporter: Exporter | None = None) -> Exported:
@@ -154,24 +149,27 @@ class Ingestor:
     def logs(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
              exporter: Exporter | None = None) -> bytes:
         exported = self.export_logs(raw, encoding, content_encoding, exporter)
-        response = ExportLogsServiceResponse()
-        if exported.rejections:
-            response.partial_success.rejected_log_records = len(exported.rejections)
-            response.partial_success.error_message = summarise(
-                exported.rejections, exported.total, "log records", self.settings.max_reported_rejections)
-        return _encode(response, encoding)
+        return self._answer(ExportLogsServiceResponse(), "rejected_log_records", "log records", exported, encoding)
 
-    def metrics(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
-                exporter: Exporter | None = None) -> bytes:
+    def export_metrics(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
+                       exporter: Exporter | None = None) -> Exported:
         started = time.perf_counter()
         body = decode_content(raw, content_encoding, self.settings.max_decompressed_bytes)
         batch = self.metrics_decoder.data_points(body, encoding)
-        prepared, _ = self._telemetry("metrics", self._prepare_logs(batch), exporter, started)
-        response = ExportMetricsServiceResponse()
-        if prepared.rejections:
-            response.partial_success.rejected_data_points = len(prepared.rejections)
+        prepared, result = self._telemetry("metrics", self._prepare_logs(batch), exporter, started)
+        return Exported(result, prepared.rejections, batch.total)
+
+    def metrics(self, raw: bytes, encoding: Encoding, content_encoding: str | None,
+                exporter: Exporter | None = None) -> bytes:
+        exported = self.export_metrics(raw, encoding, content_encoding, exporter)
+        return self._answer(ExportMetricsServiceResponse(), "rejected_data_points", "metrics", exported, encoding)
+
+    def _answer(self, response: Any, rejected_field: str, noun: str, exported: Exported, encoding: Encoding) -> bytes:
+        """The signal's OTLP response: partial_success counts the rejected items and says why."""
+        if exported.rejections:
+            setattr(response.partial_success, rejected_field, len(exported.rejections))
             response.partial_success.error_message = summarise(
-                prepared.rejections, batch.total, "metrics", self.settings.max_reported_rejections)
+                exported.rejections, exported.total, noun, self.settings.max_reported_rejections)
         return _encode(response, encoding)
 
     def _prepare_logs(self, batch: Batch[LogItem]) -> PreparedLogs:
