@@ -40,6 +40,7 @@ from store.schema import turns
 from store.testing import migrated_sqlite_url
 from switchyard.demo import demo_policy, prepare_store, write_history
 from switchyard.processes import Supervisor, free_port
+from tests.gateway import INGEST_TOKEN
 from tests.loopback import wait_until
 from tests.scale.services import ingest_env, start_together
 
@@ -78,6 +79,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, str, str, FakeUpstream]]:
             "SWITCHYARD_UPSTREAM_URL": upstream.base_url, "SWITCHYARD_UPSTREAM_API_KEY": PROVIDER_KEY,
             "SWITCHYARD_KEYS_FILE": str(tmp_path / "keys.json"), "SWITCHYARD_SPOOL_DIR": str(tmp_path / "spool"),
             "SWITCHYARD_OTLP_ENDPOINT": ingest + "/v1/traces", "SWITCHYARD_EXPORT_INTERVAL_S": "0.2",
+            "SWITCHYARD_OTLP_TOKEN": INGEST_TOKEN,
             "SWITCHYARD_SNAPSHOT_URL": ingest + "/v1/snapshot", "SWITCHYARD_SNAPSHOT_TOKEN": SNAPSHOT_TOKEN,
             "SWITCHYARD_SNAPSHOT_INTERVAL_S": "0.5", "SWITCHYARD_LOG_LEVEL": "warning",
         }
