@@ -89,6 +89,6 @@ class SignInThrottle:
         # size cap the oldest go even if remembered: better than growing without bound.
         while self._records:
             key, record = next(iter(self._records.items()))
-            if now - record.locked_until < self._cap and len(self._records) < self._max_entries:
+            if now - record.locked_until < self._cap and len(self._records) + 2 <= self._max_entries:  # room for 2
                 break
             del self._records[key]
