@@ -21,6 +21,7 @@ from dashboard.auth import HEALTH_PATH, LOGOUT_PATH, install_auth, signed_in_use
 from dashboard.components import note
 from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
+from dashboard.session_admin import install_session_admin
 from dashboard.settings import DashboardSettings
 from dashboard.views import attribution, chargeback, failures, overview, policies, proposals, routes, sessions
 
@@ -41,9 +42,10 @@ def create_app(settings: DashboardSettings, engine: Engine, *, prices: PriceTabl
     """The dashboard on ``engine``; serve ``app.server`` (a Flask app) with any WSGI server."""
     ctx = DashboardContext(engine, settings, prices or load_prices(settings), clock)
     server = Flask("switchyard.dashboard")
-    install_auth(server, settings)  # first, so its gate runs before anything Dash adds
+    install_auth(server, settings, engine)  # first, so its gate runs before anything Dash adds
     server.add_url_rule(HEALTH_PATH, "healthz", lambda: _health(engine))
     install_export(server, ctx)
+    install_session_admin(server, settings, engine)
     app = Dash("switchyard.dashboard", server=server, title="switchyard", update_title=None,
                assets_folder=str(ASSETS), suppress_callback_exceptions=True, serve_locally=True)
     app.layout = lambda: _shell(ctx)

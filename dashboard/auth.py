@@ -1,32 +1,42 @@
-"""Sign-in for the dashboard: a login form, a signed session cookie holding the user name, and a
-gate in front of every route but ``/healthz`` and the login form itself.
+"""Sign-in for the dashboard: a login form, a signed session cookie holding a random session id
+(dashboard.session_registry says whether it is still signed in), and a gate in front of every route
+but ``/healthz`` and the login form itself.
 
 Roles are read from the settings on every request (not from the cookie), so removing a user or
 lowering a role takes effect at once. A logged-out browser asking for a page is sent to the login
-form; anything else (Dash callbacks, the CSV) gets a 401.
+form; anything else (Dash callbacks, the CSV) gets a 401. Failed sign-ins are throttled
+(dashboard.throttle); sign-ins, failures, lockouts and sign-outs are written to the audit log.
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import math
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
 
-from flask import Flask, Response, redirect, request, session
+from flask import Flask, Response, current_app, redirect, request, session
+from sqlalchemy import Engine
 from werkzeug.wrappers import Response as BaseResponse
 
-from dashboard.passwords import verify_password
+from dashboard.next_path import safe_next
+from dashboard.passwords import needs_rehash, verify_password
+from dashboard.session_registry import SessionRegistry
 from dashboard.settings import DashboardSettings, Role
+from dashboard.sign_in_audit import record
+from dashboard.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 HEALTH_PATH = "/healthz"
-_SESSION_USER = "user"
+REGISTRY = "switchyard.sessions"  # key of the SessionRegistry in Flask's app.extensions
+_SESSION_ID = "sid"
 _SESSION_CSRF = "login_csrf"
 _PUBLIC = frozenset({LOGIN_PATH, HEALTH_PATH})
 
@@ -45,15 +55,22 @@ class SignedInUser:
             raise AccessDeniedError(f"{self.name} is a {self.role.value}; this needs {role.value} or above")
 
 
+def session_registry() -> SessionRegistry:
+    """The running app's session registry (call inside a Flask request)."""
+    registry: SessionRegistry = current_app.extensions[REGISTRY]
+    return registry
+
+
 def signed_in_user(settings: DashboardSettings) -> SignedInUser | None:
     """The user of the current request, or None (call inside a Flask request)."""
-    name = session.get(_SESSION_USER)
-    if not isinstance(name, str) or name not in settings.users:
+    session_id = session.get(_SESSION_ID)
+    name = session_registry().user_of(session_id) if isinstance(session_id, str) else None
+    if name is None or name not in settings.users:
         return None
     return SignedInUser(name, settings.users[name].role)
 
 
-def install_auth(server: Flask, settings: DashboardSettings) -> None:
+def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> None:
     """Configure the session cookie and add the gate, /login and /logout to ``server``."""
     secret = settings.secret_key.get_secret_value() if settings.secret_key is not None else None
     if not secret:
@@ -66,7 +83,17 @@ def install_auth(server: Flask, settings: DashboardSettings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",  # other sites' forms and scripts do not carry it
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        SESSION_REFRESH_EACH_REQUEST=False,  # the cookie's expiry is the absolute limit: it does not slide
     )
+    registry = SessionRegistry(idle_seconds=settings.session_idle_minutes * 60,
+                               absolute_seconds=settings.session_hours * 3600)
+    server.extensions[REGISTRY] = registry
+    throttle = SignInThrottle(free_per_user=settings.sign_in_free_failures_per_user,
+                              free_per_address=settings.sign_in_free_failures_per_address,
+                              backoff_seconds=settings.sign_in_backoff_seconds,
+                              lockout_seconds=settings.sign_in_lockout_seconds)
+    # Each check costs 128 MiB and a few hundred ms of scrypt: a flood must queue, not exhaust memory.
+    checks = threading.BoundedSemaphore(settings.password_checks_at_once)
 
     def gate() -> BaseResponse | None:
         if request.path in _PUBLIC or signed_in_user(settings) is not None:
@@ -79,25 +106,51 @@ def install_auth(server: Flask, settings: DashboardSettings) -> None:
         return Response('{"error": "sign in first"}', status=401, mimetype="application/json")
 
     def login() -> BaseResponse:
-        target = _safe_next(request.values.get("next", "/"))
+        target = safe_next(request.values.get("next", "/"))
         if request.method == "GET":
             return _login_form(target, error=None)
         expected = session.get(_SESSION_CSRF)
         sent = request.form.get("csrf", "")
         if not isinstance(expected, str) or not secrets.compare_digest(sent.encode(), expected.encode()):
             return _login_form(target, error="The form expired; try again.", status=400)
-        name = request.form.get("username", "")
+        name = request.form.get("username", "")[:256]
+        address = request.remote_addr or "unknown"
+        wait = throttle.retry_after(name, address)
+        if wait > 0:  # refused before the password is looked at: the right one cannot end a lock early
+            log.info("dashboard sign-in for %r from %s refused: locked for %.0f s", name[:64], address, wait)
+            return _too_many(target, wait)
         user = settings.users.get(name)
-        if not verify_password(request.form.get("password", ""), user.password_hash if user else None):
-            log.info("dashboard sign-in refused for %r", name[:64])
+        with checks:
+            matched = verify_password(request.form.get("password", ""), user.password_hash if user else None)
+        if not matched or user is None:
+            locks = throttle.failed(name, address)
+            log.info("dashboard sign-in refused for %r from %s", name[:64], address)
+            record(engine, "dashboard.sign_in_failed", name, {"address": address, "known_user": user is not None})
+            for lock in locks:
+                record(engine, "dashboard.locked_out", name, {"address": address, "locked": lock.kind,
+                                                             "failures": lock.failures, "seconds": lock.seconds})
+            if locks:
+                return _too_many(target, max(lock.seconds for lock in locks))
             return _login_form(target, error="Wrong user name or password.", status=401)
+        throttle.succeeded(name, address)
+        if needs_rehash(user.password_hash):
+            log.warning("dashboard user %s has a password hash weaker than today's parameters: make a new one "
+                        "with `switchyard dashboard hash-password` and put it in SWITCHYARD_DASHBOARD_USERS", name)
+        if not record(engine, "dashboard.sign_in", name, {"address": address, "role": user.role.value}):
+            return _login_form(target, error="The sign-in could not be recorded; try again later.", status=503)
         session.clear()
         session.permanent = True
-        session[_SESSION_USER] = name
-        log.info("dashboard sign-in: %s (%s)", name, user.role.value if user else "?")
+        session[_SESSION_ID] = registry.start(name)
+        log.info("dashboard sign-in: %s (%s) from %s", name, user.role.value, address)
         return redirect(target)
 
     def logout() -> BaseResponse:
+        session_id = session.get(_SESSION_ID)
+        user = signed_in_user(settings)
+        if isinstance(session_id, str):
+            registry.end(session_id)  # a copy of the cookie is dead too
+        if user is not None:
+            record(engine, "dashboard.sign_out", user.name, {"address": request.remote_addr or "unknown"})
         session.clear()
         return redirect(LOGIN_PATH)
 
@@ -115,11 +168,11 @@ def install_auth(server: Flask, settings: DashboardSettings) -> None:
     server.add_url_rule(LOGOUT_PATH, "logout", logout, methods=["POST"])
 
 
-def _safe_next(target: str) -> str:
-    # Only paths on this site: "//evil.example" and "https://…" would be open redirects.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+def _too_many(target: str, seconds: float) -> Response:
+    wait = max(1, math.ceil(seconds))
+    response = _login_form(target, error=f"Too many failed sign-ins: try again in {wait} s.", status=429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _login_form(target: str, *, error: str | None, status: int = 200) -> Response:

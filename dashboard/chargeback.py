@@ -9,8 +9,6 @@ that equals the sum of the turns' own costs. The CSV columns are documented in d
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Engine, cast, func, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
+from dashboard.csv_safe import Cell, csv_text
 from store.audit import append, audited
 from store.balances import month_bounds
 from store.schema import rollup_hourly
@@ -50,10 +49,10 @@ class ChargebackRow:
     cache_read_tokens: int
     cost_usd: Decimal  # exact, 9 decimal places
 
-    def csv_values(self) -> list[str]:
-        return [self.period, self.group_by, self.group, str(self.requests), str(self.unpriced_requests),
-                str(self.input_tokens), str(self.output_tokens), str(self.cache_write_tokens),
-                str(self.cache_read_tokens), format(self.cost_usd, "f")]
+    def csv_values(self) -> list[Cell]:
+        # typed cells: csv_text neutralises the text ones and writes the numbers as numbers
+        return [self.period, self.group_by, self.group, self.requests, self.unpriced_requests, self.input_tokens,
+                self.output_tokens, self.cache_write_tokens, self.cache_read_tokens, self.cost_usd]
 
 
 def check_request(months: Sequence[str], by: str) -> None:
@@ -103,12 +102,9 @@ def chargeback_rows(engine: Engine, months: Sequence[str], by: str) -> list[Char
 
 
 def chargeback_csv(rows: Iterable[ChargebackRow]) -> str:
-    """The CSV text: a header, then one line per row ("\\n" line ends, RFC 4180 quoting)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(row.csv_values() for row in rows)
-    return buffer.getvalue()
+    """The CSV text: a header, then one line per row ("\\n" line ends, RFC 4180 quoting); text cells that
+    a spreadsheet would read as a formula are prefixed with ``'`` (dashboard.csv_safe)."""
+    return csv_text(CSV_COLUMNS, (row.csv_values() for row in rows))
 
 
 def total_cost(rows: Iterable[ChargebackRow]) -> Decimal:

@@ -12,11 +12,15 @@ import hashlib
 import hmac
 import secrets
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB and ~50 ms per check: costly to brute-force
+# OWASP's current minimum for scrypt: N=2^17, r=8, p=1 (128 MiB and a few hundred ms per check).
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
 PBKDF2_ITERATIONS = 600_000  # OWASP's figure for PBKDF2-HMAC-SHA256
 _KEY_BYTES = 32
+# scrypt needs 128 * n * r bytes (plus a little); hashlib refuses above 32 MiB unless told. The cap
+# leaves room for n=2^18 should the advice grow, and refuses hashes that would eat the machine.
+_SCRYPT_MAXMEM = 300 * 1024 * 1024
 # Checked when the user name is unknown, so a wrong name takes as long as a wrong password.
-_DECOY = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+_DECOY = "scrypt$131072$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
 class PasswordHashError(ValueError):
@@ -37,7 +41,8 @@ def _unb64(text: str) -> bytes:
 def hash_password(password: str, *, scheme: str = "scrypt") -> str:
     salt = secrets.token_bytes(16)
     if scheme == "scrypt":
-        digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=_KEY_BYTES)
+        digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=_KEY_BYTES,
+                                maxmem=_SCRYPT_MAXMEM)
         return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
     if scheme == "pbkdf2_sha256":
         digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ITERATIONS, _KEY_BYTES)
@@ -51,9 +56,8 @@ def _recompute(password: str, stored: str) -> tuple[bytes, bytes]:
         if fields[0] == "scrypt" and len(fields) == 6:
             n, r, p = (int(value) for value in fields[1:4])
             salt, expected = _unb64(fields[4]), _unb64(fields[5])
-            # maxmem above the 32 MiB default so larger n values stored later still verify
             return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected),
-                                  maxmem=256 * 1024 * 1024), expected
+                                  maxmem=_SCRYPT_MAXMEM), expected
         if fields[0] == "pbkdf2_sha256" and len(fields) == 4:
             iterations = int(fields[1])
             salt, expected = _unb64(fields[2]), _unb64(fields[3])
@@ -67,3 +71,18 @@ def verify_password(password: str, stored: str | None) -> bool:
     """Whether ``password`` matches ``stored``; a missing user (``stored`` None) costs the same time."""
     actual, expected = _recompute(password, stored if stored is not None else _DECOY)
     return stored is not None and hmac.compare_digest(actual, expected)
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether ``stored`` was made with weaker parameters than ``hash_password`` uses today (an
+    older scrypt, or PBKDF2 with fewer iterations): the user should get a new hash."""
+    fields = stored.split("$")
+    try:
+        if fields[0] == "scrypt" and len(fields) == 6:
+            n, r, p = (int(value) for value in fields[1:4])
+            return n < SCRYPT_N or r < SCRYPT_R or p < SCRYPT_P
+        if fields[0] == "pbkdf2_sha256" and len(fields) == 4:
+            return int(fields[1]) < PBKDF2_ITERATIONS
+    except ValueError as error:
+        raise PasswordHashError(f"unreadable password hash: {error}") from error
+    raise PasswordHashError("a password hash must start with scrypt$ or pbkdf2_sha256$ and have all its fields")

@@ -1,6 +1,6 @@
-"""Serve the dashboard: a threaded WSGI server (werkzeug's, which ships with Flask) in front of
-``create_app``. For more than a handful of users, put ``app.server`` behind a production WSGI
-server (gunicorn, waitress) instead; the app itself does not care."""
+"""Serve the dashboard: waitress, a production WSGI server (pure Python, multi-threaded, one
+process), in front of ``create_app``. One process on purpose: sign-in throttling and the session
+registry live in its memory (docs/dashboard.md), so do not run several behind a balancer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 import threading
 from types import FrameType
 
-from werkzeug.serving import make_server
+from waitress import create_server
 
 from dashboard.app import create_app
 from dashboard.settings import DashboardSettings
@@ -26,16 +26,20 @@ def serve(settings: DashboardSettings) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
     engine = make_engine(settings.database_url, data_dir=settings.data_dir)
     app = create_app(settings, engine)
-    server = make_server(settings.host, settings.port, app.server, threaded=True)
+    # No trusted_proxy: the client address (throttling, audit) is the socket's peer, and
+    # X-Forwarded-* headers, which anyone can send, are ignored.
+    server = create_server(app.server, host=settings.host, port=settings.port, threads=settings.threads,
+                           ident="switchyard-dashboard")
     if not settings.users:
         log.warning("no dashboard users configured (SWITCHYARD_DASHBOARD_USERS): nobody can sign in")
-    log.info("dashboard on http://%s:%d", settings.host, server.server_port)
+    log.info("dashboard on http://%s:%d (waitress, %d threads)", settings.host, server.effective_port,
+             settings.threads)
     if threading.current_thread() is threading.main_thread():
         # systemd, docker and `switchyard up` stop services with SIGTERM: stop like on Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()  # returns on KeyboardInterrupt (werkzeug catches it)
+        server.run()  # returns on KeyboardInterrupt (waitress catches it and stops its threads)
         log.info("dashboard stopped")
     finally:
-        server.server_close()
+        server.close()
         engine.dispose()

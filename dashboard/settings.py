@@ -49,7 +49,19 @@ class DashboardSettings(BaseSettings):
     # when the process restarts and several processes cannot share them.
     secret_key: SecretStr | None = Field(default=None, repr=False)
     users: dict[str, User] = Field(default_factory=dict, repr=False)
+    # A sign-in ends this long after it was made (absolute), or after this long without a request (idle).
     session_hours: float = Field(default=12.0, gt=0)
+    session_idle_minutes: float = Field(default=60.0, gt=0)
+    # Failed sign-ins: this many per user name (and per client address) are free; each further one
+    # locks the name (address) for sign_in_backoff_seconds, doubling, up to sign_in_lockout_seconds.
+    sign_in_free_failures_per_user: int = Field(default=5, ge=1)
+    sign_in_free_failures_per_address: int = Field(default=20, ge=1)
+    sign_in_backoff_seconds: float = Field(default=1.0, gt=0)
+    sign_in_lockout_seconds: float = Field(default=900.0, gt=0)
+    # Password checks run at once (each scrypt check takes 128 MiB); more sign-ins wait their turn.
+    password_checks_at_once: int = Field(default=2, ge=1)
+    # Threads of the WSGI server (waitress) that serves the dashboard.
+    threads: int = Field(default=8, ge=1)
     # Send the session cookie over HTTPS only: turn on behind a TLS-terminating proxy.
     cookie_secure: bool = False
     # "Savings" compare each turn's cost with what it would have cost on this model (the top tier).
