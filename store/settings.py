@@ -18,7 +18,7 @@ class StoreSettings(BaseSettings):
 
     # PostgreSQL: how long connecting may take, and any one statement, before it fails (so /readyz and
     # writes answer 503 instead of hanging on a black-holed server). Whole seconds for connect (libpq).
-    db_connect_timeout_s: int = Field(default=5, ge=1, le=600)
+    db_connect_timeout_s: int = Field(default=5, ge=2, le=600)  # libpq counts less than 2 as 2
     db_statement_timeout_s: float = Field(default=30.0, gt=0, le=86400)
     # The HMAC key of the audit chain, kept out of the database. Either the key itself (≥ 32 characters)
     # or a file holding it (mode 0600). Without either, <data dir>/audit.key is used, generated on the
