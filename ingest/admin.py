@@ -27,7 +27,7 @@ from ingest.auth import BearerTokens
 from ingest.openapi_admin import responses
 from ingest.settings import IngestSettings
 from ingest.snapshot import snapshot_router
-from store.audit import audit_head, list_audit, verify_audit
+from store.audit import audit_head, audit_trust, list_audit, verify_audit
 
 SNAPSHOT_READER = "snapshot"
 
@@ -77,6 +77,9 @@ def install_control_plane(app: FastAPI, settings: IngestSettings, engine: Engine
                           clock: Callable[[], datetime]) -> None:
     admins = BearerTokens(settings.admin_tokens)
     readers = BearerTokens({**dict.fromkeys(settings.snapshot_tokens, SNAPSHOT_READER), **settings.admin_tokens})
+    # Refuse to start with an unusable audit key (a readable-by-others or missing key file) rather
+    # than fail every audited change later; generates the default key file when none is configured.
+    audit_trust(engine).load_key(create=True)
     refusals = RefusedTokens(engine, clock, timedelta(seconds=settings.refused_token_audit_interval_s))
     admin = bearer_dependency(admins, "admin", refusals)
     install_error_handlers(app)

@@ -4,12 +4,19 @@ interval, carrying how many were refused since the previous one."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
+from ingest.app import create_app
 from store.audit import list_audit, verify_audit
-from tests.control.server import SettableClock, serve_ingest
+from store.audit_trust import AuditKeyError
+from store.engine import make_engine
+from store.settings import StoreSettings
+from store.testing import migrated_sqlite_url
+from tests.control.server import SettableClock, control_settings, serve_ingest
 
 WRONG = {"authorization": "Bearer not-an-admin-token-at-all"}
 
@@ -29,3 +36,18 @@ def test_refused_tokens_are_audited_at_most_once_an_interval(db_url: str, db_eng
     assert [e.detail["refused"] for e in entries] == [31, 1]  # 29 admin + 1 snapshot + the 61 s later one
     assert entries[0].detail["last_address"] == "127.0.0.1"
     assert verify_audit(db_engine) == []
+
+
+def test_ingest_refuses_to_start_with_an_audit_key_file_others_can_read(tmp_path: Path) -> None:
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("k" * 40)
+    key_file.chmod(0o644)
+    url = migrated_sqlite_url(tmp_path)
+    engine = make_engine(url, settings=StoreSettings(audit_key_file=key_file))
+    try:
+        with pytest.raises(AuditKeyError, match="readable by others"):
+            create_app(control_settings(url), engine)
+        key_file.chmod(0o600)
+        create_app(control_settings(url), engine)
+    finally:
+        engine.dispose()
