@@ -2,17 +2,18 @@
 snapshot, mounted on the app by ``install_control_plane``.
 
 Admin endpoints take ``Authorization: Bearer <admin token>``; the token names the actor the audit
-log records. ``GET /v1/snapshot`` takes a snapshot token or an admin token.
+log records. ``GET /v1/snapshot`` takes a snapshot token or an admin token. A wrong token is
+audited, rate-limited (``ingest.admin_refusals``).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime, and
 # they name dependencies local to the router factory.
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Security
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -21,24 +22,27 @@ from ingest.admin_keys import keys_router
 from ingest.admin_months import months_router
 from ingest.admin_policies import policies_router
 from ingest.admin_proposals import proposals_router
+from ingest.admin_refusals import RefusedTokens
 from ingest.auth import BearerTokens
 from ingest.openapi_admin import responses
 from ingest.settings import IngestSettings
 from ingest.snapshot import snapshot_router
-from store.audit import audit_head, list_audit, verify_audit
+from store.audit import audit_head, audit_trust, list_audit, verify_audit
 
 SNAPSHOT_READER = "snapshot"
 
 
-def bearer_dependency(tokens: BearerTokens, what: str) -> Callable[..., str]:
-    """A FastAPI dependency answering the token's name, or 401."""
+def bearer_dependency(tokens: BearerTokens, what: str, refusals: RefusedTokens) -> Callable[..., str]:
+    """A FastAPI dependency answering the token's name, or 401 (a wrong token counts as refused)."""
     scheme = HTTPBearer(auto_error=False, scheme_name=f"{what} token")
 
-    def authenticated(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(scheme)]) -> str:
+    def authenticated(request: Request,
+                      credentials: Annotated[HTTPAuthorizationCredentials | None, Security(scheme)]) -> str:
         if credentials is None:
             raise UnauthorizedError(f"send Authorization: Bearer <{what} token>")
         name = tokens.name_of(credentials.credentials)
         if name is None:
+            refusals.refused(what, request.client.host if request.client else None)
             raise UnauthorizedError(f"that is not a valid {what} token")
         return name
 
@@ -73,11 +77,15 @@ def install_control_plane(app: FastAPI, settings: IngestSettings, engine: Engine
                           clock: Callable[[], datetime]) -> None:
     admins = BearerTokens(settings.admin_tokens)
     readers = BearerTokens({**dict.fromkeys(settings.snapshot_tokens, SNAPSHOT_READER), **settings.admin_tokens})
-    admin = bearer_dependency(admins, "admin")
+    # Refuse to start with an unusable audit key (a readable-by-others or missing key file) rather
+    # than fail every audited change later; generates the default key file when none is configured.
+    audit_trust(engine).load_key(create=True)
+    refusals = RefusedTokens(engine, clock, timedelta(seconds=settings.refused_token_audit_interval_s))
+    admin = bearer_dependency(admins, "admin", refusals)
     install_error_handlers(app)
     app.include_router(policies_router(engine, admin, clock, max_policy_bytes=settings.max_policy_bytes))
     app.include_router(proposals_router(engine, admin, clock))
     app.include_router(keys_router(engine, admin, clock))
     app.include_router(months_router(engine, admin, clock))
     app.include_router(audit_router(engine, admin))
-    app.include_router(snapshot_router(engine, bearer_dependency(readers, "snapshot"), clock))
+    app.include_router(snapshot_router(engine, bearer_dependency(readers, "snapshot", refusals), clock))

@@ -64,5 +64,8 @@ class IngestSettings(BaseSettings):
     admin_tokens: dict[str, str] = Field(default_factory=dict, repr=False)
     # Tokens the proxies present to GET /v1/snapshot (JSON list); admin tokens are accepted too.
     snapshot_tokens: list[str] = Field(default_factory=list, repr=False)
+    # A wrong admin or snapshot token is audited as admin.token_refused at most once per this many seconds
+    # (with the number refused since the last entry), so guessing cannot fill the audit log.
+    refused_token_audit_interval_s: float = Field(default=60.0, gt=0, le=86400)
     # A policy document larger than this is refused (413).
     max_policy_bytes: int = Field(default=1 * MIB, gt=0)

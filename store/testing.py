@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from core.spans import Turn
-from store.engine import make_engine
+from store.engine import AUDIT_TRUST_OPTION, make_engine
 from store.migrate import upgrade
 from store.schema import metadata
 
@@ -62,9 +62,13 @@ def migrated_sqlite_url(directory: Path) -> str:
 
 
 def empty_all_tables(engine: Engine) -> None:
+    """Every table emptied, and the audit checkpoint with them (else the emptied log reads as deleted)."""
     with engine.begin() as connection:
         for table in reversed(metadata.sorted_tables):
             connection.execute(table.delete())
+    checkpoint = engine.get_execution_options().get(AUDIT_TRUST_OPTION)
+    if checkpoint is not None:
+        checkpoint.checkpoint_path.unlink(missing_ok=True)
 
 
 def sample_turn(index: int, **overrides: object) -> Turn:

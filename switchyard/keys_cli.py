@@ -1,8 +1,14 @@
-"""`switchyard keys …`: create, list and revoke virtual keys (the key file holds hashes only)."""
+"""`switchyard keys …`: create, list and revoke virtual keys (the key file holds hashes only).
+
+Creating and revoking are written to the audit log when there is a database to write it to:
+``DATABASE_URL``, or else the SQLite database beside the keys file (``data/switchyard.sqlite3`` for
+``data/keys.json``, what `switchyard up` makes). Without one the command says the change is not
+audited; the keys file itself is no audit log."""
 
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,12 +17,52 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.keys import KeyRing, mint_key
 from proxy.keyfile import load_keyring, save_keyring
+from store.audit import append, audited
+from store.audit_trust import AuditKeyError
+from store.engine import SQLITE_FILENAME, make_engine
+from store.keys import CREATE, REVOKE
 
 keys_app = typer.Typer(help="Virtual keys: one per developer, stored hashed.", no_args_is_help=True)
 KeysFile = Annotated[Path, typer.Option("--keys-file", envvar="SWITCHYARD_KEYS_FILE", help="The keys file.")]
+DatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", envvar="DATABASE_URL",
+    help="Where to audit the change (default: the SQLite database beside the keys file, if there is one).")]
+
+
+def audit_key_change(keys_file: Path, database_url: str | None, *, action: str, key_id: str,
+                     detail: dict[str, object]) -> str:
+    """Write the change to the audit log; a sentence saying where, or why it was not."""
+    if database_url is None:
+        beside = keys_file.parent / SQLITE_FILENAME
+        if not beside.exists():
+            return f"not audited: no DATABASE_URL and no {beside}"
+        database_url = f"sqlite:///{beside.resolve()}"
+    engine = make_engine(database_url, data_dir=keys_file.parent)
+    try:
+        if not inspect(engine).has_table("audit_log"):
+            return "not audited: the database has no audit log yet (run `switchyard db upgrade`)"
+        actor = f"{getpass.getuser()} (switchyard keys)"
+        audited(engine, lambda connection: append(
+            connection, at=datetime.now(UTC), actor=actor, action=action, subject=key_id,
+            detail={**detail, "keys_file": str(keys_file.resolve())}))
+    finally:
+        engine.dispose()
+    return f"audited as {action} by {actor}"
+
+
+def _report_audit(keys_file: Path, database_url: str | None, *, action: str, key_id: str,
+                  detail: dict[str, object]) -> None:
+    try:
+        sentence = audit_key_change(keys_file, database_url, action=action, key_id=key_id, detail=detail)
+    except (SQLAlchemyError, AuditKeyError, OSError) as error:
+        typer.echo(f"the keys file changed but the change was NOT audited: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(sentence, err=True)
 
 
 def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int | None = None) -> str:
@@ -41,6 +87,7 @@ def create(
     team: Annotated[str | None, typer.Option(help="The developer's team.")] = None,
     rate_limit_rpm: Annotated[int | None, typer.Option(min=1, help="Requests a minute (default: unlimited).")] = None,
     keys_file: KeysFile = Path("data/keys.json"),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Create a key and print it once. Only its salted hash is stored."""
     try:
@@ -51,6 +98,9 @@ def create(
     err.print(f"[green]created a key for {developer}[/green] (team {team or '-'}); it is shown only now:")
     typer.echo(key)
     err.print("Claude Code:  export ANTHROPIC_AUTH_TOKEN=<the key above>")
+    key_id = load_keyring(keys_file).records()[-1].key_id
+    _report_audit(keys_file, database_url, action=CREATE, key_id=key_id,
+                  detail={"developer": developer, "team": team, "rate_limit_rpm": rate_limit_rpm})
 
 
 @keys_app.command("list")
@@ -63,7 +113,7 @@ def list_keys(keys_file: KeysFile = Path("data/keys.json")) -> None:
 
 
 @keys_app.command("revoke")
-def revoke(key_id: str, keys_file: KeysFile = Path("data/keys.json")) -> None:
+def revoke(key_id: str, keys_file: KeysFile = Path("data/keys.json"), database_url: DatabaseUrl = None) -> None:
     """Revoke a key by id; running proxies stop accepting it within one reload interval."""
     ring = load_keyring(keys_file)
     records = ring.records()
@@ -73,3 +123,6 @@ def revoke(key_id: str, keys_file: KeysFile = Path("data/keys.json")) -> None:
         dataclasses.replace(r, revoked=True) if r.key_id == key_id else r for r in records
     ))
     typer.echo(f"revoked {key_id}")
+    revoked = next(r for r in records if r.key_id == key_id)
+    _report_audit(keys_file, database_url, action=REVOKE, key_id=key_id,
+                  detail={"developer": revoked.developer, "team": revoked.team})
