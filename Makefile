@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint claude-code clean
+.PHONY: demo test test-fast lint claude-code clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ claude-code:
 
 test: $(STAMP) claude-code
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The loop while working: everything but the whole-system proofs and soaks (marker `slow`).
+test-fast: $(STAMP) claude-code
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
