@@ -39,6 +39,9 @@ class AuditTrust:
     directory: Path  # where the default key file and the checkpoint live
     key: str | None = field(default=None, repr=False)
     key_file: Path | None = None
+    # One checkpoint file per database: a data directory shared by several databases (PostgreSQL
+    # schemas, say) must not mix their heads (store.engine names it after the database).
+    checkpoint_name: str = CHECKPOINT_FILENAME
 
     @property
     def key_path(self) -> Path:
@@ -46,7 +49,7 @@ class AuditTrust:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.directory / CHECKPOINT_FILENAME
+        return self.directory / self.checkpoint_name
 
     def load_key(self, *, create: bool) -> bytes | None:
         """The key; None when there is none yet and ``create`` is false. Generated (0600) into the

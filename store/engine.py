@@ -9,13 +9,14 @@ shared-memory files, which SQLite creates with the database's mode) is 0600 in a
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-from store.audit_trust import AuditTrust
+from store.audit_trust import CHECKPOINT_FILENAME, AuditTrust
 from store.private_files import narrow_for_others, private_file
 from store.settings import StoreSettings
 
@@ -46,7 +47,8 @@ def make_engine(
         parsed = parsed.set(drivername="postgresql+psycopg")
     sqlite_file = _sqlite_file(parsed)
     trust = AuditTrust(directory=sqlite_file.parent if sqlite_file is not None else data_dir,
-                       key=settings.audit_key, key_file=settings.audit_key_file)
+                       key=settings.audit_key, key_file=settings.audit_key_file,
+                       checkpoint_name=CHECKPOINT_FILENAME if sqlite_file is not None else _checkpoint_name(parsed))
     options = {AUDIT_TRUST_OPTION: trust}
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_file, echo=echo, options=options)
@@ -61,6 +63,13 @@ def make_engine(
                         "options": f"{given_text} {timeout}" if given_text else timeout}
     return create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args=connect_args,
                          execution_options=options)
+
+
+def _checkpoint_name(url: URL) -> str:
+    """The audit checkpoint's file name for a server database: named after where the database is
+    (host, port, database and options such as a search_path; never the password)."""
+    where = url.render_as_string(hide_password=True).split("@", 1)[-1]
+    return f"audit-{hashlib.sha256(where.encode()).hexdigest()[:12]}.checkpoint"
 
 
 def _sqlite_file(url: URL) -> Path | None:
