@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from .private_files import open_private, private_dir, write_private
 from .stats import ExportStats
 
 log = logging.getLogger("switchyard.proxy.dead_letters")
@@ -35,16 +36,16 @@ class DeadLetters:
         log.error("span dead-lettered (ingest refused it: %s): %s", reason[:300], label)
         if self.directory is None:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         if self._used is None:
             self._used = sum(p.stat().st_size for p in self.directory.glob("*.otlp"))
         name: str | None = f"{time.time_ns()}-{seq}.otlp"
         if self._used + len(request) <= self.max_bytes:
             assert name is not None
-            (self.directory / name).write_bytes(request)
+            write_private(self.directory / name, request)
             self._used += len(request)
         else:
             name = None
         line = {"at": datetime.now(UTC).isoformat(), "turn": label, "reason": reason[:2000], "file": name}
-        with (self.directory / INDEX).open("ab") as index:
+        with open_private(self.directory / INDEX) as index:
             index.write(orjson.dumps(line) + b"\n")

@@ -36,6 +36,7 @@ from core.turn_bounds import within_bounds
 
 from .journal_records import HEADER, Kind, Pending, encode, encode_seqs, label, segment_name
 from .journal_recovery import Recovered, recover
+from .private_files import open_private, private_dir
 from .span_fit import fit_span
 from .stats import ExportStats, worth_logging
 from .turn_record import turn_to_json
@@ -164,7 +165,7 @@ class Journal:
         self._notify = notify
         recovered = Recovered()
         if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             recovered = recover(self.directory, self._resident_limit)
             self._adopt(recovered)
         self._thread = threading.Thread(target=self._run, name="switchyard-journal", daemon=True)
@@ -314,7 +315,7 @@ class Journal:
         path = None
         if self.directory is not None:
             path = self.directory / segment_name(self._active)
-            self._handle = path.open("ab")
+            self._handle = open_private(path)
         self._segments[self._active] = segment = _Segment(path)
         return segment
 

@@ -14,6 +14,8 @@ import orjson
 
 from core.keys import KeyRing
 
+from .private_files import private_dir
+
 
 class KeyFileError(ValueError):
     """The keys file exists but cannot be used; the message says why."""
@@ -33,7 +35,7 @@ def load_keyring(path: Path) -> KeyRing:
 
 def save_keyring(path: Path, ring: KeyRing) -> None:
     """Replace ``path`` atomically (write a temporary file, then rename) with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     payload = orjson.dumps({"keys": [r.to_dict() for r in ring.records()]}, option=orjson.OPT_INDENT_2)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys-", suffix=".json")
     try:

@@ -180,3 +180,27 @@ def test_the_envelope_around_encoded_spans_is_the_export_request() -> None:
 def test_the_start_record_round_trips() -> None:
     turn = _turn(5, tool_use_ids=("a", "b"), fallback_hops=("x",), propensity=0.5, thinking=True)
     assert turn_from_json(turn_to_json(turn)) == turn
+
+
+def test_journal_and_dead_letters_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from proxy.dead_letters import DeadLetters
+
+    previous = os.umask(0o022)
+    try:
+        journal, stats = _journal(tmp_path / "spool")
+        journal.start(lambda: None)
+        journal.done(_turn(1))
+        wait_until(lambda: stats.journaled == 1, timeout=5, what="the turn journaled")
+        letters = DeadLetters(tmp_path / "spool" / "dead-letters", 1 << 20, stats)
+        letters.put(1, "trace/span (alice)", b"\x0a\x00", "HTTP 400")
+        journal.close()
+    finally:
+        os.umask(previous)
+    files = [p for p in (tmp_path / "spool").rglob("*") if p.is_file()]
+    assert len(files) >= 3  # a journal segment, a dead letter and its index
+    for path in [*files, tmp_path / "spool", tmp_path / "spool" / "dead-letters"]:
+        others = stat.S_IMODE(path.stat().st_mode) & 0o077
+        assert others == 0, f"{path} is open to others: {oct(path.stat().st_mode)}"
