@@ -43,3 +43,13 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 10, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+async def read_body(receive: Callable[[], Any]) -> bytes:
+    """A whole ASGI request body (for the small loopback apps that stand in for ingest)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body

@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from core.spans import Turn, span_to_turn, turns_in_request
+from tests.loopback import read_body
 
 
 class OtlpReceiver:
@@ -38,12 +39,7 @@ class OtlpReceiver:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         status = self.fail_with or 200
         if status == 200:
             request = ExportTraceServiceRequest()

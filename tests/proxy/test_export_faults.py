@@ -25,7 +25,7 @@ from sim.claude_shapes import build_headers, build_request_body, encode_body, ma
 from sim.upstream import FakeUpstream
 from switchyard.keys_cli import create_key
 from tests.gateway import Gateway, make_gateway
-from tests.loopback import serve_in_thread, wait_until
+from tests.loopback import read_body, serve_in_thread, wait_until
 
 TOKEN = "proxy-token-0123456789abcdef"
 
@@ -43,12 +43,7 @@ class ScriptedIngest:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         status, payload = self._answer(dict(scope["headers"]), body)
         with self._lock:
             self.statuses.append(status)
