@@ -12,6 +12,7 @@ from types import FrameType
 from waitress import create_server
 
 from dashboard.app import create_app
+from dashboard.header_deadline import with_header_deadline
 from dashboard.settings import DashboardSettings
 from store.engine import make_engine
 
@@ -29,7 +30,8 @@ def serve(settings: DashboardSettings) -> None:
     # No trusted_proxy: the client address (throttling, audit) is the socket's peer, and
     # X-Forwarded-* headers, which anyone can send, are ignored.
     server = create_server(app.server, host=settings.host, port=settings.port, threads=settings.threads,
-                           ident="switchyard-dashboard")
+                           ident="switchyard-dashboard", max_request_header_size=settings.max_header_bytes)
+    server.channel_class = with_header_deadline(settings.header_timeout_s)
     if not settings.users:
         log.warning("no dashboard users configured (SWITCHYARD_DASHBOARD_USERS): nobody can sign in")
     log.info("dashboard on http://%s:%d (waitress, %d threads)", settings.host, server.effective_port,

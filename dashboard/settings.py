@@ -62,6 +62,10 @@ class DashboardSettings(BaseSettings):
     password_checks_at_once: int = Field(default=2, ge=1)
     # Threads of the WSGI server (waitress) that serves the dashboard.
     threads: int = Field(default=8, ge=1)
+    # The request line and headers together (431 past it), and the time a client has to finish
+    # sending them (then the connection closes): a slow client cannot hold a connection open.
+    max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
+    header_timeout_s: float = Field(default=15.0, gt=0)
     # Send the session cookie over HTTPS only: turn on behind a TLS-terminating proxy.
     cookie_secure: bool = False
     # "Savings" compare each turn's cost with what it would have cost on this model (the top tier).

@@ -25,6 +25,11 @@ class IngestSettings(BaseSettings):
     migrate_on_start: bool = True
     # Request body as received (before gzip) and after decompression: a gzip bomb stops here.
     max_body_bytes: int = Field(default=32 * MIB, gt=0)
+    # The request line and headers together, and how many headers (431 past either); the time a
+    # client has to finish sending them (408, then the connection closes). Same names as the proxy's.
+    max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
+    max_header_count: int = Field(default=100, ge=32)
+    header_timeout_s: float = Field(default=15.0, gt=0)
     max_decompressed_bytes: int = Field(default=64 * MIB, gt=0)
     # One encoded span or log record larger than this is rejected (the rest of the batch lands).
     max_span_bytes: int = Field(default=1 * MIB, gt=0)

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from core.facts import RequestFacts, extract_facts
 from core.keys import KeyRecord, KeyRing, parse_key
+from core.paths import path_problem, shown
 from core.policy.budgets import budget_verdict, month_reset
 from core.policy.decide import decide
 from core.policy.facts import Decision, RouteFacts
@@ -190,10 +191,17 @@ class ProxyApp:
         start_ns = time.time_ns()
         start_perf = time.perf_counter_ns()
         method: str = scope["method"]
-        path: str = scope["path"]
-        routing = self.routing  # this request keeps this table, whatever reloads meanwhile
+        raw_path = scope.get("raw_path")
+        path: str = raw_path.decode("latin-1") if raw_path else scope["path"]  # as sent: what is forwarded
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
         header_map = dict(headers)
+        refusal = _path_refusal(method, path)
+        if refusal is not None:  # decided before anything else: nothing read, nothing forwarded
+            self.metrics.requests.labels(code=str(refusal.status), origin="proxy").inc()
+            await _respond(send, refusal.status, error_body(refusal.error_type, refusal.message, request_id()),
+                           extra=[*refusal.headers, *_closing(header_map)])
+            return
+        routing = self.routing  # this request keeps this table, whatever reloads meanwhile
         facts: RequestFacts | None = None
         record: KeyRecord | None = None
         decision: Decision | None = None
@@ -203,9 +211,13 @@ class ProxyApp:
         is_turn = method == "POST" and path == _TURN_PATH
         started: Turn | None = None
         opened = 0
+        body_read = False
         try:
-            body = await read_body(receive, header_map, self.settings.max_body_bytes)
+            # The credential comes from the headers alone: a caller without one is refused before a
+            # byte of its body is read.
             record, forward_own_key = self._authenticate(header_map)
+            body = await read_body(receive, header_map, self.settings.max_body_bytes)
+            body_read = True
             parsed = parse_json(body) if method == "POST" and path.startswith(_JSON_PATHS) else None
             facts = extract_facts(header_map, parsed, len(body))
             route_facts = self._route_facts(facts, record)
@@ -218,8 +230,7 @@ class ProxyApp:
                 decision = Decision(chain=routing.default_chain(), rule="side-endpoint",
                                     version=routing.version, propensity=1.0)
             query = scope.get("query_string", b"")
-            raw_path = scope.get("raw_path") or path.encode()
-            path_and_query = (raw_path + b"?" + query if query else raw_path).decode("latin-1")
+            path_and_query = path + "?" + query.decode("latin-1") if query else path
             # Bodies for the models the chain may ask for, built now, so the parsed JSON (about
             # twice the body's size) is not kept alive for the whole stream.
             bodies = {} if decision.rule == "side-endpoint" else {
@@ -258,7 +269,7 @@ class ProxyApp:
             result.error_message = exc.message
             self.metrics.requests.labels(code=str(exc.status), origin="proxy").inc()
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
-                           extra=exc.headers)
+                           extra=exc.headers if body_read else [*exc.headers, *_closing(header_map)])
         except ClientGone:
             result.error_type = "client_disconnected"
             result.error_message = "the client went away before the request was complete"
@@ -384,6 +395,30 @@ class ProxyApp:
         finally:
             finished = True
             watcher.cancel()
+
+
+def _path_refusal(method: str, path: str) -> ProxyError | None:
+    """Why the proxy will not forward ``method path``, or None. Only the canonical spelling of a path
+    is forwarded (core/paths.py), and the routed endpoints only as POST: anything else that some
+    upstream might read as a turn would be a turn the budget and the spans never saw."""
+    problem = path_problem(path, _ROUTED_PATHS)
+    if problem is not None:
+        return ProxyError("invalid_request_error",
+                          f"path {shown(path)} refused: {problem}; the gateway forwards only canonical paths",
+                          status=400)
+    if path in _ROUTED_PATHS and method != "POST":
+        return ProxyError("invalid_request_error", f"{path} accepts only POST, not {shown(method)}", status=405,
+                          headers=[(b"allow", b"POST")])
+    return None
+
+
+def _closing(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """``connection: close`` when the request has a body the proxy refuses to read: the server then
+    stops reading it instead of draining a 60 MB upload from a caller it has already refused."""
+    declared = headers.get("content-length")
+    if "transfer-encoding" in headers or (declared is not None and declared.strip() not in ("", "0")):
+        return [(b"connection", b"close")]
+    return []
 
 
 async def _respond(

@@ -8,6 +8,8 @@ import logging
 
 import uvicorn
 
+from serving.guarded_http import HeaderLimits, guarded_protocol
+
 from .app import ProxyApp
 from .settings import ProxySettings
 
@@ -18,7 +20,9 @@ def uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        # httptools, with limits on the headers' size, count and arrival time (serving/guarded_http.py)
+        http=guarded_protocol(HeaderLimits(settings.max_header_bytes, settings.max_header_count,
+                                           settings.header_timeout_s)),
         lifespan="on",
         access_log=False,
         # The upstream's own Date and Server headers are relayed; uvicorn must not add a second pair.

@@ -70,6 +70,12 @@ class ProxySettings(BaseSettings):
     # Longest silence tolerated between two upstream bytes (Claude Code itself gives up after 5 min).
     read_timeout_s: float = 600.0
     max_body_bytes: int = 64 * 1024 * 1024
+    # The request line and headers together, and how many headers (431 past either); the time a
+    # client has to finish sending them (408, then the connection closes). Claude Code sends ~3 KB
+    # in ~25 headers.
+    max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
+    max_header_count: int = Field(default=100, ge=32)
+    header_timeout_s: float = Field(default=15.0, gt=0)
     # Admission control per upstream target: requests in flight, and waiting beyond that (then 529).
     max_in_flight_per_target: int = 2048
     max_queued_per_target: int = 2048
