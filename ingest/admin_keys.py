@@ -76,7 +76,7 @@ def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], d
         return revoke_key(engine, key_id, actor=who, now=clock()).public_dict()
 
     @router.put("/{key_id}/repos", summary="Set the repos a key may tag (null: no list)",
-                responses=responses(401, 404, 422, 503))
+                responses=responses(400, 401, 404, 422, 503))
     def set_repos(key_id: Annotated[str, Path(min_length=1, max_length=64)], body: KeyRepos,
                   who: Actor) -> dict[str, Any]:
         repos = None if body.repos is None else tuple(body.repos)
