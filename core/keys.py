@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
-from core.turn_bounds import identity_problem
+from core.turn_bounds import MAX_IDENTITY_CHARS, identity_problem
 
 KEY_PREFIX = "sk-sy-"
 _SEPARATOR = "."
+# A key's repo list: ``None`` (no list: any repo, the client's word — keys made before lists
+# existed), ``("*",)`` (any repo, said explicitly), or the names it may tag.
+ANY_REPO = "*"
+MAX_REPOS = 100
+# Names as git hosts spell them (``payments-api``, ``org/billing``): they reach budgets, reports and
+# CSV cells verbatim, so no blanks, no quotes, and never a leading ``= + - @`` (a spreadsheet formula).
+_REPO_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,8 @@ class KeyRecord:
     revoked: bool = False
     # Requests a minute this key may make (None: unlimited).
     rate_limit_rpm: int | None = None
+    # The repos its requests may tag with x-switchyard-repo (None: no list; see ANY_REPO).
+    repos: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -45,7 +55,90 @@ class KeyRecord:
             created_at=str(data.get("created_at", "")),
             revoked=bool(data.get("revoked", False)),
             rate_limit_rpm=None if data.get("rate_limit_rpm") is None else int(str(data["rate_limit_rpm"])),
+            repos=repos_from(data.get("repos")),
         )
+
+
+def repos_problem(repos: Iterable[object]) -> str | None:
+    """Why ``repos`` cannot be a key's repo list (the message names the bad entry), or None."""
+    names = list(repos)
+    if not names:
+        return "repos must name at least one repo (or be * for any; leave it out for no list)"
+    if len(names) > MAX_REPOS:
+        return f"repos lists {len(names)} names; at most {MAX_REPOS}"
+    if ANY_REPO in names and len(names) > 1:
+        return "repos: * (any repo) cannot be combined with names"
+    for name in names:
+        if name == ANY_REPO:
+            continue
+        if not isinstance(name, str) or not name:
+            return "repos: a repo name must be a non-empty string"
+        if len(name) > MAX_IDENTITY_CHARS:
+            return f"repos: {name[:40]!r}… is longer than {MAX_IDENTITY_CHARS} characters"
+        if _REPO_NAME.fullmatch(name) is None:
+            return (f"repos: {name[:80]!r} is not a repo name (letters, digits, '_', '.', '-', '/'; "
+                    "starting with a letter, digit or '_')")
+    return None
+
+
+def repos_from(value: object) -> tuple[str, ...] | None:
+    """A stored repo list (a JSON array, or None) as a key's ``repos``; ValueError when unusable,
+    so a hand-edited keys file with a bad list is refused whole rather than read as "any repo"."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise ValueError("repos must be a list of repo names")
+    problem = repos_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return tuple(dict.fromkeys(str(name) for name in value))
+
+
+def parse_repos(text: str) -> tuple[str, ...]:
+    """The command line's ``--repos payments-api,billing`` (or ``*``); ValueError naming a bad name."""
+    names = [part.strip() for part in text.split(",")]
+    if any(not name for name in names):
+        raise ValueError(f"repos: {text!r} has an empty name (a stray comma?)")
+    repos = repos_from(names)
+    assert repos is not None
+    return repos
+
+
+@dataclass(frozen=True, slots=True)
+class RepoClaim:
+    """What a request's repo header amounts to under its key: the repo to attribute (None: none),
+    whether the key vouches for it, or why the request is refused."""
+
+    repo: str | None
+    verified: bool
+    refused: str | None = None
+
+
+def _listed(repos: tuple[str, ...], limit: int = 10) -> str:
+    shown = ", ".join(repos[:limit])
+    return shown + (f" and {len(repos) - limit} more" if len(repos) > limit else "")
+
+
+def claim_repo(record: KeyRecord | None, claimed: str | None) -> RepoClaim:
+    """Check the repo a request names (``x-switchyard-repo``; None or empty when absent) against its
+    key. Without a list (or with ``*``) the repo is the client's word: kept, unverified. With a list,
+    a listed repo is verified, another one is refused, and no header is the key's repo when it has
+    exactly one (so leaving the header out cannot dodge a repo budget) and refused when it has
+    several (the request must say which)."""
+    claimed = claimed or None
+    if record is None or record.repos is None or ANY_REPO in record.repos:
+        return RepoClaim(claimed, False)
+    repos = record.repos
+    if claimed is None:
+        if len(repos) == 1:
+            return RepoClaim(repos[0], True)
+        return RepoClaim(None, False, f"key {record.key_id} must name its repo in x-switchyard-repo: "
+                                      f"one of {_listed(repos)}")
+    if claimed in repos:
+        return RepoClaim(claimed, True)
+    shown = claimed if len(claimed) <= 80 else claimed[:80] + "…"
+    return RepoClaim(None, False, f"key {record.key_id} may not tag repo {shown!r} "
+                                  f"(x-switchyard-repo); it may tag: {_listed(repos)}")
 
 
 def hash_secret(secret: str, salt: bytes) -> str:
@@ -54,7 +147,7 @@ def hash_secret(secret: str, salt: bytes) -> str:
 
 def mint_key(
     *, key_id: str, secret: str, salt: bytes, developer: str, team: str | None, created_at: str,
-    rate_limit_rpm: int | None = None,
+    rate_limit_rpm: int | None = None, repos: Iterable[str] | None = None,
 ) -> tuple[str, KeyRecord]:
     """The plaintext key (shown once) and the record that is stored in its place. The developer and
     team must be names ingest will store (:func:`core.turn_bounds.identity_problem`): a key whose
@@ -64,6 +157,7 @@ def mint_key(
     problem = identity_problem("developer", developer) or identity_problem("team", team)
     if problem is not None:
         raise ValueError(problem)
+    allowed = repos_from(None if repos is None else list(repos))
     record = KeyRecord(
         key_id=key_id,
         salt=salt.hex(),
@@ -72,6 +166,7 @@ def mint_key(
         team=team,
         created_at=created_at,
         rate_limit_rpm=rate_limit_rpm,
+        repos=allowed,
     )
     return f"{KEY_PREFIX}{key_id}{_SEPARATOR}{secret}", record
 

@@ -42,6 +42,7 @@ SERVICE_NAME = "service.name"
 SY_DEVELOPER = "switchyard.developer"
 SY_TEAM = "switchyard.team"
 SY_REPO = "switchyard.repo"
+SY_REPO_VERIFIED = "switchyard.repo_verified"
 SY_CLI_VERSION = "switchyard.cli_version"
 SY_PARENT_AGENT_ID = "switchyard.parent_agent_id"
 SY_REQUEST_CLASS = "switchyard.request_class"
@@ -89,6 +90,9 @@ class Turn:
     developer: str | None = None
     team: str | None = None
     repo: str | None = None
+    # True when the developer's key lists the repos it may tag and this one is among them; False
+    # when the repo is the client's word (a key without a list, or with "*"). None: not recorded.
+    repo_verified: bool | None = None
     cli_version: str | None = None
     agent_id: str | None = None
     parent_agent_id: str | None = None
@@ -164,6 +168,7 @@ _SCALAR_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("developer", SY_DEVELOPER),
     ("team", SY_TEAM),
     ("repo", SY_REPO),
+    ("repo_verified", SY_REPO_VERIFIED),
     ("cli_version", SY_CLI_VERSION),
     ("parent_agent_id", SY_PARENT_AGENT_ID),
     ("request_class", SY_REQUEST_CLASS),
@@ -301,7 +306,7 @@ _INT_FIELDS = frozenset({
     "cache_read_tokens", "input_tokens", "cache_creation_1h_tokens",
 })
 _FLOAT_FIELDS = frozenset({"propensity", "ttfb_ms"})
-_BOOL_FIELDS = frozenset({"thinking", "stream"})
+_BOOL_FIELDS = frozenset({"thinking", "stream", "repo_verified"})
 _DECODE: dict[str, tuple[str, str]] = {
     **{key: (name, "int_value" if name in _INT_FIELDS else "double_value" if name in _FLOAT_FIELDS
              else "bool_value" if name in _BOOL_FIELDS else "string_value")

@@ -16,7 +16,7 @@ import math
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from flask import Flask, Response, current_app, redirect, request, session
@@ -29,6 +29,7 @@ from dashboard.session_registry import SessionRegistry
 from dashboard.settings import DashboardSettings, Role
 from dashboard.sign_in_audit import record
 from dashboard.throttle import SignInThrottle
+from store.refusal_audit import AggregatedRefusals
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ REGISTRY = "switchyard.sessions"  # key of the SessionRegistry in Flask's app.ex
 _SESSION_ID = "sid"
 _SESSION_CSRF = "login_csrf"
 _PUBLIC = frozenset({LOGIN_PATH, HEALTH_PATH})
+# A sign-in post without the form's token (a cross-site form, a stale tab) comes from nobody known:
+# audited as one entry a minute at most, with the count and addresses (store.refusal_audit).
+FORM_REFUSED = "dashboard.form_refused"
+_FORM_REFUSAL_INTERVAL = timedelta(seconds=60)
 
 
 class AccessDeniedError(PermissionError):
@@ -94,6 +99,8 @@ def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> 
                               lockout_seconds=settings.sign_in_lockout_seconds)
     # Each check costs 128 MiB and a few hundred ms of scrypt: a flood must queue, not exhaust memory.
     checks = threading.BoundedSemaphore(settings.password_checks_at_once)
+    forged = AggregatedRefusals(engine, lambda: datetime.now(UTC).replace(tzinfo=None), _FORM_REFUSAL_INTERVAL,
+                                action=FORM_REFUSED)
 
     def gate() -> BaseResponse | None:
         if request.path in _PUBLIC or signed_in_user(settings) is not None:
@@ -112,6 +119,7 @@ def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> 
         expected = session.get(_SESSION_CSRF)
         sent = request.form.get("csrf", "")
         if not isinstance(expected, str) or not secrets.compare_digest(sent.encode(), expected.encode()):
+            forged.refused("sign-in form", request.remote_addr, {"reason": "missing or wrong form token"})
             return _login_form(target, error="The form expired; try again.", status=400)
         name = request.form.get("username", "")[:256]
         address = request.remote_addr or "unknown"

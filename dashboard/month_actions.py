@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from dashboard.auth import AccessDeniedError, SignedInUser
+from dashboard.refusals import refused
 from dashboard.settings import Role
 from store.errors import ConflictError
 from store.months import close_month, closed_month_names
@@ -18,7 +19,7 @@ def close_for_chargeback(engine: Engine, user: SignedInUser, month: str | None, 
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
-        return f"Refused: {error}."
+        return refused(engine, user, "month.close", error, month=month)
     if not month:
         return "Pick a month first."
     if month in closed_month_names(engine):

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from core.policy.problems import errors_in
 from core.policy.validate import validate
 from dashboard.auth import AccessDeniedError, SignedInUser
+from dashboard.refusals import refused
 from dashboard.settings import Role
 from store.errors import ConflictError, NotFoundError
 from store.policies import activate, get_version, rollback
@@ -20,7 +21,7 @@ def activate_version(engine: Engine, user: SignedInUser, version: str | None) ->
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
-        return f"Refused: {error}."
+        return refused(engine, user, "policy.activate", error, version=version)
     if not version:
         return "Pick a version first."
     try:
@@ -41,7 +42,7 @@ def roll_back(engine: Engine, user: SignedInUser) -> str:
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
-        return f"Refused: {error}."
+        return refused(engine, user, "policy.rollback", error)
     try:
         result = rollback(engine, actor=user.name)
     except ConflictError as error:

@@ -13,7 +13,8 @@ from flask import Flask, Response, redirect, request
 from sqlalchemy import Engine
 from werkzeug.wrappers import Response as BaseResponse
 
-from dashboard.auth import SignedInUser, session_registry, signed_in_user
+from dashboard.auth import AccessDeniedError, SignedInUser, session_registry, signed_in_user
+from dashboard.refusals import refused
 from dashboard.settings import DashboardSettings, Role
 from dashboard.sign_in_audit import record
 
@@ -41,8 +42,13 @@ def install_session_admin(server: Flask, settings: DashboardSettings, engine: En
         return Response(page, mimetype="text/html")
 
     def end() -> BaseResponse:
-        user = admin()
+        user = signed_in_user(settings)  # the gate has refused anyone signed out
         if user is None:
+            return _forbidden()
+        try:
+            user.require(Role.admin)
+        except AccessDeniedError as error:
+            refused(engine, user, "sessions.end", error, target=request.form.get("user", ""))
             return _forbidden()
         name = request.form.get("user", "")
         if name not in settings.users:

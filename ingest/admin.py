@@ -24,6 +24,7 @@ from ingest.admin_policies import policies_router
 from ingest.admin_proposals import proposals_router
 from ingest.admin_refusals import RefusedTokens
 from ingest.auth import BearerTokens
+from ingest.metrics import IngestMetrics
 from ingest.openapi_admin import responses
 from ingest.settings import IngestSettings
 from ingest.snapshot import snapshot_router
@@ -74,13 +75,14 @@ def audit_router(engine: Engine, actor: Callable[..., str]) -> APIRouter:
 
 
 def install_control_plane(app: FastAPI, settings: IngestSettings, engine: Engine,
-                          clock: Callable[[], datetime]) -> None:
+                          clock: Callable[[], datetime], metrics: IngestMetrics | None = None) -> None:
     admins = BearerTokens(settings.admin_tokens)
     readers = BearerTokens({**dict.fromkeys(settings.snapshot_tokens, SNAPSHOT_READER), **settings.admin_tokens})
     # Refuse to start with an unusable audit key (a readable-by-others or missing key file) rather
     # than fail every audited change later; generates the default key file when none is configured.
     audit_trust(engine).load_key(create=True)
-    refusals = RefusedTokens(engine, clock, timedelta(seconds=settings.refused_token_audit_interval_s))
+    refusals = RefusedTokens(engine, clock, timedelta(seconds=settings.refused_token_audit_interval_s),
+                             None if metrics is None else metrics.tokens_refused)
     admin = bearer_dependency(admins, "admin", refusals)
     install_error_handlers(app)
     app.include_router(policies_router(engine, admin, clock, max_policy_bytes=settings.max_policy_bytes))

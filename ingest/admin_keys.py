@@ -1,5 +1,6 @@
 """Admin API for virtual keys: create (the plaintext is in this one response and nowhere else),
-list (never salts or hashes), revoke. Proxies learn of changes through the snapshot."""
+list (never salts or hashes), revoke, set the repos a key may tag. Proxies learn of changes through
+the snapshot."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at runtime, and
 # they name dependencies local to the router factory.
@@ -10,14 +11,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
+from core.keys import MAX_REPOS, repos_problem
 from ingest.admin_errors import InvalidInputError
 from ingest.openapi_admin import responses
-from store.keys import create_key, list_keys, revoke_key
+from store.keys import create_key, list_keys, revoke_key, set_key_repos
 
 _PRINCIPAL = r"^\S(.*\S)?$"  # no leading or trailing blanks: budgets and reports match names exactly
+_REPOS_DESCRIPTION = ('the repos its requests may tag with x-switchyard-repo (["*"]: any, said explicitly); '
+                      "null: no list (any repo, recorded as unverified)")
+
+
+def _checked_repos(repos: list[str] | None) -> list[str] | None:
+    problem = None if repos is None else repos_problem(repos)
+    if problem is not None:
+        raise ValueError(problem)  # pydantic answers 422 with the field's location
+    return repos
 
 
 class NewKey(BaseModel):
@@ -27,6 +38,17 @@ class NewKey(BaseModel):
     developer: str = Field(min_length=1, max_length=200, pattern=_PRINCIPAL)
     team: str | None = Field(None, min_length=1, max_length=200, pattern=_PRINCIPAL)
     rate_limit_rpm: int | None = Field(None, ge=1, le=1_000_000, description="requests a minute; null: unlimited")
+    repos: list[str] | None = Field(None, min_length=1, max_length=MAX_REPOS, description=_REPOS_DESCRIPTION)
+
+    _repos = field_validator("repos")(_checked_repos)
+
+
+class KeyRepos(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    repos: list[str] | None = Field(min_length=1, max_length=MAX_REPOS, description=_REPOS_DESCRIPTION)
+
+    _repos = field_validator("repos")(_checked_repos)
 
 
 def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], datetime]) -> APIRouter:
@@ -38,7 +60,8 @@ def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], d
     def create(new: NewKey, who: Actor) -> JSONResponse:
         try:
             plaintext, stored = create_key(engine, developer=new.developer, team=new.team, actor=who,
-                                           rate_limit_rpm=new.rate_limit_rpm, now=clock())
+                                           rate_limit_rpm=new.rate_limit_rpm,
+                                           repos=None if new.repos is None else tuple(new.repos), now=clock())
         except ValueError as error:  # a name ingest would refuse to store (core.turn_bounds.identity_problem)
             raise InvalidInputError(str(error)) from None
         return JSONResponse({"key": plaintext, **stored.public_dict()}, status_code=201,
@@ -51,5 +74,12 @@ def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], d
     @router.post("/{key_id}/revoke", summary="Revoke a key", responses=responses(401, 404, 422, 503))
     def revoke(key_id: Annotated[str, Path(min_length=1, max_length=64)], who: Actor) -> dict[str, Any]:
         return revoke_key(engine, key_id, actor=who, now=clock()).public_dict()
+
+    @router.put("/{key_id}/repos", summary="Set the repos a key may tag (null: no list)",
+                responses=responses(400, 401, 404, 422, 503))
+    def set_repos(key_id: Annotated[str, Path(min_length=1, max_length=64)], body: KeyRepos,
+                  who: Actor) -> dict[str, Any]:
+        repos = None if body.repos is None else tuple(body.repos)
+        return set_key_repos(engine, key_id, repos, actor=who, now=clock()).public_dict()
 
     return router

@@ -116,7 +116,7 @@ def create_app(
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    install_control_plane(app, settings, engine, clock)
+    install_control_plane(app, settings, engine, clock, metrics)
 
     def openapi_with_ingest_tokens() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -18,6 +18,7 @@ class IngestMetrics:
     duplicates: Counter
     requests: Counter
     batch_seconds: Histogram
+    tokens_refused: Counter
 
     @classmethod
     def create(cls) -> IngestMetrics:
@@ -36,4 +37,7 @@ class IngestMetrics:
             batch_seconds=Histogram("switchyard_ingest_batch_seconds",
                                     "Time to decode, normalise, price, redact and write one batch",
                                     ["signal"], buckets=BATCH_SECONDS_BUCKETS, registry=registry),
+            tokens_refused=Counter("switchyard_ingest_tokens_refused",
+                                   "Wrong admin or snapshot bearer tokens presented to the control plane",
+                                   ["kind"], registry=registry),
         )

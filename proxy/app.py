@@ -21,8 +21,8 @@ import httpx
 import orjson
 from redis.exceptions import RedisError
 
-from core.facts import RequestFacts, extract_facts
-from core.keys import KeyRecord, KeyRing, parse_key
+from core.facts import REPO_HEADER, RequestFacts, extract_facts
+from core.keys import KeyRecord, KeyRing, claim_repo, parse_key
 from core.paths import path_problem, shown
 from core.policy.budgets import budget_verdict, month_reset
 from core.policy.decide import decide
@@ -295,7 +295,11 @@ class ProxyApp:
 
     def _authenticate(self, headers: dict[str, str]) -> tuple[KeyRecord | None, bool]:
         """The developer's key record (None in pass-through) and whether the client's own
-        credential is forwarded (pass-through) instead of the target's provider key."""
+        credential is forwarded (pass-through) instead of the target's provider key.
+
+        A key that lists its repos may tag only those (403 otherwise, from the headers alone); when
+        it lists one and the request names none, ``headers`` gets that one, so the facts, budgets
+        and span read it like a header the client sent."""
         presented = presented_key(headers)
         if self.settings.passthrough and (presented is None or parse_key(presented) is None):
             return None, True
@@ -306,6 +310,11 @@ class ProxyApp:
         if record is None:
             hint = "" if len(self.keyring) else " (this gateway has no virtual keys yet: `switchyard keys create`)"
             raise ProxyError("authentication_error", "invalid x-api-key" + hint)
+        claim = claim_repo(record, headers.get(REPO_HEADER))
+        if claim.refused is not None:
+            raise ProxyError("permission_error", claim.refused)
+        if claim.repo is not None:
+            headers[REPO_HEADER] = claim.repo
         if record.rate_limit_rpm is not None:
             self._check_rate(record)
         return record, False

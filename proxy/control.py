@@ -6,8 +6,10 @@ never waits and an in-flight request keeps what it started with."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 from core.keys import KeyRing
 
@@ -18,6 +20,17 @@ from .settings import ProxySettings
 from .snapshot import Snapshot, SnapshotClient
 
 log = logging.getLogger("switchyard.proxy.control")
+# The proxy has no database: a policy file it applies or refuses is recorded as a line on the
+# logger the audit chain's head checkpoints go to, with the file's SHA-256, so a log pipeline the
+# proxy's host cannot edit holds which policy bytes were in force when.
+audit_log = logging.getLogger("switchyard.audit")
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable ({type(exc).__name__})"
 
 
 class ControlPlane:
@@ -36,6 +49,10 @@ class ControlPlane:
 
     async def start(self) -> list[asyncio.Task[None]]:
         """Load what is there now; return the background tasks that keep it current."""
+        if self.settings.policy_file is not None:
+            path = self.settings.policy_file
+            audit_log.info("policy file in force at start: path=%s sha256=%s version=%s",
+                           path, _file_digest(path), self.routing.version)
         self.reload_keys()
         tasks = [asyncio.create_task(self._watch_files(), name="switchyard-reload")]
         if self.settings.snapshot_url:
@@ -79,11 +96,19 @@ class ControlPlane:
         if stamp == self._policy_stamp:
             return False
         self._policy_stamp = stamp
+        # Digest, then parse: should the file change between the two reads, its new stamp makes the
+        # next poll reload (and record) it again, so the last line always names the bytes in force.
+        digest = _file_digest(path)
         try:
             routing = load_routing_file(path, self._provider_keys, passthrough=self.settings.passthrough)
         except (OSError, ValueError) as exc:
             log.error("keeping policy %s; %s was refused: %s", self.routing.version, path, exc)
+            reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
+            audit_log.warning("policy file refused: path=%s sha256=%s kept=%s reason=%s", path, digest,
+                              self.routing.version, reason[:500] or type(exc).__name__)
             return False
+        audit_log.info("policy file applied: path=%s sha256=%s version=%s previous=%s", path, digest,
+                       routing.version, self.routing.version)
         self.install(routing)
         return True
 

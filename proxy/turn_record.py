@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from core.facts import RequestFacts
-from core.keys import KeyRecord
+from core.keys import KeyRecord, claim_repo
 from core.policy.facts import Decision
 from core.spans import Turn, session_trace_id
 
@@ -43,6 +43,8 @@ def build_turn(
         developer=record.developer if record else None,
         team=record.team if record else None,
         repo=facts.repo,
+        # the proxy refused any other repo (ProxyApp._authenticate): here it is only labelled
+        repo_verified=claim_repo(record, facts.repo).verified,
         cli_version=facts.cli_version,
         agent_id=facts.agent_id,
         parent_agent_id=facts.parent_agent_id,

@@ -98,6 +98,8 @@ turns = Table(
     Column("cost_exact", Boolean, nullable=False),
     Column("cost_note", Text),
     Column("ingested_at", DateTime(), nullable=False),
+    # whether the developer's key vouched for `repo` (core.keys.claim_repo); NULL for turns stored before 0007
+    Column("repo_verified", Boolean),
 )
 
 # Claude Code's own telemetry events (CLAUDE_CODE_ENABLE_TELEMETRY=1), joined to turns by session id.
@@ -199,6 +201,8 @@ virtual_keys = Table(
     Column("rate_limit_rpm", Integer),
     Column("revoked_at", DateTime()),
     Column("revoked_by", Text),
+    # the repos its requests may tag (a JSON array; ["*"]: any); NULL: no list, any repo, unverified
+    Column("repos", Json),
 )
 
 # Months finance has closed: their chargeback is final, so ingest refuses turns dated inside them.

@@ -1,4 +1,5 @@
-"""`switchyard keys …`: create, list and revoke virtual keys (the key file holds hashes only).
+"""`switchyard keys …`: create, list and revoke virtual keys, and set the repos a key may tag (the
+key file holds hashes only).
 
 Creating and revoking are written to the audit log when there is a database to write it to:
 ``DATABASE_URL``, or else the SQLite database beside the keys file (``data/switchyard.sqlite3`` for
@@ -20,15 +21,19 @@ from rich.table import Table
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.keys import KeyRing, mint_key
+from core.keys import KeyRing, mint_key, parse_repos
 from proxy.keyfile import load_keyring, save_keyring
 from store.audit import append, audited
 from store.audit_trust import AuditKeyError
 from store.engine import SQLITE_FILENAME, make_engine
-from store.keys import CREATE, REVOKE
+from store.keys import CREATE, REVOKE, SET_REPOS
 
 keys_app = typer.Typer(help="Virtual keys: one per developer, stored hashed.", no_args_is_help=True)
 KeysFile = Annotated[Path, typer.Option("--keys-file", envvar="SWITCHYARD_KEYS_FILE", help="The keys file.")]
+Repos = Annotated[str | None, typer.Option(
+    help="The repos its requests may tag with x-switchyard-repo, comma-separated (payments-api,billing), "
+         "or * for any. A header naming another repo gets a 403; without a header a key with one repo "
+         "tags that one. Default: no list (any repo, recorded as unverified).")]
 DatabaseUrl = Annotated[str | None, typer.Option(
     "--database-url", envvar="DATABASE_URL",
     help="Where to audit the change (default: the SQLite database beside the keys file, if there is one).")]
@@ -65,7 +70,8 @@ def _report_audit(keys_file: Path, database_url: str | None, *, action: str, key
     typer.echo(sentence, err=True)
 
 
-def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int | None = None) -> str:
+def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int | None = None,
+               repos: tuple[str, ...] | None = None) -> str:
     """Add a key for ``developer`` to the file at ``path``; return the plaintext key (shown once)."""
     ring = load_keyring(path)
     plaintext, record = mint_key(
@@ -76,6 +82,7 @@ def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int
         team=team,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         rate_limit_rpm=rate_limit_rpm,
+        repos=repos,
     )
     save_keyring(path, KeyRing([*ring.records(), record]))
     return plaintext
@@ -86,12 +93,17 @@ def create(
     developer: Annotated[str, typer.Option(help="Who the key belongs to (attribution, budgets).")],
     team: Annotated[str | None, typer.Option(help="The developer's team.")] = None,
     rate_limit_rpm: Annotated[int | None, typer.Option(min=1, help="Requests a minute (default: unlimited).")] = None,
+    repos: Repos = None,
     keys_file: KeysFile = Path("data/keys.json"),
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a key and print it once. Only its salted hash is stored."""
     try:
-        key = create_key(keys_file, developer, team, rate_limit_rpm)
+        allowed = None if repos is None else parse_repos(repos)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--repos") from None
+    try:
+        key = create_key(keys_file, developer, team, rate_limit_rpm, allowed)
     except ValueError as error:  # a developer or team name ingest would refuse
         raise typer.BadParameter(str(error)) from None
     err = Console(stderr=True)
@@ -100,15 +112,17 @@ def create(
     err.print("Claude Code:  export ANTHROPIC_AUTH_TOKEN=<the key above>")
     key_id = load_keyring(keys_file).records()[-1].key_id
     _report_audit(keys_file, database_url, action=CREATE, key_id=key_id,
-                  detail={"developer": developer, "team": team, "rate_limit_rpm": rate_limit_rpm})
+                  detail={"developer": developer, "team": team, "rate_limit_rpm": rate_limit_rpm,
+                          "repos": None if allowed is None else list(allowed)})
 
 
 @keys_app.command("list")
 def list_keys(keys_file: KeysFile = Path("data/keys.json")) -> None:
     """List keys (ids and owners; never secrets)."""
-    table = Table("key id", "developer", "team", "created", "revoked")
+    table = Table("key id", "developer", "team", "repos", "created", "revoked")
     for r in load_keyring(keys_file).records():
-        table.add_row(r.key_id, r.developer, r.team or "-", r.created_at, "yes" if r.revoked else "")
+        repos = "any (no list)" if r.repos is None else ",".join(r.repos)
+        table.add_row(r.key_id, r.developer, r.team or "-", repos, r.created_at, "yes" if r.revoked else "")
     Console().print(table)
 
 
@@ -126,3 +140,33 @@ def revoke(key_id: str, keys_file: KeysFile = Path("data/keys.json"), database_u
     revoked = next(r for r in records if r.key_id == key_id)
     _report_audit(keys_file, database_url, action=REVOKE, key_id=key_id,
                   detail={"developer": revoked.developer, "team": revoked.team})
+
+
+@keys_app.command("set-repos")
+def set_repos(
+    key_id: str,
+    repos: Annotated[str | None, typer.Argument(
+        help="Comma-separated repo names, or * for any; leave out with --clear.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the list (any repo, unverified).")] = False,
+    keys_file: KeysFile = Path("data/keys.json"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set the repos a key may tag; running proxies apply it within one reload interval."""
+    if (repos is None) == (not clear):
+        raise typer.BadParameter("give the repos (a,b or *) or --clear, not both", param_hint="REPOS")
+    try:
+        allowed = None if repos is None else parse_repos(repos)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="REPOS") from None
+    records = load_keyring(keys_file).records()
+    current = next((r for r in records if r.key_id == key_id), None)
+    if current is None:
+        raise typer.BadParameter(f"no key with id {key_id}", param_hint="KEY_ID")
+    save_keyring(keys_file, KeyRing(
+        dataclasses.replace(r, repos=allowed) if r.key_id == key_id else r for r in records
+    ))
+    typer.echo(f"{key_id} may tag: {'any repo (no list)' if allowed is None else ','.join(allowed)}")
+    _report_audit(keys_file, database_url, action=SET_REPOS, key_id=key_id,
+                  detail={"developer": current.developer,
+                          "before": None if current.repos is None else list(current.repos),
+                          "after": None if allowed is None else list(allowed)})

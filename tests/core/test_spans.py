@@ -65,3 +65,9 @@ def test_request_holds_every_turn():
     request = turns_to_request([_turn(), _turn()])
     assert len(spans.turns_in_request(request)) == 2
     assert request.resource_spans[0].resource.attributes[0].value.string_value == "switchyard-proxy"
+
+
+@pytest.mark.parametrize("verified", [True, False, None])
+def test_repo_verified_survives_the_span_false_included(verified):
+    turn = _turn(repo="payments-api", repo_verified=verified)
+    assert span_to_turn(turn_to_span(turn)).repo_verified is verified

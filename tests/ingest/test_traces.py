@@ -178,3 +178,14 @@ def test_unknown_models_are_kept_unpriced_and_flagged(client: httpx.Client, db_e
     assert frame["cost_usd"].to_list() == [Decimal(0), Decimal(0)]
     assert "mystery-model-9" in frame["cost_note"][0]
     assert rollup_frame(db_engine, by=())["unpriced"].to_list() == [2]
+
+
+@pytest.mark.parametrize("encoding", [PROTOBUF, JSON])
+def test_whether_the_repo_was_verified_is_stored(client: httpx.Client, db_engine: Engine, encoding: str) -> None:
+    spans = [request_of(1, start=0, repo="billing", repo_verified=True),
+             request_of(1, start=1, repo="billing", repo_verified=False),
+             request_of(1, start=2, repo="billing")]  # a proxy from before the attribute: NULL
+    for request in spans:
+        assert not trace_response(post(client, "/v1/traces", body_in(encoding, request), encoding)).HasField(
+            "partial_success")
+    assert turns_frame(db_engine)["repo_verified"].to_list() == [True, False, None]
