@@ -51,7 +51,7 @@ from .relay import HeldResponse, RelayResult, relay
 from .request import ClientGone, parse_json, read_body, request_id, with_model
 from .routing import Routing, RoutingError, builtin_policy, load_routing_file, routing_for
 from .settings import ProxySettings
-from .shared_spend import SharedSpend
+from .shared_spend import SharedSpend, new_reservation_id
 from .stats import ExportStats
 from .turn_record import build_turn
 
@@ -378,13 +378,17 @@ class ProxyApp:
         store = self.shared_spend
         if store is not None and keys:
             limits = blocking_limits(compiled.budgets, facts)
-            answer = await self._shared(store.reserve(self.ledger.month, keys, usd, limits, local), "reserve")
-            if answer is not None:  # else: fail open, on the local view
+            reservation = new_reservation_id()
+            answer = await self._shared(store.reserve(self.ledger.month, keys, usd, limits, local, reservation),
+                                        "reserve")
+            if answer is not None:
                 shared = committed(keys, answer.spent, answer.reserved)
                 view = {key: max(shared[key], local[key]) for key in keys}  # as the script judged it
-                shared_id = answer.id if answer.admitted else None
-            else:  # the local view may be stale by now (the await): judge on a fresh one
+                shared_id = reservation if answer.admitted else None
+            else:  # fail open, on this proxy's view (fresh: the await took time); the script may have
+                # run before the call timed out, so the turn still settles the id (a no-op if it did not)
                 view = committed(keys, self.ledger.current(), self.ledger.reserved)
+                shared_id = reservation
         verdict = budget_verdict(compiled, facts, view)
         blocked = verdict.state == "hard" and not (verdict.action == "downgrade" and verdict.downgrade_to is not None)
         if blocked:

@@ -17,7 +17,8 @@ Keys, per principal (amounts in micro-dollars, exact integers):
   (``TIME``), so proxies with skewed clocks agree on what has expired.
 
 If Redis lost its data (it keeps nothing on disk here), the snapshot's balances from the database
-still count: the reservation script takes the larger of Redis's spend and the proxy's (its floor).
+still count: the reservation script judges each principal on the larger of Redis's spent + reserved
+and the proxy's own (its floor).
 
 Every call is bounded by ``timeout_s`` (connect, read and the whole call; no retries): on a
 failure the proxy fails open to its own view (see ``ProxyApp._shared``).
@@ -45,8 +46,9 @@ _TTL_S = 40 * 24 * 3600
 _SWEEP = 256  # expired reservations swept per principal per call (bounds the script's time)
 
 # KEYS: spend, held, held-usd for each principal. ARGV: id, micro, ttl_ms, sweep, then per
-# principal: limit (micro, -1: none), floor (micro). Reply: admitted (0/1), then per principal its
-# spent (the larger of Redis's and the floor) and reserved, both before this reservation.
+# principal: limit (micro, -1: none), floor (micro: the proxy's own spent + reserved, which counts
+# when larger, e.g. after Redis lost its data). Reply: admitted (0/1), then per principal its spent
+# and reserved on Redis, both before this reservation.
 _RESERVE = """
 local now_s = redis.call('TIME')
 local now = tonumber(now_s[1]) * 1000 + math.floor(tonumber(now_s[2]) / 1000)
@@ -65,10 +67,10 @@ for i = 0, n - 1 do
     redis.call('HDEL', amounts, unpack(expired))
     redis.call('HINCRBY', amounts, '_sum', -gone)
   end
-  local spent = math.max(tonumber(redis.call('GET', spend) or '0'), tonumber(ARGV[6 + 2 * i]))
+  local spent = tonumber(redis.call('GET', spend) or '0')
   local reserved = tonumber(redis.call('HGET', amounts, '_sum') or '0')
   local limit = tonumber(ARGV[5 + 2 * i])
-  if limit >= 0 and spent + reserved >= limit then reply[1] = 0 end
+  if limit >= 0 and math.max(spent + reserved, tonumber(ARGV[6 + 2 * i])) >= limit then reply[1] = 0 end
   reply[2 + 2 * i] = spent
   reply[3 + 2 * i] = reserved
 end
@@ -117,6 +119,10 @@ class Reserved:
     reserved: dict[Key, Decimal]
 
 
+def new_reservation_id() -> str:
+    return secrets.token_hex(8)
+
+
 def _micro(usd: Decimal) -> int:
     return int((usd * _MICRO).to_integral_value())
 
@@ -130,7 +136,7 @@ class SharedSpend:
         self._prefix = prefix
         # No retries: a retry after a timeout doubles the wait the caller promised to bound.
         self._client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                               retry=Retry(NoBackoff(), 0))
+                                               retry=Retry(NoBackoff(), 0), driver_info=None)
         self._reserve = self._client.register_script(_RESERVE)
         self._settle = self._client.register_script(_SETTLE)
 
@@ -167,11 +173,12 @@ class SharedSpend:
             await self._bounded(pipe.execute())
 
     async def reserve(self, month: str, keys: Sequence[Key], usd: Decimal, limits: Mapping[Key, Decimal],
-                      floors: Mapping[Key, Decimal]) -> Reserved:
+                      floors: Mapping[Key, Decimal], reservation: str) -> Reserved:
         """Admit and reserve in one step: admitted when every principal in ``limits`` has spent
-        (the larger of Redis's and ``floors``) plus reserved below its limit; then ``usd`` is
-        reserved against every one of ``keys``."""
-        reservation = secrets.token_hex(8)
+        plus reserved (or its ``floors``, this proxy's own view, when larger) below its limit;
+        then ``usd`` is reserved against every one of ``keys`` under the id ``reservation`` (the
+        caller's, from :func:`new_reservation_id`, so a call that timed out can still be settled:
+        the script may have run)."""
         args: list[str | int] = [reservation, _micro(usd), self._ttl_ms, _SWEEP]
         for key in keys:
             limit = limits.get(key)
