@@ -128,6 +128,9 @@ class ProxyApp:
         if self.settings.redis_url:
             self.shared_spend = SharedSpend(self.settings.redis_url, timeout_s=self.settings.redis_timeout_s,
                                             reservation_ttl_s=self.settings.budget_reservation_ttl_s)
+            # warmed in the background: a Redis that is down or black-holed never delays start-up
+            self._background.append(asyncio.create_task(self._connect_shared(self.shared_spend),
+                                                        name="switchyard-redis-connect"))
         self._background.extend(await self.control.start())
         self._background.extend(asyncio.create_task(job(), name="switchyard-job") for job in self.jobs)
 
@@ -344,6 +347,9 @@ class ProxyApp:
             repo=facts.repo, session_id=facts.session_id,
         )
 
+    async def _connect_shared(self, store: SharedSpend) -> None:
+        await self._shared(store.connect(), "connect")
+
     async def _shared(self, call: Awaitable[T], name: str) -> T | None:
         """A Redis call that must not take the gateway down with it: bounded by
         SWITCHYARD_REDIS_TIMEOUT_S; on failure budgets fall back to this proxy's own view (fail
@@ -392,7 +398,7 @@ class ProxyApp:
         verdict = budget_verdict(compiled, facts, view)
         blocked = verdict.state == "hard" and not (verdict.action == "downgrade" and verdict.downgrade_to is not None)
         if blocked:
-            if store is not None and shared_id is not None:  # the script admits on these numbers: never leak one
+            if store is not None and shared_id is not None:  # one may exist (a failed call may have run): give it back
                 await self._shared(store.settle(self.ledger.month, keys, shared_id, Decimal(0)), "settle")
             hold = None
         else:

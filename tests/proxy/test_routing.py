@@ -178,7 +178,8 @@ def test_budgets_soft_header_then_hard_block(tmp_path, two_upstreams, receiver) 
         else:
             pytest.fail(f"the hard budget never blocked: {states}")
         assert "soft" in states and states[0] == "ok"
-        assert any(t.budget_state == "soft" for t in gateway.receiver.wait_for_turns(2))
+        # every turn up to the first soft one exported (they arrive at the export interval's pace)
+        assert any(t.budget_state == "soft" for t in gateway.receiver.wait_for_turns(states.index("soft") + 1))
 
 
 def test_budget_downgrade_routes_to_the_cheaper_target(tmp_path, two_upstreams, receiver) -> None:
