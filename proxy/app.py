@@ -378,8 +378,9 @@ class ProxyApp:
         usd = worst_case_usd(models, request.estimated_input_tokens, request.max_tokens,
                              lambda model, usage: self.prices.cost(model, usage, day).usd,
                              self.settings.budget_reservation_cap_usd)
-        # this proxy's view: the snapshot's balances, its own turns since, its own turns in flight
-        local = committed(keys, self.ledger.current(), self.ledger.reserved)
+        # this proxy's view: the snapshot's balances, its own turns since (or the fleet's spend as
+        # Redis last said, when more), its own turns in flight
+        local = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
         view, shared_id = local, None
         store = self.shared_spend
         if store is not None and keys:
@@ -388,12 +389,13 @@ class ProxyApp:
             answer = await self._shared(store.reserve(self.ledger.month, keys, usd, limits, local, reservation),
                                         "reserve")
             if answer is not None:
+                self.ledger.saw_shared(answer.spent)
                 shared = committed(keys, answer.spent, answer.reserved)
                 view = {key: max(shared[key], local[key]) for key in keys}  # as the script judged it
                 shared_id = reservation if answer.admitted else None
             else:  # fail open, on this proxy's view (fresh: the await took time); the script may have
                 # run before the call timed out, so the turn still settles the id (a no-op if it did not)
-                view = committed(keys, self.ledger.current(), self.ledger.reserved)
+                view = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
                 shared_id = reservation
         verdict = budget_verdict(compiled, facts, view)
         blocked = verdict.state == "hard" and not (verdict.action == "downgrade" and verdict.downgrade_to is not None)

@@ -92,6 +92,11 @@ class SpendLedger:
         # reservations of the turns in flight, per principal (kept across a month's end: the turns
         # settle into the month they finish in)
         self.reserved: dict[Key, Decimal] = {}
+        # the fleet's spend this month as Redis last reported it, per principal: what this proxy
+        # still knows of the other proxies' turns when Redis stops answering (spend only grows
+        # within a month, so an old figure is low, never high: failing open stays open)
+        self.shared_spent: dict[Key, Decimal] = {}
+        self._shared_limit = max(local_limit, 1)
 
     def _roll_month(self) -> None:
         month = month_of(self._clock())
@@ -100,6 +105,7 @@ class SpendLedger:
             self._baseline.clear()
             self._local.clear()
             self.totals = {}
+            self.shared_spent = {}
 
     def current(self) -> Mapping[Key, Decimal]:
         """Spend this month so far, per principal."""
@@ -128,6 +134,20 @@ class SpendLedger:
         for key in keys:
             self.totals[key] = self.totals.get(key, Decimal(0)) + usd
         return usd
+
+    def spent(self, keys: tuple[Key, ...]) -> dict[Key, Decimal]:
+        """Spend this month per principal of ``keys``: this proxy's view (the snapshot's balances,
+        its own turns since) or, when larger, the fleet's as Redis last reported it."""
+        totals = self.current()
+        return {key: max(totals.get(key, ZERO), self.shared_spent.get(key, ZERO)) for key in keys}
+
+    def saw_shared(self, spent: Mapping[Key, Decimal]) -> None:
+        """Remember the fleet's spend Redis just reported (bounded: emptied when full)."""
+        if len(self.shared_spent) >= self._shared_limit:
+            self.shared_spent.clear()
+        for key, usd in spent.items():
+            if usd > self.shared_spent.get(key, ZERO):
+                self.shared_spent[key] = usd
 
     def hold(self, keys: tuple[Key, ...], usd: Decimal) -> Hold:
         """Reserve ``usd`` against each of ``keys`` for a turn about to run."""

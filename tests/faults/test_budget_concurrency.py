@@ -317,3 +317,44 @@ def test_reservations_are_atomic_across_clients_and_expire(tmp_path: Path) -> No
         for name in client.scan_iter(prefix + "*"):
             client.delete(name)
         client.close()
+
+
+def test_failing_open_remembers_the_fleet_spend_redis_last_reported(tmp_path: Path, receiver) -> None:
+    """When Redis stops answering, a proxy judges on its own view, but that view keeps the fleet's
+    spend as Redis last reported it: a principal Redis said was over its hard limit stays blocked."""
+    require_or_skip(_redis_available(), f"Redis is not reachable at {REDIS_URL}")
+    developer, team = "dev-" + secrets.token_hex(4), "team-" + secrets.token_hex(4)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as upstream:
+            policy = _policy(tmp_path, upstream, developer)
+            with _gateways(tmp_path, upstream, receiver, 1, policy_file=policy, redis_url=REDIS_URL,
+                           redis_timeout_s=1.0) as (gateway,):
+                key = create_key(gateway.keys_file, developer, team)
+                wait_for_key(gateway, key)
+                client.set(f"switchyard:spend:{month_of(dt.datetime.now(dt.UTC))}:developer:{developer}", 1_000_000)
+                session = make_session(5)
+                body = encode_body(build_request_body(5, session=session, history_chars=2_000, model=MODEL,
+                                                      max_tokens=MAX_TOKENS))
+                headers = build_headers(session, api_key=key)
+
+                def turn() -> int:
+                    url = gateway.url + "/v1/messages"
+                    return httpx.post(url, content=body, headers=headers, timeout=30).status_code
+
+                assert turn() == 403  # the other proxies' spend, from Redis
+                store = gateway.app.shared_spend
+                assert store is not None
+
+                async def unreachable(*args, **kwargs):
+                    raise TimeoutError("black-holed")
+
+                store.reserve = unreachable  # type: ignore[method-assign]
+                failures = gateway.app.shared_spend_failures
+                assert turn() == 403  # still blocked, on what Redis said last
+                assert gateway.app.shared_spend_failures == failures + 1
+    finally:
+        for pattern in (f"switchyard:*:developer:{developer}", f"switchyard:*:team:{team}"):
+            for name in client.scan_iter(pattern):
+                client.delete(name)
+        client.close()

@@ -54,3 +54,14 @@ def test_a_zero_hold_touches_nothing() -> None:
     assert ledger.reserved == {}
     ledger.release(hold)
     assert ledger.reserved == {}
+
+
+def test_the_fleet_spend_redis_reported_counts_when_larger_and_only_grows() -> None:
+    ledger = _ledger()
+    ledger.accrue(_turn())
+    own = ledger.current()[KEYS[0]]
+    assert ledger.spent(KEYS) == dict.fromkeys(KEYS, own)
+    ledger.saw_shared({KEYS[0]: Decimal(5)})
+    assert ledger.spent(KEYS) == {KEYS[0]: Decimal(5), KEYS[1]: own}
+    ledger.saw_shared({KEYS[0]: Decimal(1)})  # an older answer arriving late never lowers it
+    assert ledger.spent(KEYS)[KEYS[0]] == Decimal(5)
