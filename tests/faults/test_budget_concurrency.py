@@ -139,6 +139,7 @@ def test_one_proxy_at_99_percent_admits_no_more_than_the_budget_holds(tmp_path: 
             assert app.ledger.reserved == {}
 
 
+@pytest.mark.redis
 def test_two_proxies_sharing_redis_at_99_percent_admit_no_more_than_the_budget_holds(tmp_path: Path,
                                                                                      receiver) -> None:
     require_or_skip(_redis_available(), f"Redis is not reachable at {REDIS_URL}")
@@ -270,6 +271,7 @@ def test_a_black_holed_redis_costs_a_turn_at_most_its_timeout_and_is_counted(tmp
             assert counted and float(counted[0].split()[-1]) >= 18, counted
 
 
+@pytest.mark.redis
 def test_reservations_are_atomic_across_clients_and_expire(tmp_path: Path) -> None:
     """The Lua scripts on their own: 40 reservations raced from two clients against $1 of headroom
     at $0.30 each admit exactly four (0, 0.3, 0.6, 0.9 are below the limit, 1.2 is not); settling
@@ -319,6 +321,7 @@ def test_reservations_are_atomic_across_clients_and_expire(tmp_path: Path) -> No
         client.close()
 
 
+@pytest.mark.redis
 def test_failing_open_remembers_the_fleet_spend_redis_last_reported(tmp_path: Path, receiver) -> None:
     """When Redis stops answering, a proxy judges on its own view, but that view keeps the fleet's
     spend as Redis last reported it: a principal Redis said was over its hard limit stays blocked."""
