@@ -291,9 +291,16 @@ class ProxyApp:
                 if turn.ttfb_ms is not None:
                     self.metrics.ttfb.observe(turn.ttfb_ms / 1000)
                 await self._account(turn, hold)
-            finally:  # whatever failed above, a reservation never outlives its turn (a no-op once settled)
-                if hold is not None:
-                    self.ledger.release(hold)
+            finally:  # whatever failed above, a reservation never outlives its turn
+                if hold is not None and hold.open:
+                    await self._release(hold)
+
+    async def _release(self, hold: Hold) -> None:
+        """Give a reservation back unsettled, here and on Redis (the turn's cost is unknown)."""
+        self.ledger.release(hold)
+        if hold.shared is not None and self.shared_spend is not None:
+            await self._shared(self.shared_spend.settle(self.ledger.month, hold.keys, hold.shared, Decimal(0)),
+                               "settle")
 
     async def _account(self, turn: Turn, hold: Hold | None) -> None:
         """The turn's real cost into the spend: its reservation (if it took one) settled to it, here

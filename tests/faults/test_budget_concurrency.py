@@ -104,7 +104,7 @@ async def _concurrent_streams(plan: list[tuple[str, str, bytes, dict[str, str]]]
         return await asyncio.gather(*(turn(client, *item) for item in plan))
 
 
-def _settled(apps: list[ProxyApp], timeout_s: float = 10.0) -> None:
+def _all_settled(apps: list[ProxyApp], timeout_s: float = 10.0) -> None:
     """Wait for every turn's settlement (it runs after the client has its last byte)."""
     deadline = time.monotonic() + timeout_s
     while any(app.ledger.reserved for app in apps):
@@ -131,7 +131,7 @@ def test_one_proxy_at_99_percent_admits_no_more_than_the_budget_holds(tmp_path: 
 
             statuses = asyncio.run(_concurrent_streams(
                 [(gateway.url, gateway.key, body, headers) for body, headers in bodies]))
-            _settled([app])
+            _all_settled([app])
 
             spent = app.ledger.current()[key]
             assert statuses.count(200) >= 1 and statuses.count(200) + statuses.count(403) == TURNS, statuses
@@ -166,7 +166,7 @@ def test_two_proxies_sharing_redis_at_99_percent_admit_no_more_than_the_budget_h
                 plan = [(gateways[i % 2].url, keys[i % 2], body, headers) for i, (body, headers) in enumerate(bodies)]
                 statuses = asyncio.run(_concurrent_streams(plan))
                 apps = [g.app for g in gateways]
-                _settled(apps)
+                _all_settled(apps)
 
                 spent = Decimal(int(client.get(spend_key))) / 1_000_000
                 assert statuses.count(200) >= 1 and statuses.count(200) + statuses.count(403) == TURNS, statuses
@@ -182,49 +182,82 @@ def test_two_proxies_sharing_redis_at_99_percent_admit_no_more_than_the_budget_h
         client.close()
 
 
-def test_no_exit_path_leaks_a_reservation(tmp_path: Path, receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("shared", [False, pytest.param(True, marks=pytest.mark.redis)], ids=["local", "redis"])
+def test_no_exit_path_leaks_a_reservation(tmp_path: Path, receiver, monkeypatch: pytest.MonkeyPatch,
+                                          shared: bool) -> None:
     """Upstream errors, clients hanging up mid-stream, blocked turns and a failure inside the proxy
-    after the reservation all give it back: afterwards nothing is held."""
+    after the reservation all give it back: afterwards nothing is held, here or on Redis."""
+    if shared:
+        require_or_skip(_redis_available(), f"Redis is not reachable at {REDIS_URL}")
+    developer = "dev-" + secrets.token_hex(4) if shared else "alice"
+    settings = {"redis_url": REDIS_URL, "redis_timeout_s": 1.0} if shared else {}
+    client = redis.Redis.from_url(REDIS_URL)
     config = UpstreamConfig(expected_api_key=PROVIDER_KEY, event_interval_s=0.05, text_deltas=20)
-    with FakeUpstream(config) as upstream:
-        policy = _policy(tmp_path, upstream, "alice")
-        with _gateways(tmp_path, upstream, receiver, 1, policy_file=policy) as (gateway,):
-            app = gateway.app
-            session = make_session(1)
-            body = encode_body(build_request_body(1, session=session, history_chars=2_000, model=MODEL,
-                                                  max_tokens=MAX_TOKENS))
-            headers = build_headers(session, api_key=gateway.key)
-            url = gateway.url + "/v1/messages"
+    try:
+        with FakeUpstream(config) as upstream:
+            policy = _policy(tmp_path, upstream, developer)
+            with _gateways(tmp_path, upstream, receiver, 1, policy_file=policy, **settings) as (gateway,):
+                key = create_key(gateway.keys_file, developer, "payments") if shared else gateway.key
+                wait_for_key(gateway, key)
+                _leak_scenarios(gateway, key, developer, client if shared else None, monkeypatch)
+    finally:
+        if shared:
+            for name in client.scan_iter(f"switchyard:*:developer:{developer}"):
+                client.delete(name)
+        client.close()
 
-            for fault in ("529", "500", "disconnect-before-response", "disconnect-mid-stream:3", "error-event:2"):
-                httpx.post(url, content=body, headers={**headers, "x-sim-fault": fault}, timeout=30)
-                _settled([app])
 
-            async def hang_up(count: int) -> None:
-                async def one(client: httpx.AsyncClient) -> None:
-                    async with client.stream("POST", url, content=body, headers=headers) as response:
-                        async for _ in response.aiter_raw():
-                            break  # the first bytes, then gone
-                async with httpx.AsyncClient(timeout=30) as client:
-                    await asyncio.gather(*(one(client) for _ in range(count)))
+def _leak_scenarios(gateway: Gateway, key: str, developer: str, client: redis.Redis | None,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    app = gateway.app
 
-            asyncio.run(hang_up(20))
-            _settled([app])
+    def _settled(apps: list[ProxyApp]) -> None:
+        _all_settled(apps)
+        if client is not None:  # Redis's settle follows the ledger's
+            deadline = time.monotonic() + 10
+            while int(client.hget(f"switchyard:held-usd:developer:{developer}", "_sum") or 0) != 0:
+                assert time.monotonic() < deadline, client.hgetall(f"switchyard:held-usd:developer:{developer}")
+                time.sleep(0.02)
 
-            def broken(*args, **kwargs):
-                raise RuntimeError("a bug after the reservation")
+    session = make_session(1)
+    body = encode_body(build_request_body(1, session=session, history_chars=2_000, model=MODEL,
+                                          max_tokens=MAX_TOKENS))
+    headers = build_headers(session, api_key=key)
+    url = gateway.url + "/v1/messages"
 
-            # a failure while relaying (the boundary answers 500), and one while building the turn's
-            # record, first when it is journaled and again after the response (past every except)
-            for name in ("proxy.app.relay", "proxy.app.build_turn"):
-                monkeypatch.setattr(name, broken)
-                assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 500
-                _settled([app])
-                monkeypatch.undo()
+    for fault in ("529", "500", "disconnect-before-response", "disconnect-mid-stream:3", "error-event:2"):
+        httpx.post(url, content=body, headers={**headers, "x-sim-fault": fault}, timeout=30)
+        _settled([app])
 
-            app.ledger.totals[("developer", "alice")] = HARD  # blocked turns hold nothing
-            assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 403
-            assert app.ledger.reserved == {}
+    async def hang_up(count: int) -> None:
+        async def one(http: httpx.AsyncClient) -> None:
+            async with http.stream("POST", url, content=body, headers=headers) as response:
+                async for _ in response.aiter_raw():
+                    break  # the first bytes, then gone
+        async with httpx.AsyncClient(timeout=30) as http:
+            await asyncio.gather(*(one(http) for _ in range(count)))
+
+    asyncio.run(hang_up(20))
+    _settled([app])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug after the reservation")
+
+    # a failure while relaying (the boundary answers 500), and one while building the turn's
+    # record, first when it is journaled and again after the response (past every except)
+    for name in ("proxy.app.relay", "proxy.app.build_turn"):
+        monkeypatch.setattr(name, broken)
+        assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 500
+        _settled([app])
+        monkeypatch.undo()
+
+    app.ledger.totals[("developer", developer)] = HARD  # blocked turns hold nothing
+    assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 403
+    assert app.ledger.reserved == {}
+    _settled([app])
+    if client is not None:
+        assert client.zcard(f"switchyard:held:developer:{developer}") == 0
+        assert app.shared_spend_failures == 0
 
 
 @contextmanager
