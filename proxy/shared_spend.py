@@ -20,12 +20,13 @@ If Redis lost its data (it keeps nothing on disk here), the snapshot's balances 
 still count: the reservation script judges each principal on the larger of Redis's spent + reserved
 and the proxy's own (its floor).
 
-Every call is bounded by ``timeout_s`` as a whole (connect, send, read; no retries): on a failure
-the proxy fails open to its own view (see ``ProxyApp._shared``). The bound is the event loop's
-clock, and a busy loop (a burst of requests being parsed) runs late: an answer that reached the
-socket before the deadline but was not read yet gets one more turn of the loop before the call is
-given up, so a saturated proxy does not fail open against a healthy Redis. A black-holed Redis still
-costs the timeout and no more.
+A reservation is bounded by ``timeout_s`` as a whole (connect, send, read; no retries): on a
+failure the proxy fails open to its own view (see ``ProxyApp._shared``). The bound is the event
+loop's clock, and a busy loop (a burst of requests being parsed) runs late: an answer that reached
+the socket before the deadline but was not read yet gets a few more turns of the loop before the
+call is given up, so a busy proxy fails open against a healthy Redis less often. A black-holed
+Redis still costs the timeout and no more. Settling (after the client has its last byte) may take
+up to ``settle_timeout_s``.
 
 The scripts touch several principals' keys at once, so they need one Redis (or keys hashed to one
 slot on a cluster, which these names are not).
@@ -148,6 +149,10 @@ class SharedSpend:
         # hundred microseconds each) instead of opening dozens at once, each a TCP handshake that a
         # busy loop can stretch past the timeout.
         backstop = max(timeout_s * 10, 1.0)
+        # Settling runs after the client has its last byte, so nobody waits on it, and a settle
+        # given up too early leaves its reservation holding headroom until it expires: it may wait
+        # up to the backstop.
+        self.settle_timeout_s = backstop
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=_POOL_SIZE, timeout=backstop, socket_timeout=backstop,
             socket_connect_timeout=backstop, retry=Retry(NoBackoff(), 0), driver_info=None)
@@ -165,9 +170,10 @@ class SharedSpend:
                       f"{self._prefix}held-usd:{scope}:{name}"]
         return names
 
-    async def _bounded(self, call: Awaitable[Any]) -> Any:
+    async def _bounded(self, call: Awaitable[Any], timeout_s: float | None = None) -> Any:
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
         task = asyncio.ensure_future(call)
-        done, _ = await asyncio.wait((task,), timeout=self.timeout_s)
+        done, _ = await asyncio.wait((task,), timeout=timeout_s)
         if not done:
             # The loop runs the deadline's callback in the same turn as (and before) the reading of
             # an answer that arrived meanwhile: give such an answer its turns before giving up.
@@ -179,7 +185,7 @@ class SharedSpend:
             task.cancel()  # redis-py drops a connection cancelled mid-command: none is reused half-read
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            raise TimeoutError(f"Redis did not answer within {self.timeout_s * 1000:.0f} ms")
+            raise TimeoutError(f"Redis did not answer within {timeout_s * 1000:.0f} ms")
         return task.result()
 
     async def connect(self) -> None:
@@ -199,7 +205,7 @@ class SharedSpend:
             for key in keys:
                 pipe.incrby(self._spend(month, key), micro)
                 pipe.expire(self._spend(month, key), _TTL_S)
-            await self._bounded(pipe.execute())
+            await self._bounded(pipe.execute(), self.settle_timeout_s)
 
     async def reserve(self, month: str, keys: Sequence[Key], usd: Decimal, limits: Mapping[Key, Decimal],
                       floors: Mapping[Key, Decimal], reservation: str) -> Reserved:
@@ -223,7 +229,8 @@ class SharedSpend:
         micro = max(_micro(usd), 0)
         if reservation is None and not micro:
             return
-        await self._bounded(self._settle(keys=self._names(month, keys), args=[reservation or "", micro, _TTL_S]))
+        await self._bounded(self._settle(keys=self._names(month, keys), args=[reservation or "", micro, _TTL_S]),
+                            self.settle_timeout_s)
 
     async def close(self) -> None:
         await self._client.aclose()
