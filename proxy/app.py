@@ -79,6 +79,7 @@ class ProxyApp:
         self.control = ControlPlane(settings, self.provider_keys, self.ledger, self._initial_routing())
         self.shared_spend: SharedSpend | None = None
         self.shared_spend_failures = 0
+        self._releasing: set[asyncio.Task[None]] = set()  # reservations given back after a refusal
         self.breaker = CircuitBreaker()
         self.admission = Admission(settings.max_in_flight_per_target, settings.max_queued_per_target)
         self._rate_buckets: dict[str, TokenBucket] = {}
@@ -407,8 +408,12 @@ class ProxyApp:
         verdict = budget_verdict(compiled, facts, view)
         blocked = verdict.state == "hard" and not (verdict.action == "downgrade" and verdict.downgrade_to is not None)
         if blocked:
-            if store is not None and shared_id is not None:  # one may exist (a failed call may have run): give it back
-                await self._shared(store.settle(self.ledger.month, keys, shared_id, Decimal(0)), "settle")
+            if store is not None and shared_id is not None:  # one may exist (a failed call may have run):
+                # give it back, without keeping the 403 waiting on a Redis that just failed
+                task = asyncio.create_task(self._shared(store.settle(self.ledger.month, keys, shared_id, Decimal(0)),
+                                                        "settle"))
+                self._releasing.add(task)
+                task.add_done_callback(self._releasing.discard)
             hold = None
         else:
             hold = self.ledger.hold(keys, usd)

@@ -143,16 +143,16 @@ class SharedSpend:
         self.timeout_s = timeout_s
         self._ttl_ms = max(int(reservation_ttl_s * 1000), 1)
         self._prefix = prefix
-        # No retries: a retry after a timeout doubles the wait the caller promised to bound. The
-        # socket timeouts are only a backstop (see _bounded); no CLIENT SETINFO round trip on connect.
-        # A bounded pool, kept warm (see connect): a burst of turns queues for a connection (a few
-        # hundred microseconds each) instead of opening dozens at once, each a TCP handshake that a
-        # busy loop can stretch past the timeout.
+        # The per-call bound is _bounded's; the socket timeouts are only a backstop.
         backstop = max(timeout_s * 10, 1.0)
         # Settling runs after the client has its last byte, so nobody waits on it, and a settle
         # given up too early leaves its reservation holding headroom until it expires: it may wait
         # up to the backstop.
         self.settle_timeout_s = backstop
+        # A bounded pool, kept warm (see connect): a burst of turns queues for a connection (a few
+        # hundred microseconds each) instead of opening dozens at once, each a TCP handshake that a
+        # busy loop can stretch past the timeout. No retries: a retry after a timeout doubles the
+        # wait the caller promised to bound. No CLIENT SETINFO round trip on connect.
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=_POOL_SIZE, timeout=backstop, socket_timeout=backstop,
             socket_connect_timeout=backstop, retry=Retry(NoBackoff(), 0), driver_info=None)

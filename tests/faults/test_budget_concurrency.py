@@ -302,6 +302,14 @@ def test_a_black_holed_redis_costs_a_turn_at_most_its_timeout_and_is_counted(tmp
             counted = [line for line in metrics.splitlines()
                        if line.startswith('switchyard_redis_failures_total{call="reserve"}')]
             assert counted and float(counted[0].split()[-1]) >= 18, counted
+            # a refusal is not kept waiting either (the reservation the failed call may have made is
+            # given back in the background)
+            holed.app.ledger.totals[("developer", "alice")] = HARD
+            started = time.perf_counter()
+            assert httpx.post(holed.url + "/v1/messages", content=encode_body(build_request_body(
+                8, model=MODEL, max_tokens=MAX_TOKENS)), headers=build_headers(make_session(8), api_key=holed.key),
+                timeout=30).status_code == 403
+            assert time.perf_counter() - started < 0.05 + 0.1
 
 
 @pytest.mark.redis
