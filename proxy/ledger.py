@@ -10,6 +10,11 @@ at all (``keep_local=False``), and while snapshots lag (ingest down, a slow roll
 ``local_limit`` records are kept; past that, new turns are folded into the newest record, which then
 stays until a snapshot covers its latest turn (a budget may count those turns twice for a moment,
 never zero times).
+
+Turns in flight hold reservations (:class:`Hold`, see core/policy/reservations.py): ``reserved``
+keeps their sum per principal, so a budget counts what is running as well as what has finished.
+Every hold is settled (its real cost accrued) or released exactly once; a second call is a no-op,
+so an error path that releases "just in case" can never release twice.
 """
 
 from __future__ import annotations
@@ -25,6 +30,20 @@ from core.spans import Turn
 
 Key = tuple[str, str]
 LOCAL_LIMIT = 4096
+ZERO = Decimal(0)
+
+
+class Hold:
+    """One turn's reservation against its principals (``usd`` each), while it runs. ``shared`` is
+    the id of the same reservation on Redis (None: held in this proxy only)."""
+
+    __slots__ = ("keys", "open", "shared", "usd")
+
+    def __init__(self, keys: tuple[Key, ...], usd: Decimal) -> None:
+        self.keys = keys
+        self.usd = usd
+        self.open = True
+        self.shared: str | None = None
 
 
 class _Folded:
@@ -70,6 +89,14 @@ class SpendLedger:
         self._local_limit = max(local_limit, 1)
         self._local: deque[_Local] = deque()
         self.totals: dict[Key, Decimal] = {}
+        # reservations of the turns in flight, per principal (kept across a month's end: the turns
+        # settle into the month they finish in)
+        self.reserved: dict[Key, Decimal] = {}
+        # the fleet's spend this month as Redis last reported it, per principal: what this proxy
+        # still knows of the other proxies' turns when Redis stops answering (spend only grows
+        # within a month, so an old figure is low, never high: failing open stays open)
+        self.shared_spent: dict[Key, Decimal] = {}
+        self._shared_limit = max(local_limit, 1)
 
     def _roll_month(self) -> None:
         month = month_of(self._clock())
@@ -78,6 +105,7 @@ class SpendLedger:
             self._baseline.clear()
             self._local.clear()
             self.totals = {}
+            self.shared_spent = {}
 
     def current(self) -> Mapping[Key, Decimal]:
         """Spend this month so far, per principal."""
@@ -106,6 +134,47 @@ class SpendLedger:
         for key in keys:
             self.totals[key] = self.totals.get(key, Decimal(0)) + usd
         return usd
+
+    def spent(self, keys: tuple[Key, ...]) -> dict[Key, Decimal]:
+        """Spend this month per principal of ``keys``: this proxy's view (the snapshot's balances,
+        its own turns since) or, when larger, the fleet's as Redis last reported it."""
+        totals = self.current()
+        return {key: max(totals.get(key, ZERO), self.shared_spent.get(key, ZERO)) for key in keys}
+
+    def saw_shared(self, spent: Mapping[Key, Decimal]) -> None:
+        """Remember the fleet's spend Redis just reported (bounded: emptied when full)."""
+        if len(self.shared_spent) >= self._shared_limit:
+            self.shared_spent.clear()
+        for key, usd in spent.items():
+            if usd > self.shared_spent.get(key, ZERO):
+                self.shared_spent[key] = usd
+
+    def hold(self, keys: tuple[Key, ...], usd: Decimal) -> Hold:
+        """Reserve ``usd`` against each of ``keys`` for a turn about to run."""
+        hold = Hold(keys, usd)
+        if usd:
+            for key in keys:
+                self.reserved[key] = self.reserved.get(key, ZERO) + usd
+        return hold
+
+    def release(self, hold: Hold) -> None:
+        """Drop a reservation (the turn ended without a cost to settle); a no-op the second time."""
+        if not hold.open:
+            return
+        hold.open = False
+        if not hold.usd:
+            return
+        for key in hold.keys:
+            left = self.reserved.get(key, ZERO) - hold.usd
+            if left > 0:
+                self.reserved[key] = left
+            else:  # exact arithmetic: every hold taken is given back, so this is zero, never less
+                self.reserved.pop(key, None)
+
+    def settle(self, hold: Hold, turn: Turn) -> Decimal:
+        """Replace a turn's reservation with its real cost (accrued as :meth:`accrue` does)."""
+        self.release(hold)
+        return self.accrue(turn)
 
     def _remember(self, at: float, keys: tuple[Key, ...], usd: Decimal) -> None:
         if len(self._local) < self._local_limit:

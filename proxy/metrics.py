@@ -55,6 +55,11 @@ class ProxyMetrics:
             "switchyard_proxy_ttfb_seconds", "Time from request to first relayed body byte",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=self.registry,
         )
+        # Redis calls that failed or timed out (the turn went on with the proxy's own spend view)
+        self.redis_failures = Counter(
+            "switchyard_redis_failures", "Shared budget store (Redis) calls that failed or timed out, by call",
+            ["call"], registry=self.registry,
+        )
         self.registry.register(_ExportCollector(exporter))
 
     def render(self) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -40,6 +41,16 @@ class ProxySettings(BaseSettings):
     snapshot_interval_s: float = 2.0
     # Redis shared by all proxies for budget spend (e.g. redis://127.0.0.1:6379/0). None: per-process.
     redis_url: str | None = None
+    # Longest a Redis call may take (connect, read, the whole call; no retries). Past it the turn
+    # goes on with this proxy's own view of spend (fail open), counted on /metrics.
+    redis_timeout_s: float = Field(default=0.05, gt=0, le=5)
+    # Budgets hold turns in flight: each reserves its worst-case cost at admission (see
+    # docs/policy.md, "Budgets under concurrency"), never more than this cap, which is also the
+    # most a hard budget can be overshot by.
+    budget_reservation_cap_usd: Decimal = Field(default=Decimal("2"), gt=0, allow_inf_nan=False)
+    # A reservation on Redis whose proxy died mid-turn is dropped after this long; keep it above
+    # the longest turn (a reservation that outlives it only stops counting early).
+    budget_reservation_ttl_s: float = Field(default=1800.0, gt=0)
 
     # Virtual keys: a JSON file written by `switchyard keys create` (hashes only).
     keys_file: Path = Path("data/keys.json")
