@@ -251,7 +251,7 @@ class ProxyApp:
                                      budget_state)
                 opened = self.turns.begin(started, result)
 
-            async def attempt(target: Target, result: RelayResult, hold: frozenset[int],
+            async def attempt(target: Target, result: RelayResult, held_statuses: frozenset[int],
                               trail: list[tuple[bytes, bytes]]) -> None:
                 key = None if forward_own_key else routing.credential(target)
                 credential = credential_for(key, target.auth) if key is not None else None
@@ -261,7 +261,7 @@ class ProxyApp:
                 async with self.admission.gate(target.name).slot():
                     await relay(self._session, target, method, path_and_query,
                                 upstream_request_headers(headers, credential), target_body, send, result,
-                                hold_statuses=hold, extra_headers=trail + extra)
+                                hold_statuses=held_statuses, extra_headers=trail + extra)
 
             async def respond(held: HeldResponse, trail: list[tuple[bytes, bytes]]) -> None:
                 await send({"type": "http.response.start", "status": held.status,
