@@ -233,7 +233,7 @@ class ProxyApp:
 
             async def attempt(target: Target, result: RelayResult, hold: frozenset[int],
                               trail: list[tuple[bytes, bytes]]) -> None:
-                key = None if forward_own_key else routing.credential(target)
+                key = routing.credential(target, forward_own_key)  # refuses a target outside the allowlist
                 credential = credential_for(key, target.auth) if key is not None else None
                 model = decision.model_for(target)
                 target_body = bodies.get(model, body) if model is not None else body
