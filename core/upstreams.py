@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -40,6 +40,8 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|2e)", re.IGNORECASE)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> the addresses it resolves to; OSError when it does not. The edges pass getaddrinfo.
+Resolve = Callable[[str, int], Sequence[Address]]
 
 
 class UpstreamError(ValueError):
@@ -239,6 +241,35 @@ def resolution_refusal(entry: Entry, addresses: Sequence[Address]) -> str | None
             continue
         return f"{entry.origin.host} resolves to {reason}"
     return None
+
+
+def policy_problems(policy: Policy, allowlist: Allowlist, resolve: Resolve | None = None) -> list[Problem]:
+    """Every target the allowlist refuses and, with ``resolve``, every target whose host name
+    resolves to an internal address its entry does not allow (errors, naming the target). A name
+    that does not resolve now is let through: nothing can be sent there now, and it is resolved
+    again whenever a policy naming it is applied."""
+    problems = allowlist.problems(policy)
+    if resolve is None:
+        return problems
+    refused = {problem.path for problem in problems}
+    for index, target in enumerate(policy.targets):
+        path = f"targets[{index}].base_url"
+        if path in refused:
+            continue
+        entry = allowlist.entry_for(target.base_url)
+        if entry.explicit:
+            continue
+        origin = parse_base_url(target.base_url)
+        try:
+            addresses = resolve(origin.host, origin.port)
+        except OSError:  # nothing can be sent there now; a policy is checked again whenever it is applied
+            continue
+        reason = resolution_refusal(entry, addresses)
+        if reason is not None:
+            hint = "" if entry.private else (f'; if that is intended, list it as {{"url": "{entry.origin}", '
+                                             f'"private": true}} in {SETTING}')
+            problems.append(Problem(path, f"target {target.name!r}: {reason}{hint}"))
+    return problems
 
 
 def allowlist_from_setting(values: Sequence[str | Mapping[str, object]] | None, upstream_url: str) -> Allowlist:

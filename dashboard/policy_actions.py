@@ -10,13 +10,14 @@ from sqlalchemy import Engine
 
 from core.policy.problems import errors_in
 from core.policy.validate import validate
+from core.upstreams import Allowlist
 from dashboard.auth import AccessDeniedError, SignedInUser
 from dashboard.settings import Role
 from store.errors import ConflictError, NotFoundError
 from store.policies import activate, get_version, rollback
 
 
-def activate_version(engine: Engine, user: SignedInUser, version: str | None) -> str:
+def activate_version(engine: Engine, user: SignedInUser, version: str | None, allowlist: Allowlist) -> str:
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
@@ -24,7 +25,8 @@ def activate_version(engine: Engine, user: SignedInUser, version: str | None) ->
     if not version:
         return "Pick a version first."
     try:
-        problems = errors_in(validate(get_version(engine, version).policy()))
+        policy = get_version(engine, version).policy()
+        problems = errors_in(validate(policy) + allowlist.problems(policy))
         if problems:
             return f"Refused: {version} is not a valid policy: " + "; ".join(str(p) for p in problems)
         result = activate(engine, version, actor=user.name)

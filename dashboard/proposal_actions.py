@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from core.upstreams import Allowlist
 from dashboard.auth import AccessDeniedError, SignedInUser
 from dashboard.settings import Role
 from store.errors import ConflictError, NotFoundError
@@ -14,12 +15,12 @@ from store.proposal_decisions import approve
 from store.proposals import set_status
 
 
-def approve_proposal(engine: Engine, user: SignedInUser, proposal_id: str | None) -> str:
+def approve_proposal(engine: Engine, user: SignedInUser, proposal_id: str | None, allowlist: Allowlist) -> str:
     try:
         user.require(Role.approver)
         if not proposal_id:
             return "Pick a proposal first."
-        result = approve(engine, proposal_id, actor=user.name)
+        result = approve(engine, proposal_id, actor=user.name, check=allowlist.problems)
     except (AccessDeniedError, NotFoundError, ConflictError) as error:
         return f"Refused: {error}."
     return f"Approved: {result.version} is now active (was {result.previous or 'none'}), by {user.name}."
