@@ -282,6 +282,8 @@ def allowlist_from_setting(values: Sequence[str | Mapping[str, object]] | None, 
         if isinstance(value, str):
             entries.append(value)
             continue
+        if not isinstance(value, Mapping):  # JSON gives whatever it was given
+            raise UpstreamError(f"{SETTING} entry {value!r}: expected a base URL or {{\"url\": …, \"private\": true}}")
         url, private = value.get("url"), value.get("private", False)
         if not isinstance(url, str) or not isinstance(private, bool) or set(value) - {"url", "private"}:
             raise UpstreamError(f"{SETTING} entry {dict(value)!r}: expected a base URL or "
