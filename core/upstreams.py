@@ -7,7 +7,7 @@ Resolution itself is I/O and happens at the edges (ingest when a policy is appli
 A base URL is refused outright when it is not plain ``http(s)://host[:port][/path]``: userinfo
 (``https://api.anthropic.com@evil.example``), a query or fragment, no host, whitespace, control
 characters or backslashes (parsers disagree on those, which is how URL allowlists get bypassed),
-dot segments or encoded separators in the path. A target is allowed when its scheme, host and
+dot segments, path parameters or encoded separators in the path. A target is allowed when its scheme, host and
 port equal an entry's and its path starts with the entry's path (segment-wise). ``http`` is for
 loopback only (a fake upstream in development).
 """
@@ -130,6 +130,8 @@ def normal_host(raw: str) -> str:
 def _path(raw: str) -> str:
     if _ENCODED_SEPARATOR.search(raw):
         raise UpstreamError("path has an encoded '.', '/' or '\\'")
+    if ";" in raw:  # `/..;/` is `..` to servlet containers
+        raise UpstreamError("path has a ';' (path parameters)")
     path = raw.rstrip("/")
     segments = path.split("/")[1:]
     if any(unquote(s) in ("", ".", "..") for s in segments):

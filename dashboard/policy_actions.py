@@ -39,13 +39,13 @@ def activate_version(engine: Engine, user: SignedInUser, version: str | None, al
     return f"{version} is now active (was {result.previous or 'none'}), activated by {user.name}."
 
 
-def roll_back(engine: Engine, user: SignedInUser) -> str:
+def roll_back(engine: Engine, user: SignedInUser, allowlist: Allowlist) -> str:
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
         return f"Refused: {error}."
     try:
-        result = rollback(engine, actor=user.name)
+        result = rollback(engine, actor=user.name, check=allowlist.problems)
     except ConflictError as error:
         return f"Refused: {error}."
     return f"Rolled back to {result.version} (was {result.previous}) by {user.name}."

@@ -118,7 +118,7 @@ def policies_router(engine: Engine, actor: Callable[..., str], clock: Callable[[
     @router.post("/rollback", summary="Go back to the previously active version",
                  responses=responses(401, 409, 503))
     def roll_back(who: Actor) -> dict[str, Any]:
-        return _activation(rollback(engine, actor=who, now=clock()))
+        return _activation(rollback(engine, actor=who, now=clock(), check=upstreams))
 
     @router.get("/{version}", summary="One version: its document and its YAML",
                 responses=responses(401, 404, 422, 503))

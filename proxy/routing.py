@@ -13,13 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from yarl import URL
-
 from core.policy.compile import CompiledPolicy, compile_policy
 from core.policy.load import load_policy
 from core.policy.problems import PolicyError
 from core.policy.schema import Default, Fallback, Policy, Target
-from core.upstreams import Allowlist, UpstreamError, normal_host, parse_base_url
+from core.upstreams import Allowlist
 
 from .errors import UpstreamFailure
 from .settings import ProxySettings
@@ -97,21 +95,5 @@ def allowed_by(routing: Routing, allowlist: Allowlist) -> Routing:
     problems = allowlist.problems(routing.compiled.policy)
     if problems:
         raise RoutingError(str(PolicyError(problems, f"policy {routing.version}")))
-    for target in routing.compiled.policy.targets:
-        _relay_reads_the_same(target)
     return replace(routing, allowed=frozenset(t.base_url for t in routing.compiled.policy.targets))
-
-
-def _relay_reads_the_same(target: Target) -> None:
-    """The relay builds its URL with yarl, not urllib: a base URL whose host the two read
-    differently is refused (the classic way past a URL allowlist)."""
-    origin = parse_base_url(target.base_url)
-    url = URL(target.base_url, encoded=True)
-    try:
-        host = normal_host(url.raw_host or "")
-    except UpstreamError:
-        host = None
-    if (url.scheme, host, url.port, url.raw_user) != (origin.scheme, origin.host, origin.port, None):
-        raise RoutingError(f"policy target {target.name!r}: {target.base_url!r} reads as {url.scheme}://"
-                           f"{url.raw_host}:{url.port} to the proxy's HTTP client, not {origin}")
 

@@ -91,5 +91,5 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         if trigger == "policies-activate-confirm":
             status = activate_version(ctx.engine, ctx.user(), version, ctx.settings.allowlist())
         elif trigger == "policies-rollback-confirm":
-            status = roll_back(ctx.engine, ctx.user())
+            status = roll_back(ctx.engine, ctx.user(), ctx.settings.allowlist())
         return state_content(ctx, version), status

@@ -75,6 +75,25 @@ def test_a_stored_version_outside_a_narrower_allowlist_is_not_activated(db_url: 
     assert state is not None and state.version == "v1"
 
 
+def test_no_rollback_to_a_version_outside_the_allowlist(db_url: str, db_engine: Engine) -> None:
+    create_version(db_engine, policy("gw", base_url="https://gateway.example"), actor="setup")
+    create_version(db_engine, policy("v2", "gw"), actor="setup")
+    activate(db_engine, "gw", actor="setup")
+    activate(db_engine, "v2", actor="setup")
+    engine = make_engine(db_url)
+    try:
+        with serve_ingest(db_url, engine, allowed_upstreams=["https://api.anthropic.com"]) as url, \
+                httpx.Client(base_url=url, headers=ALICE, timeout=30) as http:
+            refused = http.post("/admin/policies/rollback")
+            assert refused.status_code == 409
+            assert "cannot roll back to 'gw'" in refused.json()["detail"]
+            assert "https://gateway.example" in refused.json()["detail"]
+    finally:
+        engine.dispose()
+    state = active_state(db_engine)
+    assert state is not None and state.version == "v2"
+
+
 def test_a_proposal_outside_the_allowlist_is_not_approved(http: httpx.Client, db_engine: Engine) -> None:
     create_version(db_engine, policy("v1"), actor="setup")
     activate(db_engine, "v1", actor="setup")

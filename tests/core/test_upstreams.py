@@ -44,6 +44,7 @@ REFUSED = [
     ("https://gw.example/anthropic/%2e%2e/admin", "encoded"),
     ("https://gw.example/anthropic%2f..%2fadmin", "encoded"),
     ("https://gw.example/anthropic//x", "segment"),
+    ("https://gw.example/anthropic/..;/admin", "';'"),
     ("https://gw.example/anthropicx", "not in"),  # a prefix only on a segment boundary
     ("https://gw.example", "not in"),  # outside the entry's path
     ("https://[::ffff:169.254.169.254]", "not in"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from dashboard.auth import SignedInUser
-from dashboard.policy_actions import activate_version
+from dashboard.policy_actions import activate_version, roll_back
 from dashboard.proposal_actions import approve_proposal
 from dashboard.settings import DashboardSettings, Role
 from store.policies import active_state
@@ -32,6 +32,16 @@ def test_a_version_outside_the_allowlist_is_not_activated(db_engine: Engine) -> 
     assert said.startswith("Refused") and "target 'secondary'" in said and "SWITCHYARD_ALLOWED_UPSTREAMS" in said
     state = active_state(db_engine)
     assert state is not None and state.version == "v1"
+
+
+def test_no_rollback_to_a_version_outside_the_allowlist(db_engine: Engine) -> None:
+    seed_policies(db_engine)
+    wide = DashboardSettings(allowed_upstreams=["https://api.anthropic.com", "https://eu.example.com"]).allowlist()
+    assert "v2 is now active" in activate_version(db_engine, ALICE, "v2", wide)
+    said = roll_back(db_engine, ALICE, ANTHROPIC_ONLY)
+    assert said.startswith("Refused") and "cannot roll back to 'v1'" in said and "target 'secondary'" in said
+    state = active_state(db_engine)
+    assert state is not None and state.version == "v2"
 
 
 def test_the_variable_the_proxy_reads_configures_the_dashboard(monkeypatch) -> None:
