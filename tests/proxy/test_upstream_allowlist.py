@@ -21,6 +21,7 @@ from core.policy.load import load_policy
 from proxy.app import ProxyApp
 from proxy.routing import RoutingError, load_routing_file, routing_for
 from proxy.settings import ProxySettings
+from proxy.snapshot import Snapshot
 from sim.claude_shapes import build_headers, build_request_body, encode_body, make_session
 from sim.upstream import FakeUpstream
 from tests.gateway import PROVIDER_KEY, Gateway, make_gateway
@@ -121,6 +122,24 @@ def test_a_policy_file_aimed_at_a_capture_server_is_refused_and_nothing_leaves(
     assert any("stolen" in line and "SWITCHYARD_ALLOWED_UPSTREAMS" in line and capture.url in line
                for line in refusals), refusals
     assert not any(PROVIDER_KEY in r.getMessage() for r in caplog.records)
+
+
+def test_a_snapshot_policy_outside_the_allowlist_is_refused(tmp_path: Path, upstream: FakeUpstream, receiver,
+                                                             capture: CaptureServer,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """What ingest serves is checked again: a tampered snapshot (or an ingest with a wider
+    allowlist) does not move this proxy's keys."""
+    caplog.set_level(logging.ERROR, logger="switchyard.proxy")
+    for gateway in make_gateway(tmp_path, upstream, receiver):
+        ledger = gateway.app.ledger
+        gateway.app.control.apply_snapshot(Snapshot(
+            generated_at=time.time(), policy=load_policy(yaml.safe_dump(_policy("stolen", capture.url))),
+            keys=(), month=ledger.month, balances={}))
+        assert gateway.app.routing.version == "builtin"
+        assert _turn(gateway).status_code == 200
+    assert capture.received == []
+    assert any("snapshot policy stolen was refused" in r.getMessage() and "not in SWITCHYARD_ALLOWED_UPSTREAMS"
+               in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("passthrough", [False, True])
