@@ -7,9 +7,9 @@ Resolution itself is I/O and happens at the edges (ingest when a policy is appli
 A base URL is refused outright when it is not plain ``http(s)://host[:port][/path]``: userinfo
 (``https://api.anthropic.com@evil.example``), a query or fragment, no host, whitespace, control
 characters or backslashes (parsers disagree on those, which is how URL allowlists get bypassed),
-dot segments, path parameters or encoded separators in the path. A target is allowed when its scheme, host and
-port equal an entry's and its path starts with the entry's path (segment-wise). ``http`` is for
-loopback only (a fake upstream in development).
+dot segments, path parameters or encoded separators in the path. A target is allowed when its
+scheme, host and port equal an entry's and its path starts with the entry's path (segment-wise).
+``http`` is for loopback only (a fake upstream in development). docs/security.md has the rules.
 """
 
 from __future__ import annotations
@@ -186,7 +186,8 @@ def parse_entry(url: str, *, private: bool = False) -> Entry:
         raise UpstreamError(f"{SETTING} entry {url!r} {error}") from None
     if origin.scheme != "https" and not origin.loopback:
         raise UpstreamError(f"{SETTING} entry {url!r}: https is required (http only for loopback, in development)")
-    if origin.host in METADATA_NAMES or (origin.address is not None and origin.address in METADATA_ADDRESSES):
+    address = origin.address
+    if origin.host in METADATA_NAMES or (address is not None and _unmapped(address) in METADATA_ADDRESSES):
         raise UpstreamError(f"{SETTING} entry {url!r} is a cloud metadata endpoint")
     return Entry(origin, private)
 
@@ -204,18 +205,18 @@ class Allowlist:
     def __str__(self) -> str:
         return ", ".join(str(e.origin) for e in self.entries) or "(nothing)"
 
-    def entry_for(self, base_url: str) -> Entry:
-        """The entry that allows ``base_url``; UpstreamError saying why none does."""
+    def entries_for(self, base_url: str) -> list[Entry]:
+        """The entries that allow ``base_url`` (at least one); UpstreamError saying why none does."""
         origin = parse_base_url(base_url)
-        for entry in self.entries:
-            if entry.origin.covers(origin):
-                return entry
-        raise UpstreamError(f"is not in {SETTING} (allowed: {self})")
+        entries = [entry for entry in self.entries if entry.origin.covers(origin)]
+        if not entries:
+            raise UpstreamError(f"is not in {SETTING} (allowed: {self})")
+        return entries
 
     def refusal(self, base_url: str) -> str | None:
         """Why ``base_url`` may not be a target, or None."""
         try:
-            self.entry_for(base_url)
+            self.entries_for(base_url)
         except UpstreamError as error:
             return str(error)
         return None
@@ -258,19 +259,20 @@ def policy_problems(policy: Policy, allowlist: Allowlist, resolve: Resolve | Non
         path = f"targets[{index}].base_url"
         if path in refused:
             continue
-        entry = allowlist.entry_for(target.base_url)
-        if entry.explicit:
+        entries = allowlist.entries_for(target.base_url)
+        if any(entry.explicit for entry in entries):
             continue
         origin = parse_base_url(target.base_url)
         try:
             addresses = resolve(origin.host, origin.port)
         except OSError:  # nothing can be sent there now; a policy is checked again whenever it is applied
             continue
-        reason = resolution_refusal(entry, addresses)
-        if reason is not None:
-            hint = "" if entry.private else (f'; if that is intended, list it as {{"url": "{entry.origin}", '
-                                             f'"private": true}} in {SETTING}')
-            problems.append(Problem(path, f"target {target.name!r}: {reason}{hint}"))
+        # the most permissive entry decides (one marked private allows private answers)
+        reasons = [resolution_refusal(entry, addresses) for entry in entries]
+        if all(reason is not None for reason in reasons):
+            hint = "" if any(e.private for e in entries) else (
+                f'; if that is intended, list it as {{"url": "{entries[0].origin}", "private": true}} in {SETTING}')
+            problems.append(Problem(path, f"target {target.name!r}: {reasons[0]}{hint}"))
     return problems
 
 

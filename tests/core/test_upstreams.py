@@ -9,7 +9,15 @@ import pytest
 from pydantic import ValidationError
 
 from core.policy.schema import Policy, Target
-from core.upstreams import Allowlist, UpstreamError, parse_base_url, parse_entry, resolution_refusal
+from core.upstreams import (
+    Allowlist,
+    UpstreamError,
+    allowlist_from_setting,
+    parse_base_url,
+    parse_entry,
+    policy_problems,
+    resolution_refusal,
+)
 
 ALLOWED = Allowlist.of(["http://127.0.0.1:8787", "https://api.anthropic.com", "https://gw.example/anthropic"])
 
@@ -135,3 +143,39 @@ def test_a_private_entry_may_resolve_privately_but_never_to_metadata() -> None:
 
 def test_literal_addresses_are_explicit() -> None:
     assert resolution_refusal(parse_entry("http://127.0.0.1:8787"), [_ip("127.0.0.1")]) is None
+
+
+def _gateway_policy(base_url: str) -> Policy:
+    return Policy.model_validate({"version": "v", "default": {"route": ["gw"]},
+                                  "targets": [{"name": "gw", "base_url": base_url}]})
+
+
+def test_policy_problems_resolve_names_through_the_given_resolver() -> None:
+    def rebinding(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [_ip("169.254.169.254")]
+
+    def unresolvable(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        raise OSError("no such name")
+
+    def private(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [_ip("10.0.0.7")]
+
+    policy = _gateway_policy("https://gw.example/anthropic")
+    [problem] = policy_problems(policy, ALLOWED, rebinding)
+    assert problem.path == "targets[0].base_url" and "'gw'" in problem.message and "metadata" in problem.message
+    assert policy_problems(policy, ALLOWED, unresolvable) == []
+    assert policy_problems(policy, ALLOWED) == []  # no resolver: the allowlist alone
+    [hinted] = policy_problems(policy, ALLOWED, private)
+    assert '"private": true' in hinted.message
+    both = Allowlist.of(["https://gw.example/anthropic", ("https://gw.example", True)])
+    assert policy_problems(policy, both, private) == []  # the most permissive entry decides
+
+
+def test_the_setting_accepts_urls_and_private_objects() -> None:
+    allowlist = allowlist_from_setting(["https://api.anthropic.com", {"url": "https://vpce.example", "private": True}],
+                                       "http://127.0.0.1:1")
+    assert [e.private for e in allowlist.entries] == [False, True]
+    assert str(allowlist_from_setting(None, "http://127.0.0.1:1")) == "http://127.0.0.1:1, https://api.anthropic.com"
+    for bad in ([3], [{"url": "https://x.example", "privat": True}], [{"url": 1}]):
+        with pytest.raises(UpstreamError, match="expected a base URL"):
+            allowlist_from_setting(bad, "https://api.anthropic.com")  # type: ignore[arg-type]
