@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from core.policy.problems import errors_in
 from core.policy.validate import validate
+from core.upstreams import Allowlist
 from dashboard.auth import AccessDeniedError, SignedInUser
 from dashboard.refusals import refused
 from dashboard.settings import Role
@@ -17,7 +18,7 @@ from store.errors import ConflictError, NotFoundError
 from store.policies import activate, get_version, rollback
 
 
-def activate_version(engine: Engine, user: SignedInUser, version: str | None) -> str:
+def activate_version(engine: Engine, user: SignedInUser, version: str | None, allowlist: Allowlist) -> str:
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
@@ -25,7 +26,8 @@ def activate_version(engine: Engine, user: SignedInUser, version: str | None) ->
     if not version:
         return "Pick a version first."
     try:
-        problems = errors_in(validate(get_version(engine, version).policy()))
+        policy = get_version(engine, version).policy()
+        problems = errors_in(validate(policy) + allowlist.problems(policy))
         if problems:
             return f"Refused: {version} is not a valid policy: " + "; ".join(str(p) for p in problems)
         result = activate(engine, version, actor=user.name)
@@ -38,13 +40,13 @@ def activate_version(engine: Engine, user: SignedInUser, version: str | None) ->
     return f"{version} is now active (was {result.previous or 'none'}), activated by {user.name}."
 
 
-def roll_back(engine: Engine, user: SignedInUser) -> str:
+def roll_back(engine: Engine, user: SignedInUser, allowlist: Allowlist) -> str:
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
         return refused(engine, user, "policy.rollback", error)
     try:
-        result = rollback(engine, actor=user.name)
+        result = rollback(engine, actor=user.name, check=allowlist.problems)
     except ConflictError as error:
         return f"Refused: {error}."
     return f"Rolled back to {result.version} (was {result.previous}) by {user.name}."

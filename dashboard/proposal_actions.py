@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from core.upstreams import Allowlist
 from dashboard.auth import AccessDeniedError, SignedInUser
 from dashboard.refusals import refused
 from dashboard.settings import Role
@@ -15,7 +16,7 @@ from store.proposal_decisions import approve
 from store.proposals import set_status
 
 
-def approve_proposal(engine: Engine, user: SignedInUser, proposal_id: str | None) -> str:
+def approve_proposal(engine: Engine, user: SignedInUser, proposal_id: str | None, allowlist: Allowlist) -> str:
     try:
         user.require(Role.approver)
     except AccessDeniedError as error:
@@ -23,7 +24,7 @@ def approve_proposal(engine: Engine, user: SignedInUser, proposal_id: str | None
     try:
         if not proposal_id:
             return "Pick a proposal first."
-        result = approve(engine, proposal_id, actor=user.name)
+        result = approve(engine, proposal_id, actor=user.name, check=allowlist.problems)
     except (NotFoundError, ConflictError) as error:
         return f"Refused: {error}."
     return f"Approved: {result.version} is now active (was {result.previous or 'none'}), by {user.name}."

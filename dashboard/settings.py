@@ -12,8 +12,10 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.upstreams import ANTHROPIC_API, Allowlist, allowlist_from_setting
 
 
 class Role(StrEnum):
@@ -72,3 +74,17 @@ class DashboardSettings(BaseSettings):
     baseline_model: str = "claude-opus-4-5"
     # The price table (core/prices.yaml format); None: the one shipped with switchyard.
     prices_file: Path | None = None
+    # The upstream allowlist, the same variables the proxy and ingest read (docs/security.md): a
+    # proposal or version whose targets are outside it is refused on approval or activation.
+    allowed_upstreams: list[str | dict[str, str | bool]] | None = Field(
+        default=None, validation_alias=AliasChoices("allowed_upstreams", "SWITCHYARD_ALLOWED_UPSTREAMS"))
+    upstream_url: str = Field(default=ANTHROPIC_API,
+                              validation_alias=AliasChoices("upstream_url", "SWITCHYARD_UPSTREAM_URL"))
+
+    @model_validator(mode="after")
+    def _allowlist_is_valid(self) -> DashboardSettings:
+        self.allowlist()  # a bad entry stops the dashboard at start, naming the entry
+        return self
+
+    def allowlist(self) -> Allowlist:
+        return allowlist_from_setting(self.allowed_upstreams, self.upstream_url)

@@ -28,6 +28,7 @@ from ingest.metrics import IngestMetrics
 from ingest.openapi_admin import responses
 from ingest.settings import IngestSettings
 from ingest.snapshot import snapshot_router
+from ingest.upstreams import upstream_check
 from store.audit import audit_head, audit_trust, list_audit, verify_audit
 
 SNAPSHOT_READER = "snapshot"
@@ -85,8 +86,10 @@ def install_control_plane(app: FastAPI, settings: IngestSettings, engine: Engine
                              None if metrics is None else metrics.tokens_refused)
     admin = bearer_dependency(admins, "admin", refusals)
     install_error_handlers(app)
-    app.include_router(policies_router(engine, admin, clock, max_policy_bytes=settings.max_policy_bytes))
-    app.include_router(proposals_router(engine, admin, clock))
+    upstreams = upstream_check(settings.allowlist())
+    app.include_router(policies_router(engine, admin, clock, max_policy_bytes=settings.max_policy_bytes,
+                                       upstreams=upstreams))
+    app.include_router(proposals_router(engine, admin, clock, upstreams))
     app.include_router(keys_router(engine, admin, clock))
     app.include_router(months_router(engine, admin, clock))
     app.include_router(audit_router(engine, admin))

@@ -23,6 +23,7 @@ from ingest.admin_errors import AdminError, InvalidPolicyError, PayloadTooLargeE
 from ingest.body import read_capped
 from ingest.errors import BodyTooLargeError
 from ingest.openapi_admin import policy_body, responses
+from ingest.upstreams import UpstreamCheck
 from store.policies import (
     Activation,
     PolicyVersion,
@@ -69,12 +70,23 @@ def parse_policy(raw: bytes) -> tuple[Policy, list[Problem]]:
     return policy, problems
 
 
+def refuse_outside_allowlist(policy: Policy, check: UpstreamCheck) -> list[Problem]:
+    """The upstream check's warnings; InvalidPolicyError (422) naming each target it refuses."""
+    problems = check(policy)
+    errors = errors_in(problems)
+    if errors:
+        raise InvalidPolicyError(f"policy {policy.version!r} would send provider keys where "
+                                 "SWITCHYARD_ALLOWED_UPSTREAMS does not allow: " + "; ".join(p.message for p in errors),
+                                 errors)
+    return problems
+
+
 def _activation(result: Activation) -> dict[str, Any]:
     return {"version": result.version, "previous": result.previous, "changed": result.changed}
 
 
 def policies_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], datetime], *,
-                    max_policy_bytes: int) -> APIRouter:
+                    max_policy_bytes: int, upstreams: UpstreamCheck) -> APIRouter:
     router = APIRouter(prefix="/admin/policies", tags=["admin: policies"])
     Actor = Annotated[str, Depends(actor)]
 
@@ -87,6 +99,7 @@ def policies_router(engine: Engine, actor: Callable[..., str], clock: Callable[[
         except BodyTooLargeError as error:
             raise PayloadTooLargeError(error.message) from None
         policy, warnings = parse_policy(raw)
+        warnings += await run_in_threadpool(refuse_outside_allowlist, policy, upstreams)  # resolves names
         stored, created = await run_in_threadpool(
             lambda: create_version(engine, policy, actor=who, note=note, now=clock()))
         state = await run_in_threadpool(active_state, engine)
@@ -105,7 +118,7 @@ def policies_router(engine: Engine, actor: Callable[..., str], clock: Callable[[
     @router.post("/rollback", summary="Go back to the previously active version",
                  responses=responses(401, 409, 503))
     def roll_back(who: Actor) -> dict[str, Any]:
-        return _activation(rollback(engine, actor=who, now=clock()))
+        return _activation(rollback(engine, actor=who, now=clock(), check=upstreams))
 
     @router.get("/{version}", summary="One version: its document and its YAML",
                 responses=responses(401, 404, 422, 503))
@@ -118,10 +131,12 @@ def policies_router(engine: Engine, actor: Callable[..., str], clock: Callable[[
     @router.post("/{version}/activate", summary="Make a version the active policy",
                  responses=responses(401, 404, 422, 503))
     def activate_version(version: Version, who: Actor) -> dict[str, Any]:
-        # stored versions were valid when stored; validation may have grown stricter since
-        errors = errors_in(validate(get_version(engine, version).policy()))
+        # stored versions were valid when stored; validation (and the allowlist) may have grown stricter since
+        policy = get_version(engine, version).policy()
+        errors = errors_in(validate(policy))
         if errors:
             raise InvalidPolicyError(f"version {version!r} has {len(errors)} error(s) now", errors)
+        refuse_outside_allowlist(policy, upstreams)
         return _activation(activate(engine, version, actor=who, now=clock()))
 
     @router.get("/{old}/diff/{new}", summary="What changes from one version to another",

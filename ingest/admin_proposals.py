@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from core.policy.diff import PolicyDiff, render_diff
 from ingest.admin_policies import iso
 from ingest.openapi_admin import responses
+from ingest.upstreams import UpstreamCheck
 from store.proposal_decisions import approve
 from store.proposals import Proposal, get_proposal, list_proposals, set_status
 
@@ -40,7 +41,8 @@ def summary(proposal: Proposal) -> dict[str, Any]:
             "delta_quality": evidence.get("delta_quality"), "rationale": evidence.get("rationale")}
 
 
-def proposals_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], datetime]) -> APIRouter:
+def proposals_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], datetime],
+                     upstreams: UpstreamCheck) -> APIRouter:
     router = APIRouter(prefix="/admin/proposals", tags=["admin: proposals"])
     Actor = Annotated[str, Depends(actor)]
 
@@ -59,7 +61,7 @@ def proposals_router(engine: Engine, actor: Callable[..., str], clock: Callable[
     @router.post("/{proposal_id}/approve", summary="Approve: store the candidate and make it the active policy",
                  responses=responses(401, 404, 409, 422, 503))
     def approve_one(proposal_id: ProposalId, who: Actor) -> dict[str, Any]:
-        result = approve(engine, proposal_id, actor=who, now=clock())
+        result = approve(engine, proposal_id, actor=who, now=clock(), check=upstreams)
         return {"version": result.version, "previous": result.previous, "changed": result.changed}
 
     @router.post("/{proposal_id}/reject", summary="Reject a proposal", responses=responses(401, 404, 409, 422, 503))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.upstreams import ANTHROPIC_API, Allowlist, allowlist_from_setting
 
 MIB = 1024 * 1024
 
@@ -74,3 +76,16 @@ class IngestSettings(BaseSettings):
     refused_token_audit_interval_s: float = Field(default=60.0, gt=0, le=86400)
     # A policy document larger than this is refused (413).
     max_policy_bytes: int = Field(default=1 * MIB, gt=0)
+    # The upstream allowlist, as the proxy reads it (docs/security.md): a policy whose targets are
+    # outside it is refused when stored, activated or approved (422 naming the target). Unset: the
+    # proxy's SWITCHYARD_UPSTREAM_URL (read here only for this default) and https://api.anthropic.com.
+    allowed_upstreams: list[str | dict[str, str | bool]] | None = None
+    upstream_url: str = ANTHROPIC_API
+
+    @model_validator(mode="after")
+    def _allowlist_is_valid(self) -> IngestSettings:
+        self.allowlist()  # a bad entry stops ingest at start, naming the entry
+        return self
+
+    def allowlist(self) -> Allowlist:
+        return allowlist_from_setting(self.allowed_upstreams, self.upstream_url)

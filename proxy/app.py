@@ -55,6 +55,7 @@ from .settings import ProxySettings
 from .shared_spend import SharedSpend, new_reservation_id
 from .stats import ExportStats
 from .turn_record import build_turn
+from .upstream_resolver import AllowlistResolver
 
 log = logging.getLogger("switchyard.proxy")
 T = TypeVar("T")
@@ -114,7 +115,11 @@ class ProxyApp:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def startup(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        # Names are resolved only for allowlisted hosts, and answers the allowlist does not allow
+        # (link-local, metadata, private) are refused at connect time: DNS rebinding cannot carry a
+        # provider key inside (proxy/upstream_resolver.py).
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60,
+                                         resolver=AllowlistResolver(self.control.allowlist))
         timeout = aiohttp.ClientTimeout(
             total=None, connect=self.settings.connect_timeout_s, sock_read=self.settings.read_timeout_s
         )
@@ -253,7 +258,7 @@ class ProxyApp:
 
             async def attempt(target: Target, result: RelayResult, held_statuses: frozenset[int],
                               trail: list[tuple[bytes, bytes]]) -> None:
-                key = None if forward_own_key else routing.credential(target)
+                key = routing.credential(target, forward_own_key)  # refuses a target outside the allowlist
                 credential = credential_for(key, target.auth) if key is not None else None
                 model = decision.model_for(target)
                 target_body = bodies.get(model, body) if model is not None else body

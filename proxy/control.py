@@ -15,7 +15,7 @@ from core.keys import KeyRing
 
 from .keyfile import KeyFileError, load_keyring, modification_stamp
 from .ledger import SpendLedger
-from .routing import Routing, load_routing_file, routing_for
+from .routing import Routing, allowed_by, load_routing_file, routing_for
 from .settings import ProxySettings
 from .snapshot import Snapshot, SnapshotClient
 
@@ -37,7 +37,9 @@ class ControlPlane:
     def __init__(self, settings: ProxySettings, provider_keys: Mapping[str, str], ledger: SpendLedger,
                  routing: Routing) -> None:
         self.settings = settings
-        self.routing = routing
+        self.allowlist = settings.allowlist()
+        # the start-up table is checked here like every reload: outside the allowlist, no start
+        self.routing = allowed_by(routing, self.allowlist)
         self.keyring = KeyRing()
         self.snapshot: SnapshotClient | None = None
         self._provider_keys = provider_keys
@@ -100,7 +102,8 @@ class ControlPlane:
         # next poll reload (and record) it again, so the last line always names the bytes in force.
         digest = _file_digest(path)
         try:
-            routing = load_routing_file(path, self._provider_keys, passthrough=self.settings.passthrough)
+            routing = load_routing_file(path, self._provider_keys, passthrough=self.settings.passthrough,
+                                        allowlist=self.allowlist)
         except (OSError, ValueError) as exc:
             log.error("keeping policy %s; %s was refused: %s", self.routing.version, path, exc)
             reason = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
@@ -127,7 +130,8 @@ class ControlPlane:
         self._ledger.replace_baseline(snapshot.month, snapshot.balances, snapshot.generated_at)
         if snapshot.policy is not None and snapshot.policy.version != self.routing.version:
             try:
-                self.install(routing_for(snapshot.policy, self._provider_keys, passthrough=self.settings.passthrough))
+                self.install(routing_for(snapshot.policy, self._provider_keys, passthrough=self.settings.passthrough,
+                                         allowlist=self.allowlist))
             except ValueError as exc:
                 log.error("keeping policy %s; snapshot policy %s was refused: %s",
                           self.routing.version, snapshot.policy.version, exc)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.upstreams import Allowlist, allowlist_from_setting
 
 
 class ProxySettings(BaseSettings):
@@ -31,6 +33,11 @@ class ProxySettings(BaseSettings):
     # Further provider keys by the name policy targets use (`provider_key: eu`), as JSON:
     # SWITCHYARD_PROVIDER_KEYS='{"eu": "sk-ant-…"}'. The upstream key above is "default".
     provider_keys: dict[str, SecretStr] = {}
+    # The only hosts provider keys are sent to (JSON list of base URLs; docs/security.md): a policy
+    # target outside it is refused when the policy loads, and again before a key is attached.
+    # Unset: upstream_url and https://api.anthropic.com. https only, except loopback (development).
+    # {"url": "https://…", "private": true} lets a name resolve to private addresses (a VPC endpoint).
+    allowed_upstreams: list[str | dict[str, str | bool]] | None = None
 
     # The routing policy: a YAML file, watched and hot-reloaded. Without it (and without a
     # snapshot) every turn goes to upstream_url.
@@ -93,6 +100,14 @@ class ProxySettings(BaseSettings):
     # How often the keys file is checked for changes.
     reload_interval_s: float = 1.0
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _allowlist_is_valid(self) -> ProxySettings:
+        self.allowlist()  # a bad entry stops the proxy at start, naming the entry
+        return self
+
+    def allowlist(self) -> Allowlist:
+        return allowlist_from_setting(self.allowed_upstreams, self.upstream_url)
 
     def all_provider_keys(self) -> dict[str, str]:
         keys = {name: secret.get_secret_value() for name, secret in self.provider_keys.items()}

@@ -9,13 +9,14 @@ stores what it is given, as the policy's JSON form with defaults included.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
+from core.policy.problems import Problem, errors_in
 from core.policy.schema import Policy
 from store.audit import append, audited
 from store.errors import ConflictError, NotFoundError
@@ -166,9 +167,11 @@ def _rollback_target(connection: Connection, current: str) -> str | None:
     return stored.parent if stored is not None else None
 
 
-def rollback(engine: Engine, *, actor: str, now: datetime | None = None) -> Activation:
+def rollback(engine: Engine, *, actor: str, now: datetime | None = None,
+             check: Callable[[Policy], list[Problem]] | None = None) -> Activation:
     """Go back to the version that was active before the current one (per the audit log), or to
-    the current version's parent when the log does not say."""
+    the current version's parent when the log does not say. ``check``: the service's further checks
+    on that version (its upstream allowlist); an error refuses the rollback."""
 
     def change(connection: Connection) -> Activation:
         state = _state(connection)
@@ -177,8 +180,12 @@ def rollback(engine: Engine, *, actor: str, now: datetime | None = None) -> Acti
         target = _rollback_target(connection, state.version)
         if target is None:
             raise ConflictError(f"policy {state.version!r} has no predecessor and no parent to roll back to")
-        if _get(connection, target) is None:
+        stored = _get(connection, target)
+        if stored is None:
             raise ConflictError(f"cannot roll back to {target!r}: that version is not stored")
+        errors = errors_in(check(stored.policy())) if check is not None else []
+        if errors:
+            raise ConflictError(f"cannot roll back to {target!r}: " + "; ".join(p.message for p in errors))
         return _point_at(connection, target, actor=actor, action=ROLLBACK, now=now,
                          detail={"rolled_back": state.version})
 

@@ -8,12 +8,13 @@ functions it calls, with the deciding actor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from core.policy.problems import errors_in
+from core.policy.problems import Problem, errors_in
 from core.policy.schema import Policy
 from core.policy.validate import validate
 from store.errors import ConflictError
@@ -21,7 +22,9 @@ from store.policies import Activation, activate, active_state, create_version
 from store.proposals import PROPOSED, get_proposal, set_status
 
 
-def approve(engine: Engine, proposal_id: str, *, actor: str, now: datetime | None = None) -> Activation:
+def approve(engine: Engine, proposal_id: str, *, actor: str, now: datetime | None = None,
+            check: Callable[[Policy], list[Problem]] | None = None) -> Activation:
+    """``check``: the service's further checks on the candidate (its upstream allowlist), errors refused."""
     proposal = get_proposal(engine, proposal_id)
     if proposal.status != PROPOSED:
         raise ConflictError(f"proposal {proposal_id!r} is already {proposal.status}")
@@ -35,7 +38,7 @@ def approve(engine: Engine, proposal_id: str, *, actor: str, now: datetime | Non
     except ValidationError as error:  # a stored candidate this version of switchyard cannot read
         raise ConflictError(f"the proposed document does not read as a policy ({error.error_count()} problem(s))") \
             from None
-    problems = errors_in(validate(policy))
+    problems = errors_in(validate(policy) + (check(policy) if check is not None else []))
     if problems:
         raise ConflictError(f"{policy.version} is not a valid policy: " + "; ".join(str(p) for p in problems))
     create_version(engine, policy, actor=actor, note=f"optimizer proposal {proposal.id}", now=now)

@@ -212,6 +212,8 @@ def run_demo(options: DemoOptions) -> int:
         console.print(f"history: {written:,} turns of a simulated fleet over the last {options.history_days:g} days, "
                       "routed by the starting policy")
     users = json.dumps({"demo": {"password_hash": hash_password(password), "role": "admin"}})
+    # the one upstream the demo's policies may use, the same for every part (whatever the shell has set)
+    allowed = json.dumps([upstream_url])
     with Supervisor(data / "logs") as supervisor:
         supervisor.start("upstream", ["-m", "sim.upstream", "--port", str(upstream_port),
                                       "--event-interval-ms", str(options.event_interval_ms)],
@@ -221,6 +223,7 @@ def run_demo(options: DemoOptions) -> int:
             "DATABASE_URL": database_url, "SWITCHYARD_DATA_DIR": str(data),
             "SWITCHYARD_SNAPSHOT_TOKENS": json.dumps([snapshot_token]),
             "SWITCHYARD_INGEST_TOKENS": json.dumps({otlp_token: "proxy"}), "SWITCHYARD_KEYS_FILE": str(keys_file),
+            "SWITCHYARD_ALLOWED_UPSTREAMS": allowed,
         }, ingest_url + "/readyz", timeout_s=60)
         supervisor.start("proxy", ["-m", "proxy"], {
             "SWITCHYARD_PROXY_HOST": "127.0.0.1", "SWITCHYARD_PROXY_PORT": str(proxy_port),
@@ -229,10 +232,11 @@ def run_demo(options: DemoOptions) -> int:
             "SWITCHYARD_OTLP_ENDPOINT": ingest_url + "/v1/traces", "SWITCHYARD_EXPORT_INTERVAL_S": "0.5",
             "SWITCHYARD_OTLP_TOKEN": otlp_token, "SWITCHYARD_SPOOL_DIR": str(data / "spool"),
             "SWITCHYARD_SNAPSHOT_URL": ingest_url + "/v1/snapshot", "SWITCHYARD_SNAPSHOT_TOKEN": snapshot_token,
+            "SWITCHYARD_ALLOWED_UPSTREAMS": allowed,
         }, proxy_url + "/healthz")
         supervisor.start("dashboard", ["-m", "switchyard", "dashboard"], {
             "SWITCHYARD_DASHBOARD_HOST": "127.0.0.1", "SWITCHYARD_DASHBOARD_PORT": str(dashboard_port),
-            "DATABASE_URL": database_url, "SWITCHYARD_DASHBOARD_USERS": users,
+            "DATABASE_URL": database_url, "SWITCHYARD_DASHBOARD_USERS": users, "SWITCHYARD_ALLOWED_UPSTREAMS": allowed,
         }, dashboard_url + "/healthz", timeout_s=60)
         console.print(Panel.fit(
             f"dashboard      {dashboard_url}   (user demo, password {password})\n"

@@ -69,7 +69,7 @@ def _policy(settings: ProxySettings) -> Check:
                      f"{settings.upstream_url}")
     try:
         routing = load_routing_file(settings.policy_file, settings.all_provider_keys(),
-                                    passthrough=settings.passthrough)
+                                    passthrough=settings.passthrough, allowlist=settings.allowlist())
     except (OSError, ValueError) as exc:
         return Check("policy", False, f"{settings.policy_file}: {exc}")
     warnings = len(routing.compiled.warnings)

@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 refused (an invalid policy, an unknown version, nothing to
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,15 +22,19 @@ from rich.table import Table
 
 from core.policy.diff import diff, render_diff
 from core.policy.load import load_policy
-from core.policy.problems import PolicyError, errors_in
+from core.policy.problems import PolicyError, Problem, errors_in
 from core.policy.schema import Policy
 from core.policy.validate import validate
+from core.upstreams import SETTING, UpstreamError, allowlist_from_setting
 
 policy_app = typer.Typer(help="Routing policies: validate, diff, apply, roll back.", no_args_is_help=True)
 
 PolicyFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="YAML or JSON.")]
 Url = Annotated[str, typer.Option("--url", envvar="SWITCHYARD_ADMIN_URL", help="ingest's base URL.")]
 Token = Annotated[str, typer.Option("--token", envvar="SWITCHYARD_ADMIN_TOKEN", help="An admin token.")]
+Allowed = Annotated[str | None, typer.Option(
+    "--allowed-upstreams", envvar=SETTING,
+    help="JSON list of base URLs targets may use (as the services read it); unset: not checked here.")]
 DEFAULT_URL = "http://127.0.0.1:4318"
 
 
@@ -113,11 +118,25 @@ def _load(path: Path) -> Policy:
         raise typer.Exit(1) from None
 
 
+def _upstream_problems(policy: Policy, allowed: str | None) -> list[Problem]:
+    """The targets the given allowlist refuses (ingest checks them again, with its own, on apply)."""
+    if allowed is None:
+        return []
+    try:
+        entries = json.loads(allowed)
+        if not isinstance(entries, list):
+            raise UpstreamError(f"{SETTING} must be a JSON list of base URLs")
+        return allowlist_from_setting(entries, "").problems(policy)
+    except ValueError as error:  # bad JSON, a bad entry (UpstreamError)
+        _err(f"error: {SETTING}: {error}")
+        raise typer.Exit(2) from None
+
+
 @policy_app.command("validate")
-def validate_file(path: PolicyFile) -> None:
+def validate_file(path: PolicyFile, allowed: Allowed = None) -> None:
     """Check a policy file locally: every problem is printed; exit 1 when there are errors."""
     policy = _load(path)
-    problems = validate(policy)
+    problems = validate(policy) + _upstream_problems(policy, allowed)
     for problem in problems:
         typer.echo(f"  {problem}")
     errors = errors_in(problems)

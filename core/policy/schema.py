@@ -13,7 +13,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.upstreams import UpstreamError, parse_base_url
 
 Tier = Literal["haiku", "sonnet", "opus"]
 TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")  # cheapest first
@@ -29,13 +31,24 @@ class Target(_Frozen):
     """An Anthropic-compatible upstream and the concrete model a turn gets there."""
 
     name: str = Field(pattern=_NAME)
-    base_url: str = Field(pattern=r"^https?://", description="e.g. https://api.anthropic.com")
+    base_url: str = Field(description="e.g. https://api.anthropic.com; must be in SWITCHYARD_ALLOWED_UPSTREAMS")
     model: str | None = Field(None, description="concrete model id; None keeps the requested model")
     provider_key: str = Field("default", pattern=_NAME,
                               description="name of a provider key the proxy holds; never the key itself")
     auth: Literal["x-api-key", "bearer"] = "x-api-key"
     region: str | None = None
     tier: Tier | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _plain_base_url(cls, value: str) -> str:
+        # the shape only (scheme, host, no userinfo/query/fragment); whether the host is allowed is
+        # the allowlist's call (core.upstreams), made where it is configured
+        try:
+            parse_base_url(value)
+        except UpstreamError as error:
+            raise ValueError(f"{value!r} {error}") from None
+        return value
 
 
 class IntRange(_Frozen):

@@ -89,7 +89,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         trigger = callback_context.triggered_id
         status = ""
         if trigger == "policies-activate-confirm":
-            status = activate_version(ctx.engine, ctx.user(), version)
+            status = activate_version(ctx.engine, ctx.user(), version, ctx.settings.allowlist())
         elif trigger == "policies-rollback-confirm":
-            status = roll_back(ctx.engine, ctx.user())
+            status = roll_back(ctx.engine, ctx.user(), ctx.settings.allowlist())
         return state_content(ctx, version), status

@@ -115,7 +115,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         trigger = callback_context.triggered_id
         status = ""
         if trigger == "proposals-approve-confirm":
-            status = approve_proposal(ctx.engine, ctx.user(), chosen)
+            status = approve_proposal(ctx.engine, ctx.user(), chosen, ctx.settings.allowlist())
         elif trigger == "proposals-reject-confirm":
             status = reject_proposal(ctx.engine, ctx.user(), chosen)
         return state_content(ctx, chosen), status, _options(ctx)

@@ -28,14 +28,16 @@ class SettableClock:
         return self.now
 
 
-def control_settings(db_url: str) -> IngestSettings:
+def control_settings(db_url: str, allowed_upstreams: list[str] | None = None) -> IngestSettings:
     # explicit values: the developer's own SWITCHYARD_* environment must not change the tests
     return IngestSettings(database_url=db_url, admin_tokens={ADMIN_TOKEN: "alice", OTHER_ADMIN_TOKEN: "bob"},
-                          snapshot_tokens=[SNAPSHOT_TOKEN], max_policy_bytes=64 * 1024)
+                          snapshot_tokens=[SNAPSHOT_TOKEN], max_policy_bytes=64 * 1024,
+                          upstream_url="https://api.anthropic.com", allowed_upstreams=allowed_upstreams)
 
 
 @contextmanager
-def serve_ingest(db_url: str, engine: Engine, clock: Callable[[], datetime] | None = None) -> Iterator[str]:
-    app = create_app(control_settings(db_url), engine, clock=clock or SettableClock())
+def serve_ingest(db_url: str, engine: Engine, clock: Callable[[], datetime] | None = None,
+                 allowed_upstreams: list[str] | None = None) -> Iterator[str]:
+    app = create_app(control_settings(db_url, allowed_upstreams), engine, clock=clock or SettableClock())
     with serve_in_thread(app) as url:
         yield url

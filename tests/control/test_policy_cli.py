@@ -124,3 +124,22 @@ def test_missing_token_or_unreachable_server_exit_2(env: dict[str, str]) -> None
     assert no_token.exit_code == 2 and "no admin token" in no_token.stderr
     unreachable = _run("list", "--url", "http://127.0.0.1:1", "--token", ADMIN_TOKEN)
     assert unreachable.exit_code == 2 and "cannot reach" in unreachable.stderr
+
+
+def test_apply_outside_the_allowlist_is_refused_naming_the_target(tmp_path: Path, env: dict[str, str],
+                                                                   db_engine: Engine) -> None:
+    result = _run("apply", str(_file(tmp_path, "v1.yaml", document("v1", base_url="http://127.0.0.1:6379"))), env=env)
+    assert result.exit_code == 1
+    assert "error: targets[0].base_url: target 'haiku': 'http://127.0.0.1:6379' is not in" in result.stderr
+    assert active_state(db_engine) is None
+
+
+def test_validate_checks_the_allowlist_when_given(tmp_path: Path) -> None:
+    path = _file(tmp_path, "gw.yaml", document("v1", base_url="https://gateway.example/anthropic"))
+    assert _run("validate", str(path)).exit_code == 0  # no allowlist here: left to ingest
+    refused = _run("validate", str(path), env={"SWITCHYARD_ALLOWED_UPSTREAMS": '["https://api.anthropic.com"]'})
+    assert refused.exit_code == 1 and "target 'sonnet'" in refused.stdout
+    listed = _run("validate", str(path), "--allowed-upstreams", '["https://gateway.example/anthropic"]')
+    assert listed.exit_code == 0, listed.output
+    bad = _run("validate", str(path), "--allowed-upstreams", '["http://gateway.example"]')
+    assert bad.exit_code == 2 and "https is required" in bad.stderr

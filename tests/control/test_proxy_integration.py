@@ -37,18 +37,25 @@ def _utc_now() -> datetime:
 
 
 @pytest.fixture
-def ingest_url(db_url: str, db_engine: Engine) -> Iterator[str]:
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def ingest_url(db_url: str, db_engine: Engine, upstream: FakeUpstream) -> Iterator[str]:
     engine = make_engine(db_url)
-    with serve_ingest(db_url, engine, _utc_now) as url:
+    # the operator's allowlist names the fake upstream (loopback), so policies may route to it
+    with serve_ingest(db_url, engine, _utc_now, allowed_upstreams=[upstream.base_url]) as url:
         yield url
     engine.dispose()
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, ingest_url: str, receiver: tuple[OtlpReceiver, str]) -> Iterator[Gateway]:
-    with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as upstream:
-        yield from make_gateway(tmp_path, upstream, receiver, snapshot_url=ingest_url + "/v1/snapshot",
-                                snapshot_token=SNAPSHOT_TOKEN, snapshot_interval_s=INTERVAL_S)
+def gateway(tmp_path: Path, ingest_url: str, upstream: FakeUpstream,
+            receiver: tuple[OtlpReceiver, str]) -> Iterator[Gateway]:
+    yield from make_gateway(tmp_path, upstream, receiver, snapshot_url=ingest_url + "/v1/snapshot",
+                            snapshot_token=SNAPSHOT_TOKEN, snapshot_interval_s=INTERVAL_S)
 
 
 def _turn(gateway: Gateway, key: str, seed: int) -> httpx.Response:

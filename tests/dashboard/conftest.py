@@ -26,7 +26,9 @@ def settings() -> DashboardSettings:
     # pbkdf2 with few iterations would be faster, but the test signs in with what production uses
     users = {name: User(password_hash=hash_password(password), role=ROLES[name])
              for name, password in PASSWORDS.items()}
-    return DashboardSettings(secret_key="test-secret-key-0123456789abcdef", users=users)
+    # the fleet's policies route to Anthropic and to a second (made-up) region: the operator lists both
+    return DashboardSettings(secret_key="test-secret-key-0123456789abcdef", users=users,
+                             allowed_upstreams=["https://api.anthropic.com", "https://eu.example.com"])
 
 
 def utc_now() -> datetime:

@@ -70,7 +70,9 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, str, str, FakeUpstream]]:
         ingest_port, proxy_port = free_port(), free_port()
         ingest, proxy = f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{proxy_port}"
         tokens = {"SWITCHYARD_ADMIN_TOKENS": json.dumps({ADMIN_TOKEN: "erin"}),
-                  "SWITCHYARD_SNAPSHOT_TOKENS": json.dumps([SNAPSHOT_TOKEN])}
+                  "SWITCHYARD_SNAPSHOT_TOKENS": json.dumps([SNAPSHOT_TOKEN]),
+                  # the proposals route to the fake upstream: the operator allows it
+                  "SWITCHYARD_ALLOWED_UPSTREAMS": json.dumps([upstream.base_url])}
         start_together(supervisor, [("ingest", ["-m", "switchyard", "ingest"],
                                      ingest_env(database_url, ingest_port, tmp_path / "ingest", **tokens),
                                      ingest + "/readyz")])

@@ -54,9 +54,12 @@ def two_upstreams() -> Iterator[tuple[FakeUpstream, FakeUpstream]]:
 def _routed_gateway(tmp_path: Path, primary: FakeUpstream, secondary: FakeUpstream, receiver,
                     policy: dict | None = None) -> Iterator[Gateway]:
     policy_file = tmp_path / "policy.yaml"
-    policy_file.write_text(yaml.safe_dump(policy or _policy(primary.base_url, secondary.base_url)))
+    policy = policy or _policy(primary.base_url, secondary.base_url)
+    policy_file.write_text(yaml.safe_dump(policy))
+    # the operator's allowlist: the fakes the policy names (loopback, so http is allowed)
+    allowed = sorted({target["base_url"] for target in policy["targets"]})
     yield from make_gateway(tmp_path, primary, receiver, policy_file=policy_file,
-                            provider_keys={"eu": SECONDARY_KEY})
+                            provider_keys={"eu": SECONDARY_KEY}, allowed_upstreams=allowed)
 
 
 def _turn(gateway: Gateway, seed: int = 1, history: int = 50_000, **headers: str) -> httpx.Response:

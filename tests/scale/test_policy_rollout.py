@@ -84,7 +84,9 @@ def test_both_proxies_pick_up_a_new_policy_version(tmp_path: Path) -> None:
     admin_headers = {"authorization": f"Bearer {ADMIN_TOKEN}"}
     with postgres_schema() as database_url, FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as upstream, \
             Supervisor(tmp_path / "logs") as supervisor:
-        ingests = start_ingests(supervisor, database_url, tmp_path, 2, **tokens)
+        # the operator allows the fake upstream (loopback), so the admin API stores policies routing to it
+        ingests = start_ingests(supervisor, database_url, tmp_path, 2, **tokens,
+                                SWITCHYARD_ALLOWED_UPSTREAMS=json.dumps([upstream.base_url]))
         proxies, specs = [], []
         for index, ingest in enumerate(ingests):
             port = free_port()

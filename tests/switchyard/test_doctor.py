@@ -16,7 +16,8 @@ from switchyard.keys_cli import create_key
 @pytest.fixture
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for name in ("SWITCHYARD_POLICY_FILE", "SWITCHYARD_OTLP_ENDPOINT", "SWITCHYARD_SNAPSHOT_URL",
-                 "SWITCHYARD_REDIS_URL", "SWITCHYARD_PASSTHROUGH", "ANTHROPIC_API_KEY"):
+                 "SWITCHYARD_REDIS_URL", "SWITCHYARD_PASSTHROUGH", "ANTHROPIC_API_KEY",
+                 "SWITCHYARD_ALLOWED_UPSTREAMS"):
         monkeypatch.delenv(name, raising=False)
     database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     monkeypatch.setenv("DATABASE_URL", database)
@@ -51,6 +52,18 @@ def test_problems_are_named_with_what_to_do(environment, monkeypatch: pytest.Mon
     for expected in ("SWITCHYARD_UPSTREAM_API_KEY", "switchyard keys create", "switchyard store migrate",
                      "policy.yaml", "not reachable"):
         assert expected in result.output, expected
+
+
+def test_a_policy_target_outside_the_allowlist_is_a_problem(environment, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path, _ = environment
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: v1\ntargets: [{name: a, base_url: 'http://127.0.0.1:6379'}]\ndefault: {route: [a]}\n")
+    monkeypatch.setenv("SWITCHYARD_POLICY_FILE", str(policy))
+    monkeypatch.setenv("SWITCHYARD_UPSTREAM_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("SWITCHYARD_UPSTREAM_API_KEY", "sk-ant-doctor-test")
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "not in SWITCHYARD_ALLOWED_UPSTREAMS" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize(("token", "expected"), [
