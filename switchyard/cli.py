@@ -13,6 +13,7 @@ from store.cli import store_app
 from .audit_cli import audit_app
 from .chargeback_cli import export_app
 from .dashboard_cli import dashboard_app
+from .jobs_cli import jobs
 from .keys_cli import keys_app
 from .optimize_cli import optimize
 from .policy_cli import policy_app
@@ -28,6 +29,7 @@ app.command("eval", help="Score every new turn (incremental, idempotent).")(eval
 app.command("cluster", help="Group recent failures into named failure modes.")(cluster_command)
 app.command("optimize", help="Search routing thresholds on a replay of stored turns; propose a policy diff.")(
     optimize)
+app.command("jobs", help="The loop's scheduled jobs (evals, clusters, rollback guard, optimizer) on their own.")(jobs)
 
 
 @app.command()
