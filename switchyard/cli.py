@@ -13,6 +13,8 @@ from store.cli import store_app
 from .audit_cli import audit_app
 from .chargeback_cli import export_app
 from .dashboard_cli import dashboard_app
+from .deploy_cli import deploy_app
+from .jobs_cli import jobs
 from .keys_cli import keys_app
 from .optimize_cli import optimize
 from .policy_cli import policy_app
@@ -24,10 +26,12 @@ app.add_typer(policy_app, name="policy", help="Routing policies: validate, diff,
 app.add_typer(audit_app, name="audit")
 app.add_typer(dashboard_app, name="dashboard")
 app.add_typer(export_app, name="export")
+app.add_typer(deploy_app, name="deploy")
 app.command("eval", help="Score every new turn (incremental, idempotent).")(eval_command)
 app.command("cluster", help="Group recent failures into named failure modes.")(cluster_command)
 app.command("optimize", help="Search routing thresholds on a replay of stored turns; propose a policy diff.")(
     optimize)
+app.command("jobs", help="The loop's scheduled jobs (evals, clusters, rollback guard, optimizer) on their own.")(jobs)
 
 
 @app.command()
