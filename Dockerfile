@@ -25,6 +25,7 @@ COPY evals evals
 COPY optimizer optimizer
 COPY dashboard dashboard
 COPY proxy proxy
+COPY serving serving
 COPY sim sim
 COPY switchyard switchyard
 # The project as a wheel (not editable: the source tree stays in this stage), then byte-compiled

@@ -9,9 +9,6 @@ from tests.deploy.lockfiles import ROOT
 
 # Read by the image's HEALTHCHECK, not by a service.
 IMAGE_ONLY = {"SWITCHYARD_HEALTHCHECK_URL"}
-# Settings another change is adding (the upstream allowlist for proxy and ingest); the deployment
-# files pass them through when set. Once documented, they are checked like the rest.
-PENDING = {"SWITCHYARD_ALLOWED_UPSTREAMS"}
 
 
 def documented_settings() -> set[str]:
@@ -20,4 +17,4 @@ def documented_settings() -> set[str]:
 
 
 def known_variables() -> set[str]:
-    return documented_settings() | IMAGE_ONLY | PENDING
+    return documented_settings() | IMAGE_ONLY
