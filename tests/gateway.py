@@ -4,7 +4,7 @@ an OTLP receiver standing in for ingest."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,19 @@ def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpRec
 
 # The same, as a context manager: `with running_gateway(...) as gateway:`.
 running_gateway = contextmanager(make_gateway)
+
+
+@contextmanager
+def running_gateways(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str], count: int,
+                     **settings: object) -> Iterator[list[Gateway]]:
+    """``count`` gateways on one upstream and receiver, each with its own directory (keys, spool)."""
+    with ExitStack() as stack:
+        gateways = []
+        for index in range(count):
+            directory = tmp_path / f"proxy{index}"
+            directory.mkdir(parents=True)
+            gateways.append(stack.enter_context(running_gateway(directory, upstream, receiver, **settings)))
+        yield gateways
 
 
 def wait_for_key(gateway: Gateway, key: str, timeout_s: float = 10.0) -> None:

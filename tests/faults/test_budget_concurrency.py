@@ -16,7 +16,7 @@ import socket
 import statistics
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from sim.upstream import FakeUpstream
 from sim.upstream_config import UpstreamConfig
 from switchyard.keys_cli import create_key
 from tests.conftest import require_or_skip
-from tests.gateway import PROVIDER_KEY, Gateway, make_gateway, wait_for_key
+from tests.gateway import PROVIDER_KEY, Gateway, running_gateways, wait_for_key
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 MODEL = "claude-sonnet-4-5"
@@ -59,19 +59,6 @@ def _policy(tmp_path: Path, upstream: FakeUpstream, developer: str) -> Path:
         "budgets": [{"scope": "developer", "name": developer, "monthly_usd": str(HARD), "hard": 1.0}],
     }))
     return policy
-
-
-@contextmanager
-def _gateways(tmp_path: Path, upstream: FakeUpstream, receiver, count: int, **settings) -> Iterator[list[Gateway]]:
-    with ExitStack() as stack:
-        gateways = []
-        for index in range(count):
-            directory = tmp_path / f"proxy{index}"
-            directory.mkdir()
-            generator = make_gateway(directory, upstream, receiver, **settings)
-            gateways.append(next(generator))
-            stack.callback(lambda g=generator: next(g, None))
-        yield gateways
 
 
 def _bodies(count: int) -> list[tuple[bytes, dict[str, str]]]:
@@ -120,7 +107,7 @@ def _streaming_upstream() -> FakeUpstream:
 def test_one_proxy_at_99_percent_admits_no_more_than_the_budget_holds(tmp_path: Path, receiver) -> None:
     with _streaming_upstream() as upstream:
         policy = _policy(tmp_path, upstream, "alice")
-        with _gateways(tmp_path, upstream, receiver, 1, policy_file=policy) as (gateway,):
+        with running_gateways(tmp_path, upstream, receiver, 1, policy_file=policy) as (gateway,):
             app = gateway.app
             key = ("developer", "alice")
             app.ledger.current()  # the month is this one
@@ -154,7 +141,7 @@ def test_two_proxies_sharing_redis_at_99_percent_admit_no_more_than_the_budget_h
             # upstream and 50 clients share one Python process (one GIL), where even answered Redis
             # calls take 100-150 ms during the burst, so the default 50 ms would fail open (counted;
             # see test_a_black_holed_redis_...). This test is about atomicity, so give Redis time.
-            with _gateways(tmp_path, upstream, receiver, 2, policy_file=policy, redis_url=REDIS_URL,
+            with running_gateways(tmp_path, upstream, receiver, 2, policy_file=policy, redis_url=REDIS_URL,
                            redis_timeout_s=1.0) as gateways:
                 keys = [create_key(g.keys_file, developer, team) for g in gateways]
                 for gateway, key in zip(gateways, keys, strict=True):
@@ -196,7 +183,7 @@ def test_no_exit_path_leaks_a_reservation(tmp_path: Path, receiver, monkeypatch:
     try:
         with FakeUpstream(config) as upstream:
             policy = _policy(tmp_path, upstream, developer)
-            with _gateways(tmp_path, upstream, receiver, 1, policy_file=policy, **settings) as (gateway,):
+            with running_gateways(tmp_path, upstream, receiver, 1, policy_file=policy, **settings) as (gateway,):
                 key = create_key(gateway.keys_file, developer, "payments") if shared else gateway.key
                 wait_for_key(gateway, key)
                 _leak_scenarios(gateway, key, developer, client if shared else None, monkeypatch)
@@ -288,9 +275,9 @@ def test_a_black_holed_redis_costs_a_turn_at_most_its_timeout_and_is_counted(tmp
     (tmp_path / "plain").mkdir()
     with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as upstream, _black_hole() as port:
         policy = _policy(tmp_path, upstream, "alice")
-        with _gateways(tmp_path / "holed", upstream, receiver, 1, policy_file=policy,
+        with running_gateways(tmp_path / "holed", upstream, receiver, 1, policy_file=policy,
                        redis_url=f"redis://127.0.0.1:{port}/0") as (holed,), \
-                _gateways(tmp_path / "plain", upstream, receiver, 1, policy_file=policy) as (plain,):
+                running_gateways(tmp_path / "plain", upstream, receiver, 1, policy_file=policy) as (plain,):
             _timed_turns(plain, 3), _timed_turns(holed, 3)  # warm up
             failures = holed.app.shared_spend_failures
             baseline = statistics.median(_timed_turns(plain, 15))
@@ -372,7 +359,7 @@ def test_failing_open_remembers_the_fleet_spend_redis_last_reported(tmp_path: Pa
     try:
         with FakeUpstream(UpstreamConfig(expected_api_key=PROVIDER_KEY)) as upstream:
             policy = _policy(tmp_path, upstream, developer)
-            with _gateways(tmp_path, upstream, receiver, 1, policy_file=policy, redis_url=REDIS_URL,
+            with running_gateways(tmp_path, upstream, receiver, 1, policy_file=policy, redis_url=REDIS_URL,
                            redis_timeout_s=1.0) as (gateway,):
                 key = create_key(gateway.keys_file, developer, team)
                 wait_for_key(gateway, key)

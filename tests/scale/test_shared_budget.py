@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ from sim.upstream import FakeUpstream
 from sim.upstream_config import UpstreamConfig
 from switchyard.keys_cli import create_key
 from tests.conftest import require_or_skip
-from tests.gateway import PROVIDER_KEY, make_gateway
+from tests.gateway import PROVIDER_KEY, running_gateways
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 pytestmark = pytest.mark.redis
@@ -30,20 +29,7 @@ def _redis_available() -> bool:
         return False
 
 
-@contextmanager
-def _proxies(tmp_path: Path, upstream: FakeUpstream, receiver, count: int, **settings):
-    with ExitStack() as stack:
-        gateways = []
-        for index in range(count):
-            directory = tmp_path / f"proxy{index}"
-            directory.mkdir()
-            generator = make_gateway(directory, upstream, receiver, **settings)
-            gateways.append(next(generator))
-            stack.callback(lambda g=generator: next(g, None))
-        yield gateways
-
-
-def test_hard_budget_holds_across_two_proxies(tmp_path: Path, receiver) -> None:
+def test_hard_budget_holds_across_tworunning_gateways(tmp_path: Path, receiver) -> None:
     require_or_skip(_redis_available(), f"Redis is not reachable at {REDIS_URL}")
     developer = "dev-" + secrets.token_hex(4)  # fresh counters for this run
     policy = tmp_path / "policy.yaml"
@@ -55,7 +41,7 @@ def test_hard_budget_holds_across_two_proxies(tmp_path: Path, receiver) -> None:
             "budgets": [{"scope": "developer", "name": developer, "monthly_usd": "0.4", "hard": 1.0}],
         }))
         try:
-            with _proxies(tmp_path, upstream, receiver, 2, policy_file=policy, redis_url=REDIS_URL) as (a, b):
+            with running_gateways(tmp_path, upstream, receiver, 2, policy_file=policy, redis_url=REDIS_URL) as (a, b):
                 keys = {g.url: create_key(g.keys_file, developer, "growth") for g in (a, b)}
                 for gateway in (a, b):  # a key added to the file is picked up within one reload interval
                     deadline = time.monotonic() + 5
@@ -98,7 +84,7 @@ def test_redis_down_fails_open(tmp_path: Path, receiver) -> None:
         policy.write_text(yaml.safe_dump({
             "version": "v", "targets": [{"name": "up", "base_url": upstream.base_url}], "default": {"route": ["up"]},
             "budgets": [{"scope": "developer", "name": "*", "monthly_usd": "100"}]}))
-        with _proxies(tmp_path, upstream, receiver, 1, policy_file=policy,
+        with running_gateways(tmp_path, upstream, receiver, 1, policy_file=policy,
                       redis_url="redis://127.0.0.1:1/0") as (gateway,):
             session = make_session(1)
             response = httpx.post(gateway.url + "/v1/messages", timeout=30,
