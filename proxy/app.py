@@ -12,25 +12,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 import httpx
 import orjson
-from redis.exceptions import RedisError
 
 from core.facts import REPO_HEADER, RequestFacts, extract_facts
 from core.keys import KeyRecord, KeyRing, claim_repo, parse_key
 from core.paths import path_problem, shown
-from core.policy.budgets import budget_verdict, month_reset
 from core.policy.decide import decide
 from core.policy.facts import Decision, RouteFacts
-from core.policy.reservations import blocking_limits, committed, worst_case_usd
 from core.policy.schema import Target
-from core.price_memo import PriceMemo, turn_day
+from core.price_memo import PriceMemo
 from core.pricing import builtin_price_table
 from core.ratelimit import TokenBucket, retry_after_header
 from core.spans import Turn
@@ -38,6 +33,7 @@ from core.spans import Turn
 from .admission import Admission
 from .asgi import Receive, Scope, Send
 from .breaker import CircuitBreaker
+from .budget_gate import BudgetGate
 from .chain import ChainOutcome, walk_chain
 from .control import ControlPlane
 from .dead_letters import DeadLetters
@@ -46,19 +42,17 @@ from .exporter import SpanExporter
 from .headers import credential_for, presented_key, upstream_request_headers
 from .inflight import InFlightTurns
 from .journal import Journal
-from .ledger import Hold, SpendLedger, principals
+from .ledger import Hold, SpendLedger
 from .metrics import ProxyMetrics
 from .relay import HeldResponse, RelayResult, relay
 from .request import ClientGone, parse_json, read_body, request_id, with_model
 from .routing import Routing, RoutingError, builtin_policy, load_routing_file, routing_for
 from .settings import ProxySettings
-from .shared_spend import SharedSpend, new_reservation_id
 from .stats import ExportStats
 from .turn_record import build_turn
 from .upstream_resolver import AllowlistResolver
 
 log = logging.getLogger("switchyard.proxy")
-T = TypeVar("T")
 
 # Paths whose POST bodies are JSON the proxy reads (for facts) and rejects when malformed.
 _JSON_PATHS = ("/v1/messages",)
@@ -66,7 +60,6 @@ _JSON_PATHS = ("/v1/messages",)
 _TURN_PATH = "/v1/messages"
 # Routed by the policy too (the count depends on the model), but neither budgeted nor a turn.
 _ROUTED_PATHS = frozenset({_TURN_PATH, "/v1/messages/count_tokens"})
-BUDGET_HEADER = b"x-switchyard-budget"
 
 
 class ProxyApp:
@@ -79,15 +72,13 @@ class ProxyApp:
         # Per-turn spend is kept only to be reconciled with a snapshot's balances: none, nothing kept.
         self.ledger = SpendLedger(self.prices, keep_local=settings.snapshot_url is not None)
         self.control = ControlPlane(settings, self.provider_keys, self.ledger, self._initial_routing())
-        self.shared_spend: SharedSpend | None = None
-        self.shared_spend_failures = 0
-        self._releasing: set[asyncio.Task[None]] = set()  # reservations given back after a refusal
         self.breaker = CircuitBreaker()
         self.admission = Admission(settings.max_in_flight_per_target, settings.max_queued_per_target)
         self._rate_buckets: dict[str, TokenBucket] = {}
         self.exporter: SpanExporter | None = None
         self.turns: InFlightTurns | None = None
         self.metrics = ProxyMetrics(lambda: self.exporter)
+        self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics)
         self._export_transport = export_transport
         self._session: aiohttp.ClientSession | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -132,12 +123,9 @@ class ProxyApp:
             await self.exporter.start()
             self.turns = InFlightTurns(self.exporter.journal)
             self._background.append(asyncio.create_task(self.turns.run(), name="switchyard-journal-checkpoint"))
-        if self.settings.redis_url:
-            self.shared_spend = SharedSpend(self.settings.redis_url, timeout_s=self.settings.redis_timeout_s,
-                                            reservation_ttl_s=self.settings.budget_reservation_ttl_s)
-            # warmed in the background: a Redis that is down or black-holed never delays start-up
-            self._background.append(asyncio.create_task(self._connect_shared(self.shared_spend),
-                                                        name="switchyard-redis-connect"))
+        warm = self.budgets.start()
+        if warm is not None:  # in the background: a Redis that is down or black-holed never delays start-up
+            self._background.append(asyncio.create_task(warm, name="switchyard-redis-connect"))
         self._background.extend(await self.control.start())
         self._background.extend(asyncio.create_task(job(), name="switchyard-job") for job in self.jobs)
 
@@ -162,8 +150,7 @@ class ProxyApp:
         if self.exporter is not None:
             await self.exporter.close()
         await self.control.close()
-        if self.shared_spend is not None:
-            await self.shared_spend.close()
+        await self.budgets.close()
         if self._session is not None:
             await self._session.close()
 
@@ -238,7 +225,7 @@ class ProxyApp:
             if path in _ROUTED_PATHS and method == "POST":
                 decision = decide(routing.compiled, route_facts)
                 if is_turn:
-                    decision, budget_state, extra, hold = await self._apply_budget(routing, route_facts, decision,
+                    decision, budget_state, extra, hold = await self.budgets.admit(routing, route_facts, decision,
                                                                                    facts)
             else:
                 decision = Decision(chain=routing.default_chain(), rule="side-endpoint",
@@ -307,29 +294,10 @@ class ProxyApp:
                     self.turns.finish(opened, turn)
                 if turn.ttfb_ms is not None:
                     self.metrics.ttfb.observe(turn.ttfb_ms / 1000)
-                await self._account(turn, hold)
+                await self.budgets.account(turn, hold)
             finally:  # whatever failed above, a reservation never outlives its turn
                 if hold is not None and hold.open:
-                    await self._release(hold)
-
-    async def _release(self, hold: Hold) -> None:
-        """Give a reservation back unsettled, here and on Redis (the turn's cost is unknown)."""
-        self.ledger.release(hold)
-        if hold.shared is not None and self.shared_spend is not None:
-            await self._shared(self.shared_spend.settle(self.ledger.month, hold.keys, hold.shared, Decimal(0)),
-                               "settle")
-
-    async def _account(self, turn: Turn, hold: Hold | None) -> None:
-        """The turn's real cost into the spend: its reservation (if it took one) settled to it, here
-        and on Redis; a turn without usage costs 0, which releases the reservation."""
-        usd = self.ledger.accrue(turn) if hold is None else self.ledger.settle(hold, turn)
-        if self.shared_spend is None:
-            return
-        if hold is not None and hold.shared is not None:
-            await self._shared(self.shared_spend.settle(self.ledger.month, hold.keys, hold.shared, usd), "settle")
-        elif usd:
-            await self._shared(self.shared_spend.add(self.ledger.month,
-                                                      principals(turn.developer, turn.team, turn.repo), usd), "add")
+                    await self.budgets.release(hold)
 
     def _authenticate(self, headers: dict[str, str]) -> tuple[KeyRecord | None, bool]:
         """The developer's key record (None in pass-through) and whether the client's own
@@ -379,86 +347,6 @@ class ProxyApp:
             developer=record.developer if record else None, team=record.team if record else None,
             repo=facts.repo, session_id=facts.session_id,
         )
-
-    async def _connect_shared(self, store: SharedSpend) -> None:
-        await self._shared(store.connect(), "connect")
-
-    async def _shared(self, call: Awaitable[T], name: str) -> T | None:
-        """A Redis call that must not take the gateway down with it: bounded by
-        SWITCHYARD_REDIS_TIMEOUT_S; on failure budgets fall back to this proxy's own view (fail
-        open), and the failure is counted (on /metrics, by call) and logged."""
-        try:
-            return await call
-        except (RedisError, OSError, TimeoutError) as exc:
-            self.shared_spend_failures += 1
-            self.metrics.redis_failures.labels(call=name).inc()
-            if self.shared_spend_failures in (1, 10, 100) or self.shared_spend_failures % 1000 == 0:
-                log.warning("shared budget store unavailable (%s); using local spend", type(exc).__name__)
-            return None
-
-    async def _apply_budget(self, routing: Routing, facts: RouteFacts, decision: Decision, request: RequestFacts
-                            ) -> tuple[Decision, str | None, list[tuple[bytes, bytes]], Hold | None]:
-        """Admission against the budgets, counting the turns in flight: the turn is judged on spent
-        plus reserved, and when admitted reserves its worst-case cost (core/policy/reservations.py),
-        in one step with the check (synchronous here; one Lua script on Redis). Soft threshold: a
-        response header (and a span event). Hard: block, or downgrade. Without budgets: no work."""
-        compiled = routing.compiled
-        if not compiled.policy.budgets:
-            return decision, None, [], None
-        keys = principals(facts.developer, facts.team, facts.repo)
-        day = turn_day(time.time_ns())
-        models = [decision.model_for(target) or request.model for target in decision.chain]
-        usd = worst_case_usd(models, request.estimated_input_tokens, request.max_tokens,
-                             lambda model, usage: self.prices.cost(model, usage, day).usd,
-                             self.settings.budget_reservation_cap_usd)
-        # this proxy's view: the snapshot's balances, its own turns since (or the fleet's spend as
-        # Redis last said, when more), its own turns in flight
-        local = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
-        view, shared_id = local, None
-        store = self.shared_spend
-        if store is not None and keys:
-            limits = blocking_limits(compiled.budgets, facts)
-            reservation = new_reservation_id()
-            answer = await self._shared(store.reserve(self.ledger.month, keys, usd, limits, local, reservation),
-                                        "reserve")
-            if answer is not None:
-                self.ledger.saw_shared(answer.spent)
-                shared = committed(keys, answer.spent, answer.reserved)
-                view = {key: max(shared[key], local[key]) for key in keys}  # as the script judged it
-                shared_id = reservation if answer.admitted else None
-            else:  # fail open, on this proxy's view (fresh: the await took time); the script may have
-                # run before the call timed out, so the turn still settles the id (a no-op if it did not)
-                view = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
-                shared_id = reservation
-        verdict = budget_verdict(compiled, facts, view)
-        blocked = verdict.state == "hard" and not (verdict.action == "downgrade" and verdict.downgrade_to is not None)
-        if blocked:
-            if store is not None and shared_id is not None:  # one may exist (a failed call may have run):
-                # give it back, without keeping the 403 waiting on a Redis that just failed
-                task = asyncio.create_task(self._shared(store.settle(self.ledger.month, keys, shared_id, Decimal(0)),
-                                                        "settle"))
-                self._releasing.add(task)
-                task.add_done_callback(self._releasing.discard)
-            hold = None
-        else:
-            hold = self.ledger.hold(keys, usd)
-            hold.shared = shared_id
-        if verdict.state == "ok" or verdict.budget is None:
-            return decision, None, [], hold
-        described = (f"{verdict.scope} {verdict.principal}: ${verdict.spent:.2f} of ${verdict.limit:.2f} "
-                     f"this month")
-        header = [(BUDGET_HEADER, f"{verdict.state}; {described}".encode())]
-        if verdict.state != "hard":
-            return decision, "soft", header, hold
-        if not blocked:
-            assert verdict.downgrade_to is not None
-            downgraded = Decision(chain=(verdict.downgrade_to,), rule=f"budget-downgrade:{verdict.scope}",
-                                  version=decision.version, propensity=1.0)
-            return downgraded, "hard", header, hold
-        resets = month_reset(datetime.now(UTC)).isoformat()
-        raise ProxyError("permission_error",
-                         f"budget exceeded for {described}; requests are paused until {resets}",
-                         status=403, headers=[*header, (b"x-should-retry", b"false")])
 
     async def _watching_client(self, receive: Receive, work: object) -> ChainOutcome:
         """Run ``work`` (a coroutine relaying the response) while watching for the client to

@@ -161,7 +161,7 @@ def test_two_proxies_sharing_redis_at_99_percent_admit_no_more_than_the_budget_h
                 # nothing held on Redis either once every turn settled, and Redis never failed
                 assert int(client.hget(f"switchyard:held-usd:developer:{developer}", "_sum") or 0) == 0
                 assert client.zcard(f"switchyard:held:developer:{developer}") == 0
-                assert [app.shared_spend_failures for app in apps] == [0, 0]
+                assert [app.budgets.failures for app in apps] == [0, 0]
     finally:
         for pattern in (f"switchyard:*:developer:{developer}", f"switchyard:*:team:{team}"):
             for name in client.scan_iter(pattern):
@@ -244,7 +244,7 @@ def _leak_scenarios(gateway: Gateway, key: str, developer: str, client: redis.Re
     _settled([app])
     if client is not None:
         assert client.zcard(f"switchyard:held:developer:{developer}") == 0
-        assert app.shared_spend_failures == 0
+        assert app.budgets.failures == 0
 
 
 @contextmanager
@@ -279,10 +279,10 @@ def test_a_black_holed_redis_costs_a_turn_at_most_its_timeout_and_is_counted(tmp
                        redis_url=f"redis://127.0.0.1:{port}/0") as (holed,), \
                 running_gateways(tmp_path / "plain", upstream, receiver, 1, policy_file=policy) as (plain,):
             _timed_turns(plain, 3), _timed_turns(holed, 3)  # warm up
-            failures = holed.app.shared_spend_failures
+            failures = holed.app.budgets.failures
             baseline = statistics.median(_timed_turns(plain, 15))
             with_hole = statistics.median(_timed_turns(holed, 15))
-            assert holed.app.shared_spend_failures - failures >= 15  # every turn tried Redis and failed open
+            assert holed.app.budgets.failures - failures >= 15  # every turn tried Redis and failed open
             added = with_hole - baseline
             assert added <= 0.05 + 0.03, (added, baseline, with_hole)  # the 50 ms timeout, plus slack
             metrics = httpx.get(holed.url + "/metrics", timeout=5).text
@@ -374,16 +374,16 @@ def test_failing_open_remembers_the_fleet_spend_redis_last_reported(tmp_path: Pa
                     return httpx.post(url, content=body, headers=headers, timeout=30).status_code
 
                 assert turn() == 403  # the other proxies' spend, from Redis
-                store = gateway.app.shared_spend
+                store = gateway.app.budgets.shared
                 assert store is not None
 
                 async def unreachable(*args, **kwargs):
                     raise TimeoutError("black-holed")
 
                 store.reserve = unreachable  # type: ignore[method-assign]
-                failures = gateway.app.shared_spend_failures
+                failures = gateway.app.budgets.failures
                 assert turn() == 403  # still blocked, on what Redis said last
-                assert gateway.app.shared_spend_failures == failures + 1
+                assert gateway.app.budgets.failures == failures + 1
     finally:
         for pattern in (f"switchyard:*:developer:{developer}", f"switchyard:*:team:{team}"):
             for name in client.scan_iter(pattern):

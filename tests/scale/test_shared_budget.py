@@ -70,7 +70,7 @@ def test_hard_budget_holds_across_tworunning_gateways(tmp_path: Path, receiver) 
                 blocked = turn(b, 999)
                 assert blocked.status_code == 403, blocked.text
                 assert developer in blocked.json()["error"]["message"]
-                assert b.app.shared_spend_failures == 0
+                assert b.app.budgets.failures == 0
         finally:
             client = redis.Redis.from_url(REDIS_URL)
             for name in client.scan_iter(f"switchyard:spend:*:developer:{developer}"):
@@ -91,4 +91,4 @@ def test_redis_down_fails_open(tmp_path: Path, receiver) -> None:
                                   content=encode_body(build_request_body(1, session=session, history_chars=1000)),
                                   headers=build_headers(session, api_key=gateway.key))
             assert response.status_code == 200
-            assert gateway.app.shared_spend_failures >= 1
+            assert gateway.app.budgets.failures >= 1
