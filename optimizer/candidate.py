@@ -173,20 +173,48 @@ def with_params(policy: Policy, params: RoutingParams, version: str, *, descript
                                   "rules": [rule.model_dump(mode="json") for rule in rules]})
 
 
+def _sonnet_rule_name(policy: Policy) -> str:
+    taken = {rule.name for rule in policy.rules}
+    return next(name for name in ("sonnet-tokens", *(f"sonnet-tokens-{i}" for i in range(2, len(taken) + 3)))
+                if name not in taken)
+
+
+def _needs_sonnet_rule(policy: Policy) -> bool:
+    """Whether turns between the thresholds would miss sonnet without a rule of their own (the
+    default does not start on sonnet)."""
+    tiers = {target.name: target.tier for target in policy.targets}
+    return tiers.get(policy.default.route[0]) != "sonnet"
+
+
 def with_thresholds(policy: Policy, thresholds: Thresholds, version: str, *, description: str | None = None) -> Policy:
     """A copy of ``policy`` as version ``version`` (its parent the old version) whose threshold
-    rules carry ``thresholds``."""
+    rules carry ``thresholds``.
+
+    When the thresholds meet (``haiku_below == opus_from``) sonnet's range is empty, and a rule
+    for it could only be written as ``{gte: x, lt: x}``, which is not a valid policy: the sonnet
+    threshold rule is left out. When the range is not empty and neither a sonnet threshold rule
+    nor the default sends it to sonnet, a sonnet rule is added after the haiku and opus rules, so
+    the written policy routes the range where the replay priced it."""
     thresholds_of(policy)  # refuse policies the replay cannot model
     rules = threshold_rules(policy)
     chosen = {rule.name: tier for tier, rule in rules.items()}
-    new_rules = tuple(
-        rule.model_copy(update={"when": rule.when.model_copy(update={"input_tokens": _range(chosen[rule.name],
-                                                                                             thresholds)})})
-        if rule.name in chosen else rule
-        for rule in policy.rules)
-    update: dict[str, object] = {"version": version, "parent": policy.version, "rules": new_rules}
+    empty_sonnet = thresholds.haiku_below >= thresholds.opus_from
+    new_rules: list[Rule] = []
+    for rule in policy.rules:
+        tier = chosen.get(rule.name)
+        if tier is None:
+            new_rules.append(rule)
+        elif not (tier == "sonnet" and empty_sonnet):
+            new_rules.append(rule.model_copy(update={"when": rule.when.model_copy(
+                update={"input_tokens": _range(tier, thresholds)})}))
+    if not empty_sonnet and "sonnet" not in rules and _needs_sonnet_rule(policy):
+        after = max(index for index, rule in enumerate(new_rules) if chosen.get(rule.name) in ("haiku", "opus"))
+        between = _range("sonnet", thresholds).model_dump(exclude_none=True)
+        added = Rule.model_validate({"name": _sonnet_rule_name(policy), "when": {"input_tokens": between},
+                                     "route": list(_route_of_tier(policy, "sonnet"))})
+        new_rules.insert(after + 1, added)
+    update: dict[str, object] = {"version": version, "parent": policy.version}
     if description is not None:
         update["description"] = description
-    return Policy.model_validate({**policy.model_dump(mode="json"),
-                                  **{k: v for k, v in update.items() if k != "rules"},
+    return Policy.model_validate({**policy.model_dump(mode="json"), **update,
                                   "rules": [rule.model_dump(mode="json") for rule in new_rules]})

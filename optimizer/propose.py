@@ -7,15 +7,20 @@ This is the optimizer's only I/O module besides features (reads); everything it 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 
 from core.policy.diff import diff, render_diff
+from core.policy.problems import Problem, errors_in
 from core.policy.schema import Policy
+from core.policy.validate import validate
 from core.price_memo import PerToken, per_token_of
 from core.pricing import PriceEntry, PriceTable
 from optimizer.candidate import params_of, with_params
@@ -26,8 +31,19 @@ from optimizer.replay import TIERS, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
 from store.errors import NotFoundError
-from store.policies import active_policy
-from store.proposals import Proposal, create_proposal
+from store.policies import active_policy, get_version
+from store.proposals import Proposal, StaleParentError, create_proposal
+
+log = logging.getLogger("switchyard.optimizer")
+
+
+class InvalidCandidateError(RuntimeError):
+    """The optimizer wrote a candidate the policy validator refuses: a bug in the candidate writer,
+    never something to store (approval would answer 409 and the loop would wait on it)."""
+
+    def __init__(self, version: str, problems: list[Problem]) -> None:
+        super().__init__(f"candidate {version} is not a valid policy: " + "; ".join(str(p) for p in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,9 @@ class Settings:
     excluded_evaluators: tuple[str, ...] = NOT_QUALITY
     database_url: str | None = None  # Optuna's shared storage; in memory without it
     study_name: str | None = None
+    # an invalid candidate is a bug: "raise" fails the run (tests, direct callers); "skip" logs it
+    # and stores nothing (the CLI and the loop, which must keep running)
+    on_invalid: Literal["raise", "skip"] = "raise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +76,9 @@ class Outcome:
     diff_text: str | None
     turns: int  # in the window
     usable: int  # scored, with a propensity
+    # why nothing was stored when something was found: "invalid" (a writer bug, logged) or "stale"
+    # (the active version changed while the optimizer ran: run it again); None otherwise
+    skipped: Literal["invalid", "stale"] | None = None
 
 
 def tier_rates(policy: Policy, prices: PriceTable, day: datetime) -> dict[str, PerToken]:
@@ -83,6 +105,30 @@ def candidate_version(parent: str, params: RoutingParams) -> str:
     overrides = len(params.effective().overrides)
     suffix = f"+{overrides}seg" if overrides else ""
     return f"{parent}.opt-{params.base.haiku_below}-{params.base.opus_from}{suffix}"[:128]
+
+
+def candidate_problems(candidate: Policy) -> list[Problem]:
+    """The errors the admin API would refuse ``candidate`` with (core.policy.validate, and a version
+    that names one URL path segment)."""
+    problems = errors_in(validate(candidate))
+    if "/" in candidate.version:
+        problems.insert(0, Problem("version", "must not contain '/': a version names a URL path segment"))
+    return problems
+
+
+def _fresh_version(engine: Engine, candidate: Policy) -> Policy:
+    """``candidate``, renamed when its version is already stored with another document (a proposal
+    with the same thresholds that was approved and rolled back, with other segment rules): versions
+    are immutable, so approving it would be refused."""
+    try:
+        stored = get_version(engine, candidate.version)
+    except NotFoundError:
+        return candidate
+    document = candidate.model_dump(mode="json")
+    if dict(stored.document) == document:
+        return candidate
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:8]
+    return candidate.model_copy(update={"version": f"{candidate.version[:119]}.{digest}"})
 
 
 def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: str = "optimizer",
@@ -115,9 +161,22 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
         evidence["rationale"] = (f"{evidence.get('rationale', '')} Of the failure clusters, it re-routes most turns of "
                                  f"\"{top['name']}\" ({top['moved']:,} of {top['size']:,}).").strip()
     # the rationale lives in the evidence, not the description: the diff shows the rules only
-    candidate = with_params(policy, choice.params, candidate_version(policy.version, choice.params))
+    candidate = _fresh_version(engine, with_params(policy, choice.params,
+                                                   candidate_version(policy.version, choice.params)))
     change = diff(policy, candidate)
-    proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,
-                               document=candidate.model_dump(mode="json"), diff=change.to_dict(), evidence=evidence,
-                               actor=actor)
+    problems = candidate_problems(candidate)
+    if problems:
+        error = InvalidCandidateError(candidate.version, problems)
+        if settings.on_invalid == "raise":
+            raise error
+        log.error("optimizer bug, nothing stored: %s (params %s)", error, choice.params.to_dict())
+        return Outcome(None, f"the candidate is not a valid policy (an optimizer bug, logged): {error}", evidence,
+                       render_diff(change), loaded.turns, loaded.usable, skipped="invalid")
+    try:
+        proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,
+                                   document=candidate.model_dump(mode="json"), diff=change.to_dict(),
+                                   evidence=evidence, actor=actor, require_active_parent=True)
+    except StaleParentError as stale:
+        return Outcome(None, f"{stale} (it changed while the optimizer ran): run it again", evidence,
+                       render_diff(change), loaded.turns, loaded.usable, skipped="stale")
     return Outcome(proposal, "ok", evidence, render_diff(change), loaded.turns, loaded.usable)
