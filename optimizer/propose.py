@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import polars as pl
 from sqlalchemy import Engine
 
 from core.policy.diff import diff, render_diff
@@ -23,10 +24,11 @@ from core.policy.schema import Policy
 from core.policy.validate import validate
 from core.price_memo import PerToken, per_token_of
 from core.pricing import PriceEntry, PriceTable
-from optimizer.candidate import params_of, with_params
+from optimizer.candidate import NotAThresholdPolicyError, params_of, with_params
 from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import choose
 from optimizer.features import NOT_QUALITY, load_turns
+from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
 from optimizer.replay import TIERS, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
@@ -137,12 +139,23 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if active is None:
         raise NotFoundError("no active policy to improve on")
     policy = active.policy()
-    baseline = params_of(policy)
+    try:  # any valid policy is a starting point, or the reason it is not
+        baseline = params_of(policy)
+        check_order(policy)
+        check_reading(policy, baseline)
+    except NotAThresholdPolicyError as refused:
+        return Outcome(None, f"nothing the optimizer can move in {policy.version}: {refused}", {}, None, 0, 0)
     loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators,
                         excluded=settings.excluded_evaluators)
     if loaded.usable == 0:
         return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
-    data = prepare(loaded.frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed,
+    # turns a rule kept as written routes go the same way under any candidate: out of the replay
+    kept_mask, kept_counts = pinned(policy, loaded.frame)
+    frame = loaded.frame.filter(pl.Series(~kept_mask)) if kept_mask.any() else loaded.frame
+    if frame.height == 0:
+        return Outcome(None, "every scored turn is routed by a rule kept as written", {}, None, loaded.turns,
+                       loaded.usable)
+    data = prepare(frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed,
                    cache_aware=settings.cache_aware)
     result = search(data, baseline, trials=settings.trials, seed=settings.seed, database_url=settings.database_url,
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
@@ -154,7 +167,8 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if choice.params is None:
         return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
-                "turns_in_window": loaded.turns,
+                "turns_in_window": loaded.turns, "kept_as_written": kept_evidence(policy, kept_counts),
+                "turns_routed_by_kept_rules": int(kept_mask.sum()),
                 "clusters": clusters_addressed(engine, baseline, choice.params)}
     if evidence["clusters"]:
         top = evidence["clusters"][0]
@@ -165,12 +179,17 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                                                    candidate_version(policy.version, choice.params)))
     change = diff(policy, candidate)
     problems = candidate_problems(candidate)
+    if not problems:
+        try:
+            check_reading(candidate, choice.params.effective())
+        except NotAThresholdPolicyError as mismatch:  # the writer wrote something the replay did not price
+            problems = [Problem("rules", str(mismatch))]
     if problems:
-        error = InvalidCandidateError(candidate.version, problems)
+        invalid = InvalidCandidateError(candidate.version, problems)
         if settings.on_invalid == "raise":
-            raise error
-        log.error("optimizer bug, nothing stored: %s (params %s)", error, choice.params.to_dict())
-        return Outcome(None, f"the candidate is not a valid policy (an optimizer bug, logged): {error}", evidence,
+            raise invalid
+        log.error("optimizer bug, nothing stored: %s (params %s)", invalid, choice.params.to_dict())
+        return Outcome(None, f"the candidate is not a valid policy (an optimizer bug, logged): {invalid}", evidence,
                        render_diff(change), loaded.turns, loaded.usable, skipped="invalid")
     try:
         proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,

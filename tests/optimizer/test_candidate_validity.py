@@ -5,6 +5,8 @@ meeting thresholds included, the case that once wrote ``input_tokens: {gte: x, l
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,18 +27,33 @@ REPOS = np.array(["api", "web", "legacy/billing", None], dtype=object)
 
 
 def three_rule_policy(version: str = "v1", *, haiku_below: int = 10_000, opus_from: int = 60_000,
-                      default: str = "opus", explore: int = 0) -> Policy:
-    """A policy shaped like a hand-written one: a rule per tier, the default on ``default``."""
+                      default: str = "opus", explore: int = 0, ladder: bool = False, tools_below: int | None = None,
+                      kept: bool = False) -> Policy:
+    """A policy shaped like a hand-written one: a rule per tier, the default on ``default``; with
+    ``ladder`` no opus rule (opus is the default, the sonnet rule says ``lt`` only), with
+    ``tools_below`` the haiku rule also asks ``tool_count < tools_below``, with ``kept`` rules the
+    optimizer keeps as written come first (a compaction rule, a team pin)."""
     targets = [{"name": f"anthropic-{tier}", "base_url": "https://api.anthropic.com", "model": MODELS[tier],
                 "tier": tier} for tier in TIERS]
     rules: list[dict[str, object]] = []
     if explore:
         rules.append({"name": "explore", "when": {"session_bucket": {"lt": explore}},
                       "split": [{"weight": 1, "route": [f"anthropic-{tier}"]} for tier in TIERS]})
-    rules += [{"name": "small", "when": {"input_tokens": {"lt": haiku_below}}, "route": ["anthropic-haiku"]},
-              {"name": "mid", "when": {"input_tokens": {"gte": haiku_below, "lt": opus_from}},
-               "route": ["anthropic-sonnet", "anthropic-opus"]},
-              {"name": "large", "when": {"input_tokens": {"gte": opus_from}}, "route": ["anthropic-opus"]}]
+    if kept:
+        rules += [{"name": "compaction", "when": {"request_class": ["compaction"]}, "route": ["anthropic-haiku"]},
+                  {"name": "platform", "when": {"team": ["platform"]}, "route": ["anthropic-opus"]}]
+    small: dict[str, object] = {"input_tokens": {"lt": haiku_below}}
+    if tools_below is not None:
+        small["tool_count"] = {"lt": tools_below}
+    rules.append({"name": "small", "when": small, "route": ["anthropic-haiku"]})
+    if ladder:
+        rules.append({"name": "mid", "when": {"input_tokens": {"lt": opus_from}},
+                      "route": ["anthropic-sonnet", "anthropic-opus"]})
+        default = "opus"
+    else:
+        rules += [{"name": "mid", "when": {"input_tokens": {"gte": haiku_below, "lt": opus_from}},
+                   "route": ["anthropic-sonnet", "anthropic-opus"]},
+                  {"name": "large", "when": {"input_tokens": {"gte": opus_from}}, "route": ["anthropic-opus"]}]
     return Policy.model_validate({"version": version, "targets": targets, "rules": rules,
                                   "default": {"route": [f"anthropic-{default}"]}})
 
@@ -81,7 +98,13 @@ starting_policies = st.one_of(
     st.builds(lambda b, e, x: default_policy("v1", haiku_below=b, opus_from=b + e, explore=x),
               st.integers(1, 50_000), st.integers(0, 200_000), st.sampled_from([0, 3, 30])),
     st.builds(lambda b, e, d, x: three_rule_policy("v1", haiku_below=b, opus_from=b + e + 1, default=d, explore=x),
-              st.integers(1, 50_000), st.integers(0, 200_000), st.sampled_from(TIERS), st.sampled_from([0, 3])))
+              st.integers(1, 50_000), st.integers(0, 200_000), st.sampled_from(TIERS), st.sampled_from([0, 3])),
+    # hand-written shapes (issue 16, item 1): a ladder with opus as the default, a haiku rule that
+    # also asks for few tools, rules kept as written before the tier rules
+    st.builds(lambda b, e, x, t, k: three_rule_policy("v1", haiku_below=b, opus_from=b + e + 1, explore=x,
+                                                      ladder=True, tools_below=t, kept=k),
+              st.integers(1, 50_000), st.integers(0, 200_000), st.sampled_from([0, 3]),
+              st.sampled_from([None, 29, 40]), st.booleans()))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,7 +120,9 @@ def test_every_candidate_validates_reads_back_and_routes_as_priced(start: Policy
     facts = TurnFacts(rng.random(tokens.size) < 0.4, rng.choice([17, 17, 29, 41], tokens.size),
                       rng.choice(REPOS, tokens.size))
     policy = start
-    for number, params in enumerate(steps, start=2):
+    for number, drawn in enumerate(steps, start=2):
+        # the search keeps what the haiku rule asks besides tokens (it moves thresholds only)
+        params = replace(drawn, haiku_limit=params_of(policy).haiku_limit)
         candidate = with_params(policy, params, f"v{number}")
         assert candidate_problems(candidate) == [], (params, candidate.rules)
         assert params_of(candidate) == params.effective()

@@ -1,6 +1,7 @@
 """The property behind every stored proposal (issue 16, item 4), end to end on small random worlds:
-a random starting policy (two threshold rules and a sonnet default, or a hand-written-looking rule
-per tier with opus as the default; exploration on) routes a random world into a real store; the
+a random starting policy (two threshold rules and a sonnet default; a rule per tier with opus as
+the default; or a hand-written ladder with rules kept as written and a haiku rule that also asks
+for few tools; exploration on) routes a random world into a real store; the
 optimizer runs on it (an invalid candidate raises: a bug fails the test loudly); the stored
 proposal validates, is approved through the admin API (real HTTP), and the policy the store now
 serves routes every stored turn in core.policy's decide() — what the proxy runs — exactly as the
@@ -24,7 +25,7 @@ from optimizer.candidate import params_of
 from optimizer.features import load_turns
 from optimizer.propose import Settings, candidate_problems, propose, tier_rates
 from optimizer.replay import TIERS, Thresholds, monthly, prepare, total_cost
-from optimizer.segments import RoutingParams
+from optimizer.segments import HaikuLimit, RoutingParams
 from optimizer.turn_facts import TurnFacts
 from store.engine import make_engine
 from store.policies import activate, active_policy, create_version
@@ -41,15 +42,22 @@ TURNS = 2_000
 def _starting_policy(rng: np.random.Generator) -> Policy:
     below = int(rng.integers(1_000, 20_000))
     start = below + int(rng.integers(1, 150_000))
-    if rng.random() < 0.5:
+    shape = rng.integers(0, 3)
+    if shape == 0:
         return default_policy("v1", haiku_below=below, opus_from=start, explore=30)
-    return three_rule_policy("v1", haiku_below=below, opus_from=start, default="opus", explore=30)
+    if shape == 1:
+        return three_rule_policy("v1", haiku_below=below, opus_from=start, default="opus", explore=30)
+    # hand-written: rules kept as written first, a haiku rule asking for few tools, a ladder to opus
+    return three_rule_policy("v1", haiku_below=below, opus_from=start, explore=30, ladder=True, tools_below=40,
+                             kept=True)
 
 
 def _params(evidence: dict[str, object]) -> RoutingParams:
     written = evidence["candidate"]["thresholds"]  # type: ignore[index]
     assert not written["overrides"]  # these worlds carry no thinking, tool or repo facts
-    return RoutingParams(Thresholds(written["haiku_below"], written["opus_from"]))
+    limit = written.get("haiku_only_if")
+    return RoutingParams(Thresholds(written["haiku_below"], written["opus_from"]),
+                         haiku_limit=None if limit is None else HaikuLimit(**limit))
 
 
 @pytest.mark.parametrize("world", range(WORLDS))
