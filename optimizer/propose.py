@@ -170,6 +170,13 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                 "turns_in_window": loaded.turns, "kept_as_written": kept_evidence(policy, kept_counts),
                 "turns_routed_by_kept_rules": int(kept_mask.sum()),
                 "clusters": clusters_addressed(engine, baseline, choice.params)}
+    taken = [entry for entry in evidence["kept_as_written"] if entry["turns"]]
+    if taken:
+        evidence["rationale"] = (f"{evidence.get('rationale', '')} Rules kept as written routed "
+                                 f"{evidence['turns_routed_by_kept_rules']:,} turns (" +
+                                 ", ".join(f"{entry['rule']} {entry['turns']:,}" for entry in taken) +
+                                 "); they route the same under the candidate and are left out of these "
+                                 "figures.").strip()
     if evidence["clusters"]:
         top = evidence["clusters"][0]
         evidence["rationale"] = (f"{evidence.get('rationale', '')} Of the failure clusters, it re-routes most turns of "

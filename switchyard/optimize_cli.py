@@ -99,4 +99,7 @@ def optimize(
         raise typer.Exit(1)
     console.print(outcome.diff_text or "")
     console.print(outcome.evidence["rationale"])
+    kept = outcome.evidence.get("kept_as_written") or []
+    if kept:
+        console.print("kept as written: " + ", ".join(f"{entry['rule']} ({entry['turns']:,} turns)" for entry in kept))
     console.print(f"proposal {outcome.proposal.id} stored, status proposed")

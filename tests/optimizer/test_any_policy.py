@@ -81,6 +81,8 @@ def test_the_reference_policy_yields_a_proposal_that_keeps_its_other_rules(tmp_p
         assert list(kept) == KEPT and all(entry["note"] == "kept as written" for entry in kept.values())
         assert kept["compaction"]["turns"] > 0 and evidence["turns_routed_by_kept_rules"] == kept["compaction"]["turns"]
         assert evidence["turns"] == world.frame.height - kept["compaction"]["turns"]  # the replay saw the rest
+        taken = kept["compaction"]["turns"]
+        assert f"Rules kept as written routed {taken:,} turns (compaction {taken:,})" in evidence["rationale"]
         params = params_of(candidate)
         assert params.haiku_limit is not None and params.haiku_limit.tool_count_below == 40
 
