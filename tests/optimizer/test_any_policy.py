@@ -114,6 +114,10 @@ def test_the_reference_policy_as_written_reaches_the_guards(tmp_path: Path) -> N
     (lambda d: {**d, "rules": [*d["rules"], {"name": "late-pin", "when": {"team": ["payments"]},
                                              "route": ["opus"]}]}, "'late-pin' come after the tier rules"),
     (lambda d: {**d, "rules": [r for r in d["rules"] if r["name"] != "small-turns"]}, "no haiku rule to move"),
+    # a gap between the haiku and sonnet rules: those turns reach the opus default, not sonnet
+    (lambda d: {**d, "rules": [{**r, "when": {"input_tokens": {"gte": 30_000, "lt": 120_000}}}
+                               if r["name"] == "mid-turns" else r for r in d["rules"]]},
+     "sends 20,000 input tokens to opus (rule 'default') where its tier rules read as sonnet"),
 ])
 def test_what_cannot_be_moved_is_refused_with_the_reason(tmp_path: Path, change, reason: str) -> None:  # type: ignore[no-untyped-def]
     document = change(_example().model_dump(mode="json"))
