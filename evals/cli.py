@@ -1,8 +1,10 @@
-"""``switchyard eval`` and ``switchyard cluster``. The lead mounts them in switchyard/cli.py::
+"""``switchyard eval``, ``switchyard cluster`` and ``switchyard cluster-members``. Mounted in
+switchyard/cli.py::
 
-    from evals.cli import cluster_command, eval_command
+    from evals.cli import cluster_command, cluster_members_command, eval_command
     app.command("eval")(eval_command)
     app.command("cluster")(cluster_command)
+    app.command("cluster-members")(cluster_members_command)
 
 The database comes from ``--database-url`` / ``DATABASE_URL`` (default: the SQLite file).
 """
@@ -107,9 +109,49 @@ def cluster_command(
     finally:
         engine.dispose()
     table = Table("failure mode", "turns", "cost $", "trend", "sessions per window", "example turn",
-                  title=f"{len(run.rows)} failing turns, {run.window_start:%Y-%m-%d %H:%M} → {run.window_end:%H:%M}")
+                  title=f"{len(run.rows)} failing turns, {run.window_start:%Y-%m-%d %H:%M} → "
+                        f"{run.window_end:%Y-%m-%d %H:%M}")
     for cluster in run.clusters:
         table.add_row(cluster.name, str(cluster.size), f"{cluster.cost_usd:.2f}", cluster.trend,
                       " ".join(map(str, cluster.window_counts)), cluster.examples[0] if cluster.examples else "")
     Console().print(table)
     typer.echo(f"run {run.run_id}")
+
+
+def cluster_members_command(
+    run: Annotated[str | None, typer.Option(help="A run id (printed by `switchyard cluster`); default: the latest.")]
+    = None,
+    cluster: Annotated[int | None, typer.Option(min=0, help="Only this cluster's members (its number).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many turns.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """List the turns a stored clustering run put in each failure cluster."""
+    import json
+
+    from store.cluster_runs import latest_run_id, member_turns, run_exists
+
+    engine = make_engine(database_url, data_dir=data_dir)
+    try:
+        run_id = run or latest_run_id(engine)
+        if run_id is None or not run_exists(engine, run_id):
+            typer.echo(f"no clustering run {run_id!r}" if run else "no clustering run yet: run `switchyard cluster`",
+                       err=True)
+            raise typer.Exit(1)
+        rows = member_turns(engine, run_id, cluster=cluster, limit=limit, offset=offset)
+    finally:
+        engine.dispose()
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps({"run_id": run_id, **row}, default=str, sort_keys=True))
+        return
+    table = Table("cluster", "name", "turn (trace/span)", "started", "session", "model", "input tokens", "error",
+                  title=f"run {run_id}: {len(rows)} member turn(s) from #{offset}")
+    for row in rows:
+        started = row["started_at"]
+        table.add_row(str(row["cluster"]), row["name"], f"{row['trace_id']}/{row['span_id']}",
+                      f"{started:%Y-%m-%d %H:%M:%S}" if started else "(deleted)", row["session_id"] or "",
+                      row["served_model"] or "", str(row["estimated_input_tokens"] or ""), row["error_type"] or "")
+    Console().print(table)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from ingest.admin_clusters import clusters_router
 from ingest.admin_errors import UnauthorizedError, install_error_handlers
 from ingest.admin_keys import keys_router
 from ingest.admin_months import months_router
@@ -93,4 +94,5 @@ def install_control_plane(app: FastAPI, settings: IngestSettings, engine: Engine
     app.include_router(keys_router(engine, admin, clock))
     app.include_router(months_router(engine, admin, clock))
     app.include_router(audit_router(engine, admin))
+    app.include_router(clusters_router(engine, admin))
     app.include_router(snapshot_router(engine, bearer_dependency(readers, "snapshot", refusals), clock))

@@ -29,6 +29,7 @@ class Status(StrEnum):
     proposed = "proposed"
     approved = "approved"
     rejected = "rejected"
+    superseded = "superseded"  # another version became active before anyone decided
 
 
 def summary(proposal: Proposal) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from core.policy.schema import IntRange, Match, Policy, Rule
 from optimizer.replay import Thresholds
-from optimizer.segments import Override, RoutingParams, Segment
+from optimizer.segments import HaikuLimit, Override, RoutingParams, Segment
 
 
 class NotAThresholdPolicyError(ValueError):
@@ -37,25 +37,85 @@ def _tier_of_rule(policy: Policy, rule: Rule) -> str | None:
     return None if first is None else first.tier
 
 
+def _limit_of_rule(policy: Policy, rule: Rule) -> HaikuLimit | None:
+    """The HaikuLimit of a haiku rule matching on input_tokens (lt only) plus ``tool_count: {lt: k}``
+    and/or ``thinking: false`` — a hand-written "small turns" rule — else None."""
+    when = rule.when
+    if rule.route is None or when.input_tokens is None or when.input_tokens.gte is not None \
+            or when.input_tokens.lt is None:
+        return None
+    if when.model_copy(update={"input_tokens": None, "tool_count": None, "thinking": None}) != Match():
+        return None
+    tools = when.tool_count
+    if tools is not None and (tools.gte is not None or tools.lt is None):
+        return None
+    if when.thinking is True or (tools is None and when.thinking is None):
+        return None
+    first = next((target for target in policy.targets if target.name == rule.route[0]), None)
+    if first is None or first.tier != "haiku":
+        return None
+    return HaikuLimit(tool_count_below=None if tools is None else tools.lt, thinking=when.thinking)
+
+
 def threshold_rules(policy: Policy) -> dict[str, Rule]:
-    """tier → its threshold rule (the first one, when several match)."""
+    """tier → its threshold rule (the first one, when several match). Without a haiku rule matching
+    on input_tokens alone, the first haiku rule with a HaikuLimit is the haiku threshold rule."""
     found: dict[str, Rule] = {}
     for rule in policy.rules:
         tier = _tier_of_rule(policy, rule)
         if tier is not None:
             found.setdefault(tier, rule)
+    if "haiku" not in found:
+        limited = next((rule for rule in policy.rules if _limit_of_rule(policy, rule) is not None), None)
+        if limited is not None:
+            found["haiku"] = limited
     return found
+
+
+def haiku_limit(policy: Policy) -> HaikuLimit | None:
+    haiku = threshold_rules(policy).get("haiku")
+    return None if haiku is None else _limit_of_rule(policy, haiku)
+
+
+def _default_tier(policy: Policy) -> str | None:
+    tiers = {target.name: target.tier for target in policy.targets}
+    return tiers.get(policy.default.route[0])
+
+
+def _ladder(policy: Policy) -> bool:
+    """Whether the policy spells the sonnet → opus threshold as a ladder: no opus threshold rule,
+    opus as the default, and the sonnet rule's ``lt`` (or, with no sonnet rule, the haiku rule's)
+    where opus starts — the way a rule per tier is usually written by hand."""
+    return "opus" not in threshold_rules(policy) and _default_tier(policy) == "opus"
 
 
 def thresholds_of(policy: Policy) -> Thresholds:
     rules = threshold_rules(policy)
-    haiku, opus = rules.get("haiku"), rules.get("opus")
-    if haiku is None or opus is None or haiku.when.input_tokens is None or opus.when.input_tokens is None:
-        raise NotAThresholdPolicyError(f"policy {policy.version!r} needs a haiku and an opus rule matching only "
-                                       "when.input_tokens for the optimizer to tune")
-    below, start = haiku.when.input_tokens.lt, opus.when.input_tokens.gte
-    if below is None or start is None:
-        raise NotAThresholdPolicyError("the haiku rule needs input_tokens.lt and the opus rule input_tokens.gte")
+    haiku, opus, sonnet = rules.get("haiku"), rules.get("opus"), rules.get("sonnet")
+    if not any(target.tier for target in policy.targets):
+        raise NotAThresholdPolicyError(f"policy {policy.version!r} has no tiered route to change: no target names "
+                                       "a tier (haiku, sonnet, opus)")
+    if haiku is None or haiku.when.input_tokens is None or haiku.when.input_tokens.lt is None:
+        raise NotAThresholdPolicyError(
+            f"policy {policy.version!r} has no haiku rule to move: the optimizer moves a rule that routes to a haiku "
+            "target and matches only on when.input_tokens (lt), and keeps every other rule as written")
+    below = haiku.when.input_tokens.lt
+    if opus is not None:
+        start = opus.when.input_tokens.gte if opus.when.input_tokens is not None else None
+        if start is None:
+            raise NotAThresholdPolicyError("the opus rule needs input_tokens.gte")
+    elif _ladder(policy):
+        if sonnet is None:
+            start = below
+        elif sonnet.when.input_tokens is None or sonnet.when.input_tokens.lt is None:
+            raise NotAThresholdPolicyError(f"the sonnet rule {sonnet.name!r} needs input_tokens.lt: with opus as the "
+                                           "default, that is where opus starts")
+        else:
+            start = sonnet.when.input_tokens.lt
+    else:
+        raise NotAThresholdPolicyError(
+            f"policy {policy.version!r} has no opus threshold to move: it needs an opus rule matching only "
+            "when.input_tokens (gte), or opus as the default after the haiku and sonnet rules")
     return Thresholds(min(below, start), max(below, start))
 
 
@@ -129,9 +189,10 @@ def segment_rules(policy: Policy) -> dict[Segment, tuple[Thresholds, tuple[str, 
 
 
 def params_of(policy: Policy) -> RoutingParams:
-    """The base thresholds and segment overrides the replay models for ``policy``."""
+    """The base thresholds, segment overrides and haiku limit the replay models for ``policy``."""
     return RoutingParams(thresholds_of(policy), tuple(Override(segment, thresholds)
-                                                      for segment, (thresholds, _) in segment_rules(policy).items()))
+                                                      for segment, (thresholds, _) in segment_rules(policy).items()),
+                         haiku_limit(policy))
 
 
 def _route_of_tier(policy: Policy, tier: str) -> tuple[str, ...]:
@@ -173,20 +234,57 @@ def with_params(policy: Policy, params: RoutingParams, version: str, *, descript
                                   "rules": [rule.model_dump(mode="json") for rule in rules]})
 
 
+def _sonnet_rule_name(policy: Policy) -> str:
+    taken = {rule.name for rule in policy.rules}
+    return next(name for name in ("sonnet-tokens", *(f"sonnet-tokens-{i}" for i in range(2, len(taken) + 3)))
+                if name not in taken)
+
+
+def _needs_sonnet_rule(policy: Policy) -> bool:
+    """Whether turns between the thresholds would miss sonnet without a rule of their own (the
+    default does not start on sonnet)."""
+    tiers = {target.name: target.tier for target in policy.targets}
+    return tiers.get(policy.default.route[0]) != "sonnet"
+
+
 def with_thresholds(policy: Policy, thresholds: Thresholds, version: str, *, description: str | None = None) -> Policy:
     """A copy of ``policy`` as version ``version`` (its parent the old version) whose threshold
-    rules carry ``thresholds``."""
+    rules carry ``thresholds``.
+
+    When the thresholds meet (``haiku_below == opus_from``) sonnet's range is empty, and a rule
+    for it could only be written as ``{gte: x, lt: x}``, which is not a valid policy: the sonnet
+    threshold rule is left out. When the range is not empty and neither a sonnet threshold rule
+    nor the default sends it to sonnet, a sonnet rule is added after the haiku and opus rules, so
+    the written policy routes the range where the replay priced it."""
     thresholds_of(policy)  # refuse policies the replay cannot model
     rules = threshold_rules(policy)
     chosen = {rule.name: tier for tier, rule in rules.items()}
-    new_rules = tuple(
-        rule.model_copy(update={"when": rule.when.model_copy(update={"input_tokens": _range(chosen[rule.name],
-                                                                                             thresholds)})})
-        if rule.name in chosen else rule
-        for rule in policy.rules)
-    update: dict[str, object] = {"version": version, "parent": policy.version, "rules": new_rules}
+    # With a haiku limit, the turns it keeps off haiku below the haiku threshold need the sonnet
+    # rule too: it is written from 0 (``lt`` only) and kept however narrow the range.
+    limited = haiku_limit(policy) is not None
+    empty_sonnet = thresholds.haiku_below >= thresholds.opus_from and not limited
+
+    def tokens_range(tier: str) -> IntRange:
+        wide = _range(tier, thresholds)
+        return IntRange(lt=wide.lt) if tier == "sonnet" and limited else wide
+
+    new_rules: list[Rule] = []
+    for rule in policy.rules:
+        tier = chosen.get(rule.name)
+        if tier is None:
+            new_rules.append(rule)
+        elif not (tier == "sonnet" and empty_sonnet):
+            new_rules.append(rule.model_copy(update={"when": rule.when.model_copy(
+                update={"input_tokens": tokens_range(tier)})}))
+    needs_sonnet = thresholds.haiku_below < thresholds.opus_from or limited
+    if needs_sonnet and "sonnet" not in rules and _needs_sonnet_rule(policy):
+        after = max(index for index, rule in enumerate(new_rules) if chosen.get(rule.name) in ("haiku", "opus"))
+        between = tokens_range("sonnet").model_dump(exclude_none=True)
+        added = Rule.model_validate({"name": _sonnet_rule_name(policy), "when": {"input_tokens": between},
+                                     "route": list(_route_of_tier(policy, "sonnet"))})
+        new_rules.insert(after + 1, added)
+    update: dict[str, object] = {"version": version, "parent": policy.version}
     if description is not None:
         update["description"] = description
-    return Policy.model_validate({**policy.model_dump(mode="json"),
-                                  **{k: v for k, v in update.items() if k != "rules"},
+    return Policy.model_validate({**policy.model_dump(mode="json"), **update,
                                   "rules": [rule.model_dump(mode="json") for rule in new_rules]})

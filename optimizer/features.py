@@ -28,7 +28,8 @@ _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.St
            "output_tokens": pl.Int64(), "cache_creation_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
            "cache_creation_1h_tokens": pl.Int64(), "reward": pl.Float64(), "session_id": pl.String(),
            "thinking": pl.Boolean(), "tool_count": pl.Int64(),
-           "repo": pl.String()}
+           "repo": pl.String(), "request_class": pl.String(), "agent_type": pl.String(), "team": pl.String(),
+           "developer": pl.String()}
 
 
 NOT_QUALITY = ("cost_outlier", "latency_slo")
@@ -37,7 +38,8 @@ NOT_QUALITY = ("cost_outlier", "latency_slo")
 @dataclass(frozen=True, slots=True)
 class Loaded:
     # optimizer.replay.REQUIRED + started_at, policy_version, requested_tier, session_id, and the routing facts
-    # thinking, tool_count and repo (optimizer.turn_facts)
+    # thinking, tool_count and repo (optimizer.turn_facts); request_class, agent_type, team and developer
+    # tell which turns a rule the optimizer keeps as written catches (optimizer.kept_rules)
     frame: pl.DataFrame
     turns: int  # turns in the window
     usable: int  # of which have a propensity, a tier and a score
@@ -63,7 +65,8 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
                     turns.c.requested_model, turns.c.policy_version, turns.c.propensity, turns.c.input_tokens,
                     turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
                     turns.c.cache_creation_1h_tokens, score_sq.c.reward, turns.c.session_id, turns.c.thinking,
-                    turns.c.tool_count, turns.c.repo)
+                    turns.c.tool_count, turns.c.repo, turns.c.request_class, turns.c.agent_type, turns.c.team,
+                    turns.c.developer)
              .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
              .where(*window)
              .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit

@@ -7,27 +7,45 @@ This is the optimizer's only I/O module besides features (reads); everything it 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+import polars as pl
 from sqlalchemy import Engine
 
 from core.policy.diff import diff, render_diff
+from core.policy.problems import Problem, errors_in
 from core.policy.schema import Policy
+from core.policy.validate import validate
 from core.price_memo import PerToken, per_token_of
 from core.pricing import PriceEntry, PriceTable
-from optimizer.candidate import params_of, with_params
+from optimizer.candidate import NotAThresholdPolicyError, params_of, with_params
 from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import choose
 from optimizer.features import NOT_QUALITY, load_turns
+from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
 from optimizer.replay import TIERS, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
 from store.errors import NotFoundError
-from store.policies import active_policy
-from store.proposals import Proposal, create_proposal
+from store.policies import active_policy, get_version
+from store.proposals import Proposal, StaleParentError, create_proposal
+
+log = logging.getLogger("switchyard.optimizer")
+
+
+class InvalidCandidateError(RuntimeError):
+    """The optimizer wrote a candidate the policy validator refuses: a bug in the candidate writer,
+    never something to store (approval would answer 409 and the loop would wait on it)."""
+
+    def __init__(self, version: str, problems: list[Problem]) -> None:
+        super().__init__(f"candidate {version} is not a valid policy: " + "; ".join(str(p) for p in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +65,9 @@ class Settings:
     excluded_evaluators: tuple[str, ...] = NOT_QUALITY
     database_url: str | None = None  # Optuna's shared storage; in memory without it
     study_name: str | None = None
+    # an invalid candidate is a bug: "raise" fails the run (tests, direct callers); "skip" logs it
+    # and stores nothing (the CLI and the loop, which must keep running)
+    on_invalid: Literal["raise", "skip"] = "raise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +78,9 @@ class Outcome:
     diff_text: str | None
     turns: int  # in the window
     usable: int  # scored, with a propensity
+    # why nothing was stored when something was found: "invalid" (a writer bug, logged) or "stale"
+    # (the active version changed while the optimizer ran: run it again); None otherwise
+    skipped: Literal["invalid", "stale"] | None = None
 
 
 def tier_rates(policy: Policy, prices: PriceTable, day: datetime) -> dict[str, PerToken]:
@@ -85,18 +109,53 @@ def candidate_version(parent: str, params: RoutingParams) -> str:
     return f"{parent}.opt-{params.base.haiku_below}-{params.base.opus_from}{suffix}"[:128]
 
 
+def candidate_problems(candidate: Policy) -> list[Problem]:
+    """The errors the admin API would refuse ``candidate`` with (core.policy.validate, and a version
+    that names one URL path segment)."""
+    problems = errors_in(validate(candidate))
+    if "/" in candidate.version:
+        problems.insert(0, Problem("version", "must not contain '/': a version names a URL path segment"))
+    return problems
+
+
+def _fresh_version(engine: Engine, candidate: Policy) -> Policy:
+    """``candidate``, renamed when its version is already stored with another document (a proposal
+    with the same thresholds that was approved and rolled back, with other segment rules): versions
+    are immutable, so approving it would be refused."""
+    try:
+        stored = get_version(engine, candidate.version)
+    except NotFoundError:
+        return candidate
+    document = candidate.model_dump(mode="json")
+    if dict(stored.document) == document:
+        return candidate
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:8]
+    return candidate.model_copy(update={"version": f"{candidate.version[:119]}.{digest}"})
+
+
 def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: str = "optimizer",
             progress: Progress | None = None) -> Outcome:
     active = active_policy(engine)
     if active is None:
         raise NotFoundError("no active policy to improve on")
     policy = active.policy()
-    baseline = params_of(policy)
+    try:  # any valid policy is a starting point, or the reason it is not
+        baseline = params_of(policy)
+        check_order(policy)
+        check_reading(policy, baseline)
+    except NotAThresholdPolicyError as refused:
+        return Outcome(None, f"nothing the optimizer can move in {policy.version}: {refused}", {}, None, 0, 0)
     loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators,
                         excluded=settings.excluded_evaluators)
     if loaded.usable == 0:
         return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
-    data = prepare(loaded.frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed,
+    # turns a rule kept as written routes go the same way under any candidate: out of the replay
+    kept_mask, kept_counts = pinned(policy, loaded.frame)
+    frame = loaded.frame.filter(pl.Series(~kept_mask)) if kept_mask.any() else loaded.frame
+    if frame.height == 0:
+        return Outcome(None, "every scored turn is routed by a rule kept as written", {}, None, loaded.turns,
+                       loaded.usable)
+    data = prepare(frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed,
                    cache_aware=settings.cache_aware)
     result = search(data, baseline, trials=settings.trials, seed=settings.seed, database_url=settings.database_url,
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
@@ -108,16 +167,42 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if choice.params is None:
         return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
-                "turns_in_window": loaded.turns,
+                "turns_in_window": loaded.turns, "kept_as_written": kept_evidence(policy, kept_counts),
+                "turns_routed_by_kept_rules": int(kept_mask.sum()),
                 "clusters": clusters_addressed(engine, baseline, choice.params)}
+    taken = [entry for entry in evidence["kept_as_written"] if entry["turns"]]
+    if taken:
+        evidence["rationale"] = (f"{evidence.get('rationale', '')} Rules kept as written routed "
+                                 f"{evidence['turns_routed_by_kept_rules']:,} turns (" +
+                                 ", ".join(f"{entry['rule']} {entry['turns']:,}" for entry in taken) +
+                                 "); they route the same under the candidate and are left out of these "
+                                 "figures.").strip()
     if evidence["clusters"]:
         top = evidence["clusters"][0]
         evidence["rationale"] = (f"{evidence.get('rationale', '')} Of the failure clusters, it re-routes most turns of "
                                  f"\"{top['name']}\" ({top['moved']:,} of {top['size']:,}).").strip()
     # the rationale lives in the evidence, not the description: the diff shows the rules only
-    candidate = with_params(policy, choice.params, candidate_version(policy.version, choice.params))
+    candidate = _fresh_version(engine, with_params(policy, choice.params,
+                                                   candidate_version(policy.version, choice.params)))
     change = diff(policy, candidate)
-    proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,
-                               document=candidate.model_dump(mode="json"), diff=change.to_dict(), evidence=evidence,
-                               actor=actor)
+    problems = candidate_problems(candidate)
+    if not problems:
+        try:
+            check_reading(candidate, choice.params.effective())
+        except NotAThresholdPolicyError as mismatch:  # the writer wrote something the replay did not price
+            problems = [Problem("rules", str(mismatch))]
+    if problems:
+        invalid = InvalidCandidateError(candidate.version, problems)
+        if settings.on_invalid == "raise":
+            raise invalid
+        log.error("optimizer bug, nothing stored: %s (params %s)", invalid, choice.params.to_dict())
+        return Outcome(None, f"the candidate is not a valid policy (an optimizer bug, logged): {invalid}", evidence,
+                       render_diff(change), loaded.turns, loaded.usable, skipped="invalid")
+    try:
+        proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,
+                                   document=candidate.model_dump(mode="json"), diff=change.to_dict(),
+                                   evidence=evidence, actor=actor, require_active_parent=True)
+    except StaleParentError as stale:
+        return Outcome(None, f"{stale} (it changed while the optimizer ran): run it again", evidence,
+                       render_diff(change), loaded.turns, loaded.usable, skipped="stale")
     return Outcome(proposal, "ok", evidence, render_diff(change), loaded.turns, loaded.usable)

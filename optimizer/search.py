@@ -205,6 +205,7 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
     parameters are named after the block (``haiku_below``, ``sonnet_band`` for the base;
     ``thinking.haiku_below`` …), so every block's trials live in the one study."""
     tokens = space.data.tokens[rows]
+    blocked = current.haiku_blocked(space.data.facts, space.data.n) if block < 0 else None
     mine: list[Trial] = []
     prefix = "" if block < 0 else current.overrides[block].segment.slug + "."
     below_name, band_name = prefix + "haiku_below", prefix + "sonnet_band"
@@ -219,6 +220,8 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
                                       trial.suggest_float(band_name, 0.0, space.span))
         moved = actions.copy()
         moved[rows] = thresholds.actions(tokens)
+        if blocked is not None:  # the haiku rule's other predicates send these on to sonnet
+            moved[blocked & (moved == 0)] = 1
         found = space.evaluate(current.with_block(block, thresholds), moved)
         mine.append(found)
         trial.set_user_attr("quality", found.quality)
@@ -258,7 +261,12 @@ def _lagrangian(space: _Space, study: optuna.Study, current: RoutingParams, gove
     searched by a one-dimensional study; each combination is judged exactly."""
     data = space.data
     terms, blocks = dr_term_matrix(data), [-1, *range(len(current.overrides))]
-    maps = {block: block_map(data.tokens[governing == block], data.cost[governing == block],
+    cost = data.cost
+    blocked = current.haiku_blocked(data.facts, data.n)
+    if blocked is not None:  # for turns kept off haiku, "haiku" is sonnet: price and score them so
+        terms, cost = terms.copy(), cost.copy()
+        terms[blocked, 0], cost[blocked, 0] = terms[blocked, 1], cost[blocked, 1]
+    maps = {block: block_map(data.tokens[governing == block], cost[governing == block],
                              terms[governing == block], low=space.low, high=space.high) for block in blocks}
     per_turn = baseline_cost / max(data.n, 1)
     mine: list[Trial] = []
@@ -290,7 +298,12 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
     ``segment_trials`` trials a block (a third of ``trials`` by default) for at most ``rounds`` rounds
     over the blocks."""
     start = RoutingParams.of(baseline)
-    if segments is None:
+    if start.haiku_limit is not None:
+        # a new override at the base's thresholds would not route like the base (its haiku rule
+        # lacks the limit's predicates), so the search could not start at the active policy: with
+        # a haiku limit, only the existing blocks are searched (issue 16, item 1, first step)
+        segments = ()
+    elif segments is None:
         segments = differing(candidate_segments(data.tokens, data.facts, data.sessions), dr_term_matrix(data),
                              data.facts, data.sessions)
     baseline_actions = start.actions(data.tokens, data.facts)

@@ -93,11 +93,41 @@ class Override:
 
 
 @dataclass(frozen=True, slots=True)
+class HaikuLimit:
+    """What a hand-written haiku rule asks besides the token count (``tool_count: {lt: k}``,
+    ``thinking: false``): turns the base thresholds would send to haiku but that fail it go on to
+    the next rule, sonnet (the policy is checked to do so: optimizer.kept_rules.check_reading).
+    The optimizer moves the rule's token threshold and keeps these predicates as written."""
+
+    tool_count_below: int | None = None
+    thinking: bool | None = None
+
+    def allows(self, facts: TurnFacts | None, n: int) -> np.ndarray:
+        allowed = np.ones(n, dtype=bool)
+        if facts is None:
+            return allowed
+        if self.tool_count_below is not None:
+            allowed &= facts.tool_count < self.tool_count_below
+        if self.thinking is not None:
+            allowed &= facts.thinking == self.thinking
+        return allowed
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingParams:
-    """Base thresholds and segment overrides (first matching segment wins)."""
+    """Base thresholds and segment overrides (first matching segment wins); ``haiku_limit`` what the
+    base's haiku rule asks besides the token count (None: nothing)."""
 
     base: Thresholds
     overrides: tuple[Override, ...] = ()
+    haiku_limit: HaikuLimit | None = None
+
+    def haiku_blocked(self, facts: TurnFacts | None, n: int) -> np.ndarray | None:
+        """Per turn: base-governed turns the haiku rule's other predicates keep off haiku (None: none)."""
+        if self.haiku_limit is None:
+            return None
+        blocked: np.ndarray = (self.governing(facts, n) == -1) & ~self.haiku_limit.allows(facts, n)
+        return blocked
 
     @classmethod
     def of(cls, thresholds: Thresholds | RoutingParams) -> RoutingParams:
@@ -116,6 +146,9 @@ class RoutingParams:
         for index, override in enumerate(self.overrides):
             rows = which == index
             actions[rows] = override.thresholds.actions(tokens[rows])
+        blocked = self.haiku_blocked(facts, tokens.shape[0])
+        if blocked is not None:
+            actions[blocked & (actions == 0)] = 1
         return actions
 
     def with_block(self, block: int, thresholds: Thresholds) -> RoutingParams:
@@ -133,15 +166,19 @@ class RoutingParams:
         """Without the trailing overrides that route exactly like the base (nothing to write for
         them). One followed by others stays: it still keeps its turns from the later ones."""
         overrides = list(self.overrides)
-        while overrides and overrides[-1].thresholds == self.base:
+        # with a haiku limit an override at the base's thresholds still differs: it is not limited
+        while overrides and overrides[-1].thresholds == self.base and self.haiku_limit is None:
             overrides.pop()
         return replace(self, overrides=tuple(overrides))
 
     def to_dict(self) -> dict[str, object]:
         def pair(t: Thresholds) -> dict[str, int]:
             return {"haiku_below": t.haiku_below, "opus_from": t.opus_from}
+        limit = {} if self.haiku_limit is None else {"haiku_only_if": {
+            k: v for k, v in (("tool_count_below", self.haiku_limit.tool_count_below),
+                              ("thinking", self.haiku_limit.thinking)) if v is not None}}
         return {**pair(self.base), "overrides": [{"segment": o.segment.kind, "value": o.segment.value,
-                                                   **pair(o.thresholds)} for o in self.overrides]}
+                                                   **pair(o.thresholds)} for o in self.overrides], **limit}
 
 
 def candidate_segments(tokens: np.ndarray, facts: TurnFacts | None, sessions: np.ndarray, *,

@@ -20,6 +20,7 @@ from core.policy.problems import Problem, errors_in
 from core.policy.schema import Policy
 from store.audit import append, audited
 from store.errors import ConflictError, NotFoundError
+from store.proposals import supersede_stale
 from store.schema import audit_log, policy_state, policy_versions
 
 ACTIVATE = "policy.activate"
@@ -145,6 +146,8 @@ def _point_at(connection: Connection, version: str, *, actor: str, action: str, 
         connection.execute(policy_state.update().where(policy_state.c.id == _STATE_ROW).values(**values))
     append(connection, at=at, actor=actor, action=action, subject=version,
            detail={"previous": previous, **(detail or {})})
+    # proposals made against another version describe a policy nobody runs now (issue 16, item 4)
+    supersede_stale(connection, version, at=at, actor=actor)
     return Activation(version, previous, changed=True)
 
 

@@ -19,13 +19,17 @@ from core.policy.schema import Policy
 from core.policy.validate import validate
 from store.errors import ConflictError
 from store.policies import Activation, activate, active_state, create_version
-from store.proposals import PROPOSED, get_proposal, set_status
+from store.proposals import PROPOSED, SUPERSEDED, get_proposal, set_status
 
 
 def approve(engine: Engine, proposal_id: str, *, actor: str, now: datetime | None = None,
             check: Callable[[Policy], list[Problem]] | None = None) -> Activation:
     """``check``: the service's further checks on the candidate (its upstream allowlist), errors refused."""
     proposal = get_proposal(engine, proposal_id)
+    if proposal.status == SUPERSEDED:
+        raise ConflictError(f"proposal {proposal_id!r} is already superseded: it was made against "
+                            f"{proposal.parent_version} and {proposal.note or 'another version became active'}; "
+                            "the optimizer proposes again against the active version")
     if proposal.status != PROPOSED:
         raise ConflictError(f"proposal {proposal_id!r} is already {proposal.status}")
     state = active_state(engine)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from evals.cli import cluster_command, eval_command
+from evals.cli import cluster_command, cluster_members_command, eval_command
 from store.cli import store_app
 
 from .audit_cli import audit_app
@@ -29,6 +29,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(deploy_app, name="deploy")
 app.command("eval", help="Score every new turn (incremental, idempotent).")(eval_command)
 app.command("cluster", help="Group recent failures into named failure modes.")(cluster_command)
+app.command("cluster-members", help="List the turns in each failure cluster of a stored run.")(
+    cluster_members_command)
 app.command("optimize", help="Search routing thresholds on a replay of stored turns; propose a policy diff.")(
     optimize)
 app.command("jobs", help="The loop's scheduled jobs (evals, clusters, rollback guard, optimizer) on their own.")(jobs)

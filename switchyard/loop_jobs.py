@@ -3,12 +3,19 @@ turns, cluster the failures, guard the active policy (roll it back when its real
 against its predecessor's: optimizer.watch), and ask the optimizer for a proposal when none is
 pending — what `switchyard eval`, `cluster`, `optimize --watch` and `optimize` do by hand. The
 optimizer's Optuna study is kept in the project's database. Each job's latest outcome is kept for
-display."""
+display.
+
+A proposal made against a version that is no longer active is superseded (store.proposals; the
+activation does it, the round's sweep catches any it did not), so it never blocks the loop; when
+the active version changes between rounds (an approval, a rollback, a version activated by hand)
+the next round starts within ``poll_s`` instead of after the whole interval, and a proposal that
+went stale while the optimizer ran is recomputed at once, once."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +31,7 @@ log = logging.getLogger("switchyard.loop")
 @dataclass(frozen=True)
 class LoopSettings:
     interval_s: float = 300.0
+    poll_s: float = 15.0  # how often the thread looks for a new active version between rounds
     first_after_s: float | None = None  # the first round (None: after one interval)
     settle_s: float = 1800.0  # a thread's last turn is scored once it has been quiet this long
     window: timedelta = timedelta(days=7)  # clustering and the optimizer's replay look back this far
@@ -48,6 +56,7 @@ class LoopJobs:
         self.settings = settings
         self.status = JobStatus()
         self._stop = threading.Event()
+        self._seen: str | None = None  # the active version the last round worked against
         self._thread = threading.Thread(target=self._run, name="switchyard-loop-jobs", daemon=True)
 
     def start(self) -> None:
@@ -62,8 +71,29 @@ class LoopJobs:
         if self._stop.wait(self.settings.interval_s if first is None else first):
             return
         self.run_once()
-        while not self._stop.wait(self.settings.interval_s):
+        while self._wait_for_next_round():
             self.run_once()
+
+    def _wait_for_next_round(self) -> bool:
+        """Wait one interval, or less when the active version changes; False once stopped."""
+        deadline = time.monotonic() + self.settings.interval_s
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop.wait(min(left, self.settings.poll_s)):
+                return False
+            if self._active_changed():
+                log.info("the active policy version changed: optimizing against it now")
+                return True
+        return not self._stop.is_set()
+
+    def _active_changed(self) -> bool:
+        from store.policies import active_state
+
+        try:
+            state = active_state(self.engine)
+        except Exception:  # a boundary: a store hiccup waits for the regular round
+            log.warning("could not read the active version", exc_info=True)
+            return False
+        return state is not None and state.version != self._seen
 
     def run_once(self) -> None:
         # Imported here: scikit-learn and optuna take seconds to import, and the services start
@@ -76,13 +106,16 @@ class LoopJobs:
         from evals.runner import EvalSettings, run_evals
         from optimizer.propose import Settings, propose
         from optimizer.watch import watch
-        from store.proposals import list_proposals
+        from store.policies import active_state
+        from store.proposals import list_proposals, supersede_stale_proposals
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial would drown the service's log
         prices = builtin_price_table()
         now = datetime.now(UTC).replace(tzinfo=None)
         try:
             settings = self.settings
+            state = active_state(self.engine)
+            self._seen = state.version if state else None
             report = run_evals(self.engine, builtin_evaluators(prices), EvalSettings(settle_s=settings.settle_s))
             self.status.scored += report.scored_turns
             run = run_clustering(self.engine, prices, start=now - settings.window, end=now)
@@ -90,15 +123,25 @@ class LoopJobs:
             verdict = watch(self.engine, prices, window=settings.watch_window, now=now,
                             min_turns=settings.watch_min_turns, actor="optimizer.watch (scheduled)")
             self.status.guard = _guard_text(verdict)
+            superseded = supersede_stale_proposals(self.engine, actor="optimizer (scheduled)", now=now)
+            if superseded:
+                log.info("superseded %d proposal(s) made against an inactive version", len(superseded))
             if not list_proposals(self.engine, status="proposed"):
                 database_url = self.engine.url.render_as_string(hide_password=False)
-                outcome = propose(self.engine, prices, Settings(
-                    start=now - settings.window, end=now, trials=settings.trials, min_ess=settings.min_ess,
-                    database_url=database_url, study_name=f"scheduled-{now:%Y%m%dT%H%M%S}"),
-                    actor="optimizer (scheduled)")
+                for attempt in range(2):  # once more when the active version moved during the run
+                    state = active_state(self.engine)
+                    self._seen = state.version if state else None
+                    outcome = propose(self.engine, prices, Settings(
+                        start=now - settings.window, end=now, trials=settings.trials, min_ess=settings.min_ess,
+                        database_url=database_url, study_name=f"scheduled-{now:%Y%m%dT%H%M%S}-{attempt}",
+                        on_invalid="skip"), actor="optimizer (scheduled)")
+                    if outcome.skipped != "stale":
+                        break
                 self.status.proposal = (f"pending for approval: {outcome.proposal.candidate_version}"
                                         if outcome.proposal is not None else f"none yet ({outcome.reason[:160]})")
             else:
+                state = active_state(self.engine)
+                self._seen = state.version if state else None
                 self.status.proposal = "a proposal is pending: approve or reject it in the dashboard"
         except Exception as exc:  # a boundary: the demo keeps running and shows what failed
             log.exception("demo job failed")

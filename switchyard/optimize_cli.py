@@ -4,13 +4,16 @@ approve. With ``--watch`` it instead checks the active version against its prede
 back on a quality regression. Mount with ``app.command("optimize")(optimize)``.
 
 Exit codes: 0 a proposal was stored (or the watch found nothing wrong), 1 nothing to propose
-(the reason is printed) or a rollback happened, 2 the store could not be used.
+(the reason is printed: among them a candidate the policy validator refuses, an optimizer bug that
+is logged and never stored, and an active version that changed while the optimizer ran) or a
+rollback happened, 2 the store could not be used.
 """
 
 from __future__ import annotations
 
 import getpass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,8 +43,11 @@ def optimize(
     = 0.01,
     z: Annotated[float, typer.Option(help="Standard errors of caution on the quality floor (0: point estimate).")]
     = 1.96,
-    database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="The store (SQLite if unset).")]
-    = None,
+    database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="The store (SQLite in "
+                                                     "--data-dir if unset).")] = None,
+    data_dir: Annotated[Path, typer.Option("--data-dir", envvar="SWITCHYARD_DATA_DIR",
+                                           help="Where the SQLite store lives when no database URL is given.")]
+    = Path("data"),
     shared_study: Annotated[str | None, typer.Option(help="Optuna study name on the store's database, so "
                                                           "several workers share it.")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Check the active version; roll back on regression.")]
@@ -55,12 +61,14 @@ def optimize(
     from optimizer.candidate import NotAThresholdPolicyError
     from optimizer.propose import Settings, propose
     from optimizer.watch import watch as watch_active
-    from store.engine import make_engine
+    from store.engine import default_database_url, make_engine
     from store.errors import NotFoundError
 
     console = Console()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it better
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, data_dir=data_dir)
+    # the shared Optuna study lives next to the store actually used
+    study_database = database_url or default_database_url(data_dir)
     prices = builtin_price_table()
     now = datetime.now(UTC).replace(tzinfo=None)
     try:
@@ -72,7 +80,8 @@ def optimize(
             raise typer.Exit(1 if verdict.status == "rolled_back" else 0)
         settings = Settings(start=now - timedelta(days=days), end=now, seed=seed, trials=trials, min_ess=min_ess,
                             min_ess_sessions=min_ess_sessions, z=z, max_quality_loss=max_quality_loss,
-                            database_url=database_url if shared_study else None, study_name=shared_study)
+                            database_url=study_database if shared_study else None, study_name=shared_study,
+                            on_invalid="skip")
         columns = (TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("trials", total=trials)
@@ -85,8 +94,12 @@ def optimize(
         engine.dispose()
     console.print(f"{outcome.usable:,} of {outcome.turns:,} turns usable (scored, with a propensity)")
     if outcome.proposal is None:
-        console.print(f"nothing to propose: {outcome.reason}")
+        console.print(f"[red]nothing stored: {outcome.reason}[/red]" if outcome.skipped
+                      else f"nothing to propose: {outcome.reason}")
         raise typer.Exit(1)
     console.print(outcome.diff_text or "")
     console.print(outcome.evidence["rationale"])
+    kept = outcome.evidence.get("kept_as_written") or []
+    if kept:
+        console.print("kept as written: " + ", ".join(f"{entry['rule']} ({entry['turns']:,} turns)" for entry in kept))
     console.print(f"proposal {outcome.proposal.id} stored, status proposed")

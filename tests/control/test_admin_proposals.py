@@ -60,16 +60,38 @@ def test_list_show_and_approve_a_proposal(http: httpx.Client, db_engine: Engine)
     assert again.status_code == 409 and "already approved" in again.json()["detail"]
 
 
-def test_a_proposal_against_a_version_no_longer_active_is_refused(http: httpx.Client, db_engine: Engine) -> None:
+def test_a_proposal_against_a_version_no_longer_active_is_superseded(http: httpx.Client, db_engine: Engine) -> None:
+    """Activating another version marks the pending proposal superseded (audited) in the same
+    transaction: it no longer counts as pending, and approving it is refused saying why."""
     for version in ("v1", "v2"):
         create_version(db_engine, policy(version), actor="setup")
     activate(db_engine, "v1", actor="setup")
     proposal = _propose(db_engine, "v1", "v1.opt")
-    activate(db_engine, "v2", actor="setup")  # someone moved on since the optimizer ran
+    activate(db_engine, "v2", actor="bob")  # someone moved on since the optimizer ran
+    shown = http.get(f"/admin/proposals/{proposal.id}").json()
+    assert (shown["status"], shown["decided_by"]) == ("superseded", "bob")
+    assert shown["note"] == "v2 became the active version"
+    assert http.get("/admin/proposals", params={"status": "proposed"}).json()["proposals"] == []
+    listed = http.get("/admin/proposals", params={"status": "superseded"}).json()["proposals"]
+    assert [p["id"] for p in listed] == [proposal.id]
     refused = http.post(f"/admin/proposals/{proposal.id}/approve")
-    assert refused.status_code == 409 and "made against v1 but v2 is active" in refused.json()["detail"]
+    assert refused.status_code == 409 and "superseded: it was made against v1" in refused.json()["detail"]
+    assert http.post(f"/admin/proposals/{proposal.id}/reject").status_code == 409
     state = active_state(db_engine)
     assert state is not None and state.version == "v2"
+    entries = list_audit(db_engine, subject=proposal.id)
+    assert [(e.action, e.actor, e.detail["active"] if e.action == "proposal.supersede" else None)
+            for e in entries] == [("proposal.supersede", "bob", "v2"), ("proposal.create", "optimizer", None)]
+    assert verify_audit(db_engine) == []
+
+
+def test_a_proposal_made_for_the_active_version_survives_activating_it_again(http: httpx.Client,
+                                                                             db_engine: Engine) -> None:
+    create_version(db_engine, policy("v1"), actor="setup")
+    activate(db_engine, "v1", actor="setup")
+    proposal = _propose(db_engine, "v1", "v1.opt")
+    activate(db_engine, "v1", actor="bob")  # already active: nothing changes
+    assert http.get(f"/admin/proposals/{proposal.id}").json()["status"] == "proposed"
 
 
 def test_reject_with_a_note_and_unknown_ids(http: httpx.Client, db_engine: Engine) -> None:

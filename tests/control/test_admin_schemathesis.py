@@ -56,7 +56,8 @@ def test_control_plane_conforms_to_its_schema(served: tuple[Any, str], mode: Gen
 
     operations = [result.ok() for result in schema.get_all_operations()]
     operations = [op for op in operations if op.path.startswith(CONTROL_PLANE)]
-    assert len(operations) == 20  # PUT /admin/keys/{key_id}/repos (issue 15, item 8)
+    # 19, + PUT /admin/keys/{key_id}/repos (issue 15, item 8), + /admin/clusters and its members (issue 16)
+    assert len(operations) == 22
     with requests.Session() as session:
         for operation in operations:
 

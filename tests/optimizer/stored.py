@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from bench.optimizer_world import World, turn_records
 from core.policy.schema import Policy
 from core.pricing import PriceTable
+from core.spans import Turn
 from ingest.local import LocalIngest, fixed_clock
 from store.eval_queries import write_scores
 
@@ -36,8 +38,13 @@ def world_store(directory: Path, *, turns: int, seed: int) -> tuple[str, Engine,
     return url, engine, policy
 
 
-def store_world(engine: Engine, world: World, prices: PriceTable) -> None:
+def store_world(engine: Engine, world: World, prices: PriceTable,
+                edit: Callable[[list[Turn]], list[Turn]] | None = None) -> None:
+    """``edit`` may change the Turn records before they are ingested (e.g. tag some turns with facts
+    the world's routing did not look at)."""
     records = turn_records(world)
+    if edit is not None:
+        records = edit(records)
     # ingested an hour after the world's last turn: inside ingest's time bounds whenever the test runs
     last_start = max(record.start_ns for record in records)
     ingested = datetime.fromtimestamp(last_start / 1e9, UTC) + timedelta(hours=1)

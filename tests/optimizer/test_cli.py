@@ -1,5 +1,5 @@
-"""`switchyard optimize` end to end on a SQLite store: a proposal is printed and stored; --watch
-reports on the active version."""
+"""`switchyard optimize` end to end on a SQLite store found by --data-dir (like `eval` and
+`cluster`): a proposal is printed and stored; --watch reports on the active version."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from store.engine import SQLITE_FILENAME, make_engine
 from store.proposals import list_proposals
 from switchyard.optimize_cli import optimize
 from tests.optimizer.stored import world_store
@@ -15,13 +16,17 @@ from tests.optimizer.stored import world_store
 
 def test_optimize_stores_a_proposal_and_watch_reports(tmp_path: Path) -> None:
     url, engine, _ = world_store(tmp_path, turns=5_000, seed=8)
+    engine.dispose()  # the store becomes the data dir's own file, found by --data-dir alone
+    (tmp_path / "switchyard-test.sqlite3").rename(tmp_path / SQLITE_FILENAME)
+    engine = make_engine(data_dir=tmp_path)
+    url = engine.url.render_as_string(hide_password=False)
     app = typer.Typer()
     app.command("optimize")(optimize)
     app.command("noop")(lambda: None)  # two commands: the test names the one it runs, as the CLI will
     runner = CliRunner()
     # the fleet's turns are from November 2026: a long window reaches them whatever today is
     result = runner.invoke(app, ["optimize", "--days", "36500", "--trials", "40", "--z", "0", "--min-ess", "100",
-                                 "--database-url", url])
+                                 "--data-dir", str(tmp_path)], env={"DATABASE_URL": ""})
     assert result.exit_code == 0, result.output
     assert "proposal" in result.output and "rule small" in result.output
     assert len(list_proposals(engine, status="proposed")) == 1

@@ -1,0 +1,138 @@
+"""Any valid policy as a starting point: which of its rules the optimizer moves, which it keeps as
+written, and which turns those kept rules take out of the replay. Pure (core.policy's decide()).
+
+The *tunable* rules are the threshold and segment rules optimizer.candidate reads (and the default,
+where the turns no rule takes go). Every other rule that routes (not a split, not a session-bucket
+rule: those carry the exploration the replay learns from) is *kept as written*: the candidate
+copies it unchanged, in place. A kept rule before the tunable ones catches the same turns under
+the active policy and under any candidate, so those turns cost and score the same under both: they
+are taken out of the replay (pinned) and counted in the evidence. A kept rule after the first
+tunable rule would catch different turns as the thresholds move, which the replay does not model:
+such a policy is refused, naming the rule.
+
+Before the search and after writing the candidate, :func:`check_reading` asks decide() how the
+tunable rules route a grid of token counts (every threshold and its neighbour, in and outside each
+segment) and refuses a policy (or fails a candidate) that routes any of them elsewhere than the
+thresholds read from it say: the replay prices what the proxy will do, or nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import polars as pl
+
+from core.policy.compile import compile_policy
+from core.policy.decide import decide
+from core.policy.facts import RouteFacts
+from core.policy.schema import Policy, Rule
+from optimizer.candidate import NotAThresholdPolicyError, segment_rules, threshold_rules
+from optimizer.replay import TIERS
+from optimizer.segments import RoutingParams, Segment
+from optimizer.turn_facts import TurnFacts
+
+
+def tunable_names(policy: Policy) -> set[str]:
+    names = {rule.name for rule in threshold_rules(policy).values()}
+    return names | {name for _, rule_names in segment_rules(policy).values() for name in rule_names}
+
+
+def _explores(rule: Rule) -> bool:
+    return rule.split is not None or rule.when.session_bucket is not None
+
+
+def kept_rules(policy: Policy) -> list[Rule]:
+    """The rules the optimizer copies unchanged (in policy order), exploration rules aside."""
+    tunable = tunable_names(policy)
+    return [rule for rule in policy.rules if rule.name not in tunable and not _explores(rule)]
+
+
+def check_order(policy: Policy) -> None:
+    """Refuse a kept rule after the first tunable one (see the module docstring)."""
+    tunable = tunable_names(policy)
+    first = next(index for index, rule in enumerate(policy.rules) if rule.name in tunable)
+    late = [rule.name for rule in policy.rules[first:] if rule.name not in tunable and not _explores(rule)]
+    if late:
+        raise NotAThresholdPolicyError(
+            f"rule(s) {', '.join(repr(name) for name in late)} come after the tier rules the optimizer moves: which "
+            "turns they catch would change with the thresholds, and the replay does not model that; move them "
+            "before the tier rules (they are then kept as written)")
+
+
+def _tunable_only(policy: Policy) -> Policy:
+    tunable = tunable_names(policy)
+    return policy.model_copy(update={"exploration": None,
+                                     "rules": tuple(rule for rule in policy.rules if rule.name in tunable)})
+
+
+def _grid(params: RoutingParams) -> tuple[np.ndarray, TurnFacts]:
+    blocks = [params.base, *(override.thresholds for override in params.overrides)]
+    edges = sorted({value + step for t in blocks for value in (t.haiku_below, t.opus_from) for step in (-1, 0, 1)
+                    if value + step >= 0} | {0, 1_000_000_000})
+    looks: list[tuple[bool, int, str | None]] = [(False, 0, None)]
+    limit = params.haiku_limit
+    if limit is not None:  # turns the haiku rule's other predicates turn away
+        looks.append((limit.thinking is False, limit.tool_count_below or 0, None))
+    for override in params.overrides:
+        segment: Segment = override.segment
+        if segment.kind == "thinking":
+            looks.append((True, 0, None))
+        elif segment.kind == "tools":
+            looks.append((False, int(segment.value), None))
+        else:
+            looks.append((False, 0, segment.value))
+    tokens = np.array([edge for _ in looks for edge in edges], dtype=np.int64)
+    facts = TurnFacts(np.array([look[0] for look in looks for _ in edges], dtype=bool),
+                      np.array([look[1] for look in looks for _ in edges], dtype=np.int64),
+                      np.array([look[2] for look in looks for _ in edges], dtype=object))
+    return tokens, facts
+
+
+def check_reading(policy: Policy, params: RoutingParams) -> None:
+    """NotAThresholdPolicyError when the policy's tunable rules route some grid point elsewhere
+    than ``params`` (see the module docstring)."""
+    compiled = compile_policy(_tunable_only(policy))
+    tier_of = {target.name: target.tier for target in policy.targets}
+    tokens, facts = _grid(params)
+    expected = params.actions(tokens, facts)
+    for i in range(tokens.size):
+        decision = decide(compiled, RouteFacts(input_tokens=int(tokens[i]), thinking=bool(facts.thinking[i]),
+                                               tool_count=int(facts.tool_count[i]), repo=facts.repo[i]))
+        routed = tier_of.get(decision.chain[0].name)
+        if routed != TIERS[expected[i]]:
+            raise NotAThresholdPolicyError(
+                f"policy {policy.version!r} sends {int(tokens[i]):,} input tokens to {routed or 'an untiered target'} "
+                f"(rule {decision.rule!r}) where its tier rules read as {TIERS[expected[i]]}: the optimizer cannot "
+                "price it as written")
+
+
+def _facts_of(row: dict[str, object]) -> RouteFacts:
+    return RouteFacts(input_tokens=int(row["tokens"] or 0), tool_count=int(row["tool_count"] or 0),  # type: ignore[call-overload]
+                      requested_tier=row.get("requested_tier"), thinking=bool(row["thinking"]),  # type: ignore[arg-type]
+                      request_class=row.get("request_class"), agent_type=row.get("agent_type"),  # type: ignore[arg-type]
+                      developer=row.get("developer"), team=row.get("team"), repo=row.get("repo"),  # type: ignore[arg-type]
+                      session_id=row.get("session_id"))  # type: ignore[arg-type]
+
+
+def pinned(policy: Policy, frame: pl.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
+    """(per row of ``frame``: whether a kept rule routes it under ``policy``; turns per kept rule)."""
+    kept = [rule.name for rule in kept_rules(policy)]
+    counts: Counter[str] = Counter({name: 0 for name in kept})
+    if not kept:
+        return np.zeros(frame.height, dtype=bool), dict(counts)
+    names = set(kept)
+    compiled = compile_policy(policy)
+    mask = np.zeros(frame.height, dtype=bool)
+    for index, row in enumerate(frame.iter_rows(named=True)):
+        rule = decide(compiled, _facts_of(row)).rule
+        if rule in names:
+            mask[index] = True
+            counts[rule] += 1
+    return mask, dict(counts)
+
+
+def kept_evidence(policy: Policy, counts: dict[str, int]) -> list[dict[str, object]]:
+    """The evidence's "kept as written" list: each kept rule, where it routes, the turns it took."""
+    return [{"rule": rule.name, "route": list(rule.route or ()), "turns": counts.get(rule.name, 0),
+             "note": "kept as written"} for rule in kept_rules(policy)]
