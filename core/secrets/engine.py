@@ -1,0 +1,100 @@
+"""Running the rule patterns: RE2 (linear time, the default) or Python's ``re`` (for comparison).
+
+Both engines do the same two steps. A literal pre-filter first: one pass finds which rules'
+trigger fragments occur in the text at all, so a block without any (most of them) costs that one
+pass. Then each triggered rule's pattern is searched over the whole text.
+
+RE2 was chosen by measurement (bench/secret_scan.py, figures in bench/README.md): Python's ``re``
+backtracks on hostile input (a megabyte of `password=` runs or of `postgres://a:a…` without an `@`
+took seconds per block), RE2 never does; on ordinary text the two are close. RE2 runs on the
+UTF-8 bytes, encoded once per text; offsets are converted back to characters only for matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Literal, Protocol
+
+import re2
+
+from core.secrets.rules import Rule
+
+EngineName = Literal["re2", "re"]
+
+# RE2's default is 8 MiB per pattern; the rule set's counted repetitions (a 128-character value,
+# a 256-character host) need more for the DFA to stay a DFA instead of falling back to the slower
+# NFA on big inputs.
+_RE2_MAX_MEM = 64 << 20
+
+
+class Engine(Protocol):
+    """Yields (rule index, character offset of the secret, the secret, the whole match) for every
+    pattern match; the whole match lets a check look at the name a value was assigned to."""
+
+    def candidates(self, text: str) -> Iterator[tuple[int, int, str, str]]: ...
+
+
+def _trigger_pattern(rule: Rule, trigger: str) -> str:
+    escaped = re.escape(trigger)
+    return f"(?i:{escaped})" if rule.ignore_case else escaped
+
+
+class Re2Engine:
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        options = re2.Options()
+        options.max_mem = _RE2_MAX_MEM
+        self._patterns = tuple(re2.compile(rule.pattern, options) for rule in rules)
+        # One RE2 Set of every trigger: a single linear pass says which ones occur.
+        self._prefilter = re2.Set.SearchSet(options)
+        self._rule_of_trigger: list[int] = []
+        for index, rule in enumerate(rules):
+            for trigger in rule.triggers:
+                self._prefilter.Add(_trigger_pattern(rule, trigger))
+                self._rule_of_trigger.append(index)
+        self._prefilter.Compile()
+
+    def candidates(self, text: str) -> Iterator[tuple[int, int, str, str]]:
+        data = text.encode("utf-8", "surrogatepass")
+        hits = self._prefilter.Match(data)
+        if not hits:
+            return
+        ascii_only = len(data) == len(text)
+        for index in sorted({self._rule_of_trigger[hit] for hit in hits}):
+            for match in self._patterns[index].finditer(data):
+                start = match.start(1)
+                offset = start if ascii_only else len(data[:start].decode("utf-8", "ignore"))
+                yield (index, offset, match.group(1).decode("utf-8", "surrogatepass"),
+                       match.group(0).decode("utf-8", "surrogatepass"))
+
+
+class ReEngine:
+    """Python's ``re`` with the same patterns and pre-filter (ASCII classes, as RE2 has)."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._patterns = tuple(re.compile(rule.pattern, re.ASCII) for rule in rules)
+        alternatives = [_trigger_pattern(rule, trigger) for rule in rules for trigger in rule.triggers]
+        self._rule_of_trigger = [index for index, rule in enumerate(rules) for _ in rule.triggers]
+        self._prefilter = re.compile("|".join(f"({alternative})" for alternative in alternatives))
+
+    def candidates(self, text: str) -> Iterator[tuple[int, int, str, str]]:
+        triggered: set[int] = set()
+        position = 0
+        while True:
+            # skip past a rule's triggers once it is known to be needed
+            hit = self._prefilter.search(text, position)
+            if hit is None:
+                break
+            triggered.add(self._rule_of_trigger[(hit.lastindex or 1) - 1])
+            position = hit.end()
+        for index in sorted(triggered):
+            for match in self._patterns[index].finditer(text):
+                yield index, match.start(1), match.group(1), match.group(0)
+
+
+def make_engine(name: EngineName, rules: Sequence[Rule]) -> Engine:
+    if name == "re2":
+        return Re2Engine(rules)
+    if name == "re":
+        return ReEngine(rules)
+    raise ValueError(f"unknown regex engine {name!r} (re2 or re)")
