@@ -91,7 +91,7 @@ RULES: tuple[Rule, ...] = (
          r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", ("eyJ",)),
     Rule("database_url", "a database URL with a password",
          r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle"
-         r"|cockroachdb|clickhouse|couchdb|neo4j)(?:\+[a-z0-9]{1,20})?://[^\s:/@'\"`]{1,128}:"
+         r"|cockroachdb|clickhouse|couchdb|neo4j)(?:\+[a-z0-9]{1,20})?://[^\s:/@'\"`]{0,128}:"
          r"([^\s/@'\"`]{1,128})@[A-Za-z0-9.\[\]_-]{1,256}",
          ("postgres", "mysql", "mariadb", "mongodb", "redis", "amqp", "mssql", "sqlserver", "oracle",
           "cockroachdb", "clickhouse", "couchdb", "neo4j"),

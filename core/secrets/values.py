@@ -37,7 +37,8 @@ _PUBLIC_EXAMPLES = frozenset({
 _DOTTED_NAME = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")  # `os.environ`, `s3.secret-access-key`
 # `OAuth2Token`, `SecretStr`: a type after `name:` in Python, not a YAML password
 _CAMEL_NAME = re.compile(r"_?[A-Z]*(?:[A-Z][a-z]+|[0-9]+)+")
-_CODE_CHARS = frozenset("()[]{}<>$%\\")
+_CODE_CHARS = frozenset("()[]{}<>$\\")
+_FORMAT = re.compile(r"%s|%\(\w*\)[sdr]")  # `%s`, `%(password)s`: a format string, not a value
 _NUMBER = re.compile(r"[-+]?(?:0[xob])?[0-9a-fA-F_.]+")
 # Names that end in a secret word but name something public (.NET's publicKeyToken, a CSRF token
 # field's name, a token's type).
@@ -89,7 +90,7 @@ def _dummy(value: str) -> bool:
 def password_like(value: str, whole: str = "") -> bool:
     """The password of a database URL: not a template variable, a documentation dummy, nor the
     user name again (`postgresql://app:app@…`)."""
-    if len(value) < 3 or value[0] in "$%{<[*:" or _has_placeholder_word(value) or _dummy(value):
+    if len(value) < 3 or value[0] in "${<[:" or _FORMAT.match(value) or _has_placeholder_word(value) or _dummy(value):
         return False
     if _longest_run(value) == len(value) or f"/{value}:{value}@" in whole:
         return False
@@ -102,7 +103,7 @@ def assigned_like(value: str, whole: str = "") -> bool:
     (`0x00090320`), a placeholder or a plain word. Asks for a letter and a digit: generated secrets
     and human passwords have both; identifiers and prose mostly do not (a digit-free password is
     the price, see docs/guardrails.md)."""
-    if not password_like(value, whole) or any(char in _CODE_CHARS for char in value):
+    if not password_like(value, whole) or any(char in _CODE_CHARS for char in value) or _FORMAT.search(value):
         return False
     if _DOTTED_NAME.fullmatch(value) or _NUMBER.fullmatch(value):
         return False
