@@ -12,6 +12,7 @@ import json
 import random
 import string
 from collections.abc import Callable
+from pathlib import Path
 
 ALNUM = string.ascii_letters + string.digits
 URLSAFE = ALNUM + "-_"
@@ -172,3 +173,41 @@ def planted(seed: int, per_rule: int) -> list[tuple[str, str]]:
     """(rule id expected, text) pairs: ``per_rule`` fakes of every rule."""
     rng = random.Random(seed)
     return [(rule, generate(rng)) for rule, generate in GENERATORS.items() for _ in range(per_rule)]
+
+
+# -- ordinary source files: the false-positive corpus -------------------------------------------------
+
+SOURCE_SUFFIXES = frozenset({".py", ".pyi", ".md", ".rst", ".toml", ".yaml", ".yml", ".json", ".cfg", ".ini",
+                             ".txt", ".sh", ".js", ".ts", ".html", ".css", ".sql"})
+# Test suites and fixtures hold fake keys on purpose (this project's tests/ does): they are counted
+# apart, never as "ordinary source".
+TEST_PARTS = frozenset({"tests", "test", "testing", "fixtures", "testdata"})
+PROJECT_DIRS = ("core", "proxy", "ingest", "store", "serving", "evals", "optimizer", "dashboard", "sim",
+                "switchyard", "bench", "scripts", "docs", "notebooks")
+# A fixed sample of installed packages for the bounded test (each: every source file, sorted).
+PACKAGE_SAMPLE = ("sqlalchemy", "pydantic", "aiohttp", "httpx", "fastapi", "starlette", "yaml", "alembic", "redis",
+                  "psycopg", "uvicorn", "optuna", "werkzeug", "jinja2", "click", "rich", "requests", "urllib3")
+
+
+def is_test_path(path: Path) -> bool:
+    return any(part in TEST_PARTS or part.startswith("test_") for part in path.parts)
+
+
+def source_files(root: Path, *, tests: bool = False, max_file_chars: int = 2_000_000) -> list[Path]:
+    """Text source files under ``root``, sorted; test files only when ``tests`` (else none)."""
+    chosen = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in SOURCE_SUFFIXES or not path.is_file() or "__pycache__" in path.parts:
+            continue
+        if is_test_path(path.relative_to(root)) != tests:
+            continue
+        if path.stat().st_size <= max_file_chars:
+            chosen.append(path)
+    return chosen
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
