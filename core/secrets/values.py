@@ -90,7 +90,9 @@ def _dummy(value: str) -> bool:
 def password_like(value: str, whole: str = "") -> bool:
     """The password of a database URL: not a template variable, a documentation dummy, nor the
     user name again (`postgresql://app:app@…`)."""
-    if len(value) < 3 or value[0] in "${<[:" or _FORMAT.match(value) or _has_placeholder_word(value) or _dummy(value):
+    if not 3 <= len(value) <= 128 or value[0] in "${<[:" or _FORMAT.match(value):
+        return False
+    if _has_placeholder_word(value) or _dummy(value):
         return False
     if _longest_run(value) == len(value) or f"/{value}:{value}@" in whole:
         return False
@@ -103,7 +105,9 @@ def assigned_like(value: str, whole: str = "") -> bool:
     (`0x00090320`), a placeholder or a plain word. Asks for a letter and a digit: generated secrets
     and human passwords have both; identifiers and prose mostly do not (a digit-free password is
     the price, see docs/guardrails.md)."""
-    if not password_like(value, whole) or any(char in _CODE_CHARS for char in value) or _FORMAT.search(value):
+    if len(value) > 128 or not password_like(value, whole) or any(char in _CODE_CHARS for char in value):
+        return False
+    if _FORMAT.search(value):
         return False
     if _DOTTED_NAME.fullmatch(value) or _NUMBER.fullmatch(value):
         return False

@@ -193,13 +193,14 @@ def is_test_path(path: Path) -> bool:
     return any(part in TEST_PARTS or part.startswith("test_") for part in path.parts)
 
 
-def source_files(root: Path, *, tests: bool = False, max_file_chars: int = 2_000_000) -> list[Path]:
-    """Text source files under ``root``, sorted; test files only when ``tests`` (else none)."""
+def source_files(root: Path, *, tests: bool | None = False, max_file_chars: int = 2_000_000) -> list[Path]:
+    """Text source files under ``root``, sorted: only test files when ``tests``, none when False,
+    all when None."""
     chosen = []
     for path in sorted(root.rglob("*")):
         if path.suffix not in SOURCE_SUFFIXES or not path.is_file() or "__pycache__" in path.parts:
             continue
-        if is_test_path(path.relative_to(root)) != tests:
+        if tests is not None and is_test_path(path.relative_to(root)) != tests:
             continue
         if path.stat().st_size <= max_file_chars:
             chosen.append(path)
