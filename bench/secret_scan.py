@@ -74,6 +74,12 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "private key header, endless body": lambda n: "-----BEGIN PRIVATE KEY-----\n" + "QUJD\n" * (n // 5),
     "identifier soup (a_token_a_token…)": lambda n: "a_token_" * (n // 8),
     "one long line of letters": lambda n: "token " + "a" * n,
+    "many keys (AKIA… ×)": lambda n: "".join(f"AKIA{i:016d} " for i in range(n // 21)).replace("0", "Q"),
+    # one match as long as the block: extracting the captured secret is the cost
+    "long match: db password": lambda n: "postgres://a:" + "b" * n + "@h",
+    "long match: key body": lambda n: "-----BEGIN PRIVATE KEY-----\n" + "A" * n,
+    "long match: jwt": lambda n: "eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0." + "a" * n,
+    "long match: value (token: aaaa…)": lambda n: ("token: " + "a" * 200 + " ") * (n // 208),
 }
 
 

@@ -12,6 +12,7 @@ UTF-8 bytes, encoded once per text; offsets are converted back to characters onl
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from typing import Literal, Protocol
@@ -27,6 +28,10 @@ EngineName = Literal["re2", "re"]
 # NFA on big inputs.
 _RE2_MAX_MEM = 64 << 20
 NAME_CONTEXT = 40
+# Matches taken per rule per text. Each costs microseconds in Python (the match object, the value
+# check); a block made of 200 000 key-shaped strings would otherwise cost seconds. The scanner
+# reports at most 64 findings per text anyway; the margin is for placeholders the checks refuse.
+MAX_MATCHES_PER_RULE = 512
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -72,7 +77,7 @@ class Re2Engine:
             return
         ascii_only = len(data) == len(text)
         for index in sorted({self._rule_of_trigger[hit] for hit in hits}):
-            for match in self._patterns[index].finditer(data):
+            for match in itertools.islice(self._patterns[index].finditer(data), MAX_MATCHES_PER_RULE):
                 start = match.start(1)
                 offset = start if ascii_only else len(data[:start].decode("utf-8", "ignore"))
                 head = _name_head(data[max(0, match.start() - NAME_CONTEXT):match.start()].decode("utf-8", "ignore"))
@@ -100,7 +105,7 @@ class ReEngine:
                 haystack, triggers = text, rule.triggers
             if not any(trigger in haystack for trigger in triggers):
                 continue
-            for match in self._patterns[index].finditer(text):
+            for match in itertools.islice(self._patterns[index].finditer(text), MAX_MATCHES_PER_RULE):
                 head = _name_head(text[max(0, match.start() - NAME_CONTEXT):match.start()])
                 yield index, match.start(1), match.group(1), head + match.group(0)
 

@@ -4,10 +4,13 @@ Written for this project from the providers' documented token formats (and infor
 rule sets such as gitleaks and detect-secrets approach the problem, none of them copied). Every
 pattern is in the syntax shared by RE2 and Python's ``re`` (no look-around, no back-references, no
 possessive quantifiers), so :mod:`core.secrets.engine` can run it on either and the benchmark can
-compare them. Large counted repetitions (`{1,200}`) are avoided: RE2 expands them into that many
-states, and a 3 KB tool result holding a PEM key took 5–10 ms instead of 0.1 ms. Lengths are
-bounded by the value checks instead. Group 1 of each pattern is the secret itself: it is what the
-fingerprint is taken of and where the reported offset points.
+compare them. Two RE2 costs shape them (bench/secret_scan.py measures both): counted repetitions
+of an ambiguous group (`(?:…: [^\n]{1,200}\n){0,4}`) blow up its DFA (a 3 KB block holding a PEM key
+took 5–10 ms instead of 0.1 ms); and a capture group around an unbounded, ambiguous run makes a
+megabyte-long match expensive to extract (0.4 s for 5 MB of `password=password=…`). So captures
+that follow an ambiguous prefix are bounded (`{8,128}`), and nothing else is. Group 1 of each
+pattern is the secret itself: it is what the fingerprint is taken of and where the reported offset
+points.
 
 Precision comes first (false positives on code are the main complaint about secret scanners):
 provider formats are matched on their fixed prefixes; the keyword rules require an assignment shape
@@ -52,7 +55,7 @@ RULES: tuple[Rule, ...] = (
          r"(?:[A-Za-z-]+: [^\r\n\\]*(?:\s|\\[rn])+)*"  # PEM headers (Proc-Type: …)
          # the first lines of the body: enough to tell two keys apart (the first line alone is
          # the same ASN.1 preamble for every key of a kind)
-         r"([A-Za-z0-9+/=]{40,}(?:(?:\s|\\[rn])+[A-Za-z0-9+/=]+){0,3})",
+         r"([A-Za-z0-9+/=]{40,100}(?:(?:\s|\\[rn])+[A-Za-z0-9+/=]{1,100}){0,3})",
          ("PRIVATE KEY",), check="any"),
     Rule("anthropic_api_key", "an Anthropic API key",
          r"\b(sk-ant-(?:api|admin|oat|ort|sid)[0-9]{2}-[A-Za-z0-9_-]{32,})", ("sk-ant-",)),
@@ -96,7 +99,7 @@ RULES: tuple[Rule, ...] = (
     Rule("database_url", "a database URL with a password",
          r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle"
          r"|cockroachdb|clickhouse|couchdb|neo4j)(?:\+[a-z0-9]+)?://[^\s:/@'\"`]*:"
-         r"([^\s/@'\"`]+)@[A-Za-z0-9.\[\]_-]+",
+         r"([^\s/@'\"`]{1,128})@[A-Za-z0-9.\[\]_-]",
          ("postgres", "mysql", "mariadb", "mongodb", "redis", "amqp", "mssql", "sqlserver", "oracle",
           "cockroachdb", "clickhouse", "couchdb", "neo4j"),
          ignore_case=True, check="password"),
@@ -105,7 +108,7 @@ RULES: tuple[Rule, ...] = (
          # no leading `[\w.-]{0,40}` for the rest of the name: it made this rule 6× slower on RE2;
          # the engine hands the checks the name's head instead (engine.NAME_CONTEXT)
          r"(?i)" + _SECRET_NAME + _ASSIGN
-         + r"""["'`]?([^\s"'`,;&)\]}>]{8,})(?:["'`\s,;&)\]}>]|$)""",
+         + r"""["'`]?([^\s"'`,;&)\]}>]{8,128})(?:["'`\s,;&)\]}>]|$)""",
          ("pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "access-key",
           "accesskey", "private_key", "privatekey", "auth_key", "authkey", "credential"),
          ignore_case=True, check="assigned"),

@@ -21,6 +21,7 @@ from core.secrets.values import CHECKS
 
 FINGERPRINT_HEX_CHARS = 24  # 96 bits: collisions are not a concern at any fleet's scale
 MIN_SALT_BYTES = 16
+MAX_FINDINGS = 64  # per scanned text: enough to name what to remove, bounded whatever the input
 # Whitespace and JSON escapes are not part of a secret: a private key pasted with real newlines and
 # the same key inside a JSON string fingerprint alike.
 _FINGERPRINT_DROP = str.maketrans("", "", " \t\r\n")
@@ -64,22 +65,26 @@ class SecretScanner:
         self._engine = make_engine(engine, self.rules)
 
     def scan(self, text: str) -> tuple[Finding, ...]:
-        """Every secret in ``text``, in order of offset. Where matches of two rules overlap, the
-        rule listed first in the rule set names it (an Anthropic key assigned to `api_key = …` is an
-        Anthropic key, not a generic secret)."""
-        accepted: list[tuple[int, int, int, str]] = []  # (offset, end, rule index, secret)
+        """The secrets in ``text`` (at most MAX_FINDINGS, the first by offset), in order of offset.
+        Where matches of two rules overlap, the rule listed first in the rule set names it (an
+        Anthropic key assigned to `api_key = …` is an Anthropic key, not a generic secret)."""
+        candidates: list[tuple[int, int, int, str]] = []  # (offset, end, rule index, secret)
+        per_rule = [0] * len(self.rules)
         for index, offset, secret, whole in self._engine.candidates(text):
-            if not self._checks[index](secret, whole):
+            # a block of 50 000 keys is reported by its first ones: the cost stays bounded
+            if per_rule[index] >= MAX_FINDINGS or not self._checks[index](secret, whole):
                 continue
-            end = offset + len(secret)
-            overlapping = [item for item in accepted if item[0] < end and offset < item[1]]
-            if any(item[2] <= index for item in overlapping):
+            per_rule[index] += 1
+            candidates.append((offset, offset + len(secret), index, secret))
+        candidates.sort()
+        accepted: list[tuple[int, int, int, str]] = []
+        for candidate in candidates:  # a sweep: sorted by offset, only the last kept one can overlap
+            if accepted and candidate[0] < accepted[-1][1]:
+                if candidate[2] < accepted[-1][2]:
+                    accepted[-1] = candidate
                 continue
-            for item in overlapping:
-                accepted.remove(item)
-            accepted.append((offset, end, index, secret))
-        accepted.sort()
+            accepted.append(candidate)
         return tuple(
             Finding(self.rules[index].id, offset, text.count("\n", 0, offset) + 1, fingerprint(self._salt, secret))
-            for offset, _, index, secret in accepted
+            for offset, _, index, secret in accepted[:MAX_FINDINGS]
         )

@@ -18,8 +18,10 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-DEFAULT_MAX_SESSIONS = 1024
-DEFAULT_MAX_BLOCKS_PER_SESSION = 2048  # a 200-turn Claude Code session has ~400–600 scannable blocks
+# ~180 bytes per remembered block (measured with tracemalloc): at most ~46 MB with these caps. A
+# session forgotten costs one whole-body scan when it comes back (1–3 ms, bench/README.md).
+DEFAULT_MAX_SESSIONS = 256
+DEFAULT_MAX_BLOCKS_PER_SESSION = 1024  # a Claude Code session has ~200–400 scannable blocks between compactions
 
 BlockKey = tuple[int, int]
 Outcome = TypeVar("Outcome")

@@ -34,6 +34,7 @@ _PUBLIC_EXAMPLES = frozenset({
     "7f75367e7881255134e1375e723d1dea8ad5f6a4fdb79d938df1f1754a830606",  # jwt.io's HS256 sample token
 })
 
+MAX_TOKEN_CHARS = 16_384  # the longest JWTs (large claim sets) are a few KB
 _DOTTED_NAME = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+")  # `os.environ`, `s3.secret-access-key`
 # `OAuth2Token`, `SecretStr`: a type after `name:` in Python, not a YAML password
 _CAMEL_NAME = re.compile(r"_?[A-Z]*(?:[A-Z][a-z]+|[0-9]+)+")
@@ -74,7 +75,10 @@ def shannon_entropy(value: str) -> float:
 
 def token_like(value: str, whole: str = "") -> bool:
     """A provider token: not a placeholder (`sk-ant-api03-xxxxxxxx…`, `…EXAMPLE`), no long run of
-    one character (random tokens have none; `"k" * 40` fixtures do)."""
+    one character (random tokens have none; `"k" * 40` fixtures do), and no longer than any real
+    token (a megabyte-long "JWT" is not one, and checking it would cost more than the scan)."""
+    if len(value) > MAX_TOKEN_CHARS:
+        return False
     return not _has_placeholder_word(value) and _longest_run(value) < 6 and not is_public_example(value)
 
 

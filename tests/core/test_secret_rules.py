@@ -4,10 +4,12 @@ this file holds none for a scanner to trip on."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from core.secrets.rules import DEFAULT_RULE_IDS, RULES
-from core.secrets.scan import FINGERPRINT_HEX_CHARS, SecretScanner, fingerprint
+from core.secrets.scan import FINGERPRINT_HEX_CHARS, MAX_FINDINGS, SecretScanner, fingerprint
 
 SALT = b"test-salt-0123456789"
 R = "q7Xk2LmP9vRt4WzB8nYc3HdF6jS1aGe5uKo0iQpZ"  # 40 random-looking characters, no runs, no words
@@ -167,3 +169,23 @@ def test_offsets_are_characters_on_non_ascii_text() -> None:
 
 def test_rule_ids_are_unique() -> None:
     assert len({rule.id for rule in RULES}) == len(RULES)
+
+
+def test_findings_per_text_are_capped_and_ordered() -> None:
+    keys = "".join(f"AKIA{hashlib.sha256(str(i).encode()).hexdigest()[:16].upper()} " for i in range(5000))
+    findings = SecretScanner(SALT).scan(keys)
+    assert len(findings) == MAX_FINDINGS
+    assert [f.offset for f in findings] == sorted(f.offset for f in findings) and findings[0].offset == 0
+
+
+def test_overlaps_keep_the_higher_priority_rule_in_a_long_sequence() -> None:
+    # alternating generic assignments holding provider keys, and plain generic ones
+    parts = []
+    for i in range(40):
+        parts.append(f"api_key_{i} = 'ghp_{R[:30]}{i:06d}'\n" if i % 2 else f"db{i}_password = 'Zq8xK2{i:04d}mW9p'\n")
+    findings = SecretScanner(SALT).scan("".join(parts))
+    assert [f.rule for f in findings] == ["generic_secret", "github_token"] * 20
+
+
+def test_a_megabyte_long_token_shape_is_not_a_token() -> None:
+    assert SecretScanner(SALT).scan("eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0." + R * 30_000) == ()
