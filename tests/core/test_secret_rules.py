@@ -189,3 +189,9 @@ def test_overlaps_keep_the_higher_priority_rule_in_a_long_sequence() -> None:
 
 def test_a_megabyte_long_token_shape_is_not_a_token() -> None:
     assert SecretScanner(SALT).scan("eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0." + R * 30_000) == ()
+
+
+def test_a_specific_match_inside_a_generic_one_replaces_it() -> None:
+    # the generic value starts first (at the URL), the database password inside it names the finding
+    text = "\n".join(f"auth_token: postgresql://app:Zq8xK2{i:03d}mW9pQ@db.internal/x" for i in range(10))
+    assert [f.rule for f in SecretScanner(SALT).scan(text)] == ["database_url"] * 10
