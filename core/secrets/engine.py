@@ -79,7 +79,7 @@ class Re2Engine:
         for index in sorted({self._rule_of_trigger[hit] for hit in hits}):
             for match in itertools.islice(self._patterns[index].finditer(data), MAX_MATCHES_PER_RULE):
                 start = match.start(1)
-                offset = start if ascii_only else len(data[:start].decode("utf-8", "ignore"))
+                offset = start if ascii_only else len(data[:start].decode("utf-8", "surrogatepass"))
                 head = _name_head(data[max(0, match.start() - NAME_CONTEXT):match.start()].decode("utf-8", "ignore"))
                 yield (index, offset, match.group(1).decode("utf-8", "surrogatepass"),
                        head + match.group(0).decode("utf-8", "surrogatepass"))

@@ -42,7 +42,9 @@ class LocatedFinding:
     offset: int  # within the block's text (or its part's)
     line: int
     fingerprint: str
-    repeat: bool  # the same block was scanned in an earlier request of this session
+    # the same text was scanned before in this session (an earlier request, or earlier in this one:
+    # two identical tool results are one finding to count, two places to name)
+    repeat: bool
 
 
 @dataclass(frozen=True, slots=True)

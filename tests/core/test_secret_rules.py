@@ -195,3 +195,11 @@ def test_a_specific_match_inside_a_generic_one_replaces_it() -> None:
     # the generic value starts first (at the URL), the database password inside it names the finding
     text = "\n".join(f"auth_token: postgresql://app:Zq8xK2{i:03d}mW9pQ@db.internal/x" for i in range(10))
     assert [f.rule for f in SecretScanner(SALT).scan(text)] == ["database_url"] * 10
+
+
+def test_lone_surrogates_and_mixed_scripts_neither_raise_nor_shift_offsets() -> None:
+    secret = "glpat-" + R[:20]
+    text = "\ud800 日本語 \U0001f600 " + secret  # json.loads turns "\ud800" into a lone surrogate
+    for engine in ("re2", "re"):
+        (finding,) = SecretScanner(SALT, engine=engine).scan(text)  # type: ignore[arg-type]
+        assert text[finding.offset:finding.offset + len(secret)] == secret
