@@ -93,9 +93,15 @@ RULES: tuple[Rule, ...] = (
     # A service-account key file: its key id is as specific as it gets; the key itself is also
     # caught by private_key (JSON-escaped newlines and all).
     Rule("google_service_account", "a Google service-account key",
-         r""""private_key_id"\s*:\s*"([a-f0-9]{40})\"""", ('"private_key_id"',), check="any"),
+         # also when the file is quoted once more (`\"private_key_id\": \"…\"` in a JSON string)
+         r"""\\?"private_key_id\\?"\s*:\s*\\?"([a-f0-9]{40})""", ("private_key_id",), check="any"),
     Rule("jwt", "a signed JSON Web Token",
          r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})", ("eyJ",)),
+    # An opaque token in an Authorization header (a pasted curl command, a logged request). JWTs
+    # are named by the rule above; `Bearer $TOKEN`, `"Bearer " + token` and placeholders are not tokens.
+    Rule("bearer_token", "a bearer token in an Authorization header",
+         r"""(?i)authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?bearer[ \t]+([A-Za-z0-9._~+/-]{20,512}=*)""",
+         ("authorization",), ignore_case=True, check="bearer"),
     Rule("database_url", "a database URL with a password",
          r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle"
          r"|cockroachdb|clickhouse|couchdb|neo4j)(?:\+[a-z0-9]+)?://[^\s:/@'\"`]*:"

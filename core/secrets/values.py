@@ -125,6 +125,12 @@ def assigned_like(value: str, whole: str = "") -> bool:
     return any(char.isdigit() for char in value) and any(char.isalpha() for char in value)
 
 
+def bearer_like(value: str, whole: str = "") -> bool:
+    """An opaque bearer token: a token (no placeholder, no runs) with a letter and a digit, not a
+    word (`Bearer authentication_required_here` is prose)."""
+    return token_like(value) and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
 def high_entropy(value: str, whole: str = "") -> bool:
     """Only for the opt-in entropy rule: base64-ish strings above 4.2 bits per character."""
     return shannon_entropy(value) >= 4.2 and token_like(value)
@@ -139,5 +145,6 @@ CHECKS: Mapping[str, Callable[[str, str], bool]] = MappingProxyType({
     "token": token_like,
     "password": password_like,
     "assigned": assigned_like,
+    "bearer": bearer_like,
     "entropy": high_entropy,
 })

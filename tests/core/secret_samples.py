@@ -143,6 +143,13 @@ def jwt(rng: random.Random) -> str:
     return rng.choice([f"Authorization: Bearer {token}", f'{{"access_token": "{token}", "expires_in": 3600}}'])
 
 
+def bearer_token(rng: random.Random) -> str:
+    token = rng.choice([_draw(rng, ALNUM, 40), f"ya29.{_draw(rng, URLSAFE, 120)}", _draw(rng, HEX, 64),
+                        f"{_draw(rng, ALNUM, 8)}.{_draw(rng, ALNUM, 32)}"])
+    return rng.choice([f"curl -H 'Authorization: Bearer {token}' https://api.acme.dev/v1/orders",
+                       f'headers = {{"Authorization": "Bearer {token}"}}', f"authorization: bearer {token}"])
+
+
 def database_url(rng: random.Random) -> str:
     password = _password(rng, rng.randint(12, 24))
     host = rng.choice(["db.internal", "10.0.3.17", "prod-pg.c9akciq32.eu-west-1.rds.amazonaws.com"])
@@ -165,7 +172,7 @@ GENERATORS: dict[str, Callable[[random.Random], str]] = {
     function.__name__: function for function in (
         private_key, anthropic_api_key, openai_api_key, aws_access_key_id, aws_secret_access_key, github_token,
         gitlab_token, slack_token, slack_webhook, stripe_key, google_api_key, google_oauth_client_secret,
-        google_service_account, jwt, database_url, generic_secret)
+        google_service_account, jwt, bearer_token, database_url, generic_secret)
 }
 
 

@@ -46,6 +46,9 @@ POSITIVES = [
     ("google_oauth_client_secret", '"client_secret": "GOCSPX-' + R[:28] + '"'),
     ("google_service_account", '{"type": "service_account", "private_key_id": "' + HEX40 + '"}'),
     ("jwt", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9." + R[:43]),
+    ("google_service_account", '"{\\"type\\": \\"service_account\\", \\"private_key_id\\": \\"' + HEX40 + '\\"}"'),
+    ("bearer_token", "curl -H 'Authorization: Bearer " + R + "' https://api.acme.dev/v1/orders"),
+    ("bearer_token", '{"authorization": "bearer ya29.' + R + R + '"}'),
     ("database_url", "DATABASE_URL=postgresql://orders:" + R[:18] + "@db.internal:5432/orders"),
     ("database_url", "redis://:" + R[:16] + "@cache:6379/0"),
     ("database_url", 'create_engine("mysql+pymysql://root:Zq8xK2mW9p@10.0.0.3/shop")'),
@@ -80,6 +83,10 @@ NEGATIVES = [
     ("jwt", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."),  # unsigned: nothing to steal
     ("jwt", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
             "IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),  # jwt.io's public sample
+    ("bearer_token", 'headers = {"Authorization": "Bearer " + token}'),
+    ("bearer_token", "curl -H 'Authorization: Bearer $GITHUB_TOKEN' https://api.github.com/user"),
+    ("bearer_token", "Authorization: Bearer <your-access-token-goes-here>"),
+    ("bearer_token", "authorization: bearer authentication_required_for_this_route"),
     ("database_url", "engine = create_engine('postgresql://scott:tiger@localhost/test')"),
     ("database_url", "url = f'postgresql://{user}:{password}@{host}/db'"),
     ("database_url", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
