@@ -5,9 +5,10 @@ trigger fragments occur in the text at all, so a block without any (most of them
 pass. Then each triggered rule's pattern is searched over the whole text.
 
 RE2 was chosen by measurement (bench/secret_scan.py, figures in bench/README.md): Python's ``re``
-backtracks on hostile input (a megabyte of `password=` runs or of `postgres://a:a…` without an `@`
-took seconds per block), RE2 never does; on ordinary text the two are close. RE2 runs on the
-UTF-8 bytes, encoded once per text; offsets are converted back to characters only for matches.
+backtracks on hostile input (0.2 MB of `-eyJaaaaaaaa…` took it 2.5 s, quadratically more for more;
+RE2 takes 17 ms on 5 MB), and on ordinary source RE2 is also ~6× faster (29 vs 174 ms per MB with
+every rule triggered). RE2 runs on the UTF-8 bytes, encoded once per text; offsets are converted
+back to characters only for matches.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from core.secrets.rules import Rule
 
 EngineName = Literal["re2", "re"]
 
-# RE2's default is 8 MiB per pattern; the rule set's counted repetitions (a 128-character value,
-# a 256-character host) need more for the DFA to stay a DFA instead of falling back to the slower
-# NFA on big inputs.
+# RE2's default DFA budget is 8 MiB per pattern; with 64 MiB a 2 MB block scans ~15 % faster
+# (87 → 73 ms, measured), the cached DFA states being rebuilt less often.
 _RE2_MAX_MEM = 64 << 20
 NAME_CONTEXT = 40
 # Matches taken per rule per text. Each costs microseconds in Python (the match object, the value

@@ -100,7 +100,7 @@ RULES: tuple[Rule, ...] = (
     # An opaque token in an Authorization header (a pasted curl command, a logged request). JWTs
     # are named by the rule above; `Bearer $TOKEN`, `"Bearer " + token` and placeholders are not tokens.
     Rule("bearer_token", "a bearer token in an Authorization header",
-         r"""(?i)authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?bearer[ \t]+([A-Za-z0-9._~+/-]{20,512}=*)""",
+         r"""(?i)authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?bearer[ \t]+([A-Za-z0-9._~+/-]{20,}=*)""",
          ("authorization",), ignore_case=True, check="bearer"),
     Rule("database_url", "a database URL with a password",
          r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|oracle"
