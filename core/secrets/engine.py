@@ -5,8 +5,8 @@ trigger fragments occur in the text at all, so a block without any (most of them
 pass. Then each triggered rule's pattern is searched over the whole text.
 
 RE2 was chosen by measurement (bench/secret_scan.py, figures in bench/README.md): Python's ``re``
-backtracks on hostile input (0.2 MB of `-eyJaaaaaaaa…` took it 2.5 s, quadratically more for more;
-RE2 takes 17 ms on 5 MB), and on ordinary source RE2 is also ~6× faster (29 vs 174 ms per MB with
+backtracks on hostile input (0.2 MB of `-eyJaaaaaaaa…` took it 2.3 s, quadratically more for more;
+RE2 takes 16 ms on 5 MB), and on ordinary source RE2 is also ~6× faster (29 vs 174 ms per MB with
 every rule triggered). RE2 runs on the UTF-8 bytes, encoded once per text; offsets are converted
 back to characters only for matches.
 """
