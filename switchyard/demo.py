@@ -12,6 +12,7 @@ import shutil
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,6 +74,16 @@ class Tally:
         self.cache_read += turn.cache_read_tokens
         self.ttfbs.append(turn.ttfb_ms)
 
+    def progress_line(self) -> str:
+        p50 = statistics.median(self.ttfbs) if self.ttfbs else 0.0
+        hit = self.cache_read / self.tokens_in if self.tokens_in else 0.0
+        line = (f"{datetime.now(UTC):%H:%M:%S} turns {self.count}, errors {self.errors}, cache hit {hit:.0%}, "
+                f"TTFB p50 {p50:.1f} ms")
+        if self.jobs is not None:
+            proposal = self.jobs.proposal if len(self.jobs.proposal) <= 100 else self.jobs.proposal[:99] + "…"
+            line += f"; scored {self.jobs.scored}; optimizer: {proposal}"
+        return line
+
     def render(self) -> Group:
         table = Table("developer", "session", "model", "status", "TTFB ms", "in", "cache read", "out", "stop", "tools",
                       title="turns through the gateway (newest last)")
@@ -93,19 +104,27 @@ class Tally:
         return Group(table, Panel(totals), Panel(jobs, title="the loop"))
 
 
+PROGRESS_EVERY_S = 5.0
+
+
 async def drive(proxy_url: str, keys: list[tuple[str, str, str]], options: DemoOptions, tally: Tally,
-                live: Live | None) -> None:
+                live: Live | None, progress: Callable[[], None] | None = None) -> None:
     stop_at = time.monotonic() + options.duration_s if options.duration_s else None
     seeds = itertools.count(1)
+    next_progress = time.monotonic() + PROGRESS_EVERY_S
 
     def done() -> bool:
         return (options.turns is not None and tally.count >= options.turns) or (
             stop_at is not None and time.monotonic() >= stop_at)
 
     def on_turn(turn: TurnResult) -> None:
+        nonlocal next_progress
         tally.add(turn)
         if live is not None:
             live.update(tally.render())
+        if progress is not None and time.monotonic() >= next_progress:
+            next_progress = time.monotonic() + PROGRESS_EVERY_S
+            progress()
 
     async def developer(name: str, key: str, repo: str) -> None:
         pauses = random.Random(f"{options.seed}:{name}")
@@ -190,6 +209,8 @@ def run_demo(options: DemoOptions) -> int:
     from .loop_jobs import LoopJobs, LoopSettings
 
     console = Console()
+    if not console.is_terminal:  # redirected: rich would cut every table at 80 columns
+        console = Console(width=160)
     data = options.data_dir
     if data.exists():
         shutil.rmtree(data)
@@ -242,12 +263,17 @@ def run_demo(options: DemoOptions) -> int:
             f"dashboard      {dashboard_url}   (user demo, password {password})\n"
             f"proxy          {proxy_url}\ningest (OTLP)  {ingest_url}\nfake upstream  {upstream_url}\n"
             f"database       {database_url}\nlogs           {data / 'logs'}\n\n"
-            "Try a real Claude Code CLI against the demo:\n"
-            f"  export ANTHROPIC_BASE_URL={proxy_url}\n  export ANTHROPIC_AUTH_TOKEN={your_key}\n"
-            "  claude -p 'hello'\n\nEvals, failure clusters, the rollback guard and the optimizer run every"
+            "Evals, failure clusters, the rollback guard and the optimizer run every"
             f" {options.jobs_interval_s:g} s; approve its proposal on the dashboard's Proposals page.\n"
             "Ctrl-C stops everything.",
             title="switchyard demo"))
+        # Outside the panel and never wrapped: these lines are for copying whole.
+        for line in ("Try a real Claude Code CLI against the demo:",
+                     f"  export ANTHROPIC_BASE_URL={proxy_url}", f"  export ANTHROPIC_AUTH_TOKEN={your_key}",
+                     "  claude -p 'hello'",
+                     f"A key of your own (the demo's proxy reads {keys_file}):",
+                     f"  switchyard keys create --developer NAME --team TEAM --keys-file {keys_file}"):
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
         from store.engine import make_engine
 
         engine = make_engine(database_url)
@@ -258,11 +284,13 @@ def run_demo(options: DemoOptions) -> int:
         tally = Tally(jobs=jobs.status)
         jobs.start()
         try:
-            if options.live:
+            if options.live and console.is_terminal:
                 with Live(tally.render(), console=console, refresh_per_second=4) as live:
                     asyncio.run(drive(proxy_url, fleet, options, tally, live))
-            else:
-                asyncio.run(drive(proxy_url, fleet, options, tally, None))
+            else:  # not a terminal (or --no-live): a plain progress line every few seconds
+                asyncio.run(drive(proxy_url, fleet, options, tally, None,
+                                  progress=lambda: console.print(tally.progress_line(), soft_wrap=True,
+                                                                 highlight=False, markup=False)))
         except KeyboardInterrupt:
             console.print("stopping…")
         finally:
@@ -275,7 +303,7 @@ def run_demo(options: DemoOptions) -> int:
         if options.final_jobs:
             jobs.run_once()  # score and cluster what the last minute added
         engine.dispose()
-        if not options.live:
+        if not (options.live and console.is_terminal):
             console.print(tally.render())
     console.print(spend_table(database_url))
     console.print(f"demo finished: {tally.count} turns, {tally.errors} errors")

@@ -92,3 +92,22 @@ def test_demo_stops_everything_on_sigterm(tmp_path: Path) -> None:
     while _processes_using(str(data_dir)):
         assert time.monotonic() < deadline, "children left behind"
         time.sleep(0.1)
+
+
+def test_redirected_output_keeps_the_key_whole_and_shows_progress(tmp_path: Path) -> None:
+    """With output redirected (no terminal, no COLUMNS) the export lines are printed outside the
+    panel, unwrapped, so a copied key works; progress comes as plain lines; tables are not cut at 80."""
+    data_dir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    demo = subprocess.run([sys.executable, "-m", "switchyard", "demo", "--data-dir", str(data_dir), "--duration", "12",
+                           "--developers", "1", "--history-days", "0"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    output = demo.stdout
+    [key] = re.findall(r"^  export ANTHROPIC_AUTH_TOKEN=(\S+)$", output, re.MULTILINE)
+    from proxy.keyfile import load_keyring
+
+    assert load_keyring(data_dir / "keys.json").authenticate(key) is not None
+    assert f"--keys-file {data_dir / 'keys.json'}" in output
+    assert re.search(r"^\d\d:\d\d:\d\d turns \d+, errors 0", output, re.MULTILINE), output
+    assert "┃ developer" in output  # a whole header: the table was not squeezed into 80 columns
