@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.pricing import PriceTable, builtin_price_table, load_price_table
-from dashboard.auth import HEALTH_PATH, LOGOUT_PATH, install_auth, signed_in_user
+from dashboard.auth import FAVICON_PATH, HEALTH_PATH, LOGOUT_PATH, install_auth, signed_in_user
 from dashboard.components import note
 from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
@@ -44,6 +44,8 @@ def create_app(settings: DashboardSettings, engine: Engine, *, prices: PriceTabl
     server = Flask("switchyard.dashboard")
     install_auth(server, settings, engine)  # first, so its gate runs before anything Dash adds
     server.add_url_rule(HEALTH_PATH, "healthz", lambda: _health(engine))
+    server.add_url_rule(FAVICON_PATH, "favicon", lambda: Response(
+        FAVICON, mimetype="image/svg+xml", headers={"cache-control": "public, max-age=86400"}))
     install_export(server, ctx)
     install_session_admin(server, settings, engine)
     app = Dash("switchyard.dashboard", server=server, title="switchyard", update_title=None,
@@ -53,6 +55,11 @@ def create_app(settings: DashboardSettings, engine: Engine, *, prices: PriceTabl
     for view in VIEWS:
         view.register(app, ctx)
     return app
+
+
+# A switch of rails on a blue square: an icon for the tab (served without a session: it holds no data).
+FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+           b'fill="#2b6cb0"/><path d="M2 5h12M2 11h12M5 5l6 6" stroke="#fff" stroke-width="1.6" fill="none"/></svg>')
 
 
 def _health(engine: Engine) -> Response:

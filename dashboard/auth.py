@@ -36,10 +36,11 @@ log = logging.getLogger(__name__)
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 HEALTH_PATH = "/healthz"
+FAVICON_PATH = "/favicon.ico"  # browsers ask for it on every page, the sign-in form too: public, no data
 REGISTRY = "switchyard.sessions"  # key of the SessionRegistry in Flask's app.extensions
 _SESSION_ID = "sid"
 _SESSION_CSRF = "login_csrf"
-_PUBLIC = frozenset({LOGIN_PATH, HEALTH_PATH})
+_PUBLIC = frozenset({LOGIN_PATH, HEALTH_PATH, FAVICON_PATH})
 # A sign-in post without the form's token (a cross-site form, a stale tab) comes from nobody known:
 # audited as one entry a minute at most, with the count and addresses (store.refusal_audit).
 FORM_REFUSED = "dashboard.form_refused"

@@ -49,6 +49,11 @@ def usd(value: Decimal | float | None, places: int = 2) -> str:
     return "–" if value is None else f"${value:,.{places}f}"
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 tool call``, ``3 tool calls``."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 from dash import Dash, Input, Output, html
 
-from dashboard.components import INTEGER, USD, column, graph, grid, grid_rows, note, page, usd
+from dashboard.components import INTEGER, USD, column, counted, graph, grid, grid_rows, note, page, usd
 from dashboard.context import DashboardContext
 from dashboard.figures.sessions import session_figure, session_timeline, tool_figure
 from dashboard.reads import recent_sessions
@@ -41,8 +41,9 @@ def session_content(ctx: DashboardContext, session_id: str | None) -> list[Any]:
     events = logs_frame(ctx.engine, session_id=session_id, event_name=TOOL_RESULT_EVENT)
     failed = events.filter(pl.col("success").not_()).height
     cost = Decimal(timeline["cost_usd"].sum() or 0)
-    summary = (f"{timeline.height} turns, {timeline['tool_calls'].sum()} tool calls asked for, "
-               f"{events.height} tool results reported by Claude Code ({failed} failed), {usd(cost, 4)}.")
+    summary = (f"{counted(timeline.height, 'turn')}, {counted(int(timeline['tool_calls'].sum()), 'tool call')} "
+               f"asked for, {counted(events.height, 'tool result')} reported by Claude Code ({failed} failed), "
+               f"{usd(cost, 4)}.")
     return [
         html.P(summary, id="sessions-summary", className="intro"),
         html.Div([graph("sessions-timeline", session_figure(timeline, session_id)),

@@ -43,7 +43,10 @@ def test_a_logged_out_client_reaches_nothing_but_health_and_the_sign_in_form(ser
         for path in PAGES:
             response = client.get(path, headers={"accept": "text/html"})
             assert response.status_code == 302 and response.headers["location"].startswith("/login?next="), path
-        for path in [*PAGES, "/favicon.ico", "/_dash-layout", "/_dash-dependencies",
+        icon = client.get("/favicon.ico")  # asked for by every browser tab, the sign-in form's too
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.content.startswith(b"<svg") and len(icon.content) < 1024
+        for path in [*PAGES, "/_favicon.ico", "/_dash-layout", "/_dash-dependencies",
                      f"/export/chargeback.csv?month={_month()}&by=team",
                      "/assets/dashboard.css", "/_dash-component-suites/dash/dcc/dash_core_components.js"]:
             assert client.get(path).status_code == 401, path
