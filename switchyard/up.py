@@ -72,7 +72,10 @@ def run_up(options: UpOptions) -> int:
         jobs = None
         if options.jobs_interval_s > 0:
             engine = make_engine(os.environ.get("DATABASE_URL"), data_dir=options.data_dir)
-            jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s))
+            from .alerts_cli import build_alerts, load_settings
+
+            jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s),
+                            alerts=build_alerts(engine, load_settings()))
             jobs.start()
         try:
             while not (dead := supervisor.dead()):
