@@ -89,7 +89,7 @@ def slack_payload(alert: Alert, dashboard_url: str | None) -> dict[str, Any]:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"`{alert.kind}` · "
                                           f"{alert.at.isoformat(timespec='seconds')}Z"}]},
     ]
-    return {"text": f"{alert.title}" + (f" {url}" if url else ""), "blocks": blocks}
+    return {"text": _slack_escape(alert.title) + (f" {url}" if url else ""), "blocks": blocks}
 
 
 def _slack_escape(text: str) -> str:
