@@ -28,16 +28,17 @@ SIGNATURE_TOLERANCE_S = 300
 PAYLOAD_VERSION = 1
 
 Kind = Literal["budget.soft", "budget.hard", "proposal.pending", "proposal.approved", "proposal.rejected",
-               "policy.auto_rollback", "cluster.rising", "rate.errors", "rate.fallbacks", "test"]
+               "policy.auto_rollback", "cluster.rising", "rate.errors", "rate.fallbacks", "spool.pending",
+               "spool.dead_letters", "test"]
 KINDS: tuple[str, ...] = ("budget.soft", "budget.hard", "proposal.pending", "proposal.approved",
                           "proposal.rejected", "policy.auto_rollback", "cluster.rising", "rate.errors",
-                          "rate.fallbacks", "test")
+                          "rate.fallbacks", "spool.pending", "spool.dead_letters", "test")
 Severity = Literal["info", "warning", "critical"]
 
 # The dashboard page that shows each kind of thing (dashboard/views/*.PATH).
 PAGES: Mapping[str, str] = {
     "budget": "/attribution", "proposal": "/proposals", "policy": "/policies", "cluster": "/failures",
-    "rate": "/routes", "test": "/",
+    "rate": "/routes", "spool": "/", "test": "/",
 }
 # Audit actions the alerts follow (written by store.proposals and optimizer.watch; a test checks
 # these equal the store's constants, which core may not import).
@@ -226,6 +227,42 @@ def rate_alerts(window: RateWindow, *, minutes: float, error_rate: float, fallba
                                  "threshold": threshold, "minutes": minutes}))
         else:
             clear.append(kind)
+    return firing, clear
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolReading:
+    """A proxy's span-export counters, read off its /metrics (proxy.metrics)."""
+
+    pending: float  # switchyard_spans_pending: finished turns not yet taken by ingest
+    lost: float  # switchyard_spans_dead_lettered + _dropped_queue_full + _dropped_journal_full (counters)
+
+
+def spool_alerts(source: str, previous: SpoolReading | None, current: SpoolReading, *, pending_threshold: int,
+                 at: datetime) -> tuple[list[Alert], list[str]]:
+    """(alerts, keys of episodes that ended) for one proxy (``source``: its host:port). The spool
+    alerts when at least ``pending_threshold`` turns wait and more than last round; dead letters
+    when the proxy refused or dropped more turns since last round. A counter lower than last round's
+    is a proxy restart: the new value is the baseline, not a change."""
+    firing, clear = [], []
+    pending_key, lost_key = f"spool.pending:{source}", f"spool.dead_letters:{source}"
+    if current.pending >= pending_threshold and (previous is None or current.pending > previous.pending):
+        firing.append(Alert("spool.pending", pending_key, f"Turns pile up in the export spool of proxy {source}",
+                            f"{current.pending:,.0f} finished turns on proxy {source} wait for ingest (threshold "
+                            f"{pending_threshold:,}), more than at the last check: ingest is down, refusing or "
+                            "too slow. The turns are safe on disk until the journal's cap.", "critical", at,
+                            {"proxy": source, "pending": current.pending}))
+    elif current.pending < pending_threshold:
+        clear.append(pending_key)
+    if previous is not None and current.lost > previous.lost:
+        grown = current.lost - previous.lost
+        firing.append(Alert("spool.dead_letters", lost_key, f"Proxy {source} is losing turns to dead letters",
+                            f"{grown:,.0f} more turns on proxy {source} were refused by ingest or dropped since "
+                            "the last check (switchyard_spans_dead_lettered_total, switchyard_spans_dropped_*): "
+                            "their spend is not in the store.", "critical", at,
+                            {"proxy": source, "new": grown, "total": current.lost}))
+    elif previous is not None:
+        clear.append(lost_key)
     return firing, clear
 
 

@@ -7,7 +7,9 @@ store holds everything the alerts are derived from —
 * proposals waiting (store.proposals), approvals, rejections and automatic rollbacks (the audit
   log's ``proposal.approve|reject`` and ``optimizer.regression`` entries);
 * a failure cluster whose trend turned ``rising`` in the newest clustering run;
-* the share of failed and fallen-back turns over the last ``rate_minutes``.
+* the share of failed and fallen-back turns over the last ``rate_minutes``;
+* each proxy's export spool and dead letters, read off its /metrics (``proxy_metrics_urls``; the
+  previous reading is kept in this object, so after a restart the first round only takes a baseline).
 
 A key is claimed in ``alerts_sent`` before its alert is queued (store.alerts_sent), so a restart or
 a second jobs process does not announce it again. Events older than ``LOOKBACK`` when first seen
@@ -19,7 +21,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import Engine, case, func, select
 
 from core.alerts import (
@@ -29,11 +33,13 @@ from core.alerts import (
     Alert,
     RateWindow,
     Spend,
+    SpoolReading,
     audit_alert,
     budget_alerts,
     pending_alert,
     rate_alerts,
     rising_alert,
+    spool_alerts,
 )
 from store.alerts_sent import claim, claimed, release
 from store.audit import list_audit
@@ -44,6 +50,7 @@ from store.proposals import PROPOSED, list_proposals
 from store.schema import turns
 
 from .alert_delivery import AlertSender
+from .alert_scrape import ScrapeError, read_spool
 from .alert_settings import AlertSettings
 
 log = logging.getLogger("switchyard.alerts")
@@ -60,10 +67,18 @@ class DetectReport:
 
 
 class AlertDetector:
-    def __init__(self, engine: Engine, settings: AlertSettings, sender: AlertSender) -> None:
+    def __init__(self, engine: Engine, settings: AlertSettings, sender: AlertSender, *,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.sender = sender
+        self._transport = transport or httpx.HTTPTransport(trust_env=False)
+        self._spool_seen: dict[str, SpoolReading] = {}
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Send what is queued (until ``timeout_s``), then let go of the connections."""
+        self.sender.close(timeout_s)
+        self._transport.close()
 
     def run_once(self, now: datetime) -> DetectReport:
         """One round; ``now`` is naive UTC. Each source is read on its own, so one failing read
@@ -71,7 +86,7 @@ class AlertDetector:
         now = now.replace(tzinfo=None)
         report = DetectReport()
         found: list[Alert] = []
-        for source in (self._budgets, self._proposals, self._audit, self._clusters, self._rates):
+        for source in (self._budgets, self._proposals, self._audit, self._clusters, self._rates, self._spool):
             try:
                 found.extend(source(now))
             except Exception:  # a boundary: one source failing must not stop the others
@@ -137,6 +152,23 @@ class AlertDetector:
                                     min_turns=self.settings.rate_min_turns, at=now)
         release(self.engine, clear)
         return firing
+
+    def _spool(self, now: datetime) -> list[Alert]:
+        alerts: list[Alert] = []
+        for url in self.settings.proxy_metrics_urls:
+            parts = urlsplit(url)
+            source = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+            try:
+                current = read_spool(url, self._transport, self.settings.timeout_s)
+            except ScrapeError as error:  # the proxy may be restarting: try again next round
+                log.warning("could not read the spool counters of proxy %s: %s", source, error)
+                continue
+            firing, clear = spool_alerts(source, self._spool_seen.get(url), current,
+                                         pending_threshold=self.settings.spool_pending, at=now)
+            self._spool_seen[url] = current
+            release(self.engine, clear)
+            alerts.extend(firing)
+        return alerts
 
 
 def rate_window(engine: Engine, start: datetime, end: datetime) -> RateWindow:

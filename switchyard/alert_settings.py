@@ -72,6 +72,16 @@ class AlertSettings(BaseSettings):
     fallback_rate: float = Field(default=0.2, gt=0, le=1)
     rate_minutes: float = Field(default=10.0, gt=0, le=1440)
     rate_min_turns: int = Field(default=20, ge=1)
+    proxy_metrics_urls: list[str] = Field(default_factory=list)
+    spool_pending: int = Field(default=1000, ge=1)
+
+    @field_validator("proxy_metrics_urls")
+    @classmethod
+    def _metrics_urls(cls, value: list[str]) -> list[str]:
+        bad = [url for url in value if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname]
+        if bad:
+            raise ValueError(f"SWITCHYARD_ALERT_PROXY_METRICS_URLS must hold http(s) URLs, not {bad}")
+        return value
 
     @field_validator("dashboard_url")
     @classmethod

@@ -53,7 +53,7 @@ def jobs(
         if once:
             loop.run_once()
             if loop.alerts is not None:
-                loop.alerts.sender.close()  # send what this round queued before the process ends
+                loop.alerts.close()  # send what this round queued before the process ends
             _report(loop)
             raise typer.Exit(1 if loop.status.errors else 0)
         stopped = threading.Event()

@@ -61,7 +61,7 @@ class LoopJobs:
         self._stop.set()
         self._thread.join(timeout=60)
         if self.alerts is not None:
-            self.alerts.sender.close()
+            self.alerts.close()
 
     def _run(self) -> None:
         first = self.settings.first_after_s
