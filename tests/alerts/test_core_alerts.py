@@ -67,7 +67,7 @@ def test_payloads_link_into_the_dashboard_and_slack_gets_its_shape() -> None:
 
 def test_each_kind_links_to_the_page_that_shows_it() -> None:
     assert PAGES == {"budget": attribution.PATH, "proposal": proposals.PATH, "policy": policies.PATH,
-                     "cluster": failures.PATH, "rate": routes.PATH, "test": overview.PATH}
+                     "cluster": failures.PATH, "rate": routes.PATH, "spool": overview.PATH, "test": overview.PATH}
 
 
 def test_the_audit_actions_followed_are_the_stores() -> None:
@@ -108,3 +108,21 @@ def test_rates_need_enough_turns_and_clear_when_back_under() -> None:
 
 def test_the_probe_is_a_test_kind() -> None:
     assert probe_alert(NOW).kind == "test"
+
+
+def test_the_verification_snippet_in_the_docs_accepts_our_signature_and_refuses_a_changed_body() -> None:
+    import re
+    import time
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", doc, re.S)
+    assert snippet is not None
+    namespace: dict[str, object] = {}
+    exec(snippet.group(1), namespace)
+    check = namespace["verify"]
+    body = encode(generic_payload(probe_alert(NOW), None))
+    header = signature(SECRET, int(time.time()), body)
+    assert check(SECRET, header, body) is True  # type: ignore[operator]
+    assert check(SECRET, header, body + b" ") is False  # type: ignore[operator]
+    assert check(SECRET, signature(SECRET, int(time.time()) - 3600, body), body) is False  # type: ignore[operator]

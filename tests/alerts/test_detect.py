@@ -51,9 +51,11 @@ class Round:
 
     def run(self, receiver: WebhookReceiver, now: datetime = NOW) -> list[dict[str, Any]]:
         """One round in a fresh process; the posts it made (each signature verified)."""
-        sender = AlertSender(self.settings)
-        AlertDetector(self.engine, self.settings, sender).run_once(now)
-        sender.close()
+        detector = AlertDetector(self.engine, self.settings, AlertSender(self.settings))
+        try:
+            detector.run_once(now)
+        finally:
+            detector.close()
         new = receiver.received[self.receiver_count:]
         self.receiver_count = len(receiver.received)
         assert all(r.signature_ok for r in new)

@@ -64,35 +64,39 @@ def test_spool_growth_and_lost_turns_are_announced_once_per_episode(
         assert all(r.signature_ok for r in new)
         return [(r.json()["kind"], r.json()["facts"]) for r in new]
 
-    proxy.exporter.pending = 50
-    assert posts() == []  # the first reading is a baseline; under the threshold anyway
-    proxy.exporter.pending = 150
-    got = posts()
-    assert [k for k, _ in got] == ["spool.pending"] and got[0][1]["pending"] == 150
-    proxy.exporter.pending = 300
-    assert posts() == []  # still piling up: the same episode
-    proxy.exporter.pending = 20
-    assert posts() == []  # drained: the episode ends
-    proxy.exporter.stats.dead_lettered = 3
-    proxy.exporter.stats.dropped_journal_full = 2
-    got = posts()
-    assert [(k, f["new"]) for k, f in got] == [("spool.dead_letters", 5)]
-    assert posts() == []  # no more lost: the episode ends
-    proxy.exporter.stats.dead_lettered = 0  # the proxy restarted: counters start over
-    proxy.exporter.stats.dropped_journal_full = 0
-    assert posts() == []
-    proxy.exporter.stats.dropped_queue_full = 1
-    assert [k for k, _ in posts()] == ["spool.dead_letters"]
-    detector.close()
+    try:
+        proxy.exporter.pending = 50
+        assert posts() == []  # the first reading is a baseline; under the threshold anyway
+        proxy.exporter.pending = 150
+        got = posts()
+        assert [k for k, _ in got] == ["spool.pending"] and got[0][1]["pending"] == 150
+        proxy.exporter.pending = 300
+        assert posts() == []  # still piling up: the same episode
+        proxy.exporter.pending = 20
+        assert posts() == []  # drained: the episode ends
+        proxy.exporter.stats.dead_lettered = 3
+        proxy.exporter.stats.dropped_journal_full = 2
+        got = posts()
+        assert [(k, f["new"]) for k, f in got] == [("spool.dead_letters", 5)]
+        assert posts() == []  # no more lost: the episode ends
+        proxy.exporter.stats.dead_lettered = 0  # the proxy restarted: counters start over
+        proxy.exporter.stats.dropped_journal_full = 0
+        assert posts() == []
+        proxy.exporter.stats.dropped_queue_full = 1
+        assert [k for k, _ in posts()] == ["spool.dead_letters"]
+    finally:
+        detector.close()
 
 
 def test_an_unreachable_proxy_is_logged_and_skipped(db_engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
     settings = AlertSettings(webhooks=[WebhookChannel(url="http://127.0.0.1:9/x", secret=SECRET)],  # type: ignore[arg-type]
                              proxy_metrics_urls=["http://127.0.0.1:9/metrics"], timeout_s=0.5)
     detector = AlertDetector(db_engine, settings, AlertSender(settings))
-    assert detector.run_once(NOW).found == 0
+    try:
+        assert detector.run_once(NOW).found == 0
+    finally:
+        detector.close()
     assert "could not read the spool counters of proxy 127.0.0.1:9: ConnectError" in caplog.text
-    detector.close()
 
 
 def test_metrics_without_the_spool_counters_are_refused() -> None:
