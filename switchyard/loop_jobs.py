@@ -50,9 +50,9 @@ class LoopJobs:
         self.engine = engine
         self.settings = settings
         self.alerts = alerts  # run after each round's jobs; its posts leave on the sender's own thread
+        self.status = JobStatus()
         if alerts is not None:
             self.status.alerts = "waiting for the first round"
-        self.status = JobStatus()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="switchyard-loop-jobs", daemon=True)
 
