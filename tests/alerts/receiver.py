@@ -30,6 +30,7 @@ class WebhookReceiver:
     secret: str | None = None
     status: int = 204
     fail_first: int = 0  # answer 503 to this many posts first
+    location: str = "/elsewhere"  # where a 3xx answer points
     hang_s: float = 0.0  # wait this long before answering (longer than the sender's timeout: a timeout)
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -46,5 +47,8 @@ class WebhookReceiver:
         if self.hang_s:
             await asyncio.sleep(self.hang_s)
         status = 503 if attempt <= self.fail_first else (401 if ok is False else self.status)
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+        headers = [(b"content-length", b"0")]
+        if 300 <= status < 400:
+            headers.append((b"location", self.location.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b""})

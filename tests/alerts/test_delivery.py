@@ -4,6 +4,7 @@ with back-off, and channels that fail or hang: never slowing the caller, ending 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -152,3 +153,32 @@ def test_the_signature_covers_the_exact_body_sent(served: tuple[WebhookReceiver,
     sender.close()
     got = receiver.received[0]
     assert got.headers[SIGNATURE_HEADER] == signature(SECRET, 1_800_000_000, got.body)
+
+
+def test_a_redirect_is_not_followed(served: tuple[WebhookReceiver, str]) -> None:
+    target, target_url = served
+    redirecting = WebhookReceiver(status=307, location=target_url + "/hook")
+    with serve_in_thread(redirecting, lifespan="off") as url:
+        sender = AlertSender(settings({"url": url, "secret": SECRET, "name": "ops"}))
+        outcome = sender.deliver(sender.settings.webhooks[0], probe_alert(NOW))
+        sender.close()
+    assert not outcome.ok and outcome.detail == "HTTP 307" and outcome.attempts == 1
+    assert len(redirecting.received) == 1 and target.received == []
+
+
+async def endless_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """200, then 128 KiB of body, then nothing more for a long time without ending the response."""
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"x" * 128 * 1024, "more_body": True})
+    await asyncio.sleep(3)
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_only_a_bounded_part_of_an_answer_is_read() -> None:
+    with serve_in_thread(endless_answer, lifespan="off") as url:
+        sender = AlertSender(settings({"url": url, "secret": SECRET, "name": "ops"}, timeout_s=2.0))
+        started = time.monotonic()
+        outcome = sender.deliver(sender.settings.webhooks[0], probe_alert(NOW), retries=0)
+        elapsed = time.monotonic() - started
+        sender.close()
+    assert outcome.ok and elapsed < 1.5, (outcome, elapsed)  # not waiting for the rest of the body
