@@ -79,8 +79,8 @@ class AlertSender:
         self._stop = threading.Event()
         self._wait = sleep or self._stop.wait  # returns True when stopping: back-off ends early
         # The transport itself, not an httpx.Client: the client logs every request's full URL at INFO,
-        # and a Slack webhook's URL is its secret. No redirects are followed, no proxy variables read.
-        self._transport = transport or httpx.HTTPTransport(trust_env=False)
+        # and a Slack webhook's URL is its secret. No redirects are followed; a proxy only when set.
+        self._transport = transport or httpx.HTTPTransport(proxy=settings.https_proxy)
         self._timeout = httpx.Timeout(settings.timeout_s).as_dict()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()

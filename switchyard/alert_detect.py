@@ -72,7 +72,7 @@ class AlertDetector:
         self.engine = engine
         self.settings = settings
         self.sender = sender
-        self._transport = transport or httpx.HTTPTransport(trust_env=False)
+        self._transport = transport or httpx.HTTPTransport()
         self._spool_seen: dict[str, SpoolReading] = {}
 
     def close(self, timeout_s: float = 10.0) -> None:

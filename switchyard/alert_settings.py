@@ -72,6 +72,9 @@ class AlertSettings(BaseSettings):
     fallback_rate: float = Field(default=0.2, gt=0, le=1)
     rate_minutes: float = Field(default=10.0, gt=0, le=1440)
     rate_min_turns: int = Field(default=20, ge=1)
+    # An egress proxy for the posts (the environment's HTTPS_PROXY is not read: the posts bypass the
+    # httpx client, which logs URLs); e.g. http://proxy.internal:3128
+    https_proxy: str | None = Field(default=None, repr=False)
     proxy_metrics_urls: list[str] = Field(default_factory=list)
     spool_pending: int = Field(default=1000, ge=1)
 
@@ -82,6 +85,13 @@ class AlertSettings(BaseSettings):
         if bad:
             raise ValueError(f"SWITCHYARD_ALERT_PROXY_METRICS_URLS must hold http(s) URLs, not {bad}")
         return value
+
+    @field_validator("https_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("SWITCHYARD_ALERT_HTTPS_PROXY must be an http(s) URL")
+        return value or None
 
     @field_validator("dashboard_url")
     @classmethod

@@ -182,3 +182,11 @@ def test_only_a_bounded_part_of_an_answer_is_read() -> None:
         elapsed = time.monotonic() - started
         sender.close()
     assert outcome.ok and elapsed < 1.5, (outcome, elapsed)  # not waiting for the rest of the body
+
+
+def test_posts_go_through_the_configured_egress_proxy(served: tuple[WebhookReceiver, str]) -> None:
+    proxy, proxy_url = served  # stands in for a forward proxy: it receives the absolute-form request
+    sender = AlertSender(settings({"url": "http://127.0.0.1:9/hook", "secret": SECRET}, https_proxy=proxy_url))
+    outcome = sender.deliver(sender.settings.webhooks[0], probe_alert(NOW), retries=0)
+    sender.close()
+    assert outcome.ok and len(proxy.received) == 1 and proxy.received[0].signature_ok
