@@ -47,8 +47,8 @@ class WebhookReceiver:
         if self.hang_s:
             await asyncio.sleep(self.hang_s)
         status = 503 if attempt <= self.fail_first else (401 if ok is False else self.status)
-        headers = [(b"content-length", b"0")]
+        answer = [(b"content-length", b"0")]
         if 300 <= status < 400:
-            headers.append((b"location", self.location.encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+            answer.append((b"location", self.location.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": answer})
         await send({"type": "http.response.body", "body": b""})

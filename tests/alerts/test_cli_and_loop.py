@@ -60,7 +60,7 @@ def test_the_loop_runs_the_detector_after_its_round_and_a_hanging_channel_does_n
         activate(engine, "v1", actor="admin")
         create_proposal(engine, parent_version="v1", candidate_version="v2", document=document("v2", "v1"),
                         diff={}, evidence={}, actor="optimizer")
-        settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET, name="hang")],  # type: ignore[arg-type]
+        settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET, name="hang")],
                                  timeout_s=3.0, retries=5, backoff_s=1.0)
         jobs = LoopJobs(engine, LoopSettings(window=timedelta(days=1), trials=5),
                         alerts=AlertDetector(engine, settings, AlertSender(settings)))

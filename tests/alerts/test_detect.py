@@ -44,7 +44,7 @@ class Round:
 
     def __init__(self, engine: Engine, url: str, **extra: Any) -> None:
         self.engine = engine
-        self.settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET, name="ops")],  # type: ignore[arg-type]
+        self.settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET, name="ops")],
                                       dashboard_url="https://sy.example.com", backoff_s=0.01,
                                       **{"rate_min_turns": 5, **extra})
         self.receiver_count = 0
@@ -190,7 +190,7 @@ def test_a_failing_channel_never_slows_a_round(db_engine: Engine) -> None:
     for number in range(30):
         store_turns(db_engine, NOW - timedelta(hours=1), 1, cost="2", developer=f"dev-{number}")
     with serve_in_thread(hanging, lifespan="off") as url:
-        settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET, name="hang")],  # type: ignore[arg-type]
+        settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET, name="hang")],
                                  timeout_s=0.3, retries=3, backoff_s=0.05)
         sender = AlertSender(settings)
         detector = AlertDetector(db_engine, settings, sender)

@@ -49,7 +49,7 @@ def proxy_and_receiver() -> Iterator[tuple[FakeProxy, str, WebhookReceiver, str]
 def test_spool_growth_and_lost_turns_are_announced_once_per_episode(
         db_engine: Engine, proxy_and_receiver: tuple[FakeProxy, str, WebhookReceiver, str]) -> None:
     proxy, proxy_url, receiver, url = proxy_and_receiver
-    settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET)],  # type: ignore[arg-type]
+    settings = AlertSettings(webhooks=[WebhookChannel(url=url, secret=SECRET)],
                              proxy_metrics_urls=[proxy_url + "/metrics"], spool_pending=100, backoff_s=0.01)
     sender = AlertSender(settings)
     detector = AlertDetector(db_engine, settings, sender)
@@ -89,7 +89,7 @@ def test_spool_growth_and_lost_turns_are_announced_once_per_episode(
 
 
 def test_an_unreachable_proxy_is_logged_and_skipped(db_engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
-    settings = AlertSettings(webhooks=[WebhookChannel(url="http://127.0.0.1:9/x", secret=SECRET)],  # type: ignore[arg-type]
+    settings = AlertSettings(webhooks=[WebhookChannel(url="http://127.0.0.1:9/x", secret=SECRET)],
                              proxy_metrics_urls=["http://127.0.0.1:9/metrics"], timeout_s=0.5)
     detector = AlertDetector(db_engine, settings, AlertSender(settings))
     try:
