@@ -22,14 +22,18 @@ alerts_app = typer.Typer(help="Webhook alerts (SWITCHYARD_ALERT_WEBHOOKS): see d
 
 
 def load_settings() -> AlertSettings:
+    from pydantic_settings import SettingsError
+
     from .alert_settings import AlertSettings
 
     try:
         return AlertSettings()
     except ValidationError as error:  # name the setting, never echo its value (URLs and secrets)
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        print(f"alerts: the SWITCHYARD_ALERT_* settings are invalid: {problems}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    except SettingsError as error:  # not JSON at all; its message names the field, not the value
+        problems = f"{error} (not valid JSON)"
+    print(f"alerts: the SWITCHYARD_ALERT_* settings are invalid: {problems}", file=sys.stderr)
+    raise typer.Exit(2)
 
 
 def build_alerts(engine: Engine, settings: AlertSettings, metrics: AlertMetrics | None = None) -> AlertDetector | None:

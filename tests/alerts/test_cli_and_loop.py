@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from store.engine import make_engine
@@ -18,6 +19,7 @@ from switchyard.alert_detect import AlertDetector
 from switchyard.alert_settings import AlertSettings, WebhookChannel
 from switchyard.cli import app
 from switchyard.loop_jobs import LoopJobs, LoopSettings
+from switchyard.up import UpOptions, run_up
 from tests.alerts.receiver import WebhookReceiver
 from tests.loopback import serve_in_thread
 
@@ -46,6 +48,23 @@ def test_bad_settings_name_the_problem_without_echoing_the_value(monkeypatch: py
     result = CliRunner().invoke(app, ["alerts", "test"])
     assert result.exit_code == 2 and "secret of at least 16" in result.output
     assert "TOKENPART" not in result.output
+
+
+def test_a_value_that_is_not_json_is_refused_without_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHYARD_ALERT_WEBHOOKS", '[{"url": "https://h.example.com/TOKENPART", ')
+    result = CliRunner().invoke(app, ["alerts", "test"])
+    assert result.exit_code == 2 and 'field "webhooks"' in result.output and "not valid JSON" in result.output
+    assert "TOKENPART" not in result.output
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not a traceback
+
+
+def test_up_refuses_bad_alert_settings_before_starting_anything(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHYARD_ALERT_WEBHOOKS", json.dumps([{"url": "https://h.example.com/x"}]))
+    with pytest.raises(typer.Exit) as stopped:
+        run_up(UpOptions(data_dir=tmp_path / "data"))
+    assert stopped.value.exit_code == 2
+    assert not (tmp_path / "data" / "logs").exists()  # no process was started
 
 
 def test_the_loop_runs_the_detector_after_its_round_and_a_hanging_channel_does_not_hold_it(tmp_path: Path) -> None:
