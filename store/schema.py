@@ -309,3 +309,16 @@ policy_proposals = Table(
     Column("decided_by", Text),
     Column("note", Text),
 )
+
+# --- alerts --------------------------------------------------------------------------------------
+# The dedup keys of alerts already announced (core.alerts.Alert.key): a key is claimed (inserted)
+# before its alert is sent, so each crossing, proposal or rollback is announced once, across restarts
+# and by one of several jobs processes. Episode keys (a rate over its threshold, a rising cluster)
+# are deleted when the episode ends, so the next one is announced again.
+alerts_sent = Table(
+    "alerts_sent",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("claimed_at", DateTime(), nullable=False),
+)

@@ -10,6 +10,7 @@ import typer
 from evals.cli import cluster_command, cluster_members_command, eval_command
 from store.cli import store_app
 
+from .alerts_cli import alerts_app
 from .audit_cli import audit_app
 from .chargeback_cli import export_app
 from .dashboard_cli import dashboard_app
@@ -27,6 +28,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(dashboard_app, name="dashboard")
 app.add_typer(export_app, name="export")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(alerts_app, name="alerts")
 app.command("eval", help="Score every new turn (incremental, idempotent).")(eval_command)
 app.command("cluster", help="Group recent failures into named failure modes.")(cluster_command)
 app.command("cluster-members", help="List the turns in each failure cluster of a stored run.")(

@@ -26,18 +26,34 @@ def jobs(
                                                       "Kubernetes CronJob).")] = False,
     data_dir: Annotated[Path, typer.Option(envvar="SWITCHYARD_DATA_DIR", help="SQLite's directory when "
                                                                               "DATABASE_URL is unset.")] = Path("data"),
+    metrics_port: Annotated[int | None, typer.Option(envvar="SWITCHYARD_JOBS_METRICS_PORT", min=0, max=65535,
+                                                     help="Serve the alert counters on /metrics at this port "
+                                                          "(Prometheus text; none by default).")] = None,
+    metrics_host: Annotated[str, typer.Option(envvar="SWITCHYARD_JOBS_METRICS_HOST",
+                                              help="Listen address of --metrics-port.")] = "127.0.0.1",
 ) -> None:
     """Score new turns, cluster failures, guard the active policy and propose, every --every seconds."""
     from store.engine import make_engine
 
+    from .alert_delivery import AlertMetrics
+    from .alerts_cli import build_alerts, load_settings
     from .loop_jobs import LoopJobs, LoopSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    alert_settings = load_settings()
+    metrics = AlertMetrics.create()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
     engine = make_engine(os.environ.get("DATABASE_URL"), data_dir=data_dir)
-    loop = LoopJobs(engine, LoopSettings(interval_s=every, first_after_s=first_after))
+    loop = LoopJobs(engine, LoopSettings(interval_s=every, first_after_s=first_after),
+                    alerts=build_alerts(engine, alert_settings, metrics))
     try:
         if once:
             loop.run_once()
+            if loop.alerts is not None:
+                loop.alerts.close()  # send what this round queued before the process ends
             _report(loop)
             raise typer.Exit(1 if loop.status.errors else 0)
         stopped = threading.Event()
@@ -57,5 +73,6 @@ def jobs(
 def _report(loop: LoopJobs) -> None:
     status = loop.status
     print(f"jobs: {status.scored} turns scored; clusters {status.clusters}; guard: {status.guard}; "
-          f"proposal: {status.proposal}" + (f"; errors: {status.errors}" if status.errors else ""),
+          f"proposal: {status.proposal}; alerts: {status.alerts}"
+          + (f"; errors: {status.errors}" if status.errors else ""),
           file=sys.stderr, flush=True)

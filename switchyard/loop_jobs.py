@@ -25,6 +25,8 @@ from sqlalchemy import Engine
 if TYPE_CHECKING:
     from optimizer.watch import Verdict
 
+    from .alert_detect import AlertDetector
+
 log = logging.getLogger("switchyard.loop")
 
 
@@ -47,14 +49,18 @@ class JobStatus:
     clusters: list[str] = field(default_factory=list)
     proposal: str = "waiting for scored turns"
     guard: str = "no policy change to watch yet"
+    alerts: str = "no alert channel configured"
     errors: list[str] = field(default_factory=list)
 
 
 class LoopJobs:
-    def __init__(self, engine: Engine, settings: LoopSettings) -> None:
+    def __init__(self, engine: Engine, settings: LoopSettings, alerts: AlertDetector | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.alerts = alerts  # run after each round's jobs; its posts leave on the sender's own thread
         self.status = JobStatus()
+        if alerts is not None:
+            self.status.alerts = "waiting for the first round"
         self._stop = threading.Event()
         self._seen: str | None = None  # the active version the last round worked against
         self._thread = threading.Thread(target=self._run, name="switchyard-loop-jobs", daemon=True)
@@ -65,6 +71,8 @@ class LoopJobs:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=60)
+        if self.alerts is not None:
+            self.alerts.close()
 
     def _run(self) -> None:
         first = self.settings.first_after_s
@@ -146,6 +154,19 @@ class LoopJobs:
         except Exception as exc:  # a boundary: the demo keeps running and shows what failed
             log.exception("demo job failed")
             self.status.errors = [f"{type(exc).__name__}: {exc}"][-3:]
+        self._detect_alerts()
+
+    def _detect_alerts(self) -> None:
+        """After the jobs (so a proposal or a rollback made this round is seen this round), and
+        whether they failed or not. Only queues posts: a failing channel never slows the loop."""
+        if self.alerts is None:
+            return
+        try:
+            report = self.alerts.run_once(datetime.now(UTC).replace(tzinfo=None))
+            self.status.alerts = f"{report.new} new alert(s), {report.queued} post(s) queued"
+        except Exception as exc:  # a boundary: alerts never stop the loop
+            log.exception("alert detection failed")
+            self.status.alerts = f"detection failed: {type(exc).__name__}"
 
 
 def _guard_text(verdict: Verdict) -> str:

@@ -16,6 +16,7 @@ from rich.panel import Panel
 
 from store.engine import make_engine
 
+from .alerts_cli import build_alerts, load_settings
 from .loop_jobs import LoopJobs, LoopSettings
 from .processes import Supervisor
 
@@ -46,6 +47,7 @@ def run_up(options: UpOptions) -> int:
         console.print("[red]SWITCHYARD_INGEST_TOKENS must be a JSON object: token → proxy | telemetry[/red]")
         return 2
     keys_file = os.environ.get("SWITCHYARD_KEYS_FILE", str(options.data_dir / "keys.json"))
+    alert_settings = load_settings()  # invalid alert settings stop `up` before anything starts (exit 2)
     with Supervisor(options.data_dir / "logs") as supervisor:
         supervisor.start("ingest", ["-m", "ingest.main"], {
             "SWITCHYARD_INGEST_HOST": "127.0.0.1", "SWITCHYARD_INGEST_PORT": str(options.ingest_port),
@@ -72,7 +74,8 @@ def run_up(options: UpOptions) -> int:
         jobs = None
         if options.jobs_interval_s > 0:
             engine = make_engine(os.environ.get("DATABASE_URL"), data_dir=options.data_dir)
-            jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s))
+            jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s),
+                            alerts=build_alerts(engine, alert_settings))
             jobs.start()
         try:
             while not (dead := supervisor.dead()):

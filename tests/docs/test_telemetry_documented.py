@@ -16,6 +16,7 @@ from ingest.metrics_decode import METRIC_COUNT, METRIC_KIND, METRIC_UNIT, METRIC
 from ingest.pipeline import ATTRIBUTION, DEVELOPER, KEY_ID, TEAM
 from proxy.metrics import ProxyMetrics
 from proxy.stats import ExportStats
+from switchyard.alert_delivery import AlertMetrics
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "telemetry.md").read_text()
 
@@ -62,12 +63,14 @@ def _families(registry: CollectorRegistry) -> set[str]:
     return {family.name for family in registry.collect()}
 
 
-@pytest.mark.parametrize("service", ["proxy", "ingest"])
+@pytest.mark.parametrize("service", ["proxy", "ingest", "jobs"])
 def test_every_prometheus_metric_is_documented(service: str) -> None:
     if service == "proxy":
         # what the collector reads of the exporter at scrape time: its counters and its backlog
         exporter = SimpleNamespace(stats=ExportStats(), pending=0)
         registry = ProxyMetrics(lambda: exporter).registry  # type: ignore[arg-type,return-value]
+    elif service == "jobs":
+        registry = AlertMetrics.create().registry
     else:
         registry = IngestMetrics.create().registry
     names = _families(registry)
