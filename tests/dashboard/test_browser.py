@@ -27,6 +27,7 @@ from dashboard.settings import DashboardSettings
 from store.balances import month_bounds, month_of
 from store.engine import make_engine
 from store.policies import active_state
+from store.proposals import list_proposals
 from store.testing import migrated_sqlite_url
 from tests.conftest import require_or_skip
 from tests.dashboard.browser import CHROMIUM, LAUNCH_ARGS, chromium_available, screenshot, sign_in_page, trace_count
@@ -142,9 +143,14 @@ def test_an_approver_activates_a_version_and_rolls_back(page: Page, base_url: st
     expect(page.locator("#policies-active")).to_contain_text("v1")
     state = active_state(store)
     assert state is not None and (state.version, state.activated_by) == ("v1", "alice")
+    # the optimizer's pending proposal was made against v1 while v2 was activated: superseded, not left
+    # to block the loop (it is proposed again, against v1, below)
+    assert [p.status for p in list_proposals(store)] == ["superseded"]
 
 
 def test_an_approver_approves_the_optimizers_proposal(page: Page, base_url: str, store: Engine) -> None:
+    if not list_proposals(store, status="proposed"):  # an activation above superseded the first one
+        seed_proposal(store)
     page.on("dialog", lambda dialog: dialog.accept())
     sign_in_page(page, base_url, "alice", PASSWORDS["alice"])
     page.goto(f"{base_url}/proposals")
