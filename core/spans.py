@@ -50,6 +50,8 @@ SY_AGENT_TYPE = "switchyard.agent_type"
 SY_PROMPT_ID = "switchyard.prompt_id"
 SY_TARGET = "switchyard.target"
 SY_REGION = "switchyard.region"
+SY_PROVIDER = "switchyard.provider"
+SY_DROPPED_CAPABILITIES = "switchyard.dropped_capabilities"
 SY_POLICY_VERSION = "switchyard.policy_version"
 SY_RULE = "switchyard.rule"
 SY_PROPENSITY = "switchyard.propensity"
@@ -105,11 +107,16 @@ class Turn:
     upstream_request_id: str | None = None
     target: str | None = None
     region: str | None = None
+    # the served target's provider kind (anthropic, bedrock, bedrock-mantle, vertex): prices differ
+    provider: str | None = None
     server_address: str | None = None
     policy_version: str | None = None
     rule: str | None = None
     propensity: float | None = None
     fallback_hops: tuple[str, ...] = ()
+    # what the proxy left out for the serving provider (capabilities.yaml), and "thinking:earlier-turns"
+    # when it retried without earlier turns' thinking blocks (core/providers/thinking.py)
+    dropped_capabilities: tuple[str, ...] = ()
     estimated_input_tokens: int | None = None
     tool_count: int | None = None
     thinking: bool | None = None
@@ -177,6 +184,7 @@ _SCALAR_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("upstream_request_id", SY_UPSTREAM_REQUEST_ID),
     ("target", SY_TARGET),
     ("region", SY_REGION),
+    ("provider", SY_PROVIDER),
     ("policy_version", SY_POLICY_VERSION),
     ("rule", SY_RULE),
     ("propensity", SY_PROPENSITY),
@@ -195,6 +203,7 @@ _SCALAR_ATTRIBUTES: tuple[tuple[str, str], ...] = (
 )
 _LIST_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("fallback_hops", SY_FALLBACK_HOPS),
+    ("dropped_capabilities", SY_DROPPED_CAPABILITIES),
     ("tool_use_ids", SY_TOOL_USE_IDS),
     ("tool_use_names", SY_TOOL_USE_NAMES),
     ("tool_result_ids", SY_TOOL_RESULT_IDS),

@@ -29,7 +29,8 @@ IDENTITY_FIELDS = (
     "upstream_request_id", "target", "region", "server_address", "policy_version", "rule", "stop_reason",
     "error_type", "budget_state",
 )
-LIST_FIELDS = ("fallback_hops", "tool_use_ids", "tool_use_names", "tool_result_ids", "tool_result_error_ids")
+LIST_FIELDS = ("fallback_hops", "dropped_capabilities", "tool_use_ids", "tool_use_names", "tool_result_ids",
+               "tool_result_error_ids")
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
                 "cache_creation_1h_tokens", "estimated_input_tokens")
 

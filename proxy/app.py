@@ -24,7 +24,6 @@ from core.keys import KeyRecord, KeyRing, claim_repo, parse_key
 from core.paths import path_problem, shown
 from core.policy.decide import decide
 from core.policy.facts import Decision, RouteFacts
-from core.policy.schema import Target
 from core.price_memo import PriceMemo
 from core.pricing import builtin_price_table
 from core.ratelimit import TokenBucket, retry_after_header
@@ -34,17 +33,18 @@ from .admission import Admission
 from .asgi import Receive, Scope, Send
 from .breaker import CircuitBreaker
 from .budget_gate import BudgetGate
-from .chain import ChainOutcome, walk_chain
 from .control import ControlPlane
 from .dead_letters import DeadLetters
 from .errors import ProxyError, error_body
 from .exporter import SpanExporter
-from .headers import credential_for, presented_key, upstream_request_headers
+from .flow import ROUTED_PATHS, Flow
+from .forward import Forwarder
+from .headers import presented_key
 from .inflight import InFlightTurns
 from .journal import Journal
-from .ledger import Hold, SpendLedger
+from .ledger import SpendLedger
 from .metrics import ProxyMetrics
-from .relay import HeldResponse, RelayResult, relay
+from .providers.registry import Upstreams
 from .request import ClientGone, parse_json, read_body, request_id, with_model
 from .routing import Routing, RoutingError, builtin_policy, load_routing_file, routing_for
 from .settings import ProxySettings
@@ -56,10 +56,6 @@ log = logging.getLogger("switchyard.proxy")
 
 # Paths whose POST bodies are JSON the proxy reads (for facts) and rejects when malformed.
 _JSON_PATHS = ("/v1/messages",)
-# LLM turns: routed by the policy, budgeted, and each one becomes a span.
-_TURN_PATH = "/v1/messages"
-# Routed by the policy too (the count depends on the model), but neither budgeted nor a turn.
-_ROUTED_PATHS = frozenset({_TURN_PATH, "/v1/messages/count_tokens"})
 
 
 class ProxyApp:
@@ -81,6 +77,8 @@ class ProxyApp:
         self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics)
         self._export_transport = export_transport
         self._session: aiohttp.ClientSession | None = None
+        self.forwarder = Forwarder(lambda: self._session, Upstreams(ping_every_s=settings.provider_ping_s),
+                                   self.admission, self.breaker)
         self._background: list[asyncio.Task[None]] = []
         # Further loops to run while the app is up (the server's timed garbage collection).
         self.jobs: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -187,117 +185,94 @@ class ProxyApp:
                 return
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start_ns = time.time_ns()
-        start_perf = time.perf_counter_ns()
-        method: str = scope["method"]
-        raw_path = scope.get("raw_path")
-        path: str = raw_path.decode("latin-1") if raw_path else scope["path"]  # as sent: what is forwarded
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
-        header_map = dict(headers)
-        refusal = _path_refusal(method, path)
+        flow = Flow.of(scope, self.routing)
+        refusal = _path_refusal(flow.method, flow.path)
         if refusal is not None:  # decided before anything else: nothing read, nothing forwarded
             self.metrics.requests.labels(code=str(refusal.status), origin="proxy").inc()
             await _respond(send, refusal.status, error_body(refusal.error_type, refusal.message, request_id()),
-                           extra=[*refusal.headers, *_closing(header_map)])
+                           extra=[*refusal.headers, *_closing(flow.header_map)])
             return
-        routing = self.routing  # this request keeps this table, whatever reloads meanwhile
-        facts: RequestFacts | None = None
-        record: KeyRecord | None = None
-        decision: Decision | None = None
-        budget_state: str | None = None
-        outcome = ChainOutcome()
-        result = RelayResult()
-        is_turn = method == "POST" and path == _TURN_PATH
-        started: Turn | None = None
-        opened = 0
-        body_read = False
-        hold: Hold | None = None  # the turn's budget reservation: settled or released exactly once, below
         try:
             # The credential comes from the headers alone: a caller without one is refused before a
             # byte of its body is read.
-            record, forward_own_key = self._authenticate(header_map)
-            body = await read_body(receive, header_map, self.settings.max_body_bytes)
-            body_read = True
-            parsed = parse_json(body) if method == "POST" and path.startswith(_JSON_PATHS) else None
-            facts = extract_facts(header_map, parsed, len(body))
-            route_facts = self._route_facts(facts, record)
-            extra: list[tuple[bytes, bytes]] = []
-            if path in _ROUTED_PATHS and method == "POST":
-                decision = decide(routing.compiled, route_facts)
-                if is_turn:
-                    decision, budget_state, extra, hold = await self.budgets.admit(routing, route_facts, decision,
-                                                                                   facts)
-            else:
-                decision = Decision(chain=routing.default_chain(), rule="side-endpoint",
-                                    version=routing.version, propensity=1.0)
-            query = scope.get("query_string", b"")
-            path_and_query = path + "?" + query.decode("latin-1") if query else path
-            # Bodies for the models the chain may ask for, built now, so the parsed JSON (about
-            # twice the body's size) is not kept alive for the whole stream.
-            bodies = {} if decision.rule == "side-endpoint" else {
-                model: with_model(body, parsed, model)
-                for model in {decision.model_for(t) for t in decision.chain} if model is not None}
-            del parsed
-            if is_turn and self.turns is not None:  # journaled from here: a crash now leaves it "interrupted"
-                started = build_turn(start_ns, start_perf, method, path, facts, record, result, decision, outcome,
-                                     budget_state)
-                opened = self.turns.begin(started, result)
-
-            async def attempt(target: Target, result: RelayResult, held_statuses: frozenset[int],
-                              trail: list[tuple[bytes, bytes]]) -> None:
-                key = routing.credential(target, forward_own_key)  # refuses a target outside the allowlist
-                credential = credential_for(key, target.auth) if key is not None else None
-                model = decision.model_for(target)
-                target_body = bodies.get(model, body) if model is not None else body
-                assert self._session is not None
-                async with self.admission.gate(target.name).slot():
-                    await relay(self._session, target, method, path_and_query,
-                                upstream_request_headers(headers, credential), target_body, send, result,
-                                hold_statuses=held_statuses, extra_headers=trail + extra)
-
-            async def respond(held: HeldResponse, trail: list[tuple[bytes, bytes]]) -> None:
-                await send({"type": "http.response.start", "status": held.status,
-                            "headers": held.headers + trail + extra})
-                await send({"type": "http.response.body", "body": held.body, "more_body": False})
-
-            outcome = await self._watching_client(
-                receive, walk_chain(decision.chain, routing.compiled.policy.fallback, self.breaker, result,
-                                    attempt, respond))
-            self.metrics.requests.labels(code=str(result.status), origin="upstream").inc()
+            flow.record, flow.forward_own_key = self._authenticate(flow.header_map)
+            await self._read_facts(flow, receive)
+            await self._decide(flow)
+            if flow.is_turn and self.turns is not None:  # journaled from here: a crash now leaves it "interrupted"
+                flow.started = self._turn(flow)
+                flow.opened = self.turns.begin(flow.started, flow.response)
+            await self._watching_client(receive, self.forwarder.forward(flow, send))
+            self.metrics.requests.labels(code=str(flow.response.status or flow.outcome.status), origin="upstream").inc()
         except ProxyError as exc:
-            result.status = exc.status
-            result.error_type = exc.error_type
-            result.error_message = exc.message
+            state = flow.response
+            state.status, state.error_type, state.error_message = exc.status, exc.error_type, exc.message
             self.metrics.requests.labels(code=str(exc.status), origin="proxy").inc()
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
-                           extra=exc.headers if body_read else [*exc.headers, *_closing(header_map)])
+                           extra=exc.headers if flow.body_read else [*exc.headers, *_closing(flow.header_map)])
         except ClientGone:
-            result.error_type = "client_disconnected"
-            result.error_message = "the client went away before the request was complete"
+            flow.response.error_type = "client_disconnected"
+            flow.response.error_message = "the client went away before the request was complete"
         except Exception as exc:  # the boundary: log it, answer in Anthropic's shape if still possible
-            log.exception("unexpected failure proxying %s %s", method, path)
-            result.error_type = "proxy_error"
-            result.error_message = type(exc).__name__
+            log.exception("unexpected failure proxying %s %s", flow.method, flow.path)
+            flow.response.error_type = "proxy_error"
+            flow.response.error_message = type(exc).__name__
             self.metrics.requests.labels(code="500", origin="proxy").inc()
-            if not result.status:
-                result.status = 500
+            if not flow.response.status:
+                flow.response.status = 500
                 await _respond(send, 500, error_body("api_error", "internal gateway error", request_id()))
         except BaseException:  # cancelled (shutdown): nothing below runs, so give the budget back here
-            if hold is not None:
-                self.ledger.release(hold)  # (its Redis twin expires on its own)
+            if flow.hold is not None:
+                self.ledger.release(flow.hold)  # (its Redis twin expires on its own)
             raise
-        if is_turn:
-            try:
-                turn = build_turn(start_ns, start_perf, method, path, facts, record, result, decision, outcome,
-                                  budget_state, ids=(started.trace_id, started.span_id) if started else None)
-                if self.turns is not None:
-                    self.turns.finish(opened, turn)
-                if turn.ttfb_ms is not None:
-                    self.metrics.ttfb.observe(turn.ttfb_ms / 1000)
-                await self.budgets.account(turn, hold)
-            finally:  # whatever failed above, a reservation never outlives its turn
-                if hold is not None and hold.open:
-                    await self.budgets.release(hold)
+        if flow.is_turn:
+            await self._span(flow)
+
+    async def _read_facts(self, flow: Flow, receive: Receive) -> None:
+        """Facts: the body within its limit, JSON where the proxy reads it, what routing looks at."""
+        flow.body = await read_body(receive, flow.header_map, self.settings.max_body_bytes)
+        flow.body_read = True
+        if flow.method == "POST" and flow.path.startswith(_JSON_PATHS):
+            flow.parsed = parse_json(flow.body)
+        flow.facts = extract_facts(flow.header_map, flow.parsed, len(flow.body))
+        flow.route_facts = self._route_facts(flow.facts, flow.record)
+
+    async def _decide(self, flow: Flow) -> None:
+        """Decide (and, for a turn, hold its budget), then make the bodies the chain may send."""
+        routing = flow.routing
+        assert flow.facts is not None and flow.route_facts is not None
+        if not flow.routed:
+            flow.decision = Decision(chain=routing.default_chain(), rule="side-endpoint", version=routing.version,
+                                     propensity=1.0)
+            return
+        decision = decide(routing.compiled, flow.route_facts)
+        if flow.is_turn:
+            decision, flow.budget_state, flow.budget_headers, flow.hold = await self.budgets.admit(
+                routing, flow.route_facts, decision, flow.facts)
+        flow.decision = decision
+        # Bodies for the models the chain's Anthropic-kind targets may ask for, built now; the parsed
+        # JSON (about twice the body's size) is kept only when the first target is another provider's,
+        # which rewrites it (flow.take_parsed).
+        models = {decision.model_for(t) for t in decision.chain if t.provider == "anthropic"}
+        flow.bodies = {model: with_model(flow.body, flow.parsed, model) for model in models if model is not None}
+        if not decision.chain or decision.chain[0].provider == "anthropic":
+            flow.parsed = None
+
+    def _turn(self, flow: Flow, *, finished: bool = False) -> Turn:
+        ids = (flow.started.trace_id, flow.started.span_id) if finished and flow.started else None
+        return build_turn(flow, ids=ids)
+
+    async def _span(self, flow: Flow) -> None:
+        """The turn's span, its spend accounted and its budget hold settled."""
+        try:
+            turn = self._turn(flow, finished=True)
+            if self.turns is not None:
+                self.turns.finish(flow.opened, turn)
+            if turn.ttfb_ms is not None:
+                self.metrics.ttfb.observe(turn.ttfb_ms / 1000)
+            await self.budgets.account(turn, flow.hold)
+        finally:  # whatever failed above, a reservation never outlives its turn
+            if flow.hold is not None and flow.hold.open:
+                await self.budgets.release(flow.hold)
 
     def _authenticate(self, headers: dict[str, str]) -> tuple[KeyRecord | None, bool]:
         """The developer's key record (None in pass-through) and whether the client's own
@@ -348,7 +323,7 @@ class ProxyApp:
             repo=facts.repo, session_id=facts.session_id,
         )
 
-    async def _watching_client(self, receive: Receive, work: object) -> ChainOutcome:
+    async def _watching_client(self, receive: Receive, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` (a coroutine relaying the response) while watching for the client to
         disconnect: a client that goes away cancels the upstream request instead of leaving it
         running to completion."""
@@ -363,7 +338,7 @@ class ProxyApp:
 
         watcher = asyncio.create_task(watch())
         try:
-            return await work  # type: ignore[misc,no-any-return]
+            await work
         except asyncio.CancelledError:
             if watcher.done() and not watcher.cancelled() and task.uncancel() == 0:
                 raise ClientGone() from None
@@ -377,12 +352,12 @@ def _path_refusal(method: str, path: str) -> ProxyError | None:
     """Why the proxy will not forward ``method path``, or None. Only the canonical spelling of a path
     is forwarded (core/paths.py), and the routed endpoints only as POST: anything else that some
     upstream might read as a turn would be a turn the budget and the spans never saw."""
-    problem = path_problem(path, _ROUTED_PATHS)
+    problem = path_problem(path, ROUTED_PATHS)
     if problem is not None:
         return ProxyError("invalid_request_error",
                           f"path {shown(path)} refused: {problem}; the gateway forwards only canonical paths",
                           status=400)
-    if path in _ROUTED_PATHS and method != "POST":
+    if path in ROUTED_PATHS and method != "POST":
         return ProxyError("invalid_request_error", f"{path} accepts only POST, not {shown(method)}", status=405,
                           headers=[(b"allow", b"POST")])
     return None

@@ -16,12 +16,14 @@ from core.policy.schema import Fallback, Target
 
 from .breaker import CircuitBreaker
 from .errors import ProxyError, UpstreamFailure
-from .relay import HeldResponse, RelayResult
+from .relay import HeldResponse
 
 FALLBACK_HEADER = b"x-switchyard-fallback"
 
-# relay one attempt: (target, result, hold_statuses, extra_headers) -> None
-Attempt = Callable[[Target, RelayResult, frozenset[int], list[tuple[bytes, bytes]]], Awaitable[None]]
+# One attempt at a target: (target, hold_statuses, extra_headers) -> the answer held back (its status
+# is in hold_statuses), or the status relayed to the client. Raises UpstreamFailure when the target
+# failed before answering.
+Attempt = Callable[[Target, frozenset[int], list[tuple[bytes, bytes]]], Awaitable[HeldResponse | int]]
 Respond = Callable[[HeldResponse, list[tuple[bytes, bytes]]], Awaitable[None]]
 
 
@@ -29,6 +31,7 @@ Respond = Callable[[HeldResponse, list[tuple[bytes, bytes]]], Awaitable[None]]
 class ChainOutcome:
     served_by: Target | None = None
     hops: list[str] = field(default_factory=list)
+    status: int = 0  # what the client was answered (0: nothing relayed; the proxy answered itself)
 
 
 def _plan(chain: tuple[Target, ...], breaker: CircuitBreaker) -> list[Target]:
@@ -45,8 +48,7 @@ def _cooldown(fallback: Fallback, retry_after_s: float | None) -> float:
 
 
 async def walk_chain(
-    chain: tuple[Target, ...], fallback: Fallback, breaker: CircuitBreaker, result: RelayResult,
-    attempt: Attempt, respond: Respond,
+    chain: tuple[Target, ...], fallback: Fallback, breaker: CircuitBreaker, attempt: Attempt, respond: Respond,
 ) -> ChainOutcome:
     outcome = ChainOutcome()
     targets = _plan(chain, breaker)
@@ -63,9 +65,8 @@ async def walk_chain(
         more = any(t.name != skip for t, _ in tries[index + 1:])
         hold = fallback_statuses if more else frozenset()
         trail = [(FALLBACK_HEADER, ",".join(outcome.hops).encode())] if outcome.hops else []
-        result.held = None
         try:
-            await attempt(target, result, hold, trail)
+            answered = await attempt(target, hold, trail)
         except UpstreamFailure as failure:
             outcome.hops.append(f"{target.name}:{failure.kind}")
             breaker.trip(target.name, fallback.cooldown_s)
@@ -75,24 +76,25 @@ async def walk_chain(
                 raise
             last_failure = failure
             continue
-        if result.held is not None:
-            held = result.held
+        if isinstance(answered, HeldResponse):
+            held = answered
             outcome.hops.append(f"{target.name}:{held.status}")
             breaker.trip(target.name, _cooldown(fallback, held.retry_after_s))
             if held.retry_after_s and fallback.honour_retry_after:
                 skip = target.name
             last_held = held
             continue
-        outcome.hops.append(f"{target.name}:{result.status}")
-        if result.status < 400:
+        outcome.hops.append(f"{target.name}:{answered}")
+        outcome.status = answered
+        if answered < 400:
             breaker.close(target.name)
-        elif result.status in fallback_statuses:
+        elif answered in fallback_statuses:
             breaker.trip(target.name, fallback.cooldown_s)
         outcome.served_by = target
         return outcome
     trail = [(FALLBACK_HEADER, ",".join(outcome.hops).encode())]
     if last_held is not None:
-        result.status = last_held.status
+        outcome.status = last_held.status
         await respond(last_held, trail)
         return outcome
     if last_failure is not None and len(outcome.hops) == 1:

@@ -16,7 +16,7 @@ import time
 from core.spans import Turn
 
 from .journal import Journal
-from .relay import RelayResult
+from .relay import ResponseState
 
 CHECKPOINT_S = 0.5
 
@@ -25,9 +25,9 @@ class InFlightTurns:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         # journal id -> (the turn as it started, the relay's result filling in, the last checkpoint)
-        self._open: dict[int, tuple[Turn, RelayResult, tuple[object, ...] | None]] = {}
+        self._open: dict[int, tuple[Turn, ResponseState, tuple[object, ...] | None]] = {}
 
-    def begin(self, turn: Turn, result: RelayResult) -> int:
+    def begin(self, turn: Turn, result: ResponseState) -> int:
         opened = self.journal.open(turn)
         self._open[opened] = (turn, result, None)
         return opened

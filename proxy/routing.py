@@ -75,7 +75,7 @@ def routing_for(policy: Policy, provider_keys: Mapping[str, str], *, passthrough
     Without one, no target is (``allowed_by`` checks it later)."""
     compiled = compile_policy(policy)
     if not passthrough:
-        missing = sorted({t.provider_key for t in policy.targets} - set(provider_keys))
+        missing = sorted({t.provider_key for t in policy.targets if t.uses_provider_key} - set(provider_keys))
         if missing:
             raise RoutingError(
                 f"policy {policy.version} names provider keys this proxy does not hold: {', '.join(missing)} "

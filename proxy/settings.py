@@ -87,6 +87,9 @@ class ProxySettings(BaseSettings):
     connect_timeout_s: float = 10.0
     # Longest silence tolerated between two upstream bytes (Claude Code itself gives up after 5 min).
     read_timeout_s: float = 600.0
+    # The proxy's own SSE ping after this much silence from a provider that sends none (Bedrock):
+    # Claude Code drops a gateway connection after 300 s without a byte.
+    provider_ping_s: float = Field(10.0, gt=0, le=250)
     max_body_bytes: int = 64 * 1024 * 1024
     # The request line and headers together, and how many headers (431 past either); the time a
     # client has to finish sending them (408, then the connection closes). Claude Code sends ~3 KB

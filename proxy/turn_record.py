@@ -12,21 +12,17 @@ from typing import Any
 import orjson
 
 from core.facts import RequestFacts
-from core.keys import KeyRecord, claim_repo
-from core.policy.facts import Decision
+from core.keys import claim_repo
 from core.spans import Turn, session_trace_id
 
-from .chain import ChainOutcome
-from .relay import RelayResult
+from .flow import Flow
 
 
-def build_turn(
-    start_ns: int, start_perf: int, method: str, path: str, facts: RequestFacts | None,
-    record: KeyRecord | None, result: RelayResult, decision: Decision | None, outcome: ChainOutcome,
-    budget_state: str | None, ids: tuple[bytes, bytes] | None = None,
-) -> Turn:
-    """``ids`` (trace id, span id): those of the turn's start record, so both name one turn."""
-    facts = facts or RequestFacts()
+def build_turn(flow: Flow, ids: tuple[bytes, bytes] | None = None) -> Turn:
+    """The turn ``flow`` is (so far). ``ids`` (trace id, span id): those of the turn's start record,
+    so both name one turn."""
+    facts = flow.facts or RequestFacts()
+    record, decision, outcome, result = flow.record, flow.decision, flow.outcome, flow.response
     summary = result.summary
     served = outcome.served_by or (decision.chain[0] if decision and decision.chain else None)
     end_perf = time.perf_counter_ns()
@@ -34,10 +30,10 @@ def build_turn(
     return Turn(
         trace_id=trace_id,
         span_id=span_id,
-        start_ns=start_ns,
-        end_ns=start_ns + (end_perf - start_perf),
-        method=method,
-        path=path,
+        start_ns=flow.start_ns,
+        end_ns=flow.start_ns + (end_perf - flow.start_perf),
+        method=flow.method,
+        path=flow.path,
         status_code=result.status,
         session_id=facts.session_id,
         developer=record.developer if record else None,
@@ -57,10 +53,12 @@ def build_turn(
         upstream_request_id=result.upstream_request_id,
         target=served.name if served else None,
         region=served.region if served else None,
+        provider=served.provider if served else None,
         policy_version=decision.version if decision else None,
         rule=decision.rule if decision else None,
         propensity=decision.propensity if decision else None,
         fallback_hops=tuple(outcome.hops) if len(outcome.hops) > 1 else (),
+        dropped_capabilities=flow.dropped(),
         estimated_input_tokens=facts.estimated_input_tokens,
         tool_count=facts.tool_count,
         thinking=facts.thinking,
@@ -70,7 +68,7 @@ def build_turn(
         cache_creation_tokens=summary.cache_creation_tokens if summary else 0,
         cache_creation_1h_tokens=summary.cache_creation_1h_tokens if summary else 0,
         cache_read_tokens=summary.cache_read_tokens if summary else 0,
-        ttfb_ms=(result.first_byte_ns - start_perf) / 1e6 if result.first_byte_ns else None,
+        ttfb_ms=(result.first_byte_ns - flow.start_perf) / 1e6 if result.first_byte_ns else None,
         stop_reason=summary.stop_reason if summary else None,
         error_type=result.error_type,
         error_message=result.error_message,
@@ -78,7 +76,7 @@ def build_turn(
         tool_use_names=summary.tool_use_names if summary else (),
         tool_result_ids=facts.tool_result_ids,
         tool_result_error_ids=facts.tool_result_error_ids,
-        budget_state=budget_state,
+        budget_state=flow.budget_state,
     )
 
 

@@ -69,11 +69,13 @@ turns = Table(
     Column("upstream_request_id", Text),
     Column("target", Text),
     Column("region", Text),
+    Column("provider", Text),
     Column("server_address", Text),
     Column("policy_version", Text),
     Column("rule", Text),
     Column("propensity", Float),
     Column("fallback_hops", Json, nullable=False),
+    Column("dropped_capabilities", Json),  # nullable: added by 0009 without rewriting old rows
     Column("estimated_input_tokens", BigInteger),
     Column("tool_count", Integer),
     Column("thinking", Boolean),

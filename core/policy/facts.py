@@ -34,5 +34,8 @@ class Decision:
     model: str | None = None  # the rule's/arm's model rewrite; overrides each target's own model
 
     def model_for(self, target: Target) -> str | None:
-        """The model id to put in the request body for ``target`` (None: leave the body alone)."""
+        """The model id to put in the request body for ``target`` (None: leave the body alone).
+        A target of another provider always gets its own model: a rewrite names an Anthropic id."""
+        if target.provider != "anthropic":
+            return target.model
         return self.model or target.model

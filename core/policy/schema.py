@@ -11,16 +11,19 @@ never code). The full reference is docs/policy.md.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.providers.kinds import DEFAULT_AUTH, Auth, Provider, default_base_url
 from core.upstreams import UpstreamError, parse_base_url
 
 Tier = Literal["haiku", "sonnet", "opus"]
 TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")  # cheapest first
 RequestClass = Literal["main", "subagent", "workflow", "compaction", "auxiliary"]
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+_REGION = r"^[a-z0-9][a-z0-9-]{0,39}$"  # us-east-1, europe-west4, global: it goes into host names and URLs
+_PROJECT = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"  # Google Cloud's rule for project ids
 
 
 class _Frozen(BaseModel):
@@ -28,16 +31,40 @@ class _Frozen(BaseModel):
 
 
 class Target(_Frozen):
-    """An Anthropic-compatible upstream and the concrete model a turn gets there."""
+    """An upstream and the concrete model a turn gets there: an Anthropic-compatible base URL, or
+    another provider of Claude (``provider``: Bedrock, Bedrock Mantle, Vertex AI; docs/providers/)."""
 
     name: str = Field(pattern=_NAME)
-    base_url: str = Field(description="e.g. https://api.anthropic.com; must be in SWITCHYARD_ALLOWED_UPSTREAMS")
-    model: str | None = Field(None, description="concrete model id; None keeps the requested model")
+    provider: Provider = Field("anthropic", description="anthropic | bedrock | bedrock-mantle | vertex")
+    base_url: str = Field(description="e.g. https://api.anthropic.com; must be in SWITCHYARD_ALLOWED_UPSTREAMS. "
+                          "Other providers default to their public endpoint for the region")
+    model: str | None = Field(None, description="concrete model id (the provider's own id for other providers); "
+                              "None keeps the requested model")
     provider_key: str = Field("default", pattern=_NAME,
                               description="name of a provider key the proxy holds; never the key itself")
-    auth: Literal["x-api-key", "bearer"] = "x-api-key"
-    region: str | None = None
+    auth: Auth = Field("x-api-key", description="x-api-key | bearer (a provider key); aws (SigV4 from the AWS "
+                       "credential chain) | google (Application Default Credentials); defaults per provider")
+    region: str | None = Field(None, pattern=_REGION)
+    project: str | None = Field(None, pattern=_PROJECT, description="Vertex AI: the Google Cloud project id")
     tier: Tier | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: Any) -> Any:
+        # Filled in before validation, so a stored policy always spells them out and a dump of it
+        # reads the same everywhere (hashing, diffs).
+        if not isinstance(data, dict):
+            return data
+        provider = data.get("provider", "anthropic")
+        if provider not in DEFAULT_AUTH:
+            return data  # the Literal reports it
+        data = dict(data)
+        data.setdefault("auth", DEFAULT_AUTH[provider])
+        if "base_url" not in data and provider != "anthropic":
+            base_url = default_base_url(provider, data.get("region"))
+            if base_url is not None:
+                data["base_url"] = base_url
+        return data
 
     @field_validator("base_url")
     @classmethod
@@ -49,6 +76,11 @@ class Target(_Frozen):
         except UpstreamError as error:
             raise ValueError(f"{value!r} {error}") from None
         return value
+
+    @property
+    def uses_provider_key(self) -> bool:
+        """Whether a named provider key authenticates it (not a cloud credential chain)."""
+        return self.auth in ("x-api-key", "bearer")
 
 
 class IntRange(_Frozen):

@@ -10,6 +10,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from core.providers.kinds import ALLOWED_AUTH, REQUIRED_FIELDS
+
 from .exploration import EXPLORATION_RULE, exploration_problems, rules_in_order
 from .problems import Problem, errors_in
 from .reachability import shadowing_problems
@@ -24,12 +26,16 @@ def validate(policy: Policy) -> list[Problem]:
     targets = {t.name for t in policy.targets}
     problems: list[Problem] = []
     problems += _duplicates("targets", [t.name for t in policy.targets], "target")
+    for index, target in enumerate(policy.targets):
+        problems += _target_problems(f"targets[{index}]", target)
     problems += _duplicates("rules", [r.name for r in policy.rules], "rule")
     problems += _duplicates("sticky", [p.name for p in policy.sticky], "sticky pool")
     block = list(exploration_problems(policy.exploration, targets, policy.sticky)) if policy.exploration else []
     problems += block
+    by_name = {t.name: t for t in policy.targets}
     for index, rule in enumerate(policy.rules):
         problems += _rule_problems(f"rules[{index}]", rule, targets)
+        problems += _model_override_problems(f"rules[{index}]", rule, by_name)
     problems += _chain_problems("default.route", policy.default.route, targets)
     problems += _shadowing(policy, block_is_valid=not errors_in(block))
     problems += _fallback_problems(policy)
@@ -67,6 +73,35 @@ def _chain_problems(path: str, chain: Sequence[str], targets: set[str]) -> Itera
         if name in seen:
             yield Problem(f"{path}[{index}]", f"target {name!r} appears twice in the chain")
         seen.add(name)
+
+
+def _target_problems(path: str, target: Target) -> Iterable[Problem]:
+    """A target of another provider names what its URLs and signatures need (docs/providers/)."""
+    for field in REQUIRED_FIELDS[target.provider]:
+        if getattr(target, field) is None:
+            yield Problem(f"{path}.{field}", f"target {target.name!r} (provider {target.provider}) needs {field}")
+    if target.auth not in ALLOWED_AUTH[target.provider]:
+        allowed = " or ".join(sorted(ALLOWED_AUTH[target.provider]))
+        yield Problem(f"{path}.auth", f"target {target.name!r}: provider {target.provider} authenticates with "
+                      f"{allowed}, not {target.auth}")
+    if target.project is not None and target.provider != "vertex":
+        yield Problem(f"{path}.project", f"target {target.name!r}: project applies to provider vertex only",
+                      "warning")
+
+
+def _model_override_problems(path: str, rule: Rule, targets: dict[str, Target]) -> Iterable[Problem]:
+    """A rule's model rewrite is an Anthropic model id: a target of another provider keeps its own
+    (the provider's id for it), so the rewrite does not reach it."""
+    models = [(f"{path}.model", rule.model, rule.route or ())] + [
+        (f"{path}.split[{i}].model", arm.model or rule.model, arm.route) for i, arm in enumerate(rule.split or ())]
+    for where, model, route in models:
+        if model is None:
+            continue
+        for name in route:
+            target = targets.get(name)
+            if target is not None and target.provider != "anthropic":
+                yield Problem(where, f"model {model!r} does not apply to target {name!r} (provider "
+                              f"{target.provider}): it is sent its own model {target.model!r}", "warning")
 
 
 def _rule_problems(path: str, rule: Rule, targets: set[str]) -> Iterable[Problem]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from proxy.relay import RelayResult
+from proxy.relay import ResponseState
 from proxy.settings import ProxySettings
 from sim.claude_shapes import build_headers, build_request_body, encode_body, make_session
 from sim.faults import FAULT_HEADER
@@ -206,7 +206,7 @@ def run_slow_upstream(tmp_path: Path, receiver: tuple[OtlpReceiver, str]) -> Slo
         report.proxy_sockets_after = proxy_sockets(proxy_port, upstream_port)
         report.pooled_after = sum(len(idle) for idle in connector._conns.values())
         report.live_responses_after = _live(aiohttp.ClientResponse, upstream_port)
-        report.live_results_after = _live(RelayResult)
+        report.live_results_after = _live(ResponseState)
         report.rss_after_mib = _rss_mib()
         turns = gateway.receiver.wait_for_turns(3 + SLOW + GIVE_UP + len(report.normal_status), timeout=10)
         for turn in turns:

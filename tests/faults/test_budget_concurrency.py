@@ -232,7 +232,7 @@ def _leak_scenarios(gateway: Gateway, key: str, developer: str, client: redis.Re
 
     # a failure while relaying (the boundary answers 500), and one while building the turn's
     # record, first when it is journaled and again after the response (past every except)
-    for name in ("proxy.app.relay", "proxy.app.build_turn"):
+    for name in ("proxy.forward.relay", "proxy.app.build_turn"):
         monkeypatch.setattr(name, broken)
         assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 500
         _settled([app])
