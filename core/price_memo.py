@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.pricing import Cost, PriceEntry, PriceTable, Tier, Usage, Verdict
+from core.pricing import Cost, PriceEntry, PriceScope, PriceTable, Tier, Usage, Verdict, price_scope
 from core.spans import Turn
 
 NS_PER_DAY = 86_400 * 10**9
@@ -91,7 +91,7 @@ class PriceMemo:
         self.table = table
         self._limit = max(limit, 1)
         self._tiers: dict[str | None, Tier | None] = {}
-        self._days: dict[tuple[str | None, dt.date], _Day] = {}
+        self._days: dict[tuple[str | None, dt.date, PriceScope | None], _Day] = {}
 
     def tier_of(self, model: str | None) -> Tier | None:
         """:meth:`PriceTable.tier_of`, remembered per id (the proxy asks once per request)."""
@@ -104,27 +104,30 @@ class PriceMemo:
             self._tiers[model] = tier
             return tier
 
-    def _day(self, model: str | None, at: dt.date) -> _Day:
+    def _day(self, model: str | None, at: dt.date, scope: PriceScope | None = None) -> _Day:
         day = at.date() if isinstance(at, dt.datetime) else at
-        key = (model, day)
+        key = (model, day, scope)
         found = self._days.get(key)
         if found is None:
             if len(self._days) >= self._limit:
                 self._days.clear()
-            found = self._days[key] = _Day(self.table.verdict(model, day))
+            found = self._days[key] = _Day(self.table.verdict(model, day, scope))
         return found
 
     def verdict(self, model: str | None, at: dt.date) -> Verdict:
         return self._day(model, at).verdict
 
-    def cost(self, model: str | None, usage: Usage, at: dt.date) -> Cost:
-        """:meth:`PriceTable.cost`, with the (model, day) lookup remembered."""
-        return self._day(model, at).verdict.cost(usage)
+    def cost(self, model: str | None, usage: Usage, at: dt.date, scope: PriceScope | None = None) -> Cost:
+        """:meth:`PriceTable.cost`, with the (model, day, scope) lookup remembered."""
+        return self._day(model, at, scope).verdict.cost(usage)
 
     def cost_of_turn(self, turn: Turn) -> Cost:
         """A turn priced as ingest stores it: the model that served it (else the one requested), its
-        usage, the date it started. Raises UsageError for inconsistent token counts."""
-        return self.cost(turn.served_model or turn.requested_model, turn_usage(turn), turn_day(turn.start_ns))
+        usage, the date it started, the provider and endpoint that served it (regional premiums).
+        Raises UsageError for inconsistent token counts."""
+        model = turn.served_model or turn.requested_model
+        return self.cost(model, turn_usage(turn), turn_day(turn.start_ns),
+                         price_scope(turn.provider, turn.region, model))
 
     def per_token(self, model: str | None, at: dt.date) -> PerToken | None:
         """USD per token of each kind for ``model`` on ``at`` (None when unpriced)."""

@@ -98,7 +98,18 @@ class PriceEntry(BaseModel):
     cache_read: Decimal = Field(default=Decimal("0.1"), ge=0, allow_inf_nan=False)
     fallback: bool = False
     specificity: int | None = None
+    # Where the price applies: only to turns served by these providers (None: any), and only through
+    # their global or regional endpoints (None: either). A scoped entry beats an unscoped one.
+    providers: tuple[str, ...] | None = None
+    endpoint: Literal["global", "regional"] | None = None
     note: str | None = None
+
+    def applies(self, scope: PriceScope | None) -> bool:
+        if self.providers is None and self.endpoint is None:
+            return True
+        if scope is None or (self.providers is not None and scope.provider not in self.providers):
+            return False
+        return self.endpoint is None or self.endpoint == scope.endpoint
 
     def cost_of(self, usage: Usage) -> Decimal:
         """USD for ``usage`` at this entry's prices, computed exactly and rounded once to the stored
@@ -148,6 +159,26 @@ class _Rates:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceScope:
+    """Which provider served a turn and through which kind of endpoint: Bedrock's geographic
+    inference profiles and Vertex's regional endpoints cost more than their global ones."""
+
+    provider: str
+    endpoint: Literal["global", "regional"]
+
+
+def price_scope(provider: str | None, region: str | None, model: str | None) -> PriceScope | None:
+    """The scope of a turn served by ``provider`` (None for Anthropic's own API: list prices).
+    Bedrock's endpoint kind is in the inference profile (``global.`` or a geography such as ``us.``),
+    Vertex's in the location (``global`` or a region)."""
+    if provider in ("bedrock", "bedrock-mantle"):
+        return PriceScope(provider, "global" if (model or "").lower().startswith("global.") else "regional")
+    if provider == "vertex":
+        return PriceScope(provider, "global" if region == "global" else "regional")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """How one model id is priced on one day, whatever the usage: the entry in force (None when
     unpriced) and the note stored with the turn. :meth:`cost` is the only step from a verdict to a
@@ -188,9 +219,11 @@ class _CompiledEntry:
     order: int
     rates: _Rates
 
-    def rank(self) -> tuple[bool, int, dt.date, int]:
-        # exact beats fallback, then the more specific pattern, then the later price, then file order
-        return (not self.entry.fallback, self.specificity, self.entry.effective_from, self.order)
+    def rank(self) -> tuple[bool, bool, int, dt.date, int]:
+        # exact beats fallback, then a provider-scoped price, then the more specific pattern, then the
+        # later price, then file order
+        scoped = self.entry.providers is not None or self.entry.endpoint is not None
+        return (not self.entry.fallback, scoped, self.specificity, self.entry.effective_from, self.order)
 
 
 def _compile(entry: PriceEntry, order: int) -> _CompiledEntry:
@@ -222,13 +255,13 @@ class PriceTable:
         if not compiled:
             raise PriceTableError("the price table has no entries")
         ids: set[str] = set()
-        versions: set[tuple[str, dt.date]] = set()
+        versions: set[tuple[str, tuple[str, ...] | None, str | None, dt.date]] = set()
         for item in compiled:
             entry = item.entry
             if entry.id in ids:
                 raise PriceTableError(f"price id {entry.id!r} is used twice")
             ids.add(entry.id)
-            version = (entry.pattern.lower(), entry.effective_from)
+            version = (entry.pattern.lower(), entry.providers, entry.endpoint, entry.effective_from)
             if version in versions:
                 raise PriceTableError(
                     f"price {entry.id!r}: pattern {entry.pattern!r} already has a price"
@@ -241,11 +274,13 @@ class PriceTable:
     def entries(self) -> tuple[PriceEntry, ...]:
         return tuple(item.entry for item in self._compiled)
 
-    def _best(self, model: str, at: dt.date | None) -> _CompiledEntry | None:
+    def _best(self, model: str, at: dt.date | None, scope: PriceScope | None = None) -> _CompiledEntry | None:
         candidates = {model.strip().lower(), canonical_model_id(model)}
         best: _CompiledEntry | None = None
         for item in self._compiled:
             if at is not None and item.entry.effective_from > at:
+                continue
+            if not item.entry.applies(scope):
                 continue
             if best is not None and item.rank() <= best.rank():
                 continue
@@ -259,12 +294,13 @@ class PriceTable:
         best = self._best(model, _as_date(at))
         return None if best is None else best.entry
 
-    def verdict(self, model: str | None, at: dt.date) -> Verdict:
-        """How ``model`` is priced on ``at`` (what :class:`~core.price_memo.PriceMemo` remembers)."""
+    def verdict(self, model: str | None, at: dt.date, scope: PriceScope | None = None) -> Verdict:
+        """How ``model`` is priced on ``at`` when served in ``scope`` (None: Anthropic's own API);
+        what :class:`~core.price_memo.PriceMemo` remembers."""
         if not model:
             return Verdict(None, "no model id")
         day = _as_date(at)
-        best = self._best(model, day)
+        best = self._best(model, day, scope)
         if best is None:
             why = "no price for model" if self._best(model, None) is None else f"no price in effect on {day} for"
             return Verdict(None, f"{why} {model!r}")
@@ -272,9 +308,10 @@ class PriceTable:
         note = None if not entry.fallback else f"priced by family fallback {entry.id!r}: no exact price for {model!r}"
         return Verdict(entry, note, best.rates)
 
-    def cost(self, model: str | None, usage: Usage, at: dt.date) -> Cost:
-        """THE price of ``usage`` on ``model`` on the date ``at`` (see the module docstring)."""
-        return self.verdict(model, at).cost(usage)
+    def cost(self, model: str | None, usage: Usage, at: dt.date, scope: PriceScope | None = None) -> Cost:
+        """THE price of ``usage`` on ``model`` on the date ``at``, served in ``scope`` (see the module
+        docstring)."""
+        return self.verdict(model, at, scope).cost(usage)
 
     def tier_of(self, model: str | None) -> Tier | None:
         """THE tier of ``model``: the table's (any date, same matching as prices), else the one

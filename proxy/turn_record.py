@@ -13,6 +13,7 @@ import orjson
 
 from core.facts import RequestFacts
 from core.keys import claim_repo
+from core.policy.schema import Target
 from core.spans import Turn, session_trace_id
 
 from .flow import Flow
@@ -48,7 +49,7 @@ def build_turn(flow: Flow, ids: tuple[bytes, bytes] | None = None) -> Turn:
         agent_type=facts.agent_type,
         prompt_id=facts.prompt_id,
         requested_model=facts.model,
-        served_model=summary.model if summary and summary.model else None,
+        served_model=_served_model(served, summary.model if summary else None),
         response_id=summary.message_id if summary else None,
         upstream_request_id=result.upstream_request_id,
         target=served.name if served else None,
@@ -78,6 +79,15 @@ def build_turn(flow: Flow, ids: tuple[bytes, bytes] | None = None) -> Turn:
         tool_result_error_ids=facts.tool_result_error_ids,
         budget_state=flow.budget_state,
     )
+
+
+def _served_model(target: Target | None, reported: str | None) -> str | None:
+    """The model that served the turn. Bedrock reports Anthropic's id in its events, but what was
+    invoked (and what it is priced by: a geographic profile costs more than a global one) is the
+    target's inference profile."""
+    if target is not None and target.provider in ("bedrock", "bedrock-mantle") and target.model:
+        return target.model
+    return reported or None
 
 
 INTERRUPTED = "interrupted"

@@ -62,8 +62,9 @@ class Target(_Frozen):
         data.setdefault("auth", DEFAULT_AUTH[provider])
         if "base_url" not in data and provider != "anthropic":
             base_url = default_base_url(provider, data.get("region"))
-            if base_url is not None:
-                data["base_url"] = base_url
+            if base_url is None:
+                raise ValueError(f"a {provider} target needs region (its endpoint and signature are made from it)")
+            data["base_url"] = base_url
         return data
 
     @field_validator("base_url")
