@@ -22,6 +22,8 @@ DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
 _PARSED_EVENTS = frozenset({"message_start", "content_block_start", "message_delta", "error"})
 TOOL_USE_BLOCK_TYPES = frozenset({"tool_use", "server_tool_use"})
 _BOM = "\ufeff"
+# Bedrock adds its own count of the turn to message_stop; cache counts may arrive only there.
+_BEDROCK_METRICS = "amazon-bedrock-invocationMetrics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,18 @@ class _Accumulator:
         if one_hour is not None:
             self.cache_1h = one_hour
 
+    def bedrock_metrics(self, metrics: object) -> None:
+        """Bedrock's invocation metrics: they fill the counts the events left at zero, never
+        overriding what the model's own usage said."""
+        if not isinstance(metrics, dict):
+            return
+        for name, attribute in (("inputTokenCount", "input_tokens"), ("outputTokenCount", "output_tokens"),
+                                ("cacheReadInputTokenCount", "cache_read"),
+                                ("cacheWriteInputTokenCount", "cache_creation")):
+            count = _count(metrics.get(name))
+            if count is not None and not getattr(self, attribute):
+                setattr(self, attribute, count)
+
     def message(self, message: object) -> None:
         if not isinstance(message, dict):
             return
@@ -327,6 +341,10 @@ class StreamTap:
             return
         if name == "message_stop":
             self._acc.complete = True
+            if _BEDROCK_METRICS in data:
+                payload = _json_object(data)
+                if payload is not None:
+                    self._acc.bedrock_metrics(payload.get(_BEDROCK_METRICS))
             return
         if name not in _PARSED_EVENTS:
             return

@@ -125,7 +125,20 @@ class ProxyApp:
         if warm is not None:  # in the background: a Redis that is down or black-holed never delays start-up
             self._background.append(asyncio.create_task(warm, name="switchyard-redis-connect"))
         self._background.extend(await self.control.start())
+        self._background.append(asyncio.create_task(self._check_provider_credentials(),
+                                                    name="switchyard-provider-credentials"))
         self._background.extend(asyncio.create_task(job(), name="switchyard-job") for job in self.jobs)
+
+    async def _check_provider_credentials(self) -> None:
+        """Targets whose cloud credentials cannot be loaded are reported at start and skipped by the
+        chain (their circuit opened) until they can: a missing AWS profile never fails a turn that
+        has somewhere else to go, and never stops the proxy."""
+        policy = self.routing.compiled.policy
+        targets = tuple(t for t in policy.targets if not t.uses_provider_key)
+        for name, why in (await self.forwarder.upstreams.problems(targets)).items():
+            log.error("target %s is unhealthy: %s; the chain skips it for %.0f s at a time", name, why,
+                      policy.fallback.cooldown_s)
+            self.breaker.trip(name, policy.fallback.cooldown_s)
 
     def _span_exporter(self, endpoint: str) -> SpanExporter:
         settings = self.settings

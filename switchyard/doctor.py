@@ -3,6 +3,7 @@ plainly what is wrong and what to do. Reads the same settings the services read.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
 from proxy.keyfile import KeyFileError, load_keyring
+from proxy.providers.registry import Upstreams
 from proxy.routing import load_routing_file
 from proxy.settings import ProxySettings
 from store.engine import make_engine
@@ -74,6 +76,25 @@ def _policy(settings: ProxySettings) -> Check:
         return Check("policy", False, f"{settings.policy_file}: {exc}")
     warnings = len(routing.compiled.warnings)
     return Check("policy", True, f"{routing.version} from {settings.policy_file} ({warnings} warning(s))")
+
+
+def _provider_credentials(settings: ProxySettings) -> Check | None:
+    """Targets of other providers whose cloud credentials cannot be loaded here (the proxy reports
+    them at start and its chain skips them after the first failure)."""
+    if settings.policy_file is None:
+        return None
+    try:
+        routing = load_routing_file(settings.policy_file, settings.all_provider_keys(),
+                                    passthrough=settings.passthrough, allowlist=settings.allowlist())
+    except (OSError, ValueError):
+        return None  # the policy check says why
+    targets = tuple(t for t in routing.compiled.policy.targets if not t.uses_provider_key)
+    if not targets:
+        return None
+    problems = asyncio.run(Upstreams(ping_every_s=settings.provider_ping_s).problems(targets))
+    if problems:
+        return Check("provider credentials", False, "; ".join(f"{name}: {why}" for name, why in problems.items()))
+    return Check("provider credentials", True, ", ".join(f"{t.name} ({t.provider}, {t.auth})" for t in targets))
 
 
 def _database() -> Check:
@@ -139,7 +160,8 @@ def _ingest(settings: ProxySettings) -> Check | None:
 
 
 def run_checks(settings: ProxySettings) -> list[Check]:
-    checks = [_provider_key(settings), _virtual_keys(settings), _policy(settings), _database(),
+    checks = [_provider_key(settings), _virtual_keys(settings), _policy(settings), _provider_credentials(settings),
+              _database(),
               _endpoint("upstream", settings.upstream_url, _reachable),
               _ingest(settings),
               _endpoint("redis", settings.redis_url, _reachable), _snapshot(settings)]
