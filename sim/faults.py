@@ -83,6 +83,10 @@ class FaultQueue(Generic[F]):
         self._lock = threading.Lock()
         self._pending: deque[tuple[F, ...]] = deque()
 
+    def parse(self, spec: str) -> tuple[F, ...]:
+        """Read ``spec`` in this queue's grammar (what a request's fault header is read with, too)."""
+        return self._parser(spec)
+
     def push(self, spec: str, times: int = 1) -> None:
         """Queue ``spec`` for each of the next ``times`` requests (validated now, not at use)."""
         faults = self._parser(spec)
