@@ -29,6 +29,7 @@ from aiohttp import web
 from sim.background_server import FakeServer, serve_forever
 from sim.bedrock_app import create_bedrock_app
 from sim.bedrock_config import BedrockConfig
+from sim.fake_credentials import TEST_AWS_REGION
 from sim.faults import FaultQueue
 from sim.provider_faults import ProviderFault, parse_bedrock_faults
 from sim.request_recorder import RequestRecorder
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim.bedrock", description="Fake Amazon Bedrock (Claude)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8788)
-    parser.add_argument("--region", default=BedrockConfig.region, help="the region requests are signed for")
+    parser.add_argument("--region", default=TEST_AWS_REGION, help="the region requests are signed for")
     parser.add_argument("--api-key", action="append", default=[], help="also accept this Bedrock API key")
     parser.add_argument("--max-input-tokens", type=int, default=None, help="longer inputs: 'Input is too long'")
     parser.add_argument("--reject-foreign-signatures", action="store_true",

@@ -104,8 +104,8 @@ class BedrockService:
     async def _invoke(self, request: web.Request, *, stream: bool) -> web.StreamResponse:
         raw_body = await record_redacted(request, self.recorder)
         request_id = str(uuid.uuid4())
-        if problem := self._authenticate(request, raw_body, self.config.runtime_service):
-            return aws_error_response(problem, request_id)
+        if refused := self._authenticate(request, raw_body, self.config.runtime_service):
+            return aws_error_response(refused, request_id)
         try:
             faults = choose_faults(request, self.faults)
         except ValueError as bad_spec:
@@ -116,12 +116,14 @@ class BedrockService:
             return aws_error_response(for_status(error.status or 500), request_id)
         model_id = request.match_info["model_id"]
         body, parsed = _parse(raw_body)
+        problem: str | None
         if not self.config.known_model(model_id):
             problem = INVALID_MODEL_MESSAGE
         elif not parsed:
             problem = malformed(["#: Unable to parse the request body as JSON"])
         else:
-            problem = invoke_body_problem(body, self.config.capabilities)
+            header = header_betas(request.headers.get("anthropic-beta"))
+            problem = invoke_body_problem(body, self.config.capabilities, header)
         if problem is None and (path := self._refused_thinking(body)):
             problem = f"{path}: Invalid signature in thinking block"
         if problem is None and (find(faults, ProviderFaultKind.TOO_LONG) or self._too_long(raw_body)):
@@ -168,8 +170,8 @@ class BedrockService:
     async def count_tokens(self, request: web.Request) -> web.Response:
         raw_body = await record_redacted(request, self.recorder)
         request_id = str(uuid.uuid4())
-        if problem := self._authenticate(request, raw_body, self.config.runtime_service):
-            return aws_error_response(problem, request_id)
+        if refused := self._authenticate(request, raw_body, self.config.runtime_service):
+            return aws_error_response(refused, request_id)
         model_id = request.match_info["model_id"]
         if not self.config.known_model(model_id):
             return aws_error_response(validation(INVALID_MODEL_MESSAGE), request_id)
@@ -177,7 +179,8 @@ class BedrockService:
             return aws_error_response(validation(NO_TOKEN_COUNTING_MESSAGE), request_id)
         inner, problem = _count_tokens_input(raw_body)
         if problem is None:
-            problem = invoke_body_problem(orjson.loads(inner), self.config.capabilities)
+            header = header_betas(request.headers.get("anthropic-beta"))
+            problem = invoke_body_problem(orjson.loads(inner), self.config.capabilities, header)
         if problem is not None:
             return aws_error_response(validation(problem), request_id)
         payload = orjson.dumps({"inputTokens": estimate_tokens(len(inner))})
@@ -187,8 +190,8 @@ class BedrockService:
     async def mantle_messages(self, request: web.Request) -> web.StreamResponse:
         raw_body = await record_redacted(request, self.recorder)
         request_id = self.replies.ids.request_id()
-        if problem := self._authenticate(request, raw_body, self.config.mantle_service):
-            return aws_error_response(problem, request_id)
+        if refused := self._authenticate(request, raw_body, self.config.mantle_service):
+            return aws_error_response(refused, request_id)
         try:
             faults = choose_faults(request, self.faults)
         except ValueError as bad_spec:

@@ -8,6 +8,7 @@ Extra inputs are not permitted" for a field whose beta is off). Pure: data in, a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sim.aws_errors import INVALID_BETA_MESSAGE
@@ -50,11 +51,16 @@ def schema_violations(body: Any, capabilities: Capabilities) -> list[str]:
     return violations
 
 
-def invoke_body_problem(body: Any, capabilities: Capabilities) -> str | None:
-    """The message Bedrock answers a bad InvokeModel body with (400 ValidationException), or None."""
+def invoke_body_problem(body: Any, capabilities: Capabilities, header: Sequence[str] = ()) -> str | None:
+    """The message Bedrock answers a bad InvokeModel body with (400 ValidationException), or None.
+
+    Betas count from the body's ``anthropic_beta`` and from an ``anthropic-beta`` header alike: the
+    Anthropic SDKs' Bedrock clients send some in each (Claude Code's effort beta rides in the header),
+    and Bedrock refuses an unknown one in either ("invalid beta flag").
+    """
     if violations := schema_violations(body, capabilities):
         return malformed(violations)
-    betas = body_betas(body)
+    betas = [*body_betas(body), *header]
     if unknown_betas(capabilities, betas):
         return INVALID_BETA_MESSAGE
     if locked := locked_fields(capabilities, body, betas):

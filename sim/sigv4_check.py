@@ -52,7 +52,7 @@ class ArrivedRequest:
         return next((value for key, value in self.headers if key.lower() == wanted), None)
 
 
-class _ListedHeadersSigV4(SigV4Auth):
+class _ListedHeadersSigV4(SigV4Auth):  # type: ignore[misc]  # botocore ships no type hints
     """botocore's signer, signing exactly the headers it is given (the client's SignedHeaders list)
     instead of choosing them itself."""
 

@@ -209,7 +209,7 @@ def _messages_problem(body: Any) -> str | None:
 
 
 def create_upstream_app(
-    config: UpstreamConfig, faults: FaultQueue | None = None, recorder: RequestRecorder | None = None
+    config: UpstreamConfig, faults: FaultQueue[Fault] | None = None, recorder: RequestRecorder | None = None
 ) -> web.Application:
     service = UpstreamService(
         config,

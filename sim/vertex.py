@@ -23,6 +23,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from sim.background_server import FakeServer, serve_forever
+from sim.fake_credentials import TEST_VERTEX_PROJECT, TEST_VERTEX_REGION
 from sim.faults import FaultQueue
 from sim.provider_faults import ProviderFault, parse_sse_faults
 from sim.request_recorder import RequestRecorder
@@ -64,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim.vertex", description="Fake Google Vertex AI (Claude)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8789)
-    parser.add_argument("--project", default=VertexConfig.project)
-    parser.add_argument("--region", default=VertexConfig.region)
+    parser.add_argument("--project", default=TEST_VERTEX_PROJECT)
+    parser.add_argument("--region", default=TEST_VERTEX_REGION)
     parser.add_argument("--access-token", action="append", default=[], help="also accept this access token")
     parser.add_argument("--max-input-tokens", type=int, default=None, help="longer inputs: 'prompt is too long'")
     parser.add_argument("--reject-foreign-signatures", action="store_true",
