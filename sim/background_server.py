@@ -139,6 +139,21 @@ class FakeServer:
         return self.recorder.wait_for(count, timeout_s)
 
 
+class ProviderFake(FakeServer):
+    """A fake provider (Bedrock, Vertex AI): its config paces answers with an UpstreamConfig (``pacing``)
+    and its fault specs are read by ``parser``."""
+
+    def __init__(self, config: Any, parser: Callable[[str], tuple[Any, ...]], *, host: str, port: int) -> None:
+        self.config = config
+        super().__init__(
+            FaultQueue(parser),
+            RequestRecorder(config.pacing.recorded_requests_limit),
+            host=host,
+            port=port,
+            shutdown_timeout_s=config.pacing.shutdown_timeout_s,
+        )
+
+
 def serve_forever(
     app: web.Application, host: str, port: int, shutdown_timeout_s: float, banner: Callable[[], str]
 ) -> None:

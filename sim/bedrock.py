@@ -26,30 +26,23 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from sim.background_server import FakeServer, serve_forever
+from sim.background_server import ProviderFake, serve_forever
 from sim.bedrock_app import create_bedrock_app
 from sim.bedrock_config import BedrockConfig
 from sim.fake_credentials import TEST_AWS_REGION
 from sim.faults import FaultQueue
 from sim.provider_faults import ProviderFault, parse_bedrock_faults
-from sim.request_recorder import RequestRecorder
 from sim.upstream import add_pacing_arguments, config_from_args
 
 
-class FakeBedrock(FakeServer):
+class FakeBedrock(ProviderFake):
     thread_name = "fake-bedrock"
     label = "fake Bedrock"
+    config: BedrockConfig
+    faults: FaultQueue[ProviderFault]
 
     def __init__(self, config: BedrockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = config if config is not None else BedrockConfig()
-        faults: FaultQueue[ProviderFault] = FaultQueue(parse_bedrock_faults)
-        super().__init__(
-            faults,
-            RequestRecorder(self.config.pacing.recorded_requests_limit),
-            host=host,
-            port=port,
-            shutdown_timeout_s=self.config.pacing.shutdown_timeout_s,
-        )
+        super().__init__(config if config is not None else BedrockConfig(), parse_bedrock_faults, host=host, port=port)
 
     def _create_app(self) -> web.Application:
         return create_bedrock_app(self.config, self.faults, self.recorder)

@@ -22,30 +22,23 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from sim.background_server import FakeServer, serve_forever
+from sim.background_server import ProviderFake, serve_forever
 from sim.fake_credentials import TEST_VERTEX_PROJECT, TEST_VERTEX_REGION
 from sim.faults import FaultQueue
 from sim.provider_faults import ProviderFault, parse_sse_faults
-from sim.request_recorder import RequestRecorder
 from sim.upstream import add_pacing_arguments, config_from_args
 from sim.vertex_app import create_vertex_app
 from sim.vertex_config import VertexConfig
 
 
-class FakeVertex(FakeServer):
+class FakeVertex(ProviderFake):
     thread_name = "fake-vertex"
     label = "fake Vertex AI"
+    config: VertexConfig
+    faults: FaultQueue[ProviderFault]
 
     def __init__(self, config: VertexConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = config if config is not None else VertexConfig()
-        faults: FaultQueue[ProviderFault] = FaultQueue(parse_sse_faults)
-        super().__init__(
-            faults,
-            RequestRecorder(self.config.pacing.recorded_requests_limit),
-            host=host,
-            port=port,
-            shutdown_timeout_s=self.config.pacing.shutdown_timeout_s,
-        )
+        super().__init__(config if config is not None else VertexConfig(), parse_sse_faults, host=host, port=port)
 
     def _create_app(self) -> web.Application:
         return create_vertex_app(self.config, self.faults, self.recorder)
