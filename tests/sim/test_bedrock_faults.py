@@ -104,7 +104,7 @@ def test_a_silent_pause_mid_stream() -> None:
             for frame in iter_frames(response.iter_raw()):
                 arrivals.append((time.monotonic(), frame))
     gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(arrivals)]
-    assert gaps.index(max(gaps)) == 2 and max(gaps) >= 0.5  # silence between the 3rd and 4th frames
+    assert gaps.index(max(gaps)) == 2 and max(gaps) >= 0.4  # silence between the 3rd and 4th frames (client clock)
     assert arrivals[-1][1].event["type"] == "message_stop"  # then the rest, complete
 
 

@@ -103,7 +103,7 @@ def _arrivals(vertex: FakeVertex, headers: dict[str, str]) -> list[tuple[float, 
 def test_a_silent_pause_mid_stream(vertex: FakeVertex) -> None:
     arrivals = _arrivals(vertex, {"x-sim-fault": "pause:0.5:4"})
     gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(arrivals)]
-    assert gaps.index(max(gaps)) == 3 and max(gaps) >= 0.5
+    assert gaps.index(max(gaps)) == 3 and max(gaps) >= 0.4  # 0.5 s on the server, read on the client
     assert arrivals[-1][1] == "message_stop"
 
 
