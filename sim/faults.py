@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 FAULT_HEADER = "x-sim-fault"
 
@@ -66,20 +68,32 @@ def parse_faults(spec: str) -> tuple[Fault, ...]:
     return tuple(_parse_item(item) for item in spec.split(",") if item.strip())
 
 
-class FaultQueue:
-    """Faults consumed one entry per request, in order; filled from any thread."""
+F = TypeVar("F")
 
-    def __init__(self) -> None:
+
+class FaultQueue(Generic[F]):
+    """Faults consumed one entry per request, in order; filled from any thread.
+
+    ``parser`` reads a spec: the fake Anthropic's grammar by default, the providers' (sim.provider_faults)
+    for the fake Bedrock and the fake Vertex AI.
+    """
+
+    def __init__(self, parser: Callable[[str], tuple[F, ...]] = parse_faults) -> None:  # type: ignore[assignment]
+        self._parser = parser
         self._lock = threading.Lock()
-        self._pending: deque[tuple[Fault, ...]] = deque()
+        self._pending: deque[tuple[F, ...]] = deque()
+
+    def parse(self, spec: str) -> tuple[F, ...]:
+        """Read ``spec`` in this queue's grammar (what a request's fault header is read with, too)."""
+        return self._parser(spec)
 
     def push(self, spec: str, times: int = 1) -> None:
         """Queue ``spec`` for each of the next ``times`` requests (validated now, not at use)."""
-        faults = parse_faults(spec)
+        faults = self._parser(spec)
         with self._lock:
             self._pending.extend([faults] * times)
 
-    def pop(self) -> tuple[Fault, ...]:
+    def pop(self) -> tuple[F, ...]:
         with self._lock:
             return self._pending.popleft() if self._pending else ()
 

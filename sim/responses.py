@@ -67,7 +67,7 @@ def _block_deltas(block: TextBlock | ThinkingBlock | ToolUseBlock, text_deltas: 
     return [{"type": "input_json_delta", "partial_json": part} for part in fragments]
 
 
-def stream_events(
+def event_payloads(
     plan: ReplyPlan,
     usage: InputUsage,
     *,
@@ -75,8 +75,9 @@ def stream_events(
     message_id: str,
     text_deltas: int,
     context_management: bool = False,
-) -> list[bytes]:
-    """Every SSE event of one answer, each a complete ``event:``/``data:`` record."""
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every event of one answer as (name, JSON payload), in order: the one source every fake encodes
+    (SSE for Anthropic and Vertex AI, event-stream chunks for Bedrock)."""
     message: dict[str, Any] = {
         "id": message_id,
         "type": "message",
@@ -87,17 +88,15 @@ def stream_events(
         "stop_sequence": None,
         "usage": usage_payload(usage, 1),
     }
-    events = [sse_event("message_start", {"type": "message_start", "message": message})]
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": message})]
     for index, block in enumerate(plan.blocks):
         start = {"type": "content_block_start", "index": index, "content_block": _block_start_shape(block)}
-        events.append(sse_event("content_block_start", start))
+        events.append(("content_block_start", start))
         if index == 0:
-            events.append(PING_EVENT)
+            events.append(("ping", {"type": "ping"}))
         for delta in _block_deltas(block, text_deltas):
-            events.append(
-                sse_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
-            )
-        events.append(sse_event("content_block_stop", {"type": "content_block_stop", "index": index}))
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     final_usage = usage_payload(usage, plan.output_tokens)
     del final_usage["service_tier"]
     message_delta: dict[str, Any] = {
@@ -107,9 +106,36 @@ def stream_events(
     }
     if context_management:
         message_delta["context_management"] = {"applied_edits": []}
-    events.append(sse_event("message_delta", message_delta))
-    events.append(sse_event("message_stop", {"type": "message_stop"}))
+    events.append(("message_delta", message_delta))
+    events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def sse_events(payloads: list[tuple[str, dict[str, Any]]]) -> list[bytes]:
+    """Each payload as a complete ``event:``/``data:`` record (the ping in the real API's spaced form)."""
+    return [PING_EVENT if name == "ping" else sse_event(name, payload) for name, payload in payloads]
+
+
+def stream_events(
+    plan: ReplyPlan,
+    usage: InputUsage,
+    *,
+    model: str,
+    message_id: str,
+    text_deltas: int,
+    context_management: bool = False,
+) -> list[bytes]:
+    """Every SSE event of one answer, each a complete ``event:``/``data:`` record."""
+    return sse_events(
+        event_payloads(
+            plan,
+            usage,
+            model=model,
+            message_id=message_id,
+            text_deltas=text_deltas,
+            context_management=context_management,
+        )
+    )
 
 
 def _block_json(block: TextBlock | ThinkingBlock | ToolUseBlock) -> dict[str, Any]:

@@ -14,42 +14,31 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from sim.agent_script import plan_reply
 from sim.anthropic_errors import error_body, error_event, error_headers
-from sim.anthropic_ids import IdMinter
 from sim.faults import FAULT_HEADER, Fault, FaultKind, FaultQueue, parse_faults
 from sim.model_catalog import model_entry, model_list
-from sim.prompt_cache import PromptCacheSimulator, estimate_tokens
+from sim.paced_stream import Interruption, send_paced
+from sim.paced_stream import split_point as split_point  # re-exported: tests import it from here
+from sim.prompt_cache import estimate_tokens
+from sim.reply_source import ReplySource
 from sim.request_recorder import RecordedRequest, RequestRecorder
 from sim.responses import message_json, stream_events
-from sim.scripted_reply import SCRIPT_HEADER, parse_script, scripted_plan
+from sim.scripted_reply import SCRIPT_HEADER
 from sim.upstream_config import UpstreamConfig
 
 # Claude Code's bodies run to several MB (aiohttp's default limit is 1 MB).
 MAX_BODY_BYTES = 64 * 1024 * 1024
-# Answers are padded so each of the configured text deltas carries about this many characters.
-CHARS_PER_TEXT_DELTA = 6
-
-
-def split_point(event: bytes) -> int | None:
-    """Index inside the first multi-byte UTF-8 character of ``event`` (None for pure ASCII)."""
-    if event.isascii():
-        return None
-    for index, byte in enumerate(event):
-        if byte >= 0xC0:  # a lead byte: cutting after it leaves the character's tail for the next write
-            return index + 1
-    return None
 
 
 class UpstreamService:
     """Request handlers plus the state one fake server owns (ids, prompt cache, faults, recorder)."""
 
-    def __init__(self, config: UpstreamConfig, faults: FaultQueue, recorder: RequestRecorder) -> None:
+    def __init__(self, config: UpstreamConfig, faults: FaultQueue[Fault], recorder: RequestRecorder) -> None:
         self.config = config
         self.faults = faults
         self.recorder = recorder
-        self._ids = IdMinter()
-        self._cache = PromptCacheSimulator(max_entries=config.prompt_cache_entries)
+        self._replies = ReplySource(config)
+        self._ids = self._replies.ids
         self._organization_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "switchyard-sim"))
 
     async def _record(self, request: web.Request) -> bytes:
@@ -123,19 +112,15 @@ class UpstreamService:
         problem = _messages_problem(body)
         if problem:
             return self._error(400, request_id, problem)
-        script_header = request.headers.get(SCRIPT_HEADER)
         try:
-            script = parse_script(script_header) if script_header is not None else None
+            script = self._replies.script(request.headers.get(SCRIPT_HEADER))
         except ValueError as bad_script:
             return self._error(400, request_id, f"{SCRIPT_HEADER}: {bad_script}")
         if script is not None and script.error_status is not None:
             return self._error(script.error_status, request_id)
 
-        usage = self._cache.account(body, raw_body)
-        if script is not None:
-            plan = scripted_plan(script, body, self._ids.tool_use_id)
-        else:
-            plan = plan_reply(body, self._ids.tool_use_id, self.config.text_deltas * CHARS_PER_TEXT_DELTA)
+        reply = self._replies.reply(body, raw_body, script)
+        plan, usage = reply.plan, reply.usage
         model = self.config.model_override or body["model"]
         message_id = self._ids.message_id()
         if not body.get("stream"):
@@ -170,36 +155,14 @@ class UpstreamService:
         request_id: str,
     ) -> None:
         cut = by_kind.get(FaultKind.DISCONNECT_MID_STREAM) or by_kind.get(FaultKind.ERROR_EVENT)
-        cut_after = len(events) + 1
+        interruption = None
         if cut is not None:
             cut_after = min(
                 int(cut.value if cut.value is not None else self.config.events_before_fault), len(events) - 1
             )
-        first_pause = self.config.pause_before_first_event_s
-        pause = self.config.pause_between_events_s
-        for index, event in enumerate(events):
-            delay = first_pause if index == 0 else pause
-            if delay:
-                await asyncio.sleep(delay)
-            if index == cut_after:
-                if cut is not None and cut.kind is FaultKind.DISCONNECT_MID_STREAM:
-                    request.protocol.force_close()
-                    return
-                await response.write(error_event(request_id))
-                break
-            await self._write_event(response, event)
-        await response.write_eof()
-
-    async def _write_event(self, response: web.StreamResponse, event: bytes) -> None:
-        cut = split_point(event) if self.config.split_multibyte_writes else None
-        if cut is None:
-            await response.write(event)
-            return
-        # Deliberately two transport writes with the cut inside one character: relays must cope.
-        await response.write(event[:cut])
-        pause = self.config.pause_inside_split_s
-        await asyncio.sleep(pause)
-        await response.write(event[cut:])
+            dropped = cut.kind is FaultKind.DISCONNECT_MID_STREAM
+            interruption = Interruption(cut_after, None if dropped else error_event(request_id))
+        await send_paced(request, response, events, self.config, interruption=interruption)
 
     async def count_tokens(self, request: web.Request) -> web.Response:
         raw_body = await self._record(request)
@@ -246,7 +209,7 @@ def _messages_problem(body: Any) -> str | None:
 
 
 def create_upstream_app(
-    config: UpstreamConfig, faults: FaultQueue | None = None, recorder: RequestRecorder | None = None
+    config: UpstreamConfig, faults: FaultQueue[Fault] | None = None, recorder: RequestRecorder | None = None
 ) -> web.Application:
     service = UpstreamService(
         config,
