@@ -79,6 +79,8 @@ def _texts(body: bytes) -> tuple[str | None, str | None]:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None, None
+    if isinstance(document, list) and len(document) == 1:  # Vertex wraps a streamRawPredict error in an array
+        document = document[0]
     if not isinstance(document, dict):
         return None, None
     error = document.get("error")

@@ -6,6 +6,7 @@ Pure: the proxy's upstream seam (proxy/providers/) adds the host, the credential
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,12 @@ def _json(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
 
 
+def foundation_model(model: str) -> str:
+    """``us.anthropic.claude-…-v1:0`` (an inference profile) → ``anthropic.claude-…-v1:0``."""
+    head, dot, rest = model.partition(".")
+    return rest if dot and rest.startswith("anthropic.") and "/" not in head else model
+
+
 def bedrock_request(parsed: dict[str, Any], client_headers: dict[str, str], model: str,
                     capabilities: Capabilities, *, count_tokens: bool = False) -> ProviderRequest:
     """InvokeModel (or CountTokens): no ``model`` or ``stream`` in the body (they are in the URL),
@@ -57,9 +64,11 @@ def bedrock_request(parsed: dict[str, Any], client_headers: dict[str, str], mode
     if betas:
         body["anthropic_beta"] = betas
     if count_tokens:
-        body.pop("max_tokens", None)
-        wrapped = {"input": {"invokeModel": {"body": _json({**body, "max_tokens": 1}).decode()}}}
-        return ProviderRequest(bedrock_count_tokens_path(model), _json(wrapped),
+        # CountTokens takes the InvokeModel body base64-encoded, and a foundation-model id: it refuses
+        # inference profiles ("us.anthropic.…" counts as "anthropic.…")
+        invoke = _json({**body, "max_tokens": body.get("max_tokens", 1)})
+        wrapped = {"input": {"invokeModel": {"body": base64.b64encode(invoke).decode()}}}
+        return ProviderRequest(bedrock_count_tokens_path(foundation_model(model)), _json(wrapped),
                                (("content-type", "application/json"), ("accept", "application/json")), False,
                                tuple(dropped))
     accept = "application/vnd.amazon.eventstream" if stream else "application/json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import orjson
@@ -35,9 +36,10 @@ def test_bedrock_moves_model_stream_and_betas_and_sets_its_version() -> None:
 def test_bedrock_without_stream_invokes_and_counts_tokens_through_count_tokens() -> None:
     plain = bedrock_request({**BODY, "stream": False}, {}, "anthropic.claude-haiku-4-5-20251001-v1:0", TABLE["bedrock"])
     assert plain.path.endswith("/invoke") and not plain.stream
-    count = bedrock_request(BODY, HEADERS, "m", TABLE["bedrock"], count_tokens=True)
-    assert count.path == "/model/m/count-tokens"
-    inner = json.loads(orjson.loads(count.body)["input"]["invokeModel"]["body"])
+    count = bedrock_request(BODY, HEADERS, "us.anthropic.claude-haiku-4-5-20251001-v1:0", TABLE["bedrock"],
+                            count_tokens=True)
+    assert count.path == "/model/anthropic.claude-haiku-4-5-20251001-v1%3A0/count-tokens"  # a foundation model
+    inner = json.loads(base64.b64decode(orjson.loads(count.body)["input"]["invokeModel"]["body"]))
     assert inner["messages"] == BODY["messages"] and inner["anthropic_version"] == "bedrock-2023-05-31"
 
 
