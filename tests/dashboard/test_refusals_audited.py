@@ -30,11 +30,13 @@ def _roll_back(client: httpx.Client) -> httpx.Response:
 
 
 def _decide(client: httpx.Client, proposal_id: str, button: str) -> httpx.Response:
-    return call_callback(client, ["proposals-state.children", "proposals-status.children", "proposals-pick.options"],
+    return call_callback(client, ["proposals-state.children", "proposals-status.children",
+                                  "proposals-status.className", "proposals-pick.options", "proposals-reason.value"],
                          {"proposals-pick.value": proposal_id, "proposals-approve-confirm.submit_n_clicks":
                           1 if button == "approve" else None, "proposals-reject-confirm.submit_n_clicks":
                           1 if button == "reject" else None},
-                         {"proposals-pick.value": proposal_id}, f"proposals-{button}-confirm.submit_n_clicks")
+                         {"proposals-pick.value": proposal_id, "proposals-reason.value": "a reason"},
+                         f"proposals-{button}-confirm.submit_n_clicks")
 
 
 def _close(client: httpx.Client, month: str) -> httpx.Response:
