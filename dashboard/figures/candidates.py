@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import plotly.graph_objects as go
+import plotly.io as pio
 
 from dashboard.figures.style import PALETTE, base_layout
 
@@ -44,7 +44,15 @@ def candidate_point(point: Mapping[str, Any], active_cost: float, active_quality
     return None if cost is None or quality is None else (cost, quality)
 
 
-def candidates_figure(evidence: Mapping[str, Any]) -> go.Figure | None:
+def _scatter(name: str, xs: list[float], ys: list[float], marker: dict[str, Any], hover: str,
+             **extra: Any) -> dict[str, Any]:
+    return {"type": "scatter", "mode": "markers", "name": name, "x": xs, "y": ys, "marker": marker,
+            "hovertemplate": hover + "<extra></extra>", **extra}
+
+
+def candidates_figure(evidence: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The figure as plain JSON: a go.Figure validates every property on the way in, which costs this
+    page a few hundred milliseconds for a scatter of a few hundred points."""
     active_cost = _num(_map(evidence.get("baseline")).get("monthly_cost_usd"))
     proposal_cost = _num(_map(evidence.get("candidate")).get("monthly_cost_usd"))
     quality = _map(evidence.get("delta_quality"))
@@ -60,28 +68,28 @@ def candidates_figure(evidence: Mapping[str, Any]) -> go.Figure | None:
                                   ("judged, below the floor", False, "#bbbbbb")):
         shown = [p for p, ok in placed if p is not None and ok == wanted]
         if shown:
-            traces.append(go.Scatter(x=[p[0] for p in shown], y=[p[1] for p in shown], mode="markers", name=label,
-                                     marker={"color": colour, "size": 6, "opacity": 0.7},
-                                     hovertemplate="$%{x:,.2f} a month, Δ quality %{y:+.4f}<extra></extra>"))
+            traces.append(_scatter(label, [p[0] for p in shown], [p[1] for p in shown],
+                                   {"color": colour, "size": 6, "opacity": 0.7},
+                                   "$%{x:,.2f} a month, Δ quality %{y:+.4f}"))
     low, high = _num(quality.get("low")), _num(quality.get("high"))
     error = ({"type": "data", "symmetric": False, "array": [high - proposal_quality],
-              "arrayminus": [proposal_quality - low]} if low is not None and high is not None else None)
-    traces.append(go.Scatter(x=[active_cost], y=[0.0], mode="markers", name="active policy",
-                             marker={"color": PALETTE[0], "size": 12, "symbol": "square"},
-                             hovertemplate="active: $%{x:,.2f} a month<extra></extra>"))
-    traces.append(go.Scatter(x=[proposal_cost], y=[proposal_quality], mode="markers", name="proposal", error_y=error,
-                             marker={"color": PALETTE[1], "size": 13, "symbol": "diamond"},
-                             hovertemplate="proposal: $%{x:,.2f} a month, Δ quality %{y:+.4f}<extra></extra>"))
-    figure = go.Figure(traces)
-    figure.update_layout(base_layout(TITLE, height=380, xaxis={"title": "replayed cost, $ a month",
-                                                                  "tickprefix": "$"},
-                                     yaxis={"title": "Δ quality (share of turns with no failing evaluator)",
-                                            "tickformat": "+.3f"}))
+              "arrayminus": [proposal_quality - low]} if low is not None and high is not None else {"visible": False})
+    traces.append(_scatter("active policy", [active_cost], [0.0], {"color": PALETTE[0], "size": 12, "symbol": "square"},
+                           "active: $%{x:,.2f} a month"))
+    traces.append(_scatter("proposal", [proposal_cost], [proposal_quality],
+                           {"color": PALETTE[1], "size": 13, "symbol": "diamond"},
+                           "proposal: $%{x:,.2f} a month, Δ quality %{y:+.4f}", error_y=error))
+    layout = base_layout(TITLE, height=380, xaxis={"title": {"text": "replayed cost, $ a month"}, "tickprefix": "$"},
+                         yaxis={"title": {"text": "Δ quality vs the active policy"}, "tickformat": "+.3f"},
+                         template={"layout": pio.templates["plotly_white"].layout.to_plotly_json()})
     margin = _num(evidence.get("quality_margin"))
     if margin is not None:
-        figure.add_hline(y=-margin, line={"dash": "dash", "color": "#c62828", "width": 1},
-                         annotation_text=f"allowed margin −{margin:.4f}", annotation_position="bottom left")
-    return figure
+        layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": -margin,
+                             "y1": -margin, "line": {"dash": "dash", "color": "#c62828", "width": 1}}]
+        layout["annotations"] = [{"xref": "paper", "x": 0, "yref": "y", "y": -margin, "xanchor": "left",
+                                  "yanchor": "top", "showarrow": False, "text": f"allowed margin −{margin:.4f}",
+                                  "font": {"color": "#c62828", "size": 11}}]
+    return {"data": traces, "layout": layout}
 
 
 def has_judged_candidates(evidence: Mapping[str, Any]) -> bool:

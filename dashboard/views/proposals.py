@@ -15,9 +15,10 @@ from dashboard.components import column, grid, note, page
 from dashboard.context import DashboardContext
 from dashboard.proposal_actions import MAX_REASON, approve_proposal, reject_proposal
 from dashboard.proposal_detail import PATH, proposal_detail
+from dashboard.proposal_reads import listed_proposals
 from dashboard.settings import Role
 from store.errors import NotFoundError
-from store.proposals import PROPOSED, Proposal, get_proposal, list_proposals
+from store.proposals import PROPOSED, Proposal, get_proposal
 
 TITLE = "Proposals"
 LISTED = 200  # the newest proposals the page lists; an older one still opens by its link
@@ -55,15 +56,14 @@ def _label(proposal: Proposal) -> str:
     return f"{status} · {proposal.parent_version} → {proposal.candidate_version} ({proposal.created_at:%Y-%m-%d %H:%M})"
 
 
-def _find(ctx: DashboardContext, proposals: list[Proposal], chosen: str | None) -> Proposal | None:
-    """The chosen proposal: among the listed ones, else looked up on its own (older than those)."""
-    found = next((p for p in proposals if p.id == chosen), None)
-    if found is None and chosen and len(chosen) <= 64:
-        try:
-            found = get_proposal(ctx.engine, chosen)
-        except NotFoundError:
-            found = None
-    return found
+def _find(ctx: DashboardContext, chosen: str | None) -> Proposal | None:
+    """The chosen proposal, read whole (the listed ones hold only what the list shows)."""
+    if not chosen or len(chosen) > 64:
+        return None
+    try:
+        return get_proposal(ctx.engine, chosen)
+    except NotFoundError:
+        return None
 
 
 def _options(proposals: list[Proposal], chosen: Proposal | None) -> list[dict[str, str]]:
@@ -91,8 +91,8 @@ def _first_choice(proposals: list[Proposal], asked: str | None) -> str | None:
 
 
 def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
-    proposals = list_proposals(ctx.engine, limit=LISTED)
-    chosen = _find(ctx, proposals, _first_choice(proposals, query.get("id")))
+    proposals = listed_proposals(ctx.engine, limit=LISTED)
+    chosen = _find(ctx, _first_choice(proposals, query.get("id")))
     can_decide = ctx.user().role.at_least(Role.approver)
     controls = html.Div([
         dcc.Dropdown(id="proposals-pick", options=_options(proposals, chosen), value=chosen.id if chosen else None,
@@ -133,8 +133,8 @@ def register(app: Dash, ctx: DashboardContext) -> None:
             status = approve_proposal(ctx.engine, ctx.user(), chosen, ctx.settings.allowlist(), reason)
         elif trigger == "proposals-reject-confirm":
             status = reject_proposal(ctx.engine, ctx.user(), chosen, reason)
-        proposals = list_proposals(ctx.engine, limit=LISTED)
-        found = _find(ctx, proposals, chosen)
+        proposals = listed_proposals(ctx.engine, limit=LISTED)
+        found = _find(ctx, chosen)
         done = status and _result_class(status).endswith("done")
         return (state_content(ctx, proposals, found), status, _result_class(status), _options(proposals, found),
                 "" if done else no_update)

@@ -155,6 +155,10 @@ def test_a_superseded_proposal_shows_its_successor(page: Page, base_url: str, st
     expect(page.locator("#proposals-badge")).to_have_text("proposed")
     expect(page.locator("#proposals-diff")).to_contain_text("policy v2 → v7")
     assert page.url.endswith(f"/proposals?id={successor.id}")
+    # any proposal in the list opens with a click on its row
+    page.locator("#proposals-list .ag-row", has_text="v1 → v6").locator(".ag-cell").first.click()
+    expect(page.locator("#proposals-badge")).to_have_text("superseded")
+    expect(page.locator("#proposals-diff")).to_contain_text("policy v1 → v6")
 
 
 def test_the_policies_page_shows_any_versions_yaml(page: Page, base_url: str, store: Engine) -> None:

@@ -9,6 +9,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import plotly.graph_objects as go
 import pytest
 from sqlalchemy import Engine
 
@@ -18,6 +19,7 @@ from dashboard.auth import SignedInUser
 from dashboard.figures.candidates import candidates_figure
 from dashboard.proposal_actions import MAX_REASON, approve_proposal, reject_proposal
 from dashboard.proposal_detail import review_of
+from dashboard.proposal_reads import listed_proposals
 from dashboard.proposal_summary import (
     QUALITY_SCALE,
     change_sentence,
@@ -28,6 +30,7 @@ from dashboard.proposal_summary import (
 )
 from dashboard.segment_table import segment_table
 from dashboard.settings import DashboardSettings, Role
+from dashboard.views.proposals import summary_row
 from store.audit import list_audit
 from store.policies import get_version
 from store.proposals import Proposal, get_proposal
@@ -116,19 +119,20 @@ def test_the_segment_table_takes_its_columns_from_the_evidence() -> None:
 def test_the_candidates_plot() -> None:
     figure = candidates_figure(evidence())
     assert figure is not None
-    names = [trace.name for trace in figure.data]
+    names = [trace["name"] for trace in figure["data"]]
     assert names == ["judged, met the floor", "judged, below the floor", "active policy", "proposal"]
-    assert sum(len(trace.x) for trace in figure.data[:2]) == 20
-    proposal = figure.data[3]
-    assert (proposal.x[0], proposal.y[0]) == (6_287.5, 0.0021)
-    assert proposal.error_y.arrayminus[0] == pytest.approx(0.0030)
-    assert [shape.y0 for shape in figure.layout.shapes] == [-0.0080]  # the margin line
+    assert sum(len(trace["x"]) for trace in figure["data"][:2]) == 20
+    proposal = figure["data"][3]
+    assert (proposal["x"][0], proposal["y"][0]) == (6_287.5, 0.0021)
+    assert proposal["error_y"]["arrayminus"][0] == pytest.approx(0.0030)
+    assert [shape["y0"] for shape in figure["layout"]["shapes"]] == [-0.0080]  # the margin line
+    go.Figure(figure)  # valid plotly, property by property
     # candidates stored with absolute quality and a relative cost are placed against the active policy
     relative = {**evidence(), "candidates": [{"delta_monthly_cost_usd": -100.0, "quality": 0.9400}]}
-    (judged, *_) = candidates_figure(relative).data  # type: ignore[union-attr]
-    assert (judged.x[0], judged.y[0]) == (6_600.0, pytest.approx(0.9400 - 0.9412))
+    judged = candidates_figure(relative)["data"][0]  # type: ignore[index]
+    assert (judged["x"][0], judged["y"][0]) == (6_600.0, pytest.approx(0.9400 - 0.9412))
     without = candidates_figure({k: v for k, v in evidence().items() if k != "candidates"})
-    assert [trace.name for trace in without.data] == ["active policy", "proposal"]  # type: ignore[union-attr]
+    assert [trace["name"] for trace in without["data"]] == ["active policy", "proposal"]  # type: ignore[index]
     assert candidates_figure({"delta_quality": {"value": 0.1}}) is None
 
 
@@ -173,3 +177,17 @@ def test_the_summary_reads_the_evidence_the_real_optimizer_stores(db_engine: Eng
     assert any(s.startswith("The margin is ") for s in sentences)
     assert "The effective sample size is " in text
     assert candidates_figure(stored.evidence) is not None
+
+
+def test_the_list_reads_only_the_figures_it_shows(db_engine: Engine) -> None:
+    seed_policies(db_engine)
+    older = seed_review_proposal(db_engine, "v3", extra={"delta_quality": {"value": -0.5, "low": -1, "high": 0}})
+    newer = seed_review_proposal(db_engine, "v4", extra={"turns": None})
+    listed = listed_proposals(db_engine, limit=10)
+    assert [p.id for p in listed] == [newer.id, older.id]
+    assert listed[1].evidence == {"delta_monthly_cost_usd": -412.5, "turns": 48_211,
+                                  "delta_quality": {"value": -0.5, "low": -1, "high": 0}}
+    assert "turns" not in listed[0].evidence  # stored as null: left out, as if absent
+    assert (listed[0].document, listed[0].diff) == ({}, {})
+    assert summary_row(listed[1])["quality"] == "-0.5000 (-1.0000 … +0.0000)"
+    assert [p.id for p in listed_proposals(db_engine, limit=1)] == [newer.id]
