@@ -234,7 +234,8 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
     oldest = list_proposals(engine)[-1:]  # opened by its id, as a link to it would (none in a reused older file)
     requests += [("proposals: an old one", _callback(
         ["proposals-state.children", "proposals-status.children", "proposals-status.className",
-         "proposals-pick.options", "proposals-reason.value"],
+         "proposals-pick.options", "proposals-reason.value", "proposals-reason.disabled", "proposals-approve.disabled",
+         "proposals-reject.disabled"],
         {"proposals-pick.value": p.id, "proposals-approve-confirm.submit_n_clicks": None,
          "proposals-reject-confirm.submit_n_clicks": None}, "proposals-pick.value",
         {"proposals-pick.value": p.id, "proposals-reason.value": ""})) for p in oldest]

@@ -94,22 +94,28 @@ def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
     proposals = listed_proposals(ctx.engine, limit=LISTED)
     chosen = _find(ctx, _first_choice(proposals, query.get("id")))
     can_decide = ctx.user().role.at_least(Role.approver)
+    closed = not _open_for_decision(ctx, chosen)
     controls = html.Div([
         dcc.Dropdown(id="proposals-pick", options=_options(proposals, chosen), value=chosen.id if chosen else None,
                      placeholder="no proposal", clearable=False, style={"width": "34rem"}),
-        dcc.Textarea(id="proposals-reason", maxLength=MAX_REASON, disabled=not can_decide, value="",
+        dcc.Textarea(id="proposals-reason", maxLength=MAX_REASON, disabled=closed, value="",
                      placeholder="Your reason (kept with the decision and in the audit log; required to reject)",
                      className="reason"),
         dcc.ConfirmDialogProvider(
-            html.Button("Approve and activate", id="proposals-approve", disabled=not can_decide),
+            html.Button("Approve and activate", id="proposals-approve", disabled=closed),
             id="proposals-approve-confirm", message="Approve this proposal and make its policy the active one?"),
         dcc.ConfirmDialogProvider(
-            html.Button("Reject", id="proposals-reject", disabled=not can_decide),
+            html.Button("Reject", id="proposals-reject", disabled=closed),
             id="proposals-reject-confirm", message="Reject this proposal?"),
     ], className="controls")
     hint = None if can_decide else note("Only approvers can approve or reject.", "proposals-readonly")
     return page(TITLE, controls, hint, html.P("", id="proposals-status", role="status", className="result"),
                 html.Div(state_content(ctx, proposals, chosen), id="proposals-state"))
+
+
+def _open_for_decision(ctx: DashboardContext, proposal: Proposal | None) -> bool:
+    """Whether the signed-in user can decide on ``proposal`` now (the buttons are enabled)."""
+    return proposal is not None and proposal.status == PROPOSED and ctx.user().role.at_least(Role.approver)
 
 
 def _result_class(status: str) -> str:
@@ -121,12 +127,13 @@ def _result_class(status: str) -> str:
 def register(app: Dash, ctx: DashboardContext) -> None:
     @app.callback(Output("proposals-state", "children"), Output("proposals-status", "children"),
                   Output("proposals-status", "className"), Output("proposals-pick", "options"),
-                  Output("proposals-reason", "value"),
+                  Output("proposals-reason", "value"), Output("proposals-reason", "disabled"),
+                  Output("proposals-approve", "disabled"), Output("proposals-reject", "disabled"),
                   Input("proposals-pick", "value"), Input("proposals-approve-confirm", "submit_n_clicks"),
                   Input("proposals-reject-confirm", "submit_n_clicks"), State("proposals-pick", "value"),
                   State("proposals-reason", "value"), prevent_initial_call=True)
     def _decide(_picked: str | None, _approve: int | None, _reject: int | None, chosen: str | None,
-                reason: str | None) -> tuple[list[Any], str, str, list[dict[str, str]], Any]:
+                reason: str | None) -> tuple[Any, ...]:
         trigger = callback_context.triggered_id
         status = ""
         if trigger == "proposals-approve-confirm":
@@ -136,8 +143,9 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         proposals = listed_proposals(ctx.engine, limit=LISTED)
         found = _find(ctx, chosen)
         done = status and _result_class(status).endswith("done")
+        closed = not _open_for_decision(ctx, found)
         return (state_content(ctx, proposals, found), status, _result_class(status), _options(proposals, found),
-                "" if done else no_update)
+                "" if done else no_update, closed, closed, closed)
 
     @app.callback(Output("proposals-pick", "value"), Input("proposals-list", "cellClicked"), prevent_initial_call=True)
     def _open(cell: dict[str, Any] | None) -> Any:

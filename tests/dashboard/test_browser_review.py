@@ -113,6 +113,7 @@ def test_reject_needs_a_reason_and_keeps_it(page: Page, base_url: str, store: En
     expect(page.locator("#proposals-decision")).to_contain_text("Rejected by alice on ")
     expect(page.locator("#proposals-decision")).to_contain_text(f"Reason: {reason}")
     expect(page.locator("#proposals-reason")).to_have_value("")
+    expect(page.locator("#proposals-reject")).to_be_disabled()
     decided = get_proposal(store, proposal.id)
     assert (decided.status, decided.decided_by, decided.note) == ("rejected", "alice", reason)
     (entry,) = list_audit(store, subject=proposal.id, action="proposal.reject")
@@ -144,6 +145,8 @@ def test_a_superseded_proposal_shows_its_successor(page: Page, base_url: str, st
     expect(page.locator("#proposals-badge")).to_have_text("superseded")
     expect(page.locator("#proposals-decision")).to_contain_text("v2 became the active version before anyone decided")
     expect(page.locator("#proposals-successor-none")).to_be_visible()  # the optimizer has not run again yet
+    expect(page.locator("#proposals-approve")).to_be_disabled()  # nothing left to decide
+    expect(page.locator("#proposals-reject")).to_be_disabled()
 
     successor = seed_review_proposal(store, "v7", parent="v2")
     page.goto(f"{base_url}/proposals?id={stale.id}")
