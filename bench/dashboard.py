@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.policy.diff import diff
 from core.policy.schema import Budget, Default, Policy, Rule, Target
 from core.pricing import Usage, builtin_price_table
 from dashboard.app import create_app
@@ -39,6 +40,7 @@ from dashboard.settings import DashboardSettings, Role, User
 from store.engine import make_engine
 from store.migrate import upgrade
 from store.policies import activate, create_version
+from store.proposals import create_proposal, list_proposals, set_status
 from store.schema import rollup_hourly, turns
 from store.testing import migrated_sqlite_url, throwaway_postgres_schema
 from store.writer import write_turns
@@ -133,6 +135,36 @@ def _policy(version: str, parent: str | None, small_turn_limit: int) -> Policy:
                            Budget(scope="team", name="*", monthly_usd=Decimal("400"))))
 
 
+def _evidence(rng: random.Random) -> dict[str, Any]:
+    """Evidence shaped as the optimizer stores it, with per-segment figures and judged candidates."""
+    def interval(centre: float) -> dict[str, float]:
+        return {"value": centre, "low": centre - 0.004, "high": centre + 0.004}
+
+    return {"turns": 48_211, "sessions": 3_102, "days": 14.0, "ess": 1_904.2, "ess_sessions": 312.4,
+            "baseline": {"quality_dr": interval(0.94), "monthly_cost_usd": 6_700.0},
+            "candidate": {"monthly_cost_usd": 6_287.5}, "delta_monthly_cost_usd": -412.5, "delta_cost_share": -0.06,
+            "delta_quality": {**interval(0.002), "level": 0.95}, "quality_margin": 0.004, "rationale": "bench",
+            "segments": [{"segment": f"repo repo{k:02d}", "turns": rng.randrange(500, 9_000), "sessions": 90,
+                          "delta_monthly_cost_usd": rng.uniform(-90, 20),
+                          "delta_quality": interval(rng.uniform(-.004, .01)), "ess": rng.uniform(100, 900)}
+                         for k in range(8)],
+            "candidates": [{"monthly_cost_usd": rng.uniform(6_000, 6_800), "delta_quality": rng.uniform(-0.02, 0.01),
+                            "feasible": rng.random() < 0.6} for _ in range(200)]}
+
+
+def _proposals(engine: Engine, count: int = 60) -> None:
+    """``count`` proposals against v1, decided but the newest (the Proposals page lists them all)."""
+    rng = random.Random(3)
+    before = _policy("v1", None, 20_000)
+    for n in range(count):
+        after = _policy(f"v1.opt-{n}", "v1", 8_000 + 100 * n)
+        proposal = create_proposal(engine, parent_version="v1", candidate_version=after.version,
+                                   document=after.model_dump(mode="json"), diff=diff(before, after).to_dict(),
+                                   evidence=_evidence(rng), actor="bench")
+        if n < count - 1:
+            set_status(engine, proposal.id, "rejected" if n % 2 else "approved", actor="bench", note="bench")
+
+
 def fill(engine: Engine, count: int, now: datetime) -> float:
     started = time.perf_counter()
     for batch in fleet_rows(count, now):
@@ -140,6 +172,7 @@ def fill(engine: Engine, count: int, now: datetime) -> float:
     create_version(engine, _policy("v1", None, 20_000), actor="bench")
     create_version(engine, _policy("v2", "v1", 12_000), actor="bench")
     activate(engine, "v1", actor="bench")
+    _proposals(engine)
     return time.perf_counter() - started
 
 
@@ -151,7 +184,8 @@ class PageTime:
     kilobytes: float
 
 
-def _callback(outputs: list[str], inputs: dict[str, Any], changed: str) -> dict[str, Any]:
+def _callback(outputs: list[str], inputs: dict[str, Any], changed: str,
+              state: dict[str, Any] | None = None) -> dict[str, Any]:
     def prop(name: str) -> dict[str, str]:
         component, _, attribute = name.partition(".")
         return {"id": component, "property": attribute}
@@ -159,7 +193,8 @@ def _callback(outputs: list[str], inputs: dict[str, Any], changed: str) -> dict[
     return {"output": outputs[0] if len(outputs) == 1 else ".." + "...".join(outputs) + "..",
             "outputs": prop(outputs[0]) if len(outputs) == 1 else [prop(o) for o in outputs],
             "inputs": [{**prop(k), "value": v} for k, v in inputs.items()], "changedPropIds": [changed],
-            "state": [{"id": "url", "property": "search", "value": ""}] if changed == "url.pathname" else []}
+            "state": [{"id": "url", "property": "search", "value": ""}] if changed == "url.pathname" else
+            [{**prop(k), "value": v} for k, v in (state or {}).items()]}
 
 
 def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
@@ -191,7 +226,19 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
             ["chargeback-preview.rowData", "chargeback-total.children", "chargeback-download.href"],
             {"chargeback-month.value": month, "chargeback-by.value": "developer"}, "chargeback-by.value")),
         ("chargeback CSV by developer", f"/export/chargeback.csv?month={month}&by=developer"),
+        ("policies: one version", _callback(["policies-state.children", "policies-status.children"], {
+            "policies-version.value": "v1", "policies-activate-confirm.submit_n_clicks": None,
+            "policies-rollback-confirm.submit_n_clicks": None}, "policies-version.value",
+            {"policies-version.value": "v1"})),
     ]
+    oldest = list_proposals(engine)[-1:]  # opened by its id, as a link to it would (none in a reused older file)
+    requests += [("proposals: an old one", _callback(
+        ["proposals-state.children", "proposals-status.children", "proposals-status.className",
+         "proposals-pick.options", "proposals-reason.value", "proposals-reason.disabled", "proposals-approve.disabled",
+         "proposals-reject.disabled"],
+        {"proposals-pick.value": p.id, "proposals-approve-confirm.submit_n_clicks": None,
+         "proposals-reject-confirm.submit_n_clicks": None}, "proposals-pick.value",
+        {"proposals-pick.value": p.id, "proposals-reason.value": ""})) for p in oldest]
     results = []
     for name, request in requests:
         times, size = [], 0

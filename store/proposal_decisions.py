@@ -23,8 +23,9 @@ from store.proposals import PROPOSED, SUPERSEDED, get_proposal, set_status
 
 
 def approve(engine: Engine, proposal_id: str, *, actor: str, now: datetime | None = None,
-            check: Callable[[Policy], list[Problem]] | None = None) -> Activation:
-    """``check``: the service's further checks on the candidate (its upstream allowlist), errors refused."""
+            check: Callable[[Policy], list[Problem]] | None = None, note: str | None = None) -> Activation:
+    """``check``: the service's further checks on the candidate (its upstream allowlist), errors refused;
+    ``note``: the approver's reason, kept with the proposal and in its audit entry."""
     proposal = get_proposal(engine, proposal_id)
     if proposal.status == SUPERSEDED:
         raise ConflictError(f"proposal {proposal_id!r} is already superseded: it was made against "
@@ -46,5 +47,5 @@ def approve(engine: Engine, proposal_id: str, *, actor: str, now: datetime | Non
     if problems:
         raise ConflictError(f"{policy.version} is not a valid policy: " + "; ".join(str(p) for p in problems))
     create_version(engine, policy, actor=actor, note=f"optimizer proposal {proposal.id}", now=now)
-    set_status(engine, proposal.id, "approved", actor=actor, now=now)
+    set_status(engine, proposal.id, "approved", actor=actor, note=note, now=now)
     return activate(engine, policy.version, actor=actor, now=now)

@@ -111,11 +111,13 @@ def get_proposal(engine: Engine, proposal_id: str) -> Proposal:
     return found
 
 
-def list_proposals(engine: Engine, *, status: str | None = None) -> list[Proposal]:
-    """Newest first."""
+def list_proposals(engine: Engine, *, status: str | None = None, limit: int | None = None) -> list[Proposal]:
+    """Newest first; the newest ``limit`` of them when given."""
     query = select(policy_proposals).order_by(policy_proposals.c.created_at.desc(), policy_proposals.c.id)
     if status is not None:
         query = query.where(policy_proposals.c.status == status)
+    if limit is not None:
+        query = query.limit(limit)
     with engine.connect() as connection:
         return [_proposal(row) for row in connection.execute(query)]
 

@@ -17,12 +17,13 @@ from urllib.parse import quote
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from core.policy.diff import diff, render_diff
 from core.policy.load import load_policy
 from core.policy.problems import PolicyError, Problem, errors_in
+from core.policy.rule_diff import render_rule_diff, rule_diff, rule_yaml
 from core.policy.schema import Policy
 from core.policy.validate import validate
 from core.upstreams import SETTING, UpstreamError, allowlist_from_setting
@@ -70,12 +71,24 @@ class AdminClient:
         active = self.call("GET", "/admin/policies").get("active")
         return None if active is None else str(active)
 
+    def stored(self, version: str) -> Policy:
+        """A stored version, read back as a policy (AdminApiError when it is not stored or unreadable)."""
+        document = self.call("GET", f"/admin/policies/{_segment(version)}")["document"]
+        return _readable(document, f"stored version {version!r}")
+
     def diff_text(self, old: str, new: str) -> str:
-        return str(self.call("GET", f"/admin/policies/{_segment(old)}/diff/{_segment(new)}")["text"])
+        return render_rule_diff(rule_diff(self.stored(old), self.stored(new)))
 
 
 def _segment(version: str) -> str:
     return quote(version, safe="")
+
+
+def _readable(document: object, what: str) -> Policy:
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as error:  # stored by another version of switchyard
+        raise AdminApiError(f"{what} does not read as a policy ({error.error_count()} problem(s))", 409) from None
 
 
 def _err(message: str) -> None:
@@ -147,9 +160,47 @@ def validate_file(path: PolicyFile, allowed: Allowed = None) -> None:
 
 
 @policy_app.command("diff")
-def diff_files(old: PolicyFile, new: PolicyFile) -> None:
-    """What changes from one policy file to another."""
-    typer.echo(render_diff(diff(_load(old), _load(new))))
+def diff_policies(
+        old: Annotated[str | None, typer.Argument(help="A policy file, or a stored version's name.")] = None,
+        new: Annotated[str | None, typer.Argument(help="A policy file, or a stored version's name.")] = None,
+        proposal: Annotated[str | None, typer.Option(
+            "--proposal", help="Instead of OLD and NEW: a proposal's id (its parent → its candidate).")] = None,
+        as_yaml: Annotated[bool, typer.Option("--yaml", help="Also print the touched rules as YAML, before and "
+                                              "after.")] = False,
+        url: Url = DEFAULT_URL, token: Token = "") -> None:
+    """What changes from one policy to another, rule by rule: every touched rule in full before and
+    after (conditions, route, model, position), added, removed and moved rules, the default, then the
+    rest. Files are read here; stored versions and proposals through the admin API."""
+    by_proposal = proposal is not None and old is None and new is None
+    if not by_proposal and (proposal is not None or old is None or new is None):
+        _err("error: give OLD and NEW, or --proposal ID")
+        raise typer.Exit(2)
+    if proposal is not None:
+        with admin_client(url, token) as admin:
+            found = admin.call("GET", f"/admin/proposals/{_segment(proposal)}")
+            before = admin.stored(str(found["parent"]))
+            after = _readable(found["document"], f"proposal {proposal}'s candidate")
+    else:
+        assert old is not None and new is not None
+        before, after = _policy_or_version(old, url, token), _policy_or_version(new, url, token)
+    review = rule_diff(before, after)
+    typer.echo(render_rule_diff(review))
+    if as_yaml:
+        old_yaml, new_yaml = rule_yaml(review)
+        typer.echo(f"\n--- before ({review.old_version})\n{old_yaml}\n+++ after ({review.new_version})\n{new_yaml}",
+                   nl=False)
+
+
+def _policy_or_version(name: str, url: str, token: str) -> Policy:
+    """A file when ``name`` is one, else the stored version of that name."""
+    path = Path(name)
+    if path.is_file():
+        return _load(path)
+    if not token:
+        _err(f"error: {name}: no such file (and no admin token to read a stored version of that name)")
+        raise typer.Exit(2)
+    with admin_client(url, token) as admin:
+        return admin.stored(name)
 
 
 @policy_app.command("apply")

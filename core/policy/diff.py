@@ -247,19 +247,27 @@ def _render_exploration(changes: Sequence[FieldChange]) -> Iterable[str]:
         yield f"~ exploration: {_render_changes(changes)}"
 
 
-def render_diff(d: PolicyDiff) -> str:
-    lines = [f"policy {d.old_version} → {d.new_version}"]
+def render_lines(d: PolicyDiff, *, rules: bool = True) -> list[str]:
+    """The change lines, without the header; ``rules=False`` leaves out the rules and the default
+    (core.policy.rule_diff shows those in full)."""
+    lines = []
     if d.header:
         lines.append(f"~ {_render_changes(d.header)}")
     lines += _render_section("targets", d.targets)
     lines += _render_exploration(d.exploration)  # before the rules: it is tried before them
-    lines += _render_section("rules", d.rules)
-    for single in ("default", "fallback"):
+    if rules:
+        lines += _render_section("rules", d.rules)
+    for single in ("default", "fallback") if rules else ("fallback",):
         changes: tuple[FieldChange, ...] = getattr(d, single)
         if changes:
             lines.append(f"~ {single}: {_render_changes(changes)}")
     for kind in ("sticky", "budgets"):
         lines += _render_section(kind, getattr(d, kind))
+    return lines
+
+
+def render_diff(d: PolicyDiff) -> str:
+    lines = [f"policy {d.old_version} → {d.new_version}", *render_lines(d)]
     if d.is_empty:
         lines.append("  (no changes)")
     return "\n".join(lines)

@@ -114,4 +114,9 @@ def dump_policy(policy: Policy, *, include_defaults: bool = False) -> str:
     ``include_defaults`` (use that to archive a version independently of this code's defaults)."""
     data = policy.model_dump(mode="python", exclude_defaults=not include_defaults)
     data = {"version": policy.version, **data}  # required, yet keep it first and present
+    return dump_yaml(data)
+
+
+def dump_yaml(data: object) -> str:
+    """Part of a policy (a list of rules, a default) as YAML in the same style as dump_policy."""
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)

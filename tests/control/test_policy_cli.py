@@ -12,9 +12,12 @@ import yaml
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
+from core.policy.diff import diff
+from core.policy.schema import Policy
 from store.audit import list_audit
 from store.engine import make_engine
-from store.policies import active_state
+from store.policies import active_state, create_version
+from store.proposals import create_proposal
 from switchyard.policy_cli import policy_app
 from tests.control.policies import document
 from tests.control.server import ADMIN_TOKEN, serve_ingest
@@ -36,6 +39,10 @@ def env(base_url: str, db_engine: Engine) -> dict[str, str]:
 
 def _run(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(policy_app, list(args), env=env or {"SWITCHYARD_ADMIN_TOKEN": ""})
+
+
+def policy_of(doc: dict) -> Policy:
+    return Policy.model_validate(doc)
 
 
 def _file(tmp_path: Path, name: str, doc: dict) -> Path:
@@ -65,12 +72,63 @@ def test_validate_prints_every_problem_and_fails_on_errors(tmp_path: Path) -> No
     assert _run("validate", str(tmp_path / "absent.yaml")).exit_code == 2  # click: no such file
 
 
-def test_diff_of_two_files(tmp_path: Path) -> None:
+REVIEW_OF_V2 = [  # the rule-level review of document("v1") → document("v2", …) with a tighter small rule
+    "policy v1 → v2", "rules (first match wins): 1 in v1, 1 in v2",
+    "~ rule small (changed, position 1 of 1)",
+    "    before: when estimated input tokens < 20,000 → route haiku, then sonnet",
+    "    after:  when estimated input tokens < 12,000 → route haiku, then sonnet",
+    "    changed: estimated input tokens below 20,000 → 12,000",
+    "= default (no rule matches): route sonnet (unchanged)",
+    "other changes:", "~ target haiku: model claude-haiku-4-5 → claude-haiku-5"]
+
+
+def _v2() -> dict:
+    doc = document("v2", "v1", small_model="claude-haiku-5")
+    doc["rules"][0]["when"] = {"input_tokens": {"lt": 12000}}
+    return doc
+
+
+def test_diff_of_two_files_rule_by_rule(tmp_path: Path) -> None:
     old = _file(tmp_path, "old.yaml", document("v1"))
-    new = _file(tmp_path, "new.json", document("v2", "v1", small_model="claude-haiku-5"))
+    new = _file(tmp_path, "new.json", _v2())
     result = _run("diff", str(old), str(new))
-    assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["policy v1 → v2", "~ target haiku: model claude-haiku-4-5 → claude-haiku-5"]
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == REVIEW_OF_V2
+    with_yaml = _run("diff", str(old), str(new), "--yaml")
+    assert with_yaml.stdout.startswith(result.stdout)
+    before, _, after = with_yaml.stdout.split("\n--- before (v1)\n")[1].partition("\n+++ after (v2)\n")
+    assert yaml.safe_load(before)["rules"] == [{"name": "small", "when": {"input_tokens": {"lt": 20000}},
+                                               "route": ["haiku", "sonnet"]}]
+    assert yaml.safe_load(after)["rules"][0]["when"] == {"input_tokens": {"lt": 12000}}
+
+
+def test_diff_needs_two_policies_or_a_proposal(tmp_path: Path) -> None:
+    old = _file(tmp_path, "old.yaml", document("v1"))
+    for args in (["diff", str(old)], ["diff"], ["diff", str(old), str(old), "--proposal", "p1"]):
+        result = _run(*args)
+        assert result.exit_code == 2 and "give OLD and NEW, or --proposal ID" in result.stderr, args
+    missing = _run("diff", str(old), "no-such-version")
+    assert missing.exit_code == 2 and "no-such-version: no such file (and no admin token" in missing.stderr
+
+
+def test_diff_of_stored_versions_and_of_a_proposal(tmp_path: Path, env: dict[str, str], db_engine: Engine) -> None:
+    assert _run("apply", str(_file(tmp_path, "v1.yaml", document("v1"))), env=env).exit_code == 0
+    v2 = policy_of(_v2())
+    create_version(db_engine, v2, actor="setup")
+    stored = _run("diff", "v1", "v2", env=env)
+    assert stored.exit_code == 0, stored.output
+    assert stored.stdout.splitlines() == REVIEW_OF_V2
+    mixed = _run("diff", str(tmp_path / "v1.yaml"), "v2", env=env)  # a file against a stored version
+    assert mixed.stdout.splitlines() == REVIEW_OF_V2
+    found = create_proposal(db_engine, parent_version="v1", candidate_version="v2", document=v2.model_dump(mode="json"),
+                            diff=diff(policy_of(document("v1")), v2).to_dict(), evidence={}, actor="optimizer")
+    by_proposal = _run("diff", "--proposal", found.id, env=env)
+    assert by_proposal.exit_code == 0, by_proposal.output
+    assert by_proposal.stdout.splitlines() == REVIEW_OF_V2
+    unknown = _run("diff", "--proposal", "nope", env=env)
+    assert unknown.exit_code == 1 and "404" in unknown.stderr
+    absent = _run("diff", "v1", "v9", env=env)
+    assert absent.exit_code == 1 and "404" in absent.stderr
 
 
 def test_apply_list_show_rollback(tmp_path: Path, env: dict[str, str], db_engine: Engine) -> None:
@@ -78,12 +136,9 @@ def test_apply_list_show_rollback(tmp_path: Path, env: dict[str, str], db_engine
     assert first.exit_code == 0, first.output
     assert first.stdout.splitlines() == ["stored v1", "activated v1 (no policy was active)"]
 
-    second = _run("apply", str(_file(tmp_path, "v2.json", document("v2", "v1", small_model="claude-haiku-5"))),
-                  env=env)
+    second = _run("apply", str(_file(tmp_path, "v2.json", _v2())), env=env)
     assert second.exit_code == 0, second.output
-    assert second.stdout.splitlines() == [
-        "stored v2", "policy v1 → v2", "~ target haiku: model claude-haiku-4-5 → claude-haiku-5",
-        "activated v2 (was v1)"]
+    assert second.stdout.splitlines() == ["stored v2", *REVIEW_OF_V2, "activated v2 (was v1)"]
     again = _run("apply", str(tmp_path / "v2.json"), env=env)
     assert again.stdout.splitlines() == ["v2 was already stored (identical)", "v2 is already active"]
 
@@ -101,6 +156,7 @@ def test_apply_list_show_rollback(tmp_path: Path, env: dict[str, str], db_engine
     assert back.exit_code == 0
     assert back.stdout.splitlines()[-1] == "rolled back to v1 (was v2)"
     assert "policy v2 → v1" in back.stdout
+    assert "    changed: estimated input tokens below 12,000 → 20,000" in back.stdout.splitlines()
     assert active_state(db_engine).version == "v1"  # type: ignore[union-attr]
     assert {e.actor for e in list_audit(db_engine)} == {"alice"}
 

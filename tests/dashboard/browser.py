@@ -4,9 +4,13 @@ whether it is there, and signing in through the real form."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import require_or_skip
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
@@ -16,6 +20,16 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 def chromium_available() -> bool:
     return CHROMIUM.exists() and shutil.which(str(CHROMIUM)) is not None
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Headless Debian Chromium (the test skips, or fails where CI requires it, when it is absent)."""
+    require_or_skip(chromium_available(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
 
 
 def sign_in_page(page: Page, base_url: str, user: str, password: str) -> None:

@@ -35,3 +35,18 @@ def call_callback(client: httpx.Client, outputs: list[str], inputs: dict[str, An
         "changedPropIds": [changed],
     }
     return client.post("/_dash-update-component", json=body)
+
+
+PROPOSAL_OUTPUTS = ["proposals-state.children", "proposals-status.children", "proposals-status.className",
+                    "proposals-pick.options", "proposals-reason.value", "proposals-reason.disabled",
+                    "proposals-approve.disabled", "proposals-reject.disabled"]
+
+
+def decide_proposal(client: httpx.Client, proposal_id: str, button: str, reason: str = "a reason") -> httpx.Response:
+    """Press the Proposals page's approve or reject button (``button``) on ``proposal_id``, with ``reason``."""
+    return call_callback(client, PROPOSAL_OUTPUTS,
+                         {"proposals-pick.value": proposal_id, "proposals-approve-confirm.submit_n_clicks":
+                          1 if button == "approve" else None, "proposals-reject-confirm.submit_n_clicks":
+                          1 if button == "reject" else None},
+                         {"proposals-pick.value": proposal_id, "proposals-reason.value": reason},
+                         f"proposals-{button}-confirm.submit_n_clicks")

@@ -15,7 +15,7 @@ from dashboard.settings import DashboardSettings
 from store.audit import list_audit
 from store.policies import active_state
 from store.proposals import get_proposal
-from tests.dashboard.client import call_callback, sign_in
+from tests.dashboard.client import call_callback, decide_proposal, sign_in
 from tests.dashboard.conftest import PASSWORDS, utc_now
 from tests.dashboard.fleet import seed_policies, seed_proposal, seed_turns
 from tests.dashboard.serving import serve_wsgi
@@ -131,25 +131,17 @@ def test_a_csv_export_is_audited_with_who_and_what(served: str, db_engine: Engin
     assert entry.detail["rows"] == response.text.count("\n") - 1
 
 
-def _decide(client: httpx.Client, proposal_id: str, button: str) -> httpx.Response:
-    return call_callback(client, ["proposals-state.children", "proposals-status.children", "proposals-pick.options"],
-                         {"proposals-pick.value": proposal_id, "proposals-approve-confirm.submit_n_clicks":
-                          1 if button == "approve" else None, "proposals-reject-confirm.submit_n_clicks":
-                          1 if button == "reject" else None},
-                         {"proposals-pick.value": proposal_id}, f"proposals-{button}-confirm.submit_n_clicks")
-
-
 def test_approving_a_proposal_activates_its_policy_for_approvers_only(served: str, db_engine: Engine) -> None:
     seed_policies(db_engine)
     proposal = seed_proposal(db_engine)
     with httpx.Client(base_url=served) as viewer:
         sign_in(viewer, "victor", PASSWORDS["victor"])
-        assert "Refused" in _decide(viewer, proposal.id, "approve").text
+        assert "Refused" in decide_proposal(viewer, proposal.id, "approve").text
     assert get_proposal(db_engine, proposal.id).status == "proposed"
     with httpx.Client(base_url=served) as approver:
         sign_in(approver, "alice", PASSWORDS["alice"])
-        assert "v3 is now active (was v1)" in _decide(approver, proposal.id, "approve").text
-        assert "already approved" in _decide(approver, proposal.id, "reject").text
+        assert "v3 is now active (was v1)" in decide_proposal(approver, proposal.id, "approve").text
+        assert "already approved" in decide_proposal(approver, proposal.id, "reject").text
     decided = get_proposal(db_engine, proposal.id)
     assert (decided.status, decided.decided_by) == ("approved", "alice")
     state = active_state(db_engine)
@@ -162,8 +154,8 @@ def test_a_stale_proposal_is_refused_and_can_be_rejected(served: str, db_engine:
     proposal = seed_proposal(db_engine, parent="v2", candidate="v4")  # v1 is active, not its parent v2
     with httpx.Client(base_url=served) as approver:
         sign_in(approver, "ada", PASSWORDS["ada"])
-        assert "was made against v2 but v1 is active" in _decide(approver, proposal.id, "approve").text
-        assert "Rejected the proposal for v4, by ada" in _decide(approver, proposal.id, "reject").text
+        assert "was made against v2 but v1 is active" in decide_proposal(approver, proposal.id, "approve").text
+        assert "Rejected the proposal for v4, by ada" in decide_proposal(approver, proposal.id, "reject").text
     assert get_proposal(db_engine, proposal.id).status == "rejected"
     state = active_state(db_engine)
     assert state is not None and state.version == "v1"

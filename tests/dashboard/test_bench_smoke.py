@@ -24,6 +24,6 @@ def test_a_small_run_measures_every_page(tmp_path: Path) -> None:
         results = measure(engine, repeats=1)
     finally:
         engine.dispose()
-    assert len(results) == 14
+    assert len(results) == 16
     assert all(math.isfinite(r.median_ms) and r.kilobytes > 0 for r in results)
     assert "page /attribution" in render("SQLite", 1.0, 3_000, 10, results)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Engine
 
 from core.pricing import builtin_price_table
@@ -29,8 +29,7 @@ from store.engine import make_engine
 from store.policies import active_state
 from store.proposals import list_proposals
 from store.testing import migrated_sqlite_url
-from tests.conftest import require_or_skip
-from tests.dashboard.browser import CHROMIUM, LAUNCH_ARGS, chromium_available, screenshot, sign_in_page, trace_count
+from tests.dashboard.browser import chromium, screenshot, sign_in_page, trace_count
 from tests.dashboard.conftest import PASSWORDS
 from tests.dashboard.fleet import exact_turn_total, seed_clusters, seed_policies, seed_proposal, seed_turns
 from tests.dashboard.serving import serve_wsgi
@@ -63,11 +62,8 @@ def base_url(settings: DashboardSettings, store: Engine) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require_or_skip(chromium_available(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -132,7 +128,7 @@ def test_an_approver_activates_a_version_and_rolls_back(page: Page, base_url: st
     page.on("dialog", lambda dialog: dialog.accept())
     sign_in_page(page, base_url, "alice", PASSWORDS["alice"])
     page.goto(f"{base_url}/policies")
-    expect(page.locator("#policies-diff")).to_contain_text("~ rule small-turns: when.input_tokens.lt 20000 → 12000")
+    expect(page.locator("#policies-diff")).to_contain_text("changed: estimated input tokens below 20,000 → 12,000")
     page.click("#policies-activate")
     expect(page.locator("#policies-active")).to_contain_text("v2")
     expect(page.locator("#policies-status")).to_contain_text("v2 is now active (was v1), activated by alice")

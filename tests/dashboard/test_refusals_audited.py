@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import Engine
 
 from store.audit import list_audit, verify_audit
-from tests.dashboard.client import call_callback, sign_in
+from tests.dashboard.client import call_callback, decide_proposal, sign_in
 from tests.dashboard.conftest import PASSWORDS, utc_now
 from tests.dashboard.fleet import seed_policies, seed_proposal
 
@@ -29,14 +29,6 @@ def _roll_back(client: httpx.Client) -> httpx.Response:
                          {"policies-version.value": None}, "policies-rollback-confirm.submit_n_clicks")
 
 
-def _decide(client: httpx.Client, proposal_id: str, button: str) -> httpx.Response:
-    return call_callback(client, ["proposals-state.children", "proposals-status.children", "proposals-pick.options"],
-                         {"proposals-pick.value": proposal_id, "proposals-approve-confirm.submit_n_clicks":
-                          1 if button == "approve" else None, "proposals-reject-confirm.submit_n_clicks":
-                          1 if button == "reject" else None},
-                         {"proposals-pick.value": proposal_id}, f"proposals-{button}-confirm.submit_n_clicks")
-
-
 def _close(client: httpx.Client, month: str) -> httpx.Response:
     return call_callback(client, ["chargeback-status.children"], {"chargeback-close-confirm.submit_n_clicks": 1},
                          {"chargeback-month.value": month}, "chargeback-close-confirm.submit_n_clicks")
@@ -49,8 +41,8 @@ def test_actions_refused_for_the_role_are_audited_with_who_and_what(served: str,
     with httpx.Client(base_url=served) as viewer, httpx.Client(base_url=served) as approver:
         sign_in(viewer, "victor", PASSWORDS["victor"])
         sign_in(approver, "alice", PASSWORDS["alice"])
-        for response in (_activate(viewer, "v2"), _roll_back(viewer), _decide(viewer, proposal.id, "approve"),
-                         _decide(viewer, proposal.id, "reject"), _close(viewer, last_month)):
+        for response in (_activate(viewer, "v2"), _roll_back(viewer), decide_proposal(viewer, proposal.id, "approve"),
+                         decide_proposal(viewer, proposal.id, "reject"), _close(viewer, last_month)):
             assert response.status_code == 200 and "Refused" in response.text
         assert viewer.post("/admin/sessions/end", data={"user": "alice"}).status_code == 403
         assert approver.post("/admin/sessions/end", data={"user": "victor"}).status_code == 403
