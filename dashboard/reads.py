@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
-from sqlalchemy import Engine, Select, Text, case, cast, func, select
+from sqlalchemy import Engine, Select, Text, and_, case, cast, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.policy.compile import CompiledPolicy, compile_policy
@@ -128,11 +128,13 @@ def latest_clusters(engine: Engine) -> pl.DataFrame:
 
 
 # --- sessions: search ---------------------------------------------------------------------------
-# A search reads at most SESSION_SCAN turns, newest first, through an index: (developer,
-# started_at) when a developer is named, started_at otherwise; the sessions found are then summed
-# over all of their turns (session_id index). Turns carry no index on repo, so a search by repo
-# alone looks at the newest REPO_SCAN turns of the range (the result says how far back it got).
-SESSION_SCAN = 20_000
+# A search reads a bounded number of turns, newest first, through an index: (developer,
+# started_at) when a developer is named (DEVELOPER_SCAN), started_at otherwise (RECENT_SCAN: the
+# newest sessions only need the newest turns); the sessions found are then summed over all of
+# their turns (session_id index). Turns carry no index on repo, so a search by repo alone looks at
+# the newest REPO_SCAN turns of the range. A result cut short says how far back it read.
+RECENT_SCAN = 5_000
+DEVELOPER_SCAN = 20_000
 REPO_SCAN = 50_000
 SESSION_LIMIT = 200
 SESSION_SCHEMA = {"session_id": pl.String(), "developer": pl.String(), "team": pl.String(), "repo": pl.String(),
@@ -151,8 +153,8 @@ def find_sessions(engine: Engine, *, developer: str | None = None, repo: str | N
                   limit: int = SESSION_LIMIT, scan: int | None = None) -> SessionSearch:
     """Sessions with a turn in [start, end) by ``developer`` in ``repo`` (either may be None: any),
     most recently active first, each summed over all of its turns. ``scan`` bounds the turns read
-    (default: REPO_SCAN for a repo alone, else SESSION_SCAN)."""
-    scan = scan or (REPO_SCAN if repo is not None and developer is None else SESSION_SCAN)
+    (default: DEVELOPER_SCAN with a developer, REPO_SCAN for a repo alone, else RECENT_SCAN)."""
+    scan = scan or (DEVELOPER_SCAN if developer is not None else REPO_SCAN if repo is not None else RECENT_SCAN)
 
     def scanned(*columns: ColumnElement[Any]) -> Select[Any]:
         query = between(select(*columns), turns.c.started_at, start, end)
@@ -194,6 +196,21 @@ def session_rows(engine: Engine, session_ids: list[str]) -> pl.DataFrame:
 
 
 # --- one turn ------------------------------------------------------------------------------------
+MAX_KEYS = 50
+
+
+def turns_by_keys(engine: Engine, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """A few turns (at most MAX_KEYS) by (trace_id, span_id), as row mappings by key. One
+    primary-key equality per key: SQLite does not use the key's index for a row-value IN list."""
+    keys = keys[:MAX_KEYS]
+    if not keys:
+        return {}
+    query = select(*turns.c).where(or_(*(and_(turns.c.trace_id == trace_id, turns.c.span_id == span_id)
+                                         for trace_id, span_id in keys)))
+    with engine.connect() as connection:
+        return {(row["trace_id"], row["span_id"]): dict(row) for row in connection.execute(query).mappings()}
+
+
 def decision_policy(engine: Engine, version: str | None) -> CompiledPolicy | None:
     """The stored policy version a turn was decided under, compiled; None when it is not stored
     (or no longer compiles: the explanation then says its conditions are unknown)."""
@@ -235,16 +252,19 @@ CLUSTER_SESSION_SCHEMA = {"session_id": pl.String(), "developer": pl.String(), "
                           "member_turns": pl.Int64(), "first_at": pl.Datetime("us"), "last_at": pl.Datetime("us")}
 
 
-def cluster_sessions(engine: Engine, run_id: str, cluster: int, *, limit: int = SESSION_LIMIT) -> pl.DataFrame:
-    """The sessions of a cluster's member turns, those with the most members first (a member whose
-    turn the retention job deleted has no session and is left out)."""
+def cluster_sessions(engine: Engine, run_id: str, cluster: int, *,
+                     limit: int = SESSION_LIMIT) -> tuple[pl.DataFrame, int]:
+    """The sessions of a cluster's member turns, those with the most members first, at most
+    ``limit`` of them, and how many there are in all (a member whose turn the retention job
+    deleted has no session and is left out)."""
     members = failure_cluster_members
     count = func.count().label("member_turns")
     query = (select(turns.c.session_id, func.max(turns.c.developer), func.max(turns.c.repo), count,
-                    func.min(turns.c.started_at), func.max(turns.c.started_at))
+                    func.min(turns.c.started_at), func.max(turns.c.started_at), func.count().over())
              .join(turns, (turns.c.trace_id == members.c.trace_id) & (turns.c.span_id == members.c.span_id))
              .where(members.c.run_id == run_id, members.c.cluster == cluster, turns.c.session_id.is_not(None))
              .group_by(turns.c.session_id).order_by(count.desc(), turns.c.session_id).limit(limit))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return pl.DataFrame(rows, schema=CLUSTER_SESSION_SCHEMA, orient="row")
+    total = int(rows[0][-1]) if rows else 0
+    return pl.DataFrame([row[:-1] for row in rows], schema=CLUSTER_SESSION_SCHEMA, orient="row"), total

@@ -18,14 +18,14 @@ from dashboard.components import INTEGER, USD, column, counted, graph, grid, gri
 from dashboard.context import DashboardContext
 from dashboard.figures.failures import NO_CLUSTERS, cluster_size_figure, cluster_trend_figure
 from dashboard.links import cluster_href, markdown_link, session_href, turn_href
-from dashboard.reads import cluster_sessions
+from dashboard.reads import cluster_sessions, turns_by_keys
 from store.cluster_runs import clusters_frame, latest_run_id, member_turns, run_exists
-from store.eval_queries import turn_rows_by_keys
 
 PATH = "/failures"
 TITLE = "Failures"
 PAGE_SIZE = 20
-MEMBER_LIMIT = 500
+MEMBER_LIMIT = 200
+SESSION_LIMIT = 100
 _RUN_ID_LENGTH = 32
 CLUSTER_COLUMNS = [
     link_column("open", "cluster", width=260), column("size", "turns", formatter=INTEGER),
@@ -56,7 +56,7 @@ def _cluster_rows(clusters: pl.DataFrame) -> list[dict[str, Any]]:
 
 def _examples(ctx: DashboardContext, examples: list[str]) -> list[Any]:
     keys = [key for key in map(turn_key, examples) if key is not None]
-    stored = {(row["trace_id"], row["span_id"]): row for row in turn_rows_by_keys(ctx.engine, keys)}
+    stored = turns_by_keys(ctx.engine, keys)
     links: list[Any] = []
     for key in keys:
         turn = stored.get(key)
@@ -88,22 +88,24 @@ def cluster_content(ctx: DashboardContext, run_id: str, cluster: int | None) -> 
     if found.is_empty():
         return [note(f"Run {run_id} has no cluster {cluster}.", "failures-hint")]
     row = found.row(0, named=True)
-    sessions = cluster_sessions(ctx.engine, run_id, cluster)
+    sessions, session_count = cluster_sessions(ctx.engine, run_id, cluster, limit=SESSION_LIMIT)
     members = member_turns(ctx.engine, run_id, cluster=cluster, limit=MEMBER_LIMIT)
     shown = f"the first {len(members)} of {row['size']:,}" if len(members) < row["size"] else f"all {len(members)}"
+    which_sessions = (f"the {sessions.height} with the most of its turns" if sessions.height < session_count
+                      else "all")
     session_rows = grid_rows(sessions)
     for session in session_rows:
         session["session"] = markdown_link(session["session_id"], session_href(session["session_id"]))
     return [
         html.H3(row["name"], id="failures-cluster-name"),
-        html.P(f"{counted(row['size'], 'failing turn')} in {counted(sessions.height, 'session')}, "
+        html.P(f"{counted(row['size'], 'failing turn')} in {counted(session_count, 'session')}, "
                f"${row['cost_usd']:,.2f}. Features: {features_in_words(json.loads(row['features']))}.",
                id="failures-features", className="intro"),
         html.Ul([html.Li(sentence) for sentence in trend_sentences(row["window_counts"], row["trend"])],
                 id="failures-trend"),
         html.P(["Example turns (nearest the cluster's centre): ", *_examples(ctx, row["examples"])],
                id="failures-examples"),
-        html.H4("Sessions"),
+        html.H4(f"Sessions ({which_sessions})"),
         grid("failures-sessions", session_rows, SESSION_COLUMNS, page_size=PAGE_SIZE),
         html.H4(f"Member turns ({shown}, oldest first)"),
         grid("failures-members", _member_rows(members), MEMBER_COLUMNS, page_size=PAGE_SIZE),
@@ -156,6 +158,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
             cluster = _cluster_of((points[0].get("customdata") or [None])[0])
         else:
             cluster = _cluster_of((clicked or {}).get("rowId"))
-        if run_id is None or cluster is None:
-            return cluster_content(ctx, run_id or "", None)
+        # the run id comes back from the browser: anything but a plausible one opens nothing
+        if not isinstance(run_id, str) or not 0 < len(run_id) <= _RUN_ID_LENGTH or cluster is None:
+            return cluster_content(ctx, "", None)
         return cluster_content(ctx, run_id, cluster)

@@ -91,15 +91,17 @@ def test_a_clusters_sessions(db_engine: Engine) -> None:
     now = utc_now()
     fleet = seed_routed(db_engine, now, sessions=24)
     seed_routed_clusters(db_engine, now, fleet)
-    sessions = cluster_sessions(db_engine, RUN_ID, 0)
+    sessions, total = cluster_sessions(db_engine, RUN_ID, 0)
     expected: dict[str, int] = {}
     for _, span in fleet.members[0]:
         session = _session_of(span)
         expected[session] = expected.get(session, 0) + 1
     assert dict(zip(sessions["session_id"], sessions["member_turns"], strict=True)) == expected
+    assert total == len(expected)
     assert sessions["member_turns"].is_sorted(descending=True)
-    assert cluster_sessions(db_engine, RUN_ID, 0, limit=2).height == 2
-    assert cluster_sessions(db_engine, RUN_ID, 99).is_empty()
+    first_two, total = cluster_sessions(db_engine, RUN_ID, 0, limit=2)
+    assert first_two.height == 2 and total == len(expected)  # the total counts every session, not the page
+    assert cluster_sessions(db_engine, RUN_ID, 99)[0].is_empty() and cluster_sessions(db_engine, RUN_ID, 99)[1] == 0
 
 
 def _session_of(span_id: str) -> str:
