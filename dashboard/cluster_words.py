@@ -11,10 +11,10 @@ same measure; the run's own trend is shown too, named for what it measures.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.window_trend import window_trend
 from dashboard.conditions import grouped
 
 # The evaluators whose failures are clustered, as people say them (evals.cluster_features).
@@ -55,27 +55,10 @@ def features_in_words(features: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "no dominant feature"
 
 
-# The clustering's own thresholds (evals.cluster_summary): a trend needs both a large enough
-# ratio of the later half of the windows to the earlier and a z-score beyond ±2.
-RISING, FALLING, TREND_Z, MIN_TREND_COUNT = 1.5, 1 / 1.5, 2.0, 10
-
-
 def count_trend(counts: Sequence[int]) -> str:
-    """rising / steady / falling of the sessions touched per window *as charted*: the later half of
-    the windows against the earlier half. The windows are equally long, so with no change the
-    later half would hold half of the sessions (a binomial test at p = 1/2)."""
-    half = len(counts) // 2
-    early, late = sum(counts[:half]), sum(counts[-half:]) if half else 0
-    total = early + late
-    if half == 0 or total < MIN_TREND_COUNT:
-        return "steady"
-    z = (late - total / 2) / math.sqrt(total / 4)
-    ratio = late / early if early else math.inf
-    if z > TREND_Z and ratio >= RISING:
-        return "rising"
-    if z < -TREND_Z and ratio <= FALLING:
-        return "falling"
-    return "steady"
+    """rising / steady / falling of the sessions touched per window *as charted*: the clustering's
+    own test (core.window_trend), with the same exposure in every window (they are equally long)."""
+    return window_trend(counts, [1] * len(counts))
 
 
 def trend_sentences(counts: Sequence[int], run_trend: str) -> list[str]:
