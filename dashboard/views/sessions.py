@@ -102,9 +102,12 @@ def list_content(ctx: DashboardContext, chosen: SessionQuery) -> list[Any]:
         sessions, cut = found.sessions, found.searched_back_to
         whose = " and ".join(f"{name} {value}" for name, value in (("developer", chosen.developer),
                                                                      ("repo", chosen.repo)) if value) or "anyone"
-        said = (f"{counted(sessions.height, 'session')} of {whose}"
-                f"{' in the range' if chosen.start or chosen.end else ''}, most recently active first"
-                f"{f' (the newest {SESSION_LIMIT})' if sessions.height == SESSION_LIMIT else ''}.")
+        where = " in the range" if chosen.start or chosen.end else ""
+        if sessions.is_empty():
+            said = f"No sessions of {whose}{where}." if chosen.filtered else "No sessions stored yet."
+        else:
+            said = (f"{counted(sessions.height, 'session')} of {whose}{where}, most recently active first"
+                    f"{f' (the newest {SESSION_LIMIT})' if sessions.height == SESSION_LIMIT else ''}.")
         if cut is not None:
             said += (f" The search read turns back to {cut:%Y-%m-%d %H:%M} UTC: set \u201cto\u201d earlier to see "
                      "older sessions.")

@@ -1,6 +1,7 @@
 """The reads behind following a failure to its turns and finding any session, on SQLite and
 PostgreSQL: session search by developer, repo and time (bounded scans that say when they stopped
-short), whole-session sums, a turn's policy version, scores and clusters, a cluster's sessions."""
+short), whole-session sums, a turn's policy version, scores and clusters, a cluster's sessions,
+and the sentence the Sessions page says about what it found."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from core.pricing import builtin_price_table
+from dashboard.context import DashboardContext
 from dashboard.reads import (
     cluster_sessions,
     decision_policy,
@@ -16,6 +19,9 @@ from dashboard.reads import (
     turn_clusters,
     turn_scores,
 )
+from dashboard.session_query import session_query
+from dashboard.settings import DashboardSettings
+from dashboard.views.sessions import list_content
 from ingest.local import LocalIngest, fixed_clock
 from store.testing import sample_turn
 from tests.dashboard.conftest import utc_now
@@ -107,3 +113,19 @@ def test_a_clusters_sessions(db_engine: Engine) -> None:
 def _session_of(span_id: str) -> str:
     # seed_routed numbers turns 100 000 + session × 6 + step; sample_turn's span id is index + 1
     return f"routed-{(int(span_id, 16) - 1 - 100_000) // 6:03d}"
+
+
+def test_the_sessions_page_says_what_it_found(db_engine: Engine) -> None:
+    ctx = DashboardContext(db_engine, DashboardSettings(secret_key="k" * 32), builtin_price_table())
+
+    def found(**query: str) -> str:
+        return str(list_content(ctx, session_query(query))[0].children)
+
+    assert found() == "No sessions stored yet."
+    fleet = seed_routed(db_engine, utc_now(), sessions=8)
+    assert found() == "8 sessions of anyone, most recently active first."
+    assert found(developer="dev1", repo="repo0") == "No sessions of developer dev1 and repo repo0."
+    assert found(session=fleet.sessions[0]) == "The session with that id."
+    assert found(session="nope") == "No session nope is stored."
+    assert found(to="2001-01-01") == "No sessions of anyone in the range."
+    assert found(repo="repo0") == "3 sessions of repo repo0, most recently active first."
