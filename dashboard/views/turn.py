@@ -36,9 +36,9 @@ def _joined(*values: Any) -> str:
 
 def _facts(turn: Mapping[str, Any]) -> list[tuple[str, Any]]:
     session = turn.get("session_id")
-    verified = {True: " (vouched for by the key)", False: " (the client's word)"}.get(turn.get("repo_verified"), "")
+    verified = {True: " (vouched for by the key)", False: " (the client's word)", None: ""}[turn.get("repo_verified")]
     propensity = turn.get("propensity")
-    thinking = {True: "on", False: "off"}.get(turn.get("thinking"), "–")
+    thinking = {True: "on", False: "off", None: "–"}[turn.get("thinking")]
     outcome = f"HTTP {turn.get('status_code')}"
     if turn.get("error_type"):
         outcome += f", {turn['error_type']}" + (f": {turn['error_message']}" if turn.get("error_message") else "")

@@ -22,6 +22,7 @@ from dashboard.reads import (
 from dashboard.session_query import session_query
 from dashboard.settings import DashboardSettings
 from dashboard.views.sessions import list_content
+from dashboard.views.turn import content as turn_page
 from ingest.local import LocalIngest, fixed_clock
 from store.testing import sample_turn
 from tests.dashboard.conftest import utc_now
@@ -129,3 +130,13 @@ def test_the_sessions_page_says_what_it_found(db_engine: Engine) -> None:
     assert found(session="nope") == "No session nope is stored."
     assert found(to="2001-01-01") == "No sessions of anyone in the range."
     assert found(repo="repo0") == "3 sessions of repo repo0, most recently active first."
+
+
+def test_the_turn_page_names_only_stored_turns(db_engine: Engine) -> None:
+    ctx = DashboardContext(db_engine, DashboardSettings(secret_key="k" * 32), builtin_price_table())
+    fleet = seed_routed(db_engine, utc_now(), sessions=4)
+    for trace_id, span_id in [("x" * 32, "0" * 16), ("0" * 31, "0" * 16), ("0" * 32, "0" * 17), ("", "")]:
+        assert str(turn_page(ctx, trace_id, span_id)[0].children).startswith("Not a turn: ")
+    assert str(turn_page(ctx, "0" * 32, "0" * 16)[0].children).startswith("No such turn is stored")
+    shown = str([part.to_plotly_json() for part in turn_page(ctx, *fleet.keys_by_rule["small-turns"][0])])
+    assert "rule small-turns: estimated input" in shown and "/sessions?session=routed-" in shown
