@@ -37,6 +37,7 @@ from core.pricing import Usage, builtin_price_table
 from dashboard.app import create_app
 from dashboard.passwords import hash_password
 from dashboard.settings import DashboardSettings, Role, User
+from store.cluster_runs import run_exists, write_cluster_run
 from store.engine import make_engine
 from store.migrate import upgrade
 from store.policies import activate, create_version
@@ -111,8 +112,9 @@ def _row(rng: random.Random, index: int, session: str, developer: str, team: str
         "parent_agent_id": None, "request_class": "main", "agent_type": None, "prompt_id": None,
         "requested_model": model, "served_model": None if failed else model, "response_id": None,
         "upstream_request_id": None, "target": TARGETS[2 if fell_back and index % 3 == 0 else 1 if fell_back else 0],
-        "region": None, "server_address": None, "policy_version": "v1", "rule": rule, "propensity": 1.0,
-        "fallback_hops": ["anthropic:529", "anthropic-eu:200"] if fell_back else [],
+        "region": None, "provider": None, "server_address": None, "policy_version": "v1", "rule": rule,
+        "propensity": 1.0,
+        "fallback_hops": ["anthropic:529", "anthropic-eu:200"] if fell_back else [], "dropped_capabilities": [],
         "estimated_input_tokens": sum(tokens) - tokens[1] + rng.randrange(-500, 500), "tool_count": 12,
         "thinking": rule == "deep", "stream": True, "input_tokens": tokens[0], "output_tokens": tokens[1],
         "cache_creation_tokens": tokens[2], "cache_read_tokens": tokens[3], "cache_creation_1h_tokens": 0,
@@ -176,6 +178,31 @@ def fill(engine: Engine, count: int, now: datetime) -> float:
     return time.perf_counter() - started
 
 
+CLUSTER_RUN = "bench-run"
+CLUSTERS = 12
+
+
+def write_cluster_run_of_failures(engine: Engine, now: datetime) -> int:
+    """A clustering run as the evals would store it: the last 7 days' failed and fallen-back turns
+    (~4 % of them) dealt into CLUSTERS clusters, the first holding half. Returns the members."""
+    start = now - timedelta(days=7)
+    query = select(turns.c.trace_id, turns.c.span_id).where(
+        turns.c.started_at >= start, (turns.c.ok.is_(False)) | (turns.c.target != TARGETS[0]))
+    with engine.connect() as connection:
+        keys = connection.execute(query).all()
+    members = [{"run_id": CLUSTER_RUN, "trace_id": trace, "span_id": span,
+                "cluster": 0 if n % 2 == 0 else 1 + n % (CLUSTERS - 1)} for n, (trace, span) in enumerate(keys)]
+    sizes = [sum(1 for m in members if m["cluster"] == c) for c in range(CLUSTERS)]
+    write_cluster_run(engine, [
+        {"run_id": CLUSTER_RUN, "cluster": c, "created_at": now, "window_start": start, "window_end": now,
+         "name": f"mode {c:02d} · Edit failures", "size": sizes[c], "cost_usd": Decimal(sizes[c]) / 100,
+         "trend": "steady", "window_counts": [sizes[c] // 40] * 4,
+         "features": {"signal": "tool_failure", "tool": "Edit", "tier": "haiku", "tokens_p10": 12_000},
+         "examples": [f"{m['trace_id']}:{m['span_id']}" for m in members if m["cluster"] == c][:5]}
+        for c in range(CLUSTERS)], members)
+    return len(members)
+
+
 @dataclass(frozen=True, slots=True)
 class PageTime:
     name: str
@@ -184,7 +211,7 @@ class PageTime:
     kilobytes: float
 
 
-def _callback(outputs: list[str], inputs: dict[str, Any], changed: str,
+def _callback(outputs: list[str], inputs: dict[str, Any], changed: str, search: str = "",
               state: dict[str, Any] | None = None) -> dict[str, Any]:
     def prop(name: str) -> dict[str, str]:
         component, _, attribute = name.partition(".")
@@ -193,15 +220,20 @@ def _callback(outputs: list[str], inputs: dict[str, Any], changed: str,
     return {"output": outputs[0] if len(outputs) == 1 else ".." + "...".join(outputs) + "..",
             "outputs": prop(outputs[0]) if len(outputs) == 1 else [prop(o) for o in outputs],
             "inputs": [{**prop(k), "value": v} for k, v in inputs.items()], "changedPropIds": [changed],
-            "state": [{"id": "url", "property": "search", "value": ""}] if changed == "url.pathname" else
+            "state": [{"id": "url", "property": "search", "value": search}] if changed == "url.pathname" else
             [{**prop(k), "value": v} for k, v in (state or {}).items()]}
+
+
+def _page(path: str, search: str = "") -> dict[str, Any]:
+    return _callback(["page.children"], {"url.pathname": path}, "url.pathname", search)
 
 
 def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
     with engine.connect() as connection:
         newest = connection.execute(select(func.max(turns.c.started_at))).scalar_one()
-        recent = connection.execute(select(turns.c.trace_id, turns.c.span_id, turns.c.session_id)
-                                    .order_by(turns.c.started_at.desc()).limit(1)).one()
+        recent = connection.execute(select(turns.c.trace_id, turns.c.span_id, turns.c.session_id, turns.c.developer,
+                                           turns.c.repo).order_by(turns.c.started_at.desc()).limit(1)).one()
+        oldest = connection.execute(select(turns.c.session_id).order_by(turns.c.started_at).limit(1)).scalar_one()
     now = newest + timedelta(minutes=1)
     settings = DashboardSettings(secret_key="bench-secret-0123456789abcdef",
                                  users={"bench": User(password_hash=hash_password(PASSWORD), role=Role.approver)})
@@ -211,7 +243,7 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
     assert client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf": token[1]}).status_code == 302
     month = f"{now:%Y-%m}"
     requests: list[tuple[str, Any]] = [
-        *((f"page {path}", _callback(["page.children"], {"url.pathname": path}, "url.pathname"))
+        *((f"page {path}", _page(path))
           for path in ("/", "/routes", "/attribution", "/sessions", "/failures", "/policies", "/proposals",
                        "/chargeback")),
         ("routes: 30-day shares", _callback(["routes-shares.children"], {"routes-window.value": "30d"},
@@ -222,6 +254,15 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
             "rowId": f"{recent.trace_id}/{recent.span_id}"}}, "routes-turns.cellClicked")),
         ("sessions: one session", _callback(["sessions-detail.children"], {"sessions-list.cellClicked": {
             "rowId": recent.session_id}}, "sessions-list.cellClicked")),
+        ("sessions: the oldest, by id", _page("/sessions", f"?session={oldest}")),
+        ("sessions: by developer", _page("/sessions", f"?developer={recent.developer}")),
+        ("sessions: by repo", _page("/sessions", f"?repo={recent.repo}")),
+        ("sessions: by repo, a week back",
+         _page("/sessions", f"?repo={recent.repo}&to={now - timedelta(days=7):%Y-%m-%d}")),
+        ("turn: one turn and its why", _page("/turn", f"?trace={recent.trace_id}&span={recent.span_id}")),
+        ("failures: the largest cluster", _callback(["failures-detail.children"], {
+            "failures-clusters.cellClicked": {"rowId": "0"}, "failures-sizes.clickData": None},
+            "failures-clusters.cellClicked", state={"failures-run.data": CLUSTER_RUN})),
         ("chargeback: by developer", _callback(
             ["chargeback-preview.rowData", "chargeback-total.children", "chargeback-download.href"],
             {"chargeback-month.value": month, "chargeback-by.value": "developer"}, "chargeback-by.value")),
@@ -229,7 +270,7 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
         ("policies: one version", _callback(["policies-state.children", "policies-status.children"], {
             "policies-version.value": "v1", "policies-activate-confirm.submit_n_clicks": None,
             "policies-rollback-confirm.submit_n_clicks": None}, "policies-version.value",
-            {"policies-version.value": "v1"})),
+            state={"policies-version.value": "v1"})),
     ]
     oldest = list_proposals(engine)[-1:]  # opened by its id, as a link to it would (none in a reused older file)
     requests += [("proposals: an old one", _callback(
@@ -238,7 +279,7 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
          "proposals-reject.disabled"],
         {"proposals-pick.value": p.id, "proposals-approve-confirm.submit_n_clicks": None,
          "proposals-reject-confirm.submit_n_clicks": None}, "proposals-pick.value",
-        {"proposals-pick.value": p.id, "proposals-reason.value": ""})) for p in oldest]
+        state={"proposals-pick.value": p.id, "proposals-reason.value": ""})) for p in oldest]
     results = []
     for name, request in requests:
         times, size = [], 0
@@ -267,6 +308,10 @@ def run(engine: Engine, label: str, count: int, reuse: bool) -> str:
     fill_s = None
     if not (reuse and stored >= count):
         fill_s = fill(engine, count, datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+    if not run_exists(engine, CLUSTER_RUN):  # a store filled before the Failures page had clusters gets them too
+        with engine.connect() as connection:
+            newest = connection.execute(select(func.max(turns.c.started_at))).scalar_one()
+        write_cluster_run_of_failures(engine, newest + timedelta(minutes=1))
     with engine.connect() as connection:
         turn_count = connection.execute(select(func.count()).select_from(turns)).scalar_one()
         rollup_rows = connection.execute(select(func.count()).select_from(rollup_hourly)).scalar_one()

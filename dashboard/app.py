@@ -23,11 +23,13 @@ from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
 from dashboard.session_admin import install_session_admin
 from dashboard.settings import DashboardSettings
-from dashboard.views import attribution, chargeback, failures, overview, policies, proposals, routes, sessions
+from dashboard.views import attribution, chargeback, failures, overview, policies, proposals, routes, sessions, turn
 
 log = logging.getLogger(__name__)
 
 VIEWS = (overview, routes, attribution, sessions, failures, policies, proposals, chargeback)
+# pages reached by links from the others, not from the navigation
+LINKED_VIEWS = (turn,)
 ASSETS = Path(__file__).parent / "assets"
 
 
@@ -52,7 +54,7 @@ def create_app(settings: DashboardSettings, engine: Engine, *, prices: PriceTabl
                assets_folder=str(ASSETS), suppress_callback_exceptions=True, serve_locally=True)
     app.layout = lambda: _shell(ctx)
     _register_router(app, ctx)
-    for view in VIEWS:
+    for view in (*VIEWS, *LINKED_VIEWS):
         view.register(app, ctx)
     return app
 
@@ -86,7 +88,7 @@ def _shell(ctx: DashboardContext) -> html.Div:
 
 
 def _register_router(app: Dash, ctx: DashboardContext) -> None:
-    by_path = {view.PATH: view for view in VIEWS}
+    by_path = {view.PATH: view for view in (*VIEWS, *LINKED_VIEWS)}
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), State("url", "search"))
     def _route(pathname: str | None, search: str | None) -> Any:

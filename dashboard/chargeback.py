@@ -26,6 +26,19 @@ from store.schema import rollup_hourly
 GROUPINGS = ("developer", "team", "repo", "model")
 CSV_COLUMNS = ("period", "group_by", "group", "requests", "unpriced_requests", "input_tokens", "output_tokens",
                "cache_write_tokens", "cache_read_tokens", "cost_usd")
+# What each CSV column means, shown on the Chargeback page (and kept in step with docs/chargeback.md).
+CSV_COLUMN_MEANINGS = {
+    "period": "the month, YYYY-MM; a turn belongs to the month (UTC) in which it started",
+    "group_by": "the grouping asked for: developer, team, repo or model (the same on every row)",
+    "group": "the developer, team, repo or model; empty when the turns did not say",
+    "requests": "LLM calls (turns), failed ones included",
+    "unpriced_requests": "of those, calls whose model had no price: counted, at cost 0",
+    "input_tokens": "uncached input tokens (Anthropic's usage.input_tokens)",
+    "output_tokens": "output tokens",
+    "cache_write_tokens": "tokens written to the prompt cache (5-minute and 1-hour together)",
+    "cache_read_tokens": "tokens read from the prompt cache",
+    "cost_usd": "the cost in USD with 9 decimal places (nano-dollars), exactly as stored: round it as your ledger does",
+}
 EXPORT_ACTION = "chargeback.export"
 NANO = Decimal("0.000000001")
 _NANOS_PER_USD = 1_000_000_000

@@ -88,12 +88,24 @@ def column(field: str, header: str | None = None, *, formatter: dict[str, str] |
 
 
 def grid(grid_id: str, rows: list[dict[str, Any]], columns: Sequence[dict[str, Any]], *, height: int = 360,
-         row_id: str | None = None) -> dag.AgGrid:
+         row_id: str | None = None, page_size: int | None = None) -> dag.AgGrid:
+    """A grid ``height`` pixels high, or, with ``page_size``, as high as its rows, a page at a time
+    (no box that hides rows behind a scroll bar)."""
     options: dict[str, Any] = {"animateRows": False, "suppressCellFocus": False}
+    style: dict[str, Any] = {"height": f"{height}px"}
+    if page_size is not None:
+        options.update(domLayout="autoHeight", pagination=True, paginationPageSize=page_size,
+                       paginationPageSizeSelector=False)
+        style = {}
     kwargs: dict[str, Any] = {}
     if row_id is not None:
         kwargs["getRowId"] = f"params.data.{row_id}"
     return dag.AgGrid(id=grid_id, rowData=rows, columnDefs=list(columns), columnSize="responsiveSizeToFit",
                       defaultColDef={"sortable": True, "filter": True, "resizable": True},
-                      dashGridOptions=options, style={"height": f"{height}px"},
+                      dashGridOptions=options, style=style,
                       **kwargs)
+
+
+def link_column(field: str, header: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A column of Markdown links (dashboard.links.markdown_link), opened in the same tab."""
+    return column(field, header, cellRenderer="markdown", **extra)

@@ -8,15 +8,22 @@ Every read here is bounded: by a time window that an index on ``started_at`` nar
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, Text, cast, select
+from pydantic import ValidationError
+from sqlalchemy import Engine, Select, Text, and_, case, cast, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.policy.compile import CompiledPolicy, compile_policy
+from core.policy.problems import PolicyError
+from store.errors import NotFoundError
 from store.frames import schema_of, to_frame
-from store.schema import failure_clusters, turns
+from store.policies import get_version
+from store.queries import between
+from store.schema import failure_cluster_members, failure_clusters, scores, turns
 
 # The columns a routing decision is explained from (see dashboard.decision), plus what a list shows.
 DECISION_COLUMNS = ("trace_id", "span_id", "started_at", "session_id", "developer", "repo", "requested_model",
@@ -118,3 +125,146 @@ def latest_clusters(engine: Engine) -> pl.DataFrame:
         row["features"] = json.dumps(row["features"], sort_keys=True)
         row["cost_usd"] = float(row["cost_usd"])
     return pl.DataFrame(rows, schema=CLUSTER_SCHEMA, orient="row")
+
+
+# --- sessions: search ---------------------------------------------------------------------------
+# A search reads a bounded number of turns, newest first, through an index: (developer,
+# started_at) when a developer is named (DEVELOPER_SCAN), started_at otherwise (RECENT_SCAN: the
+# newest sessions only need the newest turns); the sessions found are then summed over all of
+# their turns (session_id index). Turns carry no index on repo, so a search by repo alone looks at
+# the newest REPO_SCAN turns of the range. A result cut short says how far back it read.
+RECENT_SCAN = 5_000
+DEVELOPER_SCAN = 20_000
+REPO_SCAN = 50_000
+SESSION_LIMIT = 200
+SESSION_SCHEMA = {"session_id": pl.String(), "developer": pl.String(), "team": pl.String(), "repo": pl.String(),
+                  "turns": pl.Int64(), "errors": pl.Int64(), "cost_usd": pl.Float64(),
+                  "first_at": pl.Datetime("us"), "last_at": pl.Datetime("us")}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSearch:
+    sessions: pl.DataFrame  # SESSION_SCHEMA, most recently active first
+    searched_back_to: datetime | None  # when the scan stopped before the range's start: its oldest turn
+
+
+def find_sessions(engine: Engine, *, developer: str | None = None, repo: str | None = None,
+                  start: datetime | None = None, end: datetime | None = None,
+                  limit: int = SESSION_LIMIT, scan: int | None = None) -> SessionSearch:
+    """Sessions with a turn in [start, end) by ``developer`` in ``repo`` (either may be None: any),
+    most recently active first, each summed over all of its turns. ``scan`` bounds the turns read
+    (default: DEVELOPER_SCAN with a developer, REPO_SCAN for a repo alone, else RECENT_SCAN)."""
+    scan = scan or (DEVELOPER_SCAN if developer is not None else REPO_SCAN if repo is not None else RECENT_SCAN)
+
+    def scanned(*columns: ColumnElement[Any]) -> Select[Any]:
+        query = between(select(*columns), turns.c.started_at, start, end)
+        if developer is not None:
+            query = query.where(turns.c.developer == developer)
+        return query.order_by(turns.c.started_at.desc())
+
+    window = scanned(turns.c.session_id, turns.c.started_at, turns.c.repo).limit(scan).subquery()
+    query = select(window.c.session_id, window.c.started_at)
+    if repo is not None:
+        query = query.where(window.c.repo == repo)
+    # the scan's last turn, if it has that many: an index-only walk (no column outside the index)
+    last = scanned(turns.c.started_at).offset(scan - 1).limit(1)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+        cut_at = connection.execute(last).scalar_one_or_none()
+    newest: dict[str, None] = {}
+    for session_id, _ in sorted(rows, key=lambda row: row[1], reverse=True):
+        if session_id is None:  # a turn without a session id (a side call) is in no session
+            continue
+        newest.setdefault(session_id)
+        if len(newest) == limit:
+            break
+    return SessionSearch(session_rows(engine, list(newest)), cut_at if len(newest) < limit else None)
+
+
+def session_rows(engine: Engine, session_ids: list[str]) -> pl.DataFrame:
+    """SESSION_SCHEMA rows of the given sessions (over all their turns), most recently active first."""
+    if not session_ids:
+        return pl.DataFrame(schema=SESSION_SCHEMA)
+    query = (select(turns.c.session_id, func.max(turns.c.developer), func.max(turns.c.team), func.max(turns.c.repo),
+                    func.count(), func.sum(case((turns.c.ok, 0), else_=1)), func.sum(turns.c.cost_usd),
+                    func.min(turns.c.started_at), func.max(turns.c.started_at))
+             .where(turns.c.session_id.in_(session_ids)).group_by(turns.c.session_id))
+    with engine.connect() as connection:
+        rows = [(*row[:6], float(row[6] or 0), *row[7:]) for row in connection.execute(query)]
+    return (pl.DataFrame(rows, schema=SESSION_SCHEMA, orient="row")
+            .sort(["last_at", "session_id"], descending=[True, False]))
+
+
+# --- one turn ------------------------------------------------------------------------------------
+MAX_KEYS = 50
+
+
+def turns_by_keys(engine: Engine, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """A few turns (at most MAX_KEYS) by (trace_id, span_id), as row mappings by key. One
+    primary-key equality per key: SQLite does not use the key's index for a row-value IN list."""
+    keys = keys[:MAX_KEYS]
+    if not keys:
+        return {}
+    query = select(*turns.c).where(or_(*(and_(turns.c.trace_id == trace_id, turns.c.span_id == span_id)
+                                         for trace_id, span_id in keys)))
+    with engine.connect() as connection:
+        return {(row["trace_id"], row["span_id"]): dict(row) for row in connection.execute(query).mappings()}
+
+
+def decision_policy(engine: Engine, version: str | None) -> CompiledPolicy | None:
+    """The stored policy version a turn was decided under, compiled; None when it is not stored
+    (or no longer compiles: the explanation then says its conditions are unknown)."""
+    if not version:
+        return None
+    try:
+        return compile_policy(get_version(engine, version).policy())
+    except (NotFoundError, PolicyError, ValidationError):
+        return None
+
+
+TURN_SCORE_SCHEMA = {"evaluator": pl.String(), "version": pl.String(), "value": pl.Float64(), "label": pl.String(),
+                     "reason": pl.String()}
+
+
+def turn_scores(engine: Engine, trace_id: str, span_id: str) -> pl.DataFrame:
+    """The evaluators' scores of one turn (primary-key lookup), lowest first."""
+    query = (select(scores.c.evaluator, scores.c.version, scores.c.value, scores.c.label, scores.c.reason)
+             .where(scores.c.trace_id == trace_id, scores.c.span_id == span_id)
+             .order_by(scores.c.value, scores.c.evaluator))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return pl.DataFrame(rows, schema=TURN_SCORE_SCHEMA, orient="row")
+
+
+def turn_clusters(engine: Engine, run_id: str, trace_id: str, span_id: str) -> list[tuple[int, str]]:
+    """(cluster, name) of the clusters of run ``run_id`` that hold the turn (primary-key lookup)."""
+    members = failure_cluster_members
+    query = (select(members.c.cluster, failure_clusters.c.name)
+             .join(failure_clusters, (failure_clusters.c.run_id == members.c.run_id)
+                   & (failure_clusters.c.cluster == members.c.cluster))
+             .where(members.c.run_id == run_id, members.c.trace_id == trace_id, members.c.span_id == span_id))
+    with engine.connect() as connection:
+        return [(int(cluster), str(name)) for cluster, name in connection.execute(query)]
+
+
+# --- a failure cluster's sessions ----------------------------------------------------------------
+CLUSTER_SESSION_SCHEMA = {"session_id": pl.String(), "developer": pl.String(), "repo": pl.String(),
+                          "member_turns": pl.Int64(), "first_at": pl.Datetime("us"), "last_at": pl.Datetime("us")}
+
+
+def cluster_sessions(engine: Engine, run_id: str, cluster: int, *,
+                     limit: int = SESSION_LIMIT) -> tuple[pl.DataFrame, int]:
+    """The sessions of a cluster's member turns, those with the most members first, at most
+    ``limit`` of them, and how many there are in all (a member whose turn the retention job
+    deleted has no session and is left out)."""
+    members = failure_cluster_members
+    count = func.count().label("member_turns")
+    query = (select(turns.c.session_id, func.max(turns.c.developer), func.max(turns.c.repo), count,
+                    func.min(turns.c.started_at), func.max(turns.c.started_at), func.count().over())
+             .join(turns, (turns.c.trace_id == members.c.trace_id) & (turns.c.span_id == members.c.span_id))
+             .where(members.c.run_id == run_id, members.c.cluster == cluster, turns.c.session_id.is_not(None))
+             .group_by(turns.c.session_id).order_by(count.desc(), turns.c.session_id).limit(limit))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    total = int(rows[0][-1]) if rows else 0
+    return pl.DataFrame([row[:-1] for row in rows], schema=CLUSTER_SESSION_SCHEMA, orient="row"), total

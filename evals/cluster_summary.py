@@ -5,7 +5,6 @@ turns (the ones nearest its centre). Pure."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,15 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from core.window_trend import window_trend
 from evals.cluster_features import TOKEN_EDGES, FailureFeatures
 from evals.clusters import Clustering
 
 # A feature names the cluster when at least this share of its turns have it.
 DOMINANT_SHARE = 0.6
-# Later-half rate over earlier-half rate beyond these factors makes a trend.
-RISING, FALLING = 1.5, 1 / 1.5
-TREND_Z = 2.0
-MIN_TREND_COUNT = 10
 EXAMPLES = 5
 _SIGNAL_WORDS = {
     "malformed_tool_input": "malformed tool input",
@@ -86,28 +82,6 @@ def _what(rows: Sequence[FailureFeatures]) -> tuple[str, dict[str, Any]]:
     return _SIGNAL_WORDS.get(signal, signal.replace("_", " ")), facts
 
 
-def _trend(counts: Sequence[int], totals: Sequence[int]) -> str:
-    """Compare the cluster's share of all turns in the later half of the windows with the earlier
-    half. A trend needs both a large enough ratio and a binomial z-score beyond ±2, so a busy day
-    (more turns, so more failures at the same rate) or a handful of turns is not a trend."""
-    half = len(counts) // 2
-    early_count, late_count = sum(counts[:half]), sum(counts[-half:]) if half else 0
-    early_total, late_total = sum(totals[:half]), sum(totals[-half:]) if half else 0
-    count = early_count + late_count
-    if half == 0 or count < MIN_TREND_COUNT or early_total == 0 or late_total == 0:
-        return "steady"
-    share = late_total / (early_total + late_total)
-    expected = count * share
-    z = (late_count - expected) / math.sqrt(count * share * (1 - share))
-    early_rate, late_rate = early_count / early_total, late_count / late_total
-    ratio = late_rate / early_rate if early_rate else math.inf
-    if z > TREND_Z and ratio >= RISING:
-        return "rising"
-    if z < -TREND_Z and ratio <= FALLING:
-        return "falling"
-    return "steady"
-
-
 def window_index(start_ns: int, end_ns: int, windows: int, at_ns: int) -> int:
     span = max(end_ns - start_ns, 1)
     return min(windows - 1, max(0, (at_ns - start_ns) * windows // span))
@@ -135,7 +109,7 @@ def summarise(rows: Sequence[FailureFeatures], clustering: Clustering, *, start_
         nearest = sorted(members, key=lambda i: float(clustering.centroid_distance[i]))[:EXAMPLES]
         summaries.append(ClusterSummary(
             cluster=cluster, name=name, size=len(members), cost_usd=sum(row.cost_usd for row in chosen),
-            trend=_trend(counts, window_totals), window_counts=counts,
+            trend=window_trend(counts, window_totals), window_counts=counts,
             features={**facts, "tier": tier, "tokens_p10": p10},
             examples=[f"{rows[i].trace_id}:{rows[i].span_id}" for i in nearest], members=members,
         ))

@@ -24,7 +24,9 @@ def budget_figure(lines: pl.DataFrame, scope: str, top: int = 25) -> go.Figure:
                    marker={"symbol": "line-ns-open", "size": 18, "line": {"width": 3}, "color": "#333"},
                    hovertemplate="budget $%{x:,.2f}<extra></extra>"),
     ])
-    height = max(260, 30 + 22 * shown.height)
+    # every bar keeps its label: plotly drops every other category label when rows are tight
+    height = max(260, 60 + 26 * shown.height)
     figure.update_layout(base_layout(title, height=height, xaxis={"tickprefix": "$"},
+                                     yaxis={"dtick": 1, "automargin": True, "tickfont": {"size": 11}},
                                      margin={"l": 140, "r": 20, "t": 45, "b": 40}))
     return figure

@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.figures.style import base_layout, empty_figure
+from dashboard.figures.style import base_layout, count_axis, empty_figure
 
 UNKNOWN = "(none)"
 # Longer windows are drawn per day: 720 hourly points per series say less than 30 daily ones.
@@ -14,13 +14,23 @@ DAILY_AFTER_HOURS = 72
 
 
 def share_over_time(route_usage: pl.DataFrame, key: str) -> pl.DataFrame:
-    """(time, <key>, requests) per hour, or per day for windows longer than three days."""
+    """(time, <key>, requests, share) per hour, or per day for windows longer than three days, with
+    every hour (day) between the first and the last present: one without traffic holds 0 for every
+    <key>, so an area chart drops to nothing there instead of drawing across the night."""
     hours = route_usage["hour"].n_unique() if route_usage.height else 0
     span = (route_usage["hour"].max() - route_usage["hour"].min()) if hours else None
     bucket = "1d" if span is not None and span.total_seconds() > DAILY_AFTER_HOURS * 3600 else "1h"
-    return (route_usage.with_columns(pl.col("hour").dt.truncate(bucket).alias("time"),
-                                     pl.col(key).fill_null(UNKNOWN))
-            .group_by("time", key).agg(pl.col("requests").sum()).sort("time", key))
+    sums = (route_usage.with_columns(pl.col("hour").dt.truncate(bucket).alias("time"), pl.col(key).fill_null(UNKNOWN))
+            .group_by("time", key).agg(pl.col("requests").sum()))
+    if sums.is_empty():
+        return sums.with_columns(pl.lit(0.0).alias("share"))
+    times = pl.DataFrame({"time": pl.datetime_range(sums["time"].min(), sums["time"].max(), bucket, eager=True)})
+    grid = times.join(sums.select(key).unique(), how="cross")
+    return (grid.join(sums, on=["time", key], how="left")
+            .with_columns(pl.col("requests").fill_null(0))
+            .with_columns((pl.col("requests") * 100 / pl.col("requests").sum().over("time"))
+                          .fill_nan(0).fill_null(0).alias("share"))
+            .sort("time", key))
 
 
 def share_figure(route_usage: pl.DataFrame, key: str) -> go.Figure:
@@ -30,8 +40,9 @@ def share_figure(route_usage: pl.DataFrame, key: str) -> go.Figure:
     shares = share_over_time(route_usage, key)
     totals = shares.group_by(key).agg(pl.col("requests").sum()).sort("requests", descending=True)
     figure = go.Figure([
-        go.Scatter(x=part["time"].to_list(), y=part["requests"].to_list(), name=name, stackgroup="one",
-                   groupnorm="percent", mode="lines", hovertemplate=f"{name}: %{{y:.1f}}%<extra></extra>")
+        go.Scatter(x=part["time"].to_list(), y=part["share"].to_list(), name=name, stackgroup="one",
+                   mode="lines", customdata=part["requests"].to_list(),
+                   hovertemplate=f"{name}: %{{y:.1f}}% (%{{customdata:,}} requests)<extra></extra>")
         for name in totals[key].to_list()
         for part in [shares.filter(pl.col(key) == name)]
     ])
@@ -46,5 +57,6 @@ def fallback_figure(chains: pl.DataFrame, top: int = 10) -> go.Figure:
     shown = chains.head(top).reverse()
     figure = go.Figure(go.Bar(x=shown["turns"].to_list(), y=shown["chain"].to_list(), orientation="h",
                               hovertemplate="%{y}: %{x} turns<extra></extra>"))
-    figure.update_layout(base_layout(title, margin={"l": 260, "r": 20, "t": 45, "b": 40}))
+    figure.update_layout(base_layout(title, margin={"l": 260, "r": 20, "t": 45, "b": 40},
+                                     xaxis=count_axis(shown["turns"].max(), title="turns")))
     return figure

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import base_layout, empty_figure, floats
+from dashboard.figures.style import base_layout, count_axis, empty_figure, floats
 
 OUTCOME_COLOURS = {"ok": "#3366cc", "error": "#c62828", "fell back": "#ff9900"}
 
@@ -68,5 +68,6 @@ def tool_figure(timeline: pl.DataFrame) -> go.Figure:
     counts = tools.group_by("tool").len("calls").sort(["calls", "tool"], descending=[False, True])
     figure = go.Figure(go.Bar(x=counts["calls"].to_list(), y=counts["tool"].to_list(), orientation="h",
                               name="calls"))
-    figure.update_layout(base_layout(title, height=max(220, 40 + 24 * counts.height)))
+    figure.update_layout(base_layout(title, height=max(220, 40 + 24 * counts.height),
+                                     xaxis=count_axis(counts["calls"].max(), title="calls")))
     return figure

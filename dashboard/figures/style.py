@@ -40,3 +40,13 @@ def empty_figure(title: str, message: str) -> go.Figure:
 def floats(values: Iterable[Decimal | float | int | None]) -> list[float | None]:
     """Money for plotting: figures draw floats; exact values stay in tables and exports."""
     return [None if value is None else float(value) for value in values]
+
+
+def count_axis(largest: float | int | None, **extra: Any) -> dict[str, Any]:
+    """An axis of whole counts: no "0.5 turns" ticks. Plotly picks fractional steps for small
+    ranges, so up to 10 the step is 1; above that its own steps are whole already."""
+    axis: dict[str, Any] = {"rangemode": "tozero", "tickformat": ",d"}
+    if largest is None or largest <= 10:
+        axis["dtick"] = 1
+    axis.update(extra)
+    return axis

@@ -4,13 +4,14 @@ soft or hard."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dash import Dash, html
 
+from core.policy.schema import Budget
 from dashboard.budget_states import SCOPES, budget_lines, spend_by_scope
-from dashboard.components import USD, column, graph, grid, grid_rows, note, page
+from dashboard.components import USD, column, counted, graph, grid, grid_rows, note, page, usd
 from dashboard.context import DashboardContext
 from dashboard.figures.attribution import budget_figure
 from store.balances import month_bounds, month_of
@@ -26,6 +27,16 @@ LINE_COLUMNS = [
 ]
 
 
+def budget_sentence(version: str, budgets: Sequence[Budget]) -> str:
+    """"The active policy v3 sets 2 budgets: each developer $40.00 a month (soft at 80 %, block at
+    110 %); team platform $400.00 a month (…)." — what the bars below are measured against."""
+    if not budgets:
+        return f"The active policy {version} sets no budgets."
+    said = [f"{'each ' + b.scope if b.name == '*' else f'{b.scope} {b.name}'} {usd(b.monthly_usd)} a month "
+            f"(soft at {b.soft:.0%}, {b.action} at {b.hard:.0%})" for b in budgets]
+    return f"The active policy {version} sets {counted(len(budgets), 'budget')}: {'; '.join(said)}."
+
+
 def content(ctx: DashboardContext) -> list[Any]:
     month = month_of(ctx.now())
     usage = rollup_frame(ctx.engine, *month_bounds(month), by=SCOPES)
@@ -36,7 +47,7 @@ def content(ctx: DashboardContext) -> list[Any]:
     if active is None:
         about = note("No policy is active, so no budgets apply.", "attribution-budgets")
     else:
-        about = note(f"Budgets of the active policy {active.version}: {len(budgets)}.", "attribution-budgets")
+        about = note(budget_sentence(active.version, budgets), "attribution-budgets")
     return [
         html.P(f"Month {month} (UTC), to date.", className="intro"), about,
         html.Div([graph(f"attribution-{scope}", budget_figure(lines, scope)) for scope in SCOPES],

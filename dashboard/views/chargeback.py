@@ -9,7 +9,14 @@ from urllib.parse import urlencode
 
 from dash import Dash, Input, Output, State, callback_context, dcc, html
 
-from dashboard.chargeback import GROUPINGS, ChargebackRow, chargeback_rows, months_with_data, total_cost
+from dashboard.chargeback import (
+    CSV_COLUMN_MEANINGS,
+    GROUPINGS,
+    ChargebackRow,
+    chargeback_rows,
+    months_with_data,
+    total_cost,
+)
 from dashboard.components import INTEGER, USD, column, grid, page
 from dashboard.context import DashboardContext
 from dashboard.export_route import EXPORT_PATH
@@ -72,9 +79,17 @@ def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
     ], className="controls")
     return page(TITLE, controls, html.P("", id="chargeback-status", role="status"),
                 html.P(total, id="chargeback-total", className="intro"),
-                grid("chargeback-preview", rows, PREVIEW_COLUMNS, height=420),
-                intro="Costs are exact (nano-dollar precision); the CSV's columns are in docs/chargeback.md. "
+                grid("chargeback-preview", rows, PREVIEW_COLUMNS, height=420), csv_columns(),
+                intro="Costs are exact (nano-dollar precision); what the CSV's columns mean is below the table. "
                       "Closing a month makes its numbers final: ingest then refuses turns dated inside it.")
+
+
+def csv_columns() -> html.Details:
+    return html.Details([
+        html.Summary("What the CSV's columns mean"),
+        html.Table([html.Tr([html.Th(name), html.Td(meaning)]) for name, meaning in CSV_COLUMN_MEANINGS.items()],
+                   className="facts"),
+    ], id="chargeback-columns", open=True)
 
 
 def register(app: Dash, ctx: DashboardContext) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 import polars as pl
 from dash import Dash, Input, Output, dcc, html
@@ -16,7 +15,8 @@ from dashboard.components import INTEGER, USD, column, graph, grid, grid_rows, n
 from dashboard.context import DashboardContext
 from dashboard.decision import explain_decision
 from dashboard.figures.routes import fallback_figure, share_figure
-from dashboard.reads import fallback_chains, one_turn, recent_turns
+from dashboard.links import session_href, turn_href
+from dashboard.reads import decision_policy, fallback_chains, one_turn, recent_turns
 from store.queries import rollup_frame
 
 PATH = "/routes"
@@ -55,8 +55,11 @@ def decision_view(ctx: DashboardContext, key: str | None) -> list[Any]:
     if turn is None:
         return [note("That turn is no longer stored.")]
     session = turn.get("session_id")
-    link = dcc.Link("open its session", href=f"/sessions?session={quote(session)}") if session else None
-    return [html.P(explain_decision(turn, ctx.prices), id="routes-decision-text"), link]
+    links = [dcc.Link("open the turn", href=turn_href(trace_id, span_id))]
+    if session:
+        links += [" · ", dcc.Link("open its session", href=session_href(session))]
+    why = explain_decision(turn, ctx.prices, decision_policy(ctx.engine, turn.get("policy_version")))
+    return [html.P(why, id="routes-decision-text"), html.P(links)]
 
 
 def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.dashboard import fill, measure, render
+from bench.dashboard import fill, measure, render, write_cluster_run_of_failures
 from store.engine import make_engine
 from store.schema import turns
 from store.testing import migrated_sqlite_url
@@ -18,12 +18,14 @@ from store.testing import migrated_sqlite_url
 def test_a_small_run_measures_every_page(tmp_path: Path) -> None:
     engine = make_engine(migrated_sqlite_url(tmp_path))
     try:
-        fill(engine, 3_000, datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        fill(engine, 3_000, now)
+        assert write_cluster_run_of_failures(engine, now) > 0
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(turns)).scalar_one() == 3_000
         results = measure(engine, repeats=1)
     finally:
         engine.dispose()
-    assert len(results) == 16
+    assert len(results) == 22
     assert all(math.isfinite(r.median_ms) and r.kilobytes > 0 for r in results)
     assert "page /attribution" in render("SQLite", 1.0, 3_000, 10, results)

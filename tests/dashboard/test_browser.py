@@ -22,7 +22,7 @@ from core.pricing import builtin_price_table
 from dashboard.app import create_app
 from dashboard.chargeback import chargeback_csv, chargeback_rows
 from dashboard.decision import explain_decision
-from dashboard.reads import one_turn, recent_turns
+from dashboard.reads import decision_policy, one_turn, recent_turns
 from dashboard.settings import DashboardSettings
 from store.balances import month_bounds, month_of
 from store.engine import make_engine
@@ -118,9 +118,11 @@ def test_a_turn_drills_down_to_its_routing_decision(page: Page, base_url: str, s
     newest = recent_turns(store, limit=1).row(0, named=True)
     turn = one_turn(store, newest["trace_id"], newest["span_id"])
     assert turn is not None
-    expected = explain_decision(turn, builtin_price_table())
+    expected = explain_decision(turn, builtin_price_table(), decision_policy(store, turn["policy_version"]))
     expect(page.locator("#routes-decision-text")).to_have_text(expected)
-    assert "estimated tokens →" in expected and "primary 529 → secondary" in expected  # the newest turn fell back
+    # the rule's condition with the turn's value and the threshold; the newest turn fell back (and failed)
+    assert expected.startswith("rule small-turns: estimated input 14 203 tokens < 20 000 → haiku; "
+                               "primary 529 → secondary (policy v1)")
     screenshot(page, "routes-decision")
 
 

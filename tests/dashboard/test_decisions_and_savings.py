@@ -25,14 +25,15 @@ def test_a_decision_reads_as_one_sentence() -> None:
             "target": "secondary", "fallback_hops": ["primary:529", "secondary:200"], "policy_version": "v7",
             "ok": True}
     assert explain_decision(turn, PRICES) == (
-        "rule small-turns fired: 14 203 estimated tokens → haiku tier; primary 529 → secondary (policy v7)")
+        "rule small-turns fired (policy v7 is not stored, so its conditions are unknown) → haiku; "
+        "primary 529 → secondary (policy v7)")
 
 
 def test_a_decision_without_fallback_or_estimate_still_says_where_the_turn_went() -> None:
     turn = {"rule": None, "served_model": "some-unknown-model", "target": "eu", "fallback_hops": [], "ok": False,
             "error_type": "overloaded_error", "policy_version": None}
     assert explain_decision(turn, PRICES) == (
-        "no routing rule recorded: target eu; served by eu, no fallback; failed: overloaded_error")
+        "no routing rule recorded → target eu; served by eu, no fallback; failed: overloaded_error")
 
 
 @pytest.mark.parametrize(("hops", "trail"), [

@@ -21,10 +21,13 @@ from dashboard.figures.overview import (
     tokens_figure,
 )
 from dashboard.figures.routes import fallback_figure, share_figure, share_over_time
-from dashboard.reads import CLUSTER_SCHEMA
 from dashboard.savings import SAVINGS_SCHEMA
 
 NOW = datetime(2026, 11, 20, 15, 30)
+CLUSTER_SCHEMA = {"run_id": pl.String(), "cluster": pl.Int64(), "created_at": pl.Datetime("us"),
+                  "window_start": pl.Datetime("us"), "window_end": pl.Datetime("us"), "name": pl.String(),
+                  "size": pl.Int64(), "cost_usd": pl.Float64(), "trend": pl.String(),
+                  "window_counts": pl.List(pl.Int64()), "features": pl.String(), "examples": pl.List(pl.String())}
 USAGE_SCHEMA = {"hour": pl.Datetime("us"), "model": pl.String(), "requests": pl.Int64(), "errors": pl.Int64(),
                 "input_tokens": pl.Int64(), "output_tokens": pl.Int64(), "cache_write_tokens": pl.Int64(),
                 "cache_read_tokens": pl.Int64(), "cost_usd": pl.Decimal(38, 9)}
@@ -84,6 +87,19 @@ def test_shares_are_hourly_for_short_windows_and_daily_for_long_ones() -> None:
     assert len(share_figure(_routes(0), "rule").data) == 0
 
 
+def test_an_hour_without_requests_is_drawn_as_nothing_not_bridged() -> None:
+    hour = pl.col("hour")
+    night = _routes(24).filter((hour < NOW - timedelta(hours=15)) | (hour > NOW - timedelta(hours=6)))
+    shares = share_over_time(night, "rule")
+    assert shares["time"].n_unique() == 24  # the empty hours are there…
+    empty = shares.filter(pl.col("time") == (NOW.replace(minute=0) - timedelta(hours=10)))
+    assert empty["requests"].to_list() == [0, 0, 0] and empty["share"].to_list() == [0.0, 0.0, 0.0]  # …with nothing
+    busy = shares.filter(pl.col("time") == NOW.replace(minute=0))
+    assert busy["share"].sum() == pytest.approx(100.0)
+    figure = share_figure(night, "rule")
+    assert all(len(trace.x) == 24 and trace.groupnorm is None for trace in figure.data)
+
+
 def test_fallback_chains_figure() -> None:
     chains = pl.DataFrame({"chain": ["a:529 → b:200", "a:timeout → b:200"], "turns": [5, 1]})
     assert list(fallback_figure(chains).data[0].x) == [1, 5]
@@ -100,7 +116,7 @@ def test_budget_figure_colours_bars_by_state() -> None:
 
 
 def test_cluster_figures() -> None:
-    clusters = pl.DataFrame([("r", 0, NOW, "edit misses", 12, 1.5, "rising", [1, 2, 9], "{}", ["a/b"])],
-                            orient="row", schema=CLUSTER_SCHEMA)
+    clusters = pl.DataFrame([("r", 0, NOW, NOW - timedelta(days=3), NOW, "edit misses", 12, 1.5, "rising", [1, 2, 9],
+                              "{}", ["a/b"])], orient="row", schema=CLUSTER_SCHEMA)
     assert len(cluster_size_figure(clusters).data) == 1 and len(cluster_trend_figure(clusters).data) == 1
     assert "No failure clusters yet" in cluster_size_figure(clusters.clear()).layout.annotations[0].text
