@@ -8,6 +8,9 @@ reads the same signing keys. ``python -m switchyard.proxy_process`` runs it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from proxy.app import ProxyApp
 from proxy.bearer import BearerVerifier
 from proxy.settings import ProxySettings
@@ -17,13 +20,16 @@ from store.engine import make_engine
 from store.migrate import upgrade
 
 
-def build_proxy(settings: ProxySettings, signin_settings: SigninSettings | None = None) -> ProxyApp:
+def build_proxy(settings: ProxySettings, signin_settings: SigninSettings | None = None, *,
+                clock: Callable[[], float] = time.time) -> ProxyApp:
+    """The proxy; with sign-in mounted when ``signin_settings`` (by default from the environment) has
+    an issuer. ``clock``: the sign-in service's wall clock (tests move it)."""
     signin_settings = signin_settings if signin_settings is not None else SigninSettings()
     if not signin_settings.enabled:
         return ProxyApp(settings)
     engine = make_engine(signin_settings.database_url, data_dir=signin_settings.data_dir)
     upgrade(engine)  # idempotent; ingest does the same on its start
-    signin = SigninApp(signin_settings, engine=engine)
+    signin = SigninApp(signin_settings, engine=engine, clock=clock)
     bearer = BearerVerifier(signin.keys_file, issuer=signin_settings.base, audience=signin_settings.base)
     signin.on_revocations(bearer.set_revoked)
     app = ProxyApp(settings, signin=signin, bearer=bearer)
