@@ -114,6 +114,9 @@ class TestIdP:
             if self._site is not None:
                 await self._site.stop()
                 self._site = None
+            assert self._runner is not None and self._runner.server is not None
+            for connection in self._runner.server.connections:  # kept-alive ones too: a real outage
+                connection.force_close()
 
         self._call(close())
 
