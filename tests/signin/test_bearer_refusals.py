@@ -115,7 +115,7 @@ def test_an_algorithm_that_is_not_its_keys_is_refused(gateway: SigninGateway) ->
     rsa = new_signing_key("RS256", int(time.time()))
     forged = mint_bearer(ALICE, key=rsa, issuer=gateway.url, audience=gateway.url, now=int(time.time()),
                          ttl_s=600, jti="j", sid="s")
-    header, payload, signature = forged.split(".")
+    _, payload, signature = forged.split(".")
     relabelled = _b64(json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": key.kid}).encode())
     _refused(gateway, f"{relabelled}.{payload}.{signature}", "is not its key's (ES256)")
 
