@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
+from core.identity.claims import Identity, IdentityProblem, admission_problem, identity_from_claims
 from core.identity.keyset import KeySet
 from core.identity.throttle import ClientThrottle
 from signin.oidc import OidcClient
@@ -52,6 +53,21 @@ class SigninContext:
     def idp_origin(self) -> str:
         parts = urlsplit(self.oidc.issuer)
         return f"{parts.scheme}://{parts.netloc}"
+
+    def admission(self, identity: Identity) -> str | None:
+        """Why ``identity`` may not use this gateway (SWITCHYARD_OIDC_ALLOWED_*), or None."""
+        return admission_problem(identity, allowed_domains=self.settings.oidc_allowed_email_domains,
+                                 allowed_groups=self.settings.oidc_allowed_groups)
+
+    def identity_of(self, claims: dict[str, Any]) -> Identity:
+        """The developer verified ID token claims name, if they may use this gateway; IdentityProblem
+        saying why not otherwise."""
+        identity = identity_from_claims(claims, developer_claim=self.settings.oidc_developer_claim,
+                                        groups_claim=self.settings.oidc_groups_claim)
+        problem = self.admission(identity)
+        if problem is not None:
+            raise IdentityProblem(problem)
+        return identity
 
     def now(self) -> float:
         return self.clock()

@@ -14,7 +14,7 @@ import re
 import secrets
 
 from core.identity.bearer import LEEWAY_S, TokenProblem, looks_like_jwt, mint_bearer, verify_bearer
-from core.identity.claims import Identity, IdentityProblem, identity_from_claims
+from core.identity.claims import Identity, IdentityProblem
 from core.identity.device import answer_poll, new_user_code, secret_hash
 from core.identity.refresh import RefreshState, refresh_refusal
 from core.identity.sealed import SealBroken, box_for, seal, unseal
@@ -164,12 +164,11 @@ async def _recheck_at_idp(ctx: SigninContext, row: StoredRefresh, presented: str
     if isinstance(answer.get("id_token"), str):
         try:
             claims = await ctx.oidc.verify_id_token(answer["id_token"], nonce=None)
-            identity = identity_from_claims(claims, developer_claim=ctx.settings.oidc_developer_claim,
-                                            groups_claim=ctx.settings.oidc_groups_claim)
+            identity = ctx.identity_of(claims)
         except IdTokenInvalid as invalid:
             raise IdpUnavailable(f"the IdP's refreshed ID token does not verify: {invalid}") from invalid
         except IdentityProblem as problem:
-            return f"the developer's IdP claims no longer name a developer: {problem}"
+            return f"the developer may no longer sign in: {problem}"
         if identity.subject != row.identity.subject:
             return "the IdP answered for another user"
     new_refresh = answer.get("refresh_token")
@@ -212,6 +211,11 @@ async def _refresh_grant(ctx: SigninContext, form: dict[str, str], send: Send) -
             await oauth_error(send, "invalid_grant", rechecked, 401)
             return
         identity, idp_refresh = rechecked
+    problem = ctx.admission(identity)  # the allowed domains or groups may have changed since the sign-in
+    if problem is not None:
+        await _end_sign_in(ctx, row, problem)
+        await oauth_error(send, "invalid_grant", problem, 401)
+        return
     tokens = await _issue(ctx, identity, sid=row.sid, idp_refresh=idp_refresh,
                           session_ends_at=seconds(row.session_ends_at), now=now, replaces=token_hash)
     await respond_json(send, 200, tokens)

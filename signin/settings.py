@@ -45,6 +45,10 @@ class SigninSettings(BaseSettings):
     # offline_access: the IdP's refresh token lets each refresh ask the IdP whether the developer is
     # still there. Okta needs "groups" added for its groups claim.
     oidc_scopes: str = "openid email profile offline_access"
+    # Who may sign in at all (empty: everyone the IdP vouches for; Google, for one, vouches for any
+    # account): a verified email in one of these domains, and membership of one of these groups.
+    oidc_allowed_email_domains: tuple[str, ...] = ()
+    oidc_allowed_groups: tuple[str, ...] = ()
     # The base URL developers /login to (also the issuer and audience of the tokens signed here).
     public_url: str | None = None
 

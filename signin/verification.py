@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from core.identity.claims import IdentityProblem, identity_from_claims
+from core.identity.claims import IdentityProblem
 from core.identity.device import GrantStatus, normalize_user_code, secret_hash
 from core.identity.sealed import seal
 from core.ratelimit import retry_after_header
@@ -169,8 +169,7 @@ async def callback(ctx: SigninContext, scope: Scope, send: Send) -> None:
         if not isinstance(id_token, str):
             raise IdTokenInvalid("the IdP sent no ID token (is the openid scope allowed for this client?)")
         claims = await ctx.oidc.verify_id_token(id_token, nonce=grant.login_nonce)
-        identity = identity_from_claims(claims, developer_claim=ctx.settings.oidc_developer_claim,
-                                        groups_claim=ctx.settings.oidc_groups_claim)
+        identity = ctx.identity_of(claims)
     except IdpUnavailable as unavailable:
         log.warning("verification callback: the IdP is unavailable: %s", unavailable)
         await _html(ctx, send, 503, _unreachable(ctx, grant))

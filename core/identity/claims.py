@@ -71,9 +71,26 @@ def identity_from_claims(claims: Mapping[str, object], *, developer_claim: str =
         raise IdentityProblem(f"the {developer_claim!r} claim cannot name a developer: {problem}")
     email = claims.get("email")
     email = email if isinstance(email, str) and email else None
-    if developer_claim == "email" and claims.get("email_verified") is False:
-        # An unverified address is whatever the user typed: it must not name whose budget is spent.
-        raise IdentityProblem("the IdP says this email address is not verified")
+    if claims.get("email_verified") is False:
+        # An unverified address is whatever the user typed: it must not name whose budget is spent,
+        # nor pass an email-domain check.
+        if developer_claim == "email":
+            raise IdentityProblem("the IdP says this email address is not verified")
+        email = None
     if email is not None and identity_problem("email", email) is not None:
         email = None
     return Identity(subject=subject, developer=developer, email=email, groups=_groups(claims, groups_claim))
+
+
+def admission_problem(identity: Identity, *, allowed_domains: tuple[str, ...] = (),
+                      allowed_groups: tuple[str, ...] = ()) -> str | None:
+    """Why this developer may not use the gateway although the IdP vouched for them (an IdP such as
+    Google signs in any account), or None. Empty lists admit everyone."""
+    if allowed_domains:
+        domain = identity.email.rpartition("@")[2].lower() if identity.email else ""
+        if domain not in {d.lower().lstrip("@") for d in allowed_domains}:
+            shown = identity.email or "this account (no verified email)"
+            return f"{shown} is not in an email domain allowed to use this gateway"
+    if allowed_groups and not set(identity.groups) & set(allowed_groups):
+        return "you are not in a group allowed to use this gateway: ask your administrator to add you to one"
+    return None

@@ -119,3 +119,16 @@ def test_wrong_methods_and_unknown_forms(gateway: SigninGateway) -> None:
     typed = gateway.browser().http.post(gateway.url + "/device", content=b'{"user_code": "x"}',
                                          headers={"content-type": "application/json", "origin": gateway.url})
     assert typed.status_code == 415
+
+
+def test_only_allowed_groups_and_domains_may_sign_in(tmp_path: Path) -> None:
+    with signin_gateway(tmp_path, migrated_sqlite_url(tmp_path), oidc_allowed_groups=("platform",)) as gateway:
+        client, browser = gateway.client(), gateway.browser()
+        code = client.ask()
+        refused = browser.sign_in(code["user_code"], "bob", "bob-password")  # payments, claude-users
+        assert refused.status_code == 403 and "not in a group allowed" in refused.text
+        assert browser.sign_in(client.ask()["user_code"], "alice", "alice-password").status_code == 200
+    with signin_gateway(tmp_path / "2", migrated_sqlite_url(tmp_path / "2"),
+                        oidc_allowed_email_domains=("corp.example",)) as gateway:
+        page = gateway.browser().sign_in(gateway.client().ask()["user_code"], "alice", "alice-password")
+        assert page.status_code == 403 and "not in an email domain allowed" in page.text

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from core.identity.claims import MAX_GROUPS, IdentityProblem, identity_from_claims
+from core.identity.claims import MAX_GROUPS, IdentityProblem, admission_problem, identity_from_claims
 from core.identity.device import (
     USER_CODE_ALPHABET,
     DeviceGrant,
@@ -96,3 +96,19 @@ def test_refresh_rules(state: RefreshState | None, ends: float | None, now: floa
         assert refusal is None
     else:
         assert refusal is not None and refused in refusal.reason and refusal.revoke_sign_in is revokes
+
+
+@pytest.mark.parametrize(("identity_claims", "domains", "groups", "refused"), [
+    (BASE, (), (), None),
+    (BASE, ("example.com",), (), None),
+    (BASE, ("@EXAMPLE.com",), ("eng",), None),
+    (BASE, ("example.org",), (), "not in an email domain allowed"),
+    ({**BASE, "email_verified": False, "preferred_username": "alice"}, ("example.com",), (), "no verified email"),
+    (BASE, (), ("payments",), "not in a group allowed"),
+])
+def test_who_may_use_the_gateway(identity_claims: dict[str, object], domains: tuple[str, ...],
+                                 groups: tuple[str, ...], refused: str | None) -> None:
+    claim = "preferred_username" if "preferred_username" in identity_claims else "email"
+    identity = identity_from_claims(identity_claims, developer_claim=claim)
+    problem = admission_problem(identity, allowed_domains=domains, allowed_groups=groups)
+    assert (problem is None) if refused is None else (problem is not None and refused in problem)
