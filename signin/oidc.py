@@ -64,7 +64,7 @@ class OidcClient:
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._jwks: jwt.PyJWKSet | None = None
-        self._jwks_at = 0.0
+        self._jwks_at = -JWKS_REFETCH_MIN_S  # when a kid was last looked up again
 
     @property
     def where(self) -> str:
@@ -140,21 +140,26 @@ class OidcClient:
     async def refresh(self, refresh_token: str) -> dict[str, Any]:
         return await self._token_request(prepare_token_request("refresh_token", refresh_token=refresh_token))
 
+    async def _fetch_jwks(self) -> jwt.PyJWKSet:
+        metadata = await self.metadata()
+        try:
+            return jwt.PyJWKSet.from_dict(await self._get_json(metadata["jwks_uri"]))
+        except jwt.PyJWTError as error:
+            raise IdpUnavailable(f"{self.where}'s JWKS holds no usable key") from error
+
     async def _signing_key(self, kid: str | None) -> jwt.PyJWK:
+        if self._jwks is None:
+            self._jwks = await self._fetch_jwks()
         for attempt in (0, 1):
-            now = time.monotonic()
-            stale = self._jwks is None or (attempt == 1 and now - self._jwks_at >= JWKS_REFETCH_MIN_S)
-            if stale:
-                metadata = await self.metadata()
-                try:
-                    self._jwks = jwt.PyJWKSet.from_dict(await self._get_json(metadata["jwks_uri"]))
-                except jwt.PyJWTError as error:
-                    raise IdpUnavailable(f"{self.where}'s JWKS holds no usable key") from error
-                self._jwks_at = now
-            assert self._jwks is not None
             for key in self._jwks.keys:
                 if kid is None or key.key_id == kid:
                     return key
+            # An unknown kid: the IdP rotated. Fetch again, but not more often than every
+            # JWKS_REFETCH_MIN_S (tokens with made-up kids must not turn into a flood at the IdP).
+            now = time.monotonic()
+            if attempt == 1 or now - self._jwks_at < JWKS_REFETCH_MIN_S:
+                break
+            self._jwks, self._jwks_at = await self._fetch_jwks(), now
         raise IdTokenInvalid("the ID token is signed with a key the IdP does not publish")
 
     async def verify_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, Any]:
