@@ -12,12 +12,8 @@ import time
 from collections.abc import Callable
 
 from proxy.app import ProxyApp
-from proxy.bearer import BearerVerifier
 from proxy.settings import ProxySettings
-from signin.app import SigninApp
 from signin.settings import SigninSettings
-from store.engine import make_engine
-from store.migrate import upgrade
 
 
 def build_proxy(settings: ProxySettings, signin_settings: SigninSettings | None = None, *,
@@ -27,6 +23,12 @@ def build_proxy(settings: ProxySettings, signin_settings: SigninSettings | None 
     signin_settings = signin_settings if signin_settings is not None else SigninSettings()
     if not signin_settings.enabled:
         return ProxyApp(settings)
+    # Only now: a proxy without sign-in never loads the store (SQLAlchemy, Alembic) at all.
+    from proxy.bearer import BearerVerifier
+    from signin.app import SigninApp
+    from store.engine import make_engine
+    from store.migrate import upgrade
+
     engine = make_engine(signin_settings.database_url, data_dir=signin_settings.data_dir)
     upgrade(engine)  # idempotent; ingest does the same on its start
     signin = SigninApp(signin_settings, engine=engine, clock=clock)
