@@ -16,7 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.identity.bearer import BearerClaims, TokenProblem, UnknownKey, looks_like_jwt, verify_bearer
+from core.identity.bearer import (
+    BearerClaims,
+    TokenProblem,
+    UnknownKey,
+    check_current,
+    looks_like_jwt,
+    verify_bearer,
+)
 from core.identity.keyset import VerifyingKey, keyset_from_document
 from core.keys import KeyRecord
 
@@ -27,6 +34,9 @@ log = logging.getLogger("switchyard.proxy")
 CHECK_EVERY_S = 5.0
 # An unknown kid re-reads the file at most this often (a flood of forged kids costs one read a second).
 UNKNOWN_KID_RELOAD_S = 1.0
+# Verified tokens remembered (a signature check costs ~100× a virtual key's hash, and a developer's
+# CLI sends the same bearer for its whole hour); the oldest are forgotten first past this many.
+REMEMBERED_TOKENS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +49,9 @@ class BearerRecord(KeyRecord):
 
 
 class BearerVerifier:
-    def __init__(self, keys_file: Path, *, issuer: str, audience: str) -> None:
+    def __init__(self, keys_file: Path, *, issuer: str, audience: str, remember: int = REMEMBERED_TOKENS) -> None:
         self._file = keys_file
+        self._remember = remember
         self.issuer = issuer
         self.audience = audience
         self._keys: dict[str, VerifyingKey] = {}
@@ -48,6 +59,9 @@ class BearerVerifier:
         self._checked = 0.0
         self._unknown_reload = 0.0
         self.revoked: frozenset[str] = frozenset()
+        # token → (what verifying it gave, the record built from it): checked again on every use for
+        # what can change (expiry, revocation, its key still in the file), never re-verified.
+        self._verified: dict[str, tuple[BearerClaims, BearerRecord]] = {}
         self._reload()
 
     def set_revoked(self, revoked: frozenset[str]) -> None:
@@ -80,6 +94,13 @@ class BearerVerifier:
         if now - self._checked >= CHECK_EVERY_S:
             self._checked = now
             self._reload()
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[0].kid in self._keys:
+            try:
+                check_current(remembered[0], now=int(time.time()), revoked=self.revoked)
+            except TokenProblem as problem:
+                raise ProxyError("authentication_error", str(problem)) from None
+            return remembered[1]
         try:
             try:
                 verified = self._verify(token)
@@ -92,6 +113,11 @@ class BearerVerifier:
         except TokenProblem as problem:
             raise ProxyError("authentication_error", str(problem)) from None
         identity = verified.identity
-        return BearerRecord(key_id=f"bearer:{identity.subject}"[:128], salt="", secret_hash="",
-                            developer=identity.developer, team=identity.team, email=identity.email,
-                            groups=identity.groups, sid=verified.sid)
+        record = BearerRecord(key_id=f"bearer:{identity.subject}"[:128], salt="", secret_hash="",
+                              developer=identity.developer, team=identity.team, email=identity.email,
+                              groups=identity.groups, sid=verified.sid)
+        if len(self._verified) >= self._remember:
+            for stale in list(self._verified)[: max(1, self._remember // 10)]:
+                del self._verified[stale]
+        self._verified[token] = (verified, record)
+        return record

@@ -41,6 +41,7 @@ class BearerClaims:
     jti: str  # this token
     sid: str  # the sign-in it belongs to (refreshes keep it; revoking it ends them all)
     expires_at: int
+    kid: str = ""  # the key that signed it
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -107,8 +108,8 @@ def _identity(claims: Mapping[str, object]) -> Identity:
 def verify_bearer(token: str, *, keys: Mapping[str, VerifyingKey], issuer: str, audience: str, now: int,
                   revoked: frozenset[str] = frozenset(), leeway_s: int = LEEWAY_S,
                   allow_expired: bool = False) -> BearerClaims:
-    """The claims of a valid token; TokenProblem (with the reason) for any other. ``allow_expired``:
-    for revocation, which may name a token that has just expired."""
+    """The claims of a valid token; TokenProblem (with the reason) for any other. ``allow_expired``
+    skips expiry and revocation: for revoking, which may name a token that has just expired."""
     header = _header(token)
     alg, kid = header.get("alg"), header.get("kid")
     if alg not in ALGORITHMS:
@@ -126,10 +127,18 @@ def verify_bearer(token: str, *, keys: Mapping[str, VerifyingKey], issuer: str, 
     expires_at, jti, sid = claims.get("exp"), claims.get("jti"), claims.get("sid")
     if not isinstance(expires_at, int) or not isinstance(jti, str) or not isinstance(sid, str):
         raise TokenProblem("the bearer token's exp, jti or sid claim is malformed")
-    if now >= expires_at + leeway_s and not allow_expired:
-        when = datetime.fromtimestamp(expires_at, UTC).isoformat(timespec="seconds")
+    verified = BearerClaims(_identity(claims), jti, sid, expires_at, key.kid)
+    if not allow_expired:
+        check_current(verified, now=now, revoked=revoked, leeway_s=leeway_s)
+    return verified
+
+
+def check_current(claims: BearerClaims, *, now: int, revoked: frozenset[str], leeway_s: int = LEEWAY_S) -> None:
+    """What can change after a token was verified: it expires, or it (or its sign-in) is revoked. A
+    verifier that remembers verified tokens checks this on every use (TokenProblem otherwise)."""
+    if now >= claims.expires_at + leeway_s:
+        when = datetime.fromtimestamp(claims.expires_at, UTC).isoformat(timespec="seconds")
         raise TokenProblem(f"the bearer token expired at {when} (Claude Code refreshes it on its own; "
                            "otherwise run /login)")
-    if jti in revoked or sid in revoked:
+    if claims.jti in revoked or claims.sid in revoked:
         raise TokenProblem("the bearer token was revoked (signed out, or access withdrawn): run /login")
-    return BearerClaims(_identity(claims), jti, sid, expires_at)
