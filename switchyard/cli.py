@@ -104,8 +104,12 @@ def doctor() -> None:
     from proxy.settings import ProxySettings
 
     from .doctor import run_checks
+    from .doctor_signin import signin_check
 
     checks = run_checks(ProxySettings())
+    signin = signin_check()
+    if signin is not None:
+        checks.append(signin)
     table = Table("check", "", "detail", title="switchyard doctor")
     for check in checks:
         table.add_row(check.name, "[green]ok[/green]" if check.ok else "[red]problem[/red]", check.detail)
