@@ -49,6 +49,10 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def load_or_create(path: Path, alg: str, now: int) -> KeySet:
+    """The key set in ``path``, created first if there is none. An existing file is only read, so it
+    may sit on a read-only volume (a mounted secret) when rotation is off."""
+    if path.exists():
+        return read_keys(path)
     with _locked(path):
         if not path.exists():
             _write(path, KeySet((new_signing_key(alg, now),)))
@@ -56,7 +60,10 @@ def load_or_create(path: Path, alg: str, now: int) -> KeySet:
 
 
 def rotate_if_due(path: Path, now: int, *, rotate_after_s: int, keep_retired_s: int) -> KeySet:
-    """The key set after a rotation check (written back when it changed)."""
+    """The key set after a rotation check, written back when it changed (under the lock, checked
+    again there: another process may have rotated meanwhile). Nothing due: only read."""
+    if rotated(read_keys(path), now, rotate_after_s=rotate_after_s, keep_retired_s=keep_retired_s) is None:
+        return read_keys(path)
     with _locked(path):
         keyset = read_keys(path)
         changed = rotated(keyset, now, rotate_after_s=rotate_after_s, keep_retired_s=keep_retired_s)
