@@ -26,6 +26,7 @@ COPY optimizer optimizer
 COPY dashboard dashboard
 COPY proxy proxy
 COPY serving serving
+COPY signin signin
 COPY sim sim
 COPY switchyard switchyard
 # The project as a wheel (not editable: the source tree stays in this stage), then byte-compiled

@@ -30,7 +30,8 @@ from core.ratelimit import TokenBucket, retry_after_header
 from core.spans import Turn
 
 from .admission import Admission
-from .asgi import Receive, Scope, Send
+from .asgi import MountedApp, Receive, Scope, Send
+from .bearer import BearerVerifier
 from .breaker import CircuitBreaker
 from .budget_gate import BudgetGate
 from .control import ControlPlane
@@ -59,8 +60,12 @@ _JSON_PATHS = ("/v1/messages",)
 
 
 class ProxyApp:
-    def __init__(self, settings: ProxySettings, *, export_transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: ProxySettings, *, export_transport: httpx.AsyncBaseTransport | None = None,
+                 signin: MountedApp | None = None, bearer: BearerVerifier | None = None) -> None:
         self.settings = settings
+        # /login (issue 18): the sign-in service's paths, and its bearer tokens beside virtual keys.
+        self.signin = signin
+        self.bearer = bearer
         self.provider_keys = settings.all_provider_keys()
         # one memo of the price table's answers: the tier asked per request, the cost of each turn
         self.prices = PriceMemo(builtin_price_table())
@@ -176,6 +181,8 @@ class ProxyApp:
                 await _respond(send, 200, orjson.dumps({"status": "ok", "policy": self.routing.version}))
             elif path == "/metrics":
                 await _respond(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
+            elif self.signin is not None and self.signin.serves(path):
+                await self.signin(scope, receive, send)
             else:
                 await _respond(send, 404, error_body("not_found_error", f"no route for {path}", request_id()))
         elif kind == "lifespan":
@@ -295,6 +302,8 @@ class ProxyApp:
         it lists one and the request names none, ``headers`` gets that one, so the facts, budgets
         and span read it like a header the client sent."""
         presented = presented_key(headers)
+        if self.bearer is not None and presented is not None and self.bearer.claims(presented):
+            return self.bearer.authenticate(presented), False  # a /login bearer (proxy/bearer.py); 401 if bad
         if self.settings.passthrough and (presented is None or parse_key(presented) is None):
             return None, True
         if presented is None:

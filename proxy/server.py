@@ -35,12 +35,13 @@ def uvicorn_config(app: ProxyApp, settings: ProxySettings) -> uvicorn.Config:
     )
 
 
-def main(settings: ProxySettings | None = None) -> None:
+def main(settings: ProxySettings | None = None, app: ProxyApp | None = None) -> None:
+    """Serve ``app`` (by default a plain proxy; switchyard.proxy_process builds one with sign-in)."""
     settings = settings or ProxySettings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every background request (snapshot polls, span export) at INFO: too chatty.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
-    app = ProxyApp(settings)
+    app = app if app is not None else ProxyApp(settings)
     tune_gc()
     app.jobs.append(collect_garbage)
     uvicorn.Server(uvicorn_config(app, settings)).run()

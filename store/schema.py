@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -323,4 +324,64 @@ alerts_sent = Table(
     Column("key", Text, primary_key=True),
     Column("kind", String(64), nullable=False),
     Column("claimed_at", DateTime(), nullable=False),
+)
+
+# --- sign-in (Claude Code's /login through the company's IdP; core.identity) ----------------------
+# A device-flow grant, from Claude Code's request for a code until its tokens are handed out (or it
+# expires). Secrets are never stored: the device code and the sign-in state as their SHA-256, the
+# IdP's refresh token sealed to a key only the device code opens (core.identity.sealed).
+signin_device_grants = Table(
+    "signin_device_grants",
+    metadata,
+    Column("device_code_hash", String(64), primary_key=True),
+    Column("user_code", String(16), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False, index=True),
+    Column("interval_s", Integer, nullable=False),
+    Column("last_poll_at", DateTime()),
+    Column("client_ip", Text),
+    Column("surface", String(64)),
+    Column("box", LargeBinary, nullable=False),
+    # the browser's sign-in at the IdP: state (hash), nonce, PKCE verifier, the browser's cookie (hash)
+    Column("login_state_hash", String(64), unique=True),
+    Column("login_nonce", Text),
+    Column("login_verifier", Text),
+    Column("browser_hash", String(64)),
+    Column("approval_hash", String(64)),
+    # who signed in (core.identity.claims.Identity), once they have
+    Column("subject", Text),
+    Column("developer", Text),
+    Column("email", Text),
+    Column("groups", Json),
+    Column("idp_refresh_sealed", LargeBinary),
+)
+
+# Refresh tokens (as their SHA-256), one family per sign-in (sid): each is used once, then "rotated".
+signin_refresh_tokens = Table(
+    "signin_refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("sid", String(64), nullable=False, index=True),
+    Column("state", String(16), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("session_ends_at", DateTime(), nullable=False, index=True),
+    Column("used_at", DateTime()),
+    Column("subject", Text, nullable=False),
+    Column("developer", Text, nullable=False),
+    Column("email", Text),
+    Column("groups", Json, nullable=False),
+    Column("idp_refresh_sealed", LargeBinary),
+)
+
+# Bearer tokens refused before they expire: one token (its jti) or a whole sign-in (its sid). Proxies
+# load the live ones; a row is forgotten once nothing it names can still verify.
+signin_revocations = Table(
+    "signin_revocations",
+    metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("revoked_at", DateTime(), nullable=False),
+    Column("forget_after", DateTime(), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
 )

@@ -43,9 +43,11 @@ def proxy(
     host: Annotated[str | None, typer.Option(help="Listen address (SWITCHYARD_PROXY_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (SWITCHYARD_PROXY_PORT).")] = None,
 ) -> None:
-    """Run the proxy alone (settings from SWITCHYARD_* environment variables)."""
-    from proxy.server import main as run_proxy
+    """Run the proxy alone (settings from SWITCHYARD_* environment variables; with
+    SWITCHYARD_OIDC_ISSUER, developers sign in with /login: docs/identity.md)."""
     from proxy.settings import ProxySettings
+
+    from .proxy_process import main as run_proxy
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     run_proxy(ProxySettings(**overrides))  # type: ignore[arg-type]
@@ -102,8 +104,12 @@ def doctor() -> None:
     from proxy.settings import ProxySettings
 
     from .doctor import run_checks
+    from .doctor_signin import signin_check
 
     checks = run_checks(ProxySettings())
+    signin = signin_check()
+    if signin is not None:
+        checks.append(signin)
     table = Table("check", "", "detail", title="switchyard doctor")
     for check in checks:
         table.add_row(check.name, "[green]ok[/green]" if check.ok else "[red]problem[/red]", check.detail)

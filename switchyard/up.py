@@ -55,8 +55,10 @@ def run_up(options: UpOptions) -> int:
             "SWITCHYARD_SNAPSHOT_TOKENS": json.dumps([snapshot_token]),
             "SWITCHYARD_INGEST_TOKENS": json.dumps(ingest_tokens), "SWITCHYARD_KEYS_FILE": keys_file,
         }, ingest_url + "/readyz", timeout_s=60)
-        supervisor.start("proxy", ["-m", "proxy"], {
+        # The proxy, with /login's sign-in service mounted when SWITCHYARD_OIDC_ISSUER is set.
+        supervisor.start("proxy", ["-m", "switchyard.proxy_process"], {
             "SWITCHYARD_PROXY_HOST": options.proxy_host, "SWITCHYARD_PROXY_PORT": str(options.proxy_port),
+            "SWITCHYARD_DATA_DIR": str(options.data_dir),
             "SWITCHYARD_OTLP_ENDPOINT": ingest_url + "/v1/traces",
             "SWITCHYARD_SNAPSHOT_URL": ingest_url + "/v1/snapshot",
             "SWITCHYARD_SNAPSHOT_TOKEN": snapshot_token, "SWITCHYARD_OTLP_TOKEN": otlp_token,

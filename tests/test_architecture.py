@@ -31,8 +31,8 @@ def test_core_is_strictly_typed() -> None:
 
 def test_no_module_over_the_size_limit() -> None:
     too_long = []
-    for package in ("core", "store", "ingest", "proxy", "serving", "sim", "switchyard", "evals", "optimizer",
-                    "dashboard"):
+    for package in ("core", "store", "ingest", "proxy", "serving", "signin", "sim", "switchyard", "evals",
+                    "optimizer", "dashboard"):
         for path in (ROOT / package).rglob("*.py") if (ROOT / package).exists() else ():
             if "migrations" not in path.parts and len(path.read_text().splitlines()) > 500:
                 too_long.append(str(path.relative_to(ROOT)))

@@ -8,6 +8,7 @@ in docs/claude-code-traffic.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -109,21 +110,24 @@ class ClaudeRun:
 
 
 def offline_env(
-    base_url: str, api_key: str, home: Path, auth: Literal["x-api-key", "bearer"] = "x-api-key",
+    base_url: str | None, api_key: str | None, home: Path, auth: Literal["x-api-key", "bearer"] = "x-api-key",
 ) -> dict[str, str]:
-    """The environment that makes the CLI run with no login, no onboarding and no network but base_url."""
+    """The environment that makes the CLI run with no login, no onboarding and no network but base_url.
+    Without base_url and api_key the CLI uses what ``home`` holds (a gateway signed in to with /login)."""
     env = {name: os.environ[name] for name in _INHERITED_ENV if name in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("SHELL", "/bin/bash")
     env.update({
         "HOME": str(home),  # a fresh ~/.claude.json and ~/.claude/: no user settings, MCP servers or history
-        "ANTHROPIC_BASE_URL": base_url,
         # Telemetry, error reporting, the update check and the /api/hello preflight off: no DNS at all.
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
     })
+    if base_url is not None:
+        env["ANTHROPIC_BASE_URL"] = base_url
     # ANTHROPIC_API_KEY goes out as x-api-key, ANTHROPIC_AUTH_TOKEN as Authorization: Bearer.
-    env["ANTHROPIC_API_KEY" if auth == "x-api-key" else "ANTHROPIC_AUTH_TOKEN"] = api_key
+    if api_key is not None:
+        env["ANTHROPIC_API_KEY" if auth == "x-api-key" else "ANTHROPIC_AUTH_TOKEN"] = api_key
     return env
 
 
@@ -147,8 +151,8 @@ def claude_args(
 
 def run_claude(
     prompt: str,
-    base_url: str,
-    api_key: str,
+    base_url: str | None,
+    api_key: str | None,
     cwd: Path,
     extra_env: Mapping[str, str] | None = None,
     timeout: float = 120,
@@ -157,14 +161,17 @@ def run_claude(
     model: str | None = None,
     max_turns: int = 10,
     extra_args: Sequence[str] = (),
+    home: Path | None = None,
 ) -> ClaudeRun:
     """Run ``claude -p prompt`` against ``base_url``; stream-json lines are timestamped as they arrive.
+    ``home``: the CLI's home (default: a fresh one); with base_url and api_key None, its sign-in.
 
     Fails the test if the CLI has not exited after ``timeout`` seconds.
     """
     binary = require_claude()
-    with tempfile.TemporaryDirectory(prefix="claude-home-") as home:
-        env = offline_env(base_url, api_key, Path(home), auth)
+    given = contextlib.nullcontext(str(home)) if home is not None else None
+    with given or tempfile.TemporaryDirectory(prefix="claude-home-") as home_dir:
+        env = offline_env(base_url, api_key, Path(home_dir), auth)
         env.update(extra_env or {})
         command = [str(binary), *claude_args(prompt, max_turns=max_turns, model=model, extra_args=extra_args)]
         started = time.monotonic()

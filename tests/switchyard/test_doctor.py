@@ -97,3 +97,30 @@ def test_the_proxys_ingest_token_is_checked_against_the_real_ingest(environment,
         engine.dispose()
     assert expected in result.output, result.output
     assert token is None or token not in result.output  # tokens are never shown
+
+
+def test_sign_in_is_checked_against_the_idp(environment, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim.idp import TestIdP
+
+    tmp_path, database = environment
+    upgrade(database)
+    create_key(tmp_path / "keys.json", "alice", "payments")
+    monkeypatch.setenv("SWITCHYARD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SWITCHYARD_UPSTREAM_API_KEY", "sk-ant-doctor-test")
+    with TestIdP() as idp, socket.create_server(("127.0.0.1", 0)) as upstream:
+        monkeypatch.setenv("SWITCHYARD_UPSTREAM_URL", f"http://127.0.0.1:{upstream.getsockname()[1]}")
+        monkeypatch.setenv("SWITCHYARD_OIDC_ISSUER", idp.issuer)
+        missing = CliRunner().invoke(app, ["doctor"])
+        assert missing.exit_code == 1 and "SWITCHYARD_OIDC_CLIENT_ID and SWITCHYARD_PUBLIC_URL" in missing.output
+        monkeypatch.setenv("SWITCHYARD_OIDC_CLIENT_ID", "switchyard")
+        monkeypatch.setenv("SWITCHYARD_PUBLIC_URL", "http://127.0.0.1:4000")
+        sound = CliRunner().invoke(app, ["doctor"])
+        assert sound.exit_code == 0, sound.output
+        assert f"IdP {idp.issuer} answers" in sound.output
+        monkeypatch.setenv("SWITCHYARD_OIDC_ISSUER", idp.issuer + "/realms/other")
+        wrong = CliRunner().invoke(app, ["doctor"])
+        assert wrong.exit_code == 1 and "discovery document" in wrong.output
+        monkeypatch.setenv("SWITCHYARD_OIDC_ISSUER", idp.issuer)
+        idp.go_down()
+        down = CliRunner().invoke(app, ["doctor"])
+        assert down.exit_code == 1 and "is the IdP reachable" in down.output
