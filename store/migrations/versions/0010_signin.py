@@ -1,7 +1,7 @@
 """sign-in: device-flow grants, refresh tokens (hashed) and bearer revocations (issue 18)
 
-Revision ID: 0009_signin
-Revises: 0008_alerts_sent
+Revision ID: 0010_signin
+Revises: 0009_turn_provider
 Create Date: 2026-12-03
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0009_signin"
-down_revision = "0008_alerts_sent"
+revision = "0010_signin"
+down_revision = "0009_turn_provider"
 branch_labels = None
 depends_on = None
 
