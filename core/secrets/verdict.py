@@ -85,6 +85,17 @@ def describe(finding: LocatedFinding) -> str:
     return f"{_LABELS.get(finding.rule, finding.rule)} in {place(finding.where)}, line {finding.line}"
 
 
+def describe_record(record: Mapping[str, Any]) -> str:
+    """:func:`describe` of a recorded finding (parse_finding's dict), as far as its fields allow."""
+    label = _LABELS.get(str(record.get("rule")), str(record.get("rule")))
+    message, block, part = record.get("message"), record.get("block"), record.get("part")
+    if not isinstance(message, int) or not isinstance(block, int):
+        return label
+    where = Where(message, block, part if isinstance(part, int) else None, str(record.get("kind") or ""))
+    line = record.get("line")
+    return f"{label} in {place(where)}" + (f", line {line}" if isinstance(line, int) else "")
+
+
 def block_message(blocking: Sequence[LocatedFinding]) -> str:
     first, rest = blocking[0], blocking[1:]
     more = ""
