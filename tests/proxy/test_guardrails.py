@@ -248,3 +248,36 @@ def test_the_salt_setting_is_checked() -> None:
 
     with pytest.raises(ValueError, match="at least 16 bytes"):
         ProxySettings(guardrail_salt="short")
+
+
+def test_a_policy_file_that_changes_the_allow_list_is_logged_on_the_audit_logger(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+    import os
+
+    from proxy.app import ProxyApp
+    from proxy.settings import ProxySettings
+
+    upstream = "https://api.anthropic.com"
+    policy_file = tmp_path / "policy.yaml"
+
+    def write(version: str, allow: dict[str, Any], stamp: int) -> None:
+        policy_file.write_text(yaml.safe_dump({"version": version, "targets": [{"name": "a", "base_url": upstream}],
+                                               "default": {"route": ["a"]}, "guardrails": {"allow": allow}}))
+        os.utime(policy_file, (1_800_000_000 + stamp, 1_800_000_000 + stamp))
+
+    write("v1", {}, 0)
+    app = ProxyApp(ProxySettings(upstream_url=upstream, upstream_api_key="sk-ant-test-0123456789",
+                                 keys_file=tmp_path / "keys.json", policy_file=policy_file, spool_dir=tmp_path / "s"))
+    caplog.set_level(logging.INFO, logger="switchyard.audit")
+    write("v2", {"fingerprints": ["ab" * 12], "paths": ["*/fixtures/*"]}, 1)
+    assert app.control.reload_policy()
+    write("v3", {"fingerprints": ["ab" * 12], "paths": ["*/fixtures/*"]}, 2)
+    assert app.control.reload_policy()  # the same allow-list: no line for it
+    write("v4", {}, 3)
+    assert app.control.reload_policy()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("guardrail allow-list")]
+    assert lines == [f"guardrail allow-list changed: version=v2 previous=v1 added_fingerprints={'ab' * 12} "
+                     "added_paths=*/fixtures/*",
+                     f"guardrail allow-list changed: version=v4 previous=v3 removed_fingerprints={'ab' * 12} "
+                     "removed_paths=*/fixtures/*"]
+    app.guard.close()
