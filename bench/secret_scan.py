@@ -111,13 +111,13 @@ def block_keys() -> None:
         print(f"  {label:30s} {_cpu_ms(function, 20):6.2f}")
 
 
-def _tool_result_pool() -> list[str]:
+def tool_result_pool() -> list[str]:
     files = source_files(ROOT / "core") + source_files(ROOT / "proxy") + source_files(ROOT / "docs")
     files += source_files(SITE / "aiohttp") + source_files(SITE / "sqlalchemy" / "engine")
     return [text for path in files if (text := read_text(path))]
 
 
-def _session(rng: random.Random, pool: list[str], turns: int, secrets: list[str]) -> list[dict[str, object]]:
+def session_bodies(rng: random.Random, pool: list[str], turns: int, secrets: list[str]) -> list[dict[str, object]]:
     """Successive request bodies of one session: each turn adds an assistant tool call and its result."""
     plant_at = dict(zip(rng.sample(range(5, turns), len(secrets)), secrets, strict=True))
     system = [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.330.abc; cc_entrypoint=cli;"},
@@ -154,7 +154,7 @@ def _session(rng: random.Random, pool: list[str], turns: int, secrets: list[str]
 
 def sessions(count: int, turns: int) -> None:
     print(f"== 3. sessions: {count} × {turns} turns, CPU ms per turn (scan_request only; JSON parsing is the proxy's)")
-    pool = _tool_result_pool()
+    pool = tool_result_pool()
     fakes = planted(seed=7, per_rule=count)  # (rule, text), rule by rule
     by_rule = [fakes[i::count] for i in range(count)]  # session i: one fake of every rule…
     incremental: list[float] = []
@@ -169,7 +169,7 @@ def sessions(count: int, turns: int) -> None:
     for index in range(count):
         secrets = [text for _, text in by_rule[index][index % 4::4]]  # …of which 4 are planted
         expected.update(rule for rule, _ in by_rule[index][index % 4::4])
-        bodies = _session(random.Random(index), pool, turns, secrets)
+        bodies = session_bodies(random.Random(index), pool, turns, secrets)
         for body in bodies:
             start = time.thread_time_ns()
             report = scan_request(scanner, seen, f"session-{index}", body)

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,17 +59,18 @@ def start_upstream(group: ProcessGroup, *, instant: bool, event_interval_ms: flo
 
 
 def start_proxy(group: ProcessGroup, *, upstream: Service, sink: Service, keys_file: Path, key: str,
-                name: str = "proxy", cmd: Sequence[str] = ()) -> tuple[Service, float]:
+                name: str = "proxy", cmd: Sequence[str] = (),
+                env: Mapping[str, str] | None = None) -> tuple[Service, float]:
     """Start ``python -m proxy`` (or ``cmd``, e.g. a variant for an A/B experiment) and return it with its
     start-up time: from just before the fork to the end of its first successful streamed response.
-    cwd is the run directory so no stray .env is read."""
+    cwd is the run directory so no stray .env is read; ``env``: further SWITCHYARD_* settings."""
     port = free_port()
-    env = _env(
+    environment = _env(
         SWITCHYARD_PROXY_HOST="127.0.0.1", SWITCHYARD_PROXY_PORT=str(port), SWITCHYARD_UPSTREAM_URL=upstream.url,
         SWITCHYARD_UPSTREAM_API_KEY=PROVIDER_KEY, SWITCHYARD_KEYS_FILE=str(keys_file),
-        SWITCHYARD_OTLP_ENDPOINT=sink.url + "/v1/traces", SWITCHYARD_LOG_LEVEL="warning",
+        SWITCHYARD_OTLP_ENDPOINT=sink.url + "/v1/traces", SWITCHYARD_LOG_LEVEL="warning", **(env or {}),
     )
-    proc = group.start(name, list(cmd) or _module("proxy"), core=PROXY_CORE, env=env, cwd=group.log_dir)
+    proc = group.start(name, list(cmd) or _module("proxy"), core=PROXY_CORE, env=environment, cwd=group.log_dir)
     body, headers = build_requests(BodyMix(seed=7, count=1, history_min=20_000, history_max=20_000), key)[0]
     deadline = time.monotonic() + 30
     while True:

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 ATTRIBUTION_PREFIX = "x-anthropic-billing-header:"
+# Parsed JSON is made of dicts: checking for dict first spares the abstract-class check (a few µs a
+# request over a long history); any other Mapping is still walked.
+_OBJECT = (dict, Mapping)
 SYSTEM = -1  # message_index of the top-level system prompt
 
 Kind = Literal["text", "tool_result", "document", "search_result", "system"]
@@ -63,7 +66,7 @@ def _parts(content: object, message_index: int, block_index: int, kind: Kind) ->
     if not isinstance(content, list):
         return
     for part_index, part in enumerate(content):
-        if not isinstance(part, Mapping):
+        if not isinstance(part, _OBJECT):
             continue
         part_type = part.get("type")
         text = part.get("text")
@@ -87,7 +90,7 @@ def _with_part(item: Item, part_index: int) -> Item:
 
 def _document(block: Mapping[str, object], message_index: int, block_index: int) -> Iterator[Item]:
     source = block.get("source")
-    if not isinstance(source, Mapping):
+    if not isinstance(source, _OBJECT):
         return
     source_type = source.get("type")
     data = source.get("data")
@@ -107,7 +110,7 @@ def _content(content: object, message_index: int) -> Iterator[Item]:
     if not isinstance(content, list):
         return
     for block_index, block in enumerate(content):
-        if not isinstance(block, Mapping):
+        if not isinstance(block, _OBJECT):
             continue
         block_type = block.get("type")
         if block_type == "text":
@@ -133,7 +136,7 @@ def _system(system: object) -> Iterator[Item]:
     if not isinstance(system, list):
         return
     for block_index, block in enumerate(system):
-        if not isinstance(block, Mapping) or block.get("type") != "text":
+        if not isinstance(block, _OBJECT) or block.get("type") != "text":
             continue
         text = block.get("text")
         if not isinstance(text, str):
@@ -150,5 +153,5 @@ def scannable(body: Mapping[str, object]) -> Iterator[Item]:
     if not isinstance(messages, list):
         return
     for message_index, message in enumerate(messages):
-        if isinstance(message, Mapping) and message.get("role") in ("user", "system"):
+        if isinstance(message, _OBJECT) and message.get("role") in ("user", "system"):
             yield from _content(message.get("content"), message_index)

@@ -76,15 +76,13 @@ class RequestPlan:
     memory itself is touched only by :func:`plan_request` and :func:`finish_request`, on one thread)."""
 
     memory: OrderedDict[BlockKey, tuple[Finding, ...]]
-    # (where, the block's key, its findings when known; None: the index of its text in to_scan)
-    items: list[tuple[Where, BlockKey, tuple[Finding, ...] | int]]
+    # the blocks that matter for the report: those seen before with findings, and those to scan
+    # (their index in to_scan; ``-1 - index`` for a second copy of a text already in to_scan)
+    items: list[tuple[Located, tuple[Finding, ...] | int]]
     to_scan: list[str]
     unscanned: list[Unscanned]
     blocks: int
-
-    @property
-    def chars_to_scan(self) -> int:
-        return sum(map(len, self.to_scan))
+    chars_to_scan: int = 0
 
 
 def plan_request(seen: SeenBlocks[tuple[Finding, ...]], session_key: Hashable | None, body: Mapping[str, object],
@@ -107,13 +105,15 @@ def plan_request(seen: SeenBlocks[tuple[Finding, ...]], session_key: Hashable | 
         key = block_key(text)
         known, outcome = seen.lookup(memory, key)
         if known and outcome is not None:
-            plan.items.append((_where(item), key, outcome))
+            if outcome:  # a clean block seen before costs nothing more
+                plan.items.append((item, outcome))
         elif key in pending:
-            plan.items.append((_where(item), key, -1 - pending[key]))  # negative: a repeat of a pending scan
+            plan.items.append((item, -1 - pending[key]))
         else:
             pending[key] = len(plan.to_scan)
-            plan.items.append((_where(item), key, len(plan.to_scan)))
+            plan.items.append((item, len(plan.to_scan)))
             plan.to_scan.append(text)
+            plan.chars_to_scan += len(text)
     return plan
 
 
@@ -125,16 +125,18 @@ def scan_texts(scanner: SecretScanner, texts: list[str]) -> list[tuple[Finding, 
 def finish_request(seen: SeenBlocks[tuple[Finding, ...]], plan: RequestPlan,
                    scanned: list[tuple[Finding, ...]]) -> ScanReport:
     findings: list[LocatedFinding] = []
-    for index, found in enumerate(scanned):
-        seen.remember(plan.memory, block_key(plan.to_scan[index]), found)
-    for where, _, outcome in plan.items:
+    for text, found in zip(plan.to_scan, scanned, strict=True):
+        seen.remember(plan.memory, block_key(text), found)
+    for item, outcome in plan.items:
         if isinstance(outcome, int):
             repeat = outcome < 0
             block = scanned[-1 - outcome if repeat else outcome]
         else:
             repeat, block = True, outcome
-        findings.extend(LocatedFinding(finding.rule, where, finding.offset, finding.line, finding.fingerprint, repeat)
-                        for finding in block)
+        if block:
+            where = _where(item)
+            findings.extend(LocatedFinding(finding.rule, where, finding.offset, finding.line, finding.fingerprint,
+                                           repeat) for finding in block)
     return ScanReport(tuple(findings), tuple(plan.unscanned), plan.blocks, len(plan.to_scan), plan.chars_to_scan)
 
 
