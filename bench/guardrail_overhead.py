@@ -37,7 +37,7 @@ import yaml
 
 from bench.procs import ProcessGroup, can_pin, cpu_seconds, tree_pids
 from bench.secret_scan import session_bodies, tool_result_pool
-from bench.stack import PROVIDER_KEY, start_proxy, start_sink, start_upstream
+from bench.stack import start_proxy, start_sink, start_upstream
 from core.facts import extract_facts
 from core.keys import KeyRecord
 from core.policy.schema import Default, Guardrails, Policy, Target
@@ -174,8 +174,7 @@ def through_proxies(runs: list[tuple[dict[str, str], list[bytes]]], workdir: Pat
                     ttfb[action].append(_post(ports[action], raw, sent))
         cpu = {action: (sum(cpu_seconds(p) for p in tree_pids(pid)) - cpu_before[action]) * 1000 / len(ttfb[action])
                for action, pid in pids.items()}
-        print(f"  {len(ttfb['flag'])} turns to each in {time.monotonic() - started:.0f} s; provider key set: "
-              f"{bool(PROVIDER_KEY)}")
+        print(f"  {len(ttfb['flag'])} turns to each in {time.monotonic() - started:.0f} s")
     print(_line("TTFB, guardrail on", ttfb["flag"]))
     print(_line("TTFB, guardrail off", ttfb["off"]))
     differences = [on - off for on, off in zip(ttfb["flag"], ttfb["off"], strict=True)]
