@@ -195,11 +195,12 @@ def sessions(count: int, turns: int) -> None:
 
 
 def false_positives(stride: int) -> None:
-    print(f"== 4. false positives on ordinary source (site-packages: {'every file' if stride == 1 else f'every {stride}th file'}, sorted)")
+    which = "every file" if stride == 1 else f"every {stride}th file"
+    print(f"== 4. false positives on ordinary source (site-packages: {which}, sorted)")
     scanner = SecretScanner(SALT)
     groups = {
         "project tree outside tests/": [p for d in PROJECT_DIRS if (ROOT / d).is_dir() for p in source_files(ROOT / d)],
-        "installed packages (sample)": source_files(SITE)[::stride],
+        "installed packages" + (" (sample)" if stride > 1 else ""): source_files(SITE)[::stride],
         "project tests/ (fixtures, apart)": source_files(ROOT / "tests", tests=None),
         "installed packages' test suites (apart)": source_files(SITE, tests=True)[::stride],
     }
