@@ -24,7 +24,7 @@ from core.providers.translate import NotSupported, ProviderRequest, bedrock_requ
 
 from ..errors import ProxyError, UpstreamFailure
 from .aws import AwsCredentials, CredentialsUnavailable, sigv4_headers
-from .pings import with_pings
+from .pings import PING, chunks_or_silence
 from .seam import Answer, Call, Outgoing, json_headers, one_chunk, retry_after
 
 log = logging.getLogger("switchyard.proxy.bedrock")
@@ -103,7 +103,8 @@ class BedrockUpstream:
             first += decoder.feed(data)
             if first:
                 break
-        first += decoder.end() if not first else b""
+        if not first:  # the stream ended before its first event
+            first = decoder.end() or decoder.fail(502, "Amazon Bedrock's stream ended before its first event")
         if decoder.failure is not None and decoder.events == 0:
             status, error = decoder.failure
             body = error.body(request_id)
@@ -112,16 +113,21 @@ class BedrockUpstream:
         headers = list(_SSE_HEADERS)
         if request_id:
             headers.append((b"request-id", request_id.encode("latin-1", "replace")))
-        chunks = with_pings(_rest(first, decoder, response), self._ping_every_s)
+        chunks = _rest(first, decoder, response, self._ping_every_s)
         return Answer(response.status, headers, chunks, request_id, None, "text/event-stream")
 
 
-async def _rest(first: bytes, decoder: EventStreamToSSE, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+async def _rest(first: bytes, decoder: EventStreamToSSE, response: aiohttp.ClientResponse,
+                ping_every_s: float) -> AsyncIterator[bytes]:
+    """The stream after its first event, decoded as it arrives, with a ping in every silence."""
     if first:
         yield first
     if decoder.failure is not None:
         return
-    async for data in response.content.iter_any():
+    async for data in chunks_or_silence(response.content, ping_every_s):
+        if data is None:
+            yield PING
+            continue
         out = decoder.feed(data)
         if out:
             yield out
