@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 def _processes_using(marker: str) -> list[int]:
     """PIDs whose environment mentions ``marker`` (the demo's private data dir)."""
@@ -113,6 +115,7 @@ def test_redirected_output_keeps_the_key_whole_and_shows_progress(tmp_path: Path
     assert "┃ developer" in output  # a whole header: the table was not squeezed into 80 columns
 
 
+@pytest.mark.slow
 def test_an_overloaded_anthropic_falls_back_to_bedrock_in_the_demo(tmp_path: Path) -> None:
     """`--anthropic-overloaded`: the fake Anthropic answers 529s, every route ends at a fake Bedrock,
     and the demo's turns are served there without one error reaching the fleet."""
