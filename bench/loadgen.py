@@ -134,7 +134,7 @@ class _Client:
                     if not first:
                         first = time.monotonic()
                     events += chunk.count(b"event: ")
-                    tail = (tail + chunk)[-64:]
+                    tail = (tail + chunk)[-1024:]  # message_stop can carry a provider's metrics (Bedrock)
         except (aiohttp.ClientError, TimeoutError) as exc:
             name = type(exc).__name__
             self.errors[name] = self.errors.get(name, 0) + 1

@@ -135,9 +135,9 @@ class Run:
 
     def machine(self, t0: float, t1: float, relay: str = "proxy") -> Machine:
         """CPU shares over the window; ``relay`` (the proxy or the bare relay) is the one reported."""
-        names = ("proxy", "bare", "baseline", "loadgen", "upstream", "sink", "core0", "core1")
+        names = ("proxy", "bare", "baseline", "loadgen", "upstream", "sink", "core0", "core1", "other-upstream")
         use = {name: self.sampler.utilisation(name, t0, t1) if name in self.sampler else 0.0 for name in names}
-        load = use["loadgen"] + use["upstream"] + use["sink"]
+        load = use["loadgen"] + use["upstream"] + use["sink"] + use["other-upstream"]
         return Machine(proxy=use[relay], generator=use["loadgen"], upstream=use["upstream"] + use["sink"],
                        others=(use["core0"] - use["proxy"] - use["bare"] - use["baseline"], use["core1"] - load),
                        proxy_rss_mib=self.sampler.peak_rss_kib(relay, t0, t1) / 1024)

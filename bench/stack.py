@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,29 +48,31 @@ def start_sink(group: ProcessGroup) -> Service:
 
 
 def start_upstream(group: ProcessGroup, *, instant: bool, event_interval_ms: float = 20,
-                   text_deltas: int = 18) -> Service:
+                   text_deltas: int = 18, fake: str = "sim.upstream") -> Service:
+    """A fake upstream process: the fake Anthropic, or another provider's fake (``sim.bedrock``)."""
     port = free_port()
     pacing = ["--instant"] if instant else ["--event-interval-ms", str(event_interval_ms)]
-    cmd = _module("sim.upstream", "--port", str(port), "--text-deltas", str(text_deltas), *pacing)
-    proc = group.start("upstream-instant" if instant else "upstream-paced", cmd, core=LOAD_CORE, env=_env(),
+    cmd = _module(fake, "--port", str(port), "--text-deltas", str(text_deltas), *pacing)
+    kind = "" if fake == "sim.upstream" else "-" + fake.rsplit(".", 1)[-1]
+    proc = group.start(("upstream-instant" if instant else "upstream-paced") + kind, cmd, core=LOAD_CORE, env=_env(),
                        cwd=group.log_dir)
     wait_for_port(port, proc)
     return Service(proc, f"http://127.0.0.1:{port}")
 
 
 def start_proxy(group: ProcessGroup, *, upstream: Service, sink: Service, keys_file: Path, key: str,
-                name: str = "proxy", cmd: Sequence[str] = (),
-                env: Mapping[str, str] | None = None) -> tuple[Service, float]:
+                name: str = "proxy", cmd: Sequence[str] = (), env: dict[str, str] | None = None
+                ) -> tuple[Service, float]:
     """Start ``python -m proxy`` (or ``cmd``, e.g. a variant for an A/B experiment) and return it with its
     start-up time: from just before the fork to the end of its first successful streamed response.
-    cwd is the run directory so no stray .env is read; ``env``: further SWITCHYARD_* settings."""
+    cwd is the run directory so no stray .env is read."""
     port = free_port()
-    environment = _env(
+    settings = _env(
         SWITCHYARD_PROXY_HOST="127.0.0.1", SWITCHYARD_PROXY_PORT=str(port), SWITCHYARD_UPSTREAM_URL=upstream.url,
         SWITCHYARD_UPSTREAM_API_KEY=PROVIDER_KEY, SWITCHYARD_KEYS_FILE=str(keys_file),
         SWITCHYARD_OTLP_ENDPOINT=sink.url + "/v1/traces", SWITCHYARD_LOG_LEVEL="warning", **(env or {}),
     )
-    proc = group.start(name, list(cmd) or _module("proxy"), core=PROXY_CORE, env=environment, cwd=group.log_dir)
+    proc = group.start(name, list(cmd) or _module("proxy"), core=PROXY_CORE, env=settings, cwd=group.log_dir)
     body, headers = build_requests(BodyMix(seed=7, count=1, history_min=20_000, history_max=20_000), key)[0]
     deadline = time.monotonic() + 30
     while True:

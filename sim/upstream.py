@@ -70,6 +70,7 @@ def config_from_args(args: argparse.Namespace) -> UpstreamConfig:
         model_override=getattr(args, "model_override", None),
         expected_api_key=getattr(args, "api_key", None),
         default_retry_after_s=getattr(args, "retry_after", 1),
+        overloaded_share=getattr(args, "overloaded_share", 0.0),
     )
 
 
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-override", default=None, help="answer with this model id")
     parser.add_argument("--api-key", default=None, help="require this key (x-api-key or bearer)")
     parser.add_argument("--retry-after", type=int, default=1, help="retry-after seconds on injected 429s")
+    parser.add_argument("--overloaded-share", type=float, default=0.0,
+                        help="this share of /v1/messages calls answer 529 overloaded_error (0..1)")
     return parser
 
 

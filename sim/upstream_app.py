@@ -7,6 +7,7 @@ stays cheap enough to sit behind the proxy in benchmarks without being the bottl
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from typing import Any
@@ -40,6 +41,7 @@ class UpstreamService:
         self._replies = ReplySource(config)
         self._ids = self._replies.ids
         self._organization_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "switchyard-sim"))
+        self._overload_draws = random.Random(0)
 
     async def _record(self, request: web.Request) -> bytes:
         body = await request.read()
@@ -104,6 +106,8 @@ class UpstreamService:
             return self._error(int(http_error.value or 500), request_id, retry_after=retry_after)
         if not self._authorised(request):
             return self._error(401, request_id)
+        if self.config.overloaded_share and self._overload_draws.random() < self.config.overloaded_share:
+            return self._error(529, request_id)
 
         try:
             body = orjson.loads(raw_body)

@@ -43,6 +43,9 @@ class UpstreamConfig:
     # When set, requests must carry it as x-api-key or "Authorization: Bearer …" (else 401).
     expected_api_key: str | None = None
     default_retry_after_s: int = 1
+    # This share of /v1/messages calls answer 529 overloaded_error (a seeded draw): the demo's
+    # "Anthropic is overloaded" wall, which a policy with a Bedrock fallback rides through.
+    overloaded_share: float = 0.0
     # How many events disconnect-mid-stream / error-event let through before failing.
     events_before_fault: int = 4
     recorded_requests_limit: int = 1000
@@ -54,6 +57,8 @@ class UpstreamConfig:
     def __post_init__(self) -> None:
         if self.text_deltas < 1:
             raise ValueError("text_deltas must be at least 1")
+        if not 0.0 <= self.overloaded_share <= 1.0:
+            raise ValueError("overloaded_share must be between 0 and 1")
         if self.event_interval_s < 0 or self.first_event_delay_s < 0 or self.split_write_pause_s < 0:
             raise ValueError("delays must not be negative")
 

@@ -131,13 +131,16 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data (wiped at start).")] = Path(
         "data/demo"),
     live: Annotated[bool, typer.Option(help="Live per-turn display.")] = True,
+    anthropic_overloaded: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="The fake Anthropic answers this share of turns 529 overloaded_error, and every "
+                               "route falls back to a fake Amazon Bedrock: a cross-provider fallback to watch.")] = 0.0,
 ) -> None:
     """Run the whole thing locally: fake upstream, proxy and a simulated Claude Code fleet."""
     from .demo import DemoOptions, run_demo
 
     code = run_demo(DemoOptions(data_dir=data_dir, developers=developers, turns=turns, duration_s=duration,
                                 live=live, burstiness=burstiness, history_days=history_days,
-                                jobs_interval_s=jobs_every))
+                                jobs_interval_s=jobs_every, anthropic_overloaded=anthropic_overloaded))
     raise typer.Exit(code)
 
 

@@ -24,6 +24,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from sim.client import TurnResult, run_session
+from sim.fake_credentials import TEST_AWS_ACCESS_KEY_ID, TEST_AWS_SECRET_ACCESS_KEY
 from store.engine import default_database_url
 
 from .keys_cli import create_key
@@ -51,6 +52,8 @@ class DemoOptions:
     final_jobs: bool = True
     history_days: float = 7.0  # a fleet's history written to the store before the live traffic (0: none)
     burstiness: float = 0.0  # 0: developers start sessions back to back; up to 1: mostly idle, then bursts
+    # >0: the fake Anthropic answers this share of turns 529 and every route falls back to a fake Bedrock
+    anthropic_overloaded: float = 0.0
     seed: int = 1
 
 
@@ -137,30 +140,36 @@ async def drive(proxy_url: str, keys: list[tuple[str, str, str]], options: DemoO
     await asyncio.gather(*(developer(*k) for k in keys))
 
 
-def demo_policy(upstream_url: str) -> dict[str, object]:
+def demo_policy(upstream_url: str, bedrock_url: str | None = None) -> dict[str, object]:
     """The demo's starting policy: haiku for small turns, opus for huge ones, sonnet otherwise, and
     10 % of sessions spread over all three tiers (exploration: what lets the optimizer estimate
-    honestly what another routing would have done)."""
+    honestly what another routing would have done). With ``bedrock_url``, every route ends with a
+    Bedrock target (the canonical "Anthropic first, then Bedrock" graph; docs/providers/)."""
     models = {"haiku": "claude-haiku-4-5-20251001", "sonnet": "claude-sonnet-4-5-20250929",
               "opus": "claude-opus-4-5-20251101"}
     targets = [{"name": tier, "base_url": upstream_url, "model": model, "tier": tier} for tier, model in models.items()]
+    last: list[str] = []
+    if bedrock_url is not None:
+        targets.append({"name": "bedrock", "provider": "bedrock", "base_url": bedrock_url, "region": "us-east-1",
+                        "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"})
+        last = ["bedrock"]
     return {
         "version": "demo-1", "description": "hand-written starting point",
         "targets": targets,
         "rules": [
             {"name": "explore", "when": {"session_bucket": {"lt": 10}},
-             "split": [{"weight": 1, "route": [tier]} for tier in models]},
-            {"name": "small-turns", "when": {"input_tokens": {"lt": 15_000}}, "route": ["haiku", "sonnet"]},
-            {"name": "huge-turns", "when": {"input_tokens": {"gte": 45_000}}, "route": ["opus", "sonnet"]},
+             "split": [{"weight": 1, "route": [tier, *last]} for tier in models]},
+            {"name": "small-turns", "when": {"input_tokens": {"lt": 15_000}}, "route": ["haiku", "sonnet", *last]},
+            {"name": "huge-turns", "when": {"input_tokens": {"gte": 45_000}}, "route": ["opus", "sonnet", *last]},
         ],
-        "default": {"route": ["sonnet", "opus"]},
+        "default": {"route": ["sonnet", "opus", *last]},
         # the week of history spends a few hundred dollars per team: "data" is near its soft alert
         "budgets": [{"scope": "team", "name": "*", "monthly_usd": "2000"},
                     {"scope": "team", "name": "data", "monthly_usd": "300"}],
     }
 
 
-def prepare_store(database_url: str, upstream_url: str) -> None:
+def prepare_store(database_url: str, upstream_url: str, bedrock_url: str | None = None) -> None:
     """Create the schema and make the starting policy the active version (audited as "demo")."""
     from core.policy.schema import Policy
     from store.engine import make_engine
@@ -170,7 +179,7 @@ def prepare_store(database_url: str, upstream_url: str) -> None:
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        policy = Policy.model_validate(demo_policy(upstream_url))
+        policy = Policy.model_validate(demo_policy(upstream_url, bedrock_url))
         create_version(engine, policy, actor="demo", note="the demo's starting point")
         activate(engine, policy.version, actor="demo")
     finally:
@@ -226,7 +235,10 @@ def run_demo(options: DemoOptions) -> int:
     database_url = default_database_url(data)
     snapshot_token, password = secrets.token_urlsafe(24), secrets.token_urlsafe(9)
     otlp_token = secrets.token_urlsafe(24)  # the proxy's credential at ingest
-    prepare_store(database_url, upstream_url)
+    # --anthropic-overloaded: a fake Bedrock behind every route, and the fake Anthropic answering 529s
+    bedrock_port = free_port() if options.anthropic_overloaded else None
+    bedrock_url = f"http://127.0.0.1:{bedrock_port}" if bedrock_port else None
+    prepare_store(database_url, upstream_url, bedrock_url)
     if options.history_days > 0:
         with console.status(f"writing {options.history_days:g} days of fleet history into the store…"):
             written = write_history(database_url, upstream_url, options.history_days, seed=options.seed)
@@ -234,11 +246,20 @@ def run_demo(options: DemoOptions) -> int:
                       "routed by the starting policy")
     users = json.dumps({"demo": {"password_hash": hash_password(password), "role": "admin"}})
     # the one upstream the demo's policies may use, the same for every part (whatever the shell has set)
-    allowed = json.dumps([upstream_url])
+    allowed = json.dumps([upstream_url, *([bedrock_url] if bedrock_url else [])])
     with Supervisor(data / "logs") as supervisor:
         supervisor.start("upstream", ["-m", "sim.upstream", "--port", str(upstream_port),
-                                      "--event-interval-ms", str(options.event_interval_ms)],
+                                      "--event-interval-ms", str(options.event_interval_ms),
+                                      "--overloaded-share", str(options.anthropic_overloaded)],
                          {}, upstream_url + "/v1/models")
+        aws: dict[str, str] = {}
+        if bedrock_url is not None:
+            supervisor.start("bedrock", ["-m", "sim.bedrock", "--port", str(bedrock_port), "--event-interval-ms",
+                                         str(options.event_interval_ms)], {}, bedrock_url + "/ping")
+            # the fake's own test credentials, found by the proxy through AWS's standard chain
+            aws = {"AWS_ACCESS_KEY_ID": TEST_AWS_ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": TEST_AWS_SECRET_ACCESS_KEY,
+                   "AWS_CONFIG_FILE": str(data / "no-aws-config"), "AWS_EC2_METADATA_DISABLED": "true",
+                   "AWS_SHARED_CREDENTIALS_FILE": str(data / "no-aws-credentials")}
         supervisor.start("ingest", ["-m", "ingest.main"], {
             "SWITCHYARD_INGEST_HOST": "127.0.0.1", "SWITCHYARD_INGEST_PORT": str(ingest_port),
             "DATABASE_URL": database_url, "SWITCHYARD_DATA_DIR": str(data),
@@ -253,7 +274,7 @@ def run_demo(options: DemoOptions) -> int:
             "SWITCHYARD_OTLP_ENDPOINT": ingest_url + "/v1/traces", "SWITCHYARD_EXPORT_INTERVAL_S": "0.5",
             "SWITCHYARD_OTLP_TOKEN": otlp_token, "SWITCHYARD_SPOOL_DIR": str(data / "spool"),
             "SWITCHYARD_SNAPSHOT_URL": ingest_url + "/v1/snapshot", "SWITCHYARD_SNAPSHOT_TOKEN": snapshot_token,
-            "SWITCHYARD_ALLOWED_UPSTREAMS": allowed,
+            "SWITCHYARD_ALLOWED_UPSTREAMS": allowed, **aws,
         }, proxy_url + "/healthz")
         supervisor.start("dashboard", ["-m", "switchyard", "dashboard"], {
             "SWITCHYARD_DASHBOARD_HOST": "127.0.0.1", "SWITCHYARD_DASHBOARD_PORT": str(dashboard_port),
@@ -262,7 +283,9 @@ def run_demo(options: DemoOptions) -> int:
         console.print(Panel.fit(
             f"dashboard      {dashboard_url}   (user demo, password {password})\n"
             f"proxy          {proxy_url}\ningest (OTLP)  {ingest_url}\nfake upstream  {upstream_url}\n"
-            f"database       {database_url}\nlogs           {data / 'logs'}\n\n"
+            + (f"fake Bedrock   {bedrock_url}   (the fake Anthropic answers {options.anthropic_overloaded:.0%} "
+               "of turns 529: watch them fall back)\n" if bedrock_url else "")
+            + f"database       {database_url}\nlogs           {data / 'logs'}\n\n"
             "Evals, failure clusters, the rollback guard and the optimizer run every"
             f" {options.jobs_interval_s:g} s; approve its proposal on the dashboard's Proposals page.\n"
             "Ctrl-C stops everything.",

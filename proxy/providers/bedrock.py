@@ -24,11 +24,10 @@ from core.providers.translate import NotSupported, ProviderRequest, bedrock_requ
 
 from ..errors import ProxyError, UpstreamFailure
 from .aws import AwsCredentials, CredentialsUnavailable, sigv4_headers
-from .pings import with_pings
-from .seam import Answer, Call, Outgoing, json_headers, one_chunk, retry_after
+from .pings import PING, chunks_or_silence
+from .seam import Answer, Call, Outgoing, answer_headers, json_headers, one_chunk, retry_after
 
 log = logging.getLogger("switchyard.proxy.bedrock")
-_SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
 _COUNT_TOKENS = "/v1/messages/count_tokens"
 _MESSAGES = "/v1/messages"
 
@@ -93,35 +92,37 @@ class BedrockUpstream:
             return _count_tokens_answer(await response.read(), request_id)
         if not content_type.startswith("application/vnd.amazon.eventstream"):
             # /invoke: the message JSON is Anthropic's own shape
-            headers = [(b"content-type", b"application/json")]
-            if request_id:
-                headers.append((b"request-id", request_id.encode("latin-1", "replace")))
-            return Answer(response.status, headers, response.content.iter_any(), request_id, None, "application/json")
+            return Answer(response.status, answer_headers("application/json", request_id),
+                          response.content.iter_any(), request_id, None, "application/json")
         decoder = EventStreamToSSE()
         first = b""
         async for data in response.content.iter_any():  # up to the first event (or a failure)
             first += decoder.feed(data)
             if first:
                 break
-        first += decoder.end() if not first else b""
+        if not first:  # the stream ended before its first event
+            first = decoder.end() or decoder.fail(502, "Amazon Bedrock's stream ended before its first event")
         if decoder.failure is not None and decoder.events == 0:
             status, error = decoder.failure
             body = error.body(request_id)
             log.warning("bedrock stream failed before its first event (request %s): %s", request_id, error.message)
             return Answer(status, json_headers(body, request_id), one_chunk(body), request_id, None, "application/json")
-        headers = list(_SSE_HEADERS)
-        if request_id:
-            headers.append((b"request-id", request_id.encode("latin-1", "replace")))
-        chunks = with_pings(_rest(first, decoder, response), self._ping_every_s)
+        headers = answer_headers("text/event-stream; charset=utf-8", request_id, (b"cache-control", b"no-cache"))
+        chunks = _rest(first, decoder, response, self._ping_every_s)
         return Answer(response.status, headers, chunks, request_id, None, "text/event-stream")
 
 
-async def _rest(first: bytes, decoder: EventStreamToSSE, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+async def _rest(first: bytes, decoder: EventStreamToSSE, response: aiohttp.ClientResponse,
+                ping_every_s: float) -> AsyncIterator[bytes]:
+    """The stream after its first event, decoded as it arrives, with a ping in every silence."""
     if first:
         yield first
     if decoder.failure is not None:
         return
-    async for data in response.content.iter_any():
+    async for data in chunks_or_silence(response.content, ping_every_s):
+        if data is None:
+            yield PING
+            continue
         out = decoder.feed(data)
         if out:
             yield out
@@ -167,7 +168,5 @@ class MantleUpstream:
             return await error_answer("bedrock-mantle", response)
         request_id = _request_id(response)
         content_type = response.headers.get("content-type", "")
-        headers = [(b"content-type", content_type.encode("latin-1", "replace"))]
-        if request_id:
-            headers.append((b"request-id", request_id.encode("latin-1", "replace")))
-        return Answer(response.status, headers, response.content.iter_any(), request_id, None, content_type)
+        return Answer(response.status, answer_headers(content_type, request_id), response.content.iter_any(),
+                      request_id, None, content_type)

@@ -5,34 +5,28 @@ be that quiet); Anthropic's API pings by itself, so its bytes are never touched.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
+
+import aiohttp
 
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 
 
-async def with_pings(chunks: AsyncIterator[bytes], every_s: float) -> AsyncIterator[bytes]:
-    """``chunks``, with a ping after every ``every_s`` seconds of silence. The pending read is never
-    cancelled by a ping (cancelling a generator's step would close it): the next wait resumes it."""
-    iterator = aiter(chunks)
-    pending: asyncio.Future[bytes] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait((pending,), timeout=every_s)
-            if not done:
-                yield PING
+async def chunks_or_silence(content: aiohttp.StreamReader, every_s: float) -> AsyncIterator[bytes | None]:
+    """The body's chunks as they arrive, and None after every ``every_s`` seconds without one.
+
+    A timer per read, not a task: cancelling ``readany()`` at the deadline loses nothing (the bytes
+    stay in aiohttp's buffer for the next read), and a TimeoutError that is not the deadline's (the
+    session's own read timeout) propagates as it would without pings."""
+    while True:
+        try:
+            async with asyncio.timeout(every_s) as deadline:
+                data = await content.readany()
+        except TimeoutError:
+            if deadline.expired():
+                yield None
                 continue
-            try:
-                chunk = pending.result()
-            except StopAsyncIteration:
-                return
-            finally:
-                pending = None
-            yield chunk
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
-                await pending
+            raise
+        if not data:
+            return
+        yield data

@@ -75,11 +75,18 @@ class Upstream(Protocol):
         ...
 
 
-def json_headers(body: bytes, request_id: str | None) -> list[tuple[bytes, bytes]]:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+def answer_headers(content_type: str, request_id: str | None, *more: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The headers of an answer made from another provider's: its content type, the provider's
+    request id as Anthropic's ``request-id`` (Claude Code shows it in errors), and ``more``. The
+    provider's own headers are not relayed: they are about its wire format, not Anthropic's."""
+    headers = [(b"content-type", content_type.encode("latin-1", "replace")), *more]
     if request_id:
         headers.append((b"request-id", request_id.encode("latin-1", "replace")))
     return headers
+
+
+def json_headers(body: bytes, request_id: str | None) -> list[tuple[bytes, bytes]]:
+    return answer_headers("application/json", request_id, (b"content-length", str(len(body)).encode()))
 
 
 async def one_chunk(body: bytes) -> AsyncIterator[bytes]:

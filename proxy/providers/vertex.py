@@ -14,7 +14,7 @@ from core.providers.translate import vertex_request
 from ..errors import UpstreamFailure
 from .bedrock import error_answer, not_supported
 from .google import GoogleTokens, TokenUnavailable
-from .seam import Answer, Call, Outgoing
+from .seam import Answer, Call, Outgoing, answer_headers
 
 _COUNT_TOKENS = "/v1/messages/count_tokens"
 _MESSAGES = "/v1/messages"
@@ -48,7 +48,5 @@ class VertexUpstream:
             return await error_answer("vertex", response)
         content_type = response.headers.get("content-type", "")
         request_id = response.headers.get("request-id") or response.headers.get("x-request-id")
-        headers = [(b"content-type", content_type.encode("latin-1", "replace"))]
-        if request_id:
-            headers.append((b"request-id", request_id.encode("latin-1", "replace")))
-        return Answer(response.status, headers, response.content.iter_any(), request_id, None, content_type)
+        return Answer(response.status, answer_headers(content_type, request_id), response.content.iter_any(),
+                      request_id, None, content_type)

@@ -157,3 +157,18 @@ def test_fault_queue_is_thread_safe() -> None:
     for thread in threads:
         thread.join()
     assert sum(popped) + len(queue) == 2000
+
+
+def test_an_overloaded_share_answers_that_share_of_turns_529() -> None:
+    import httpx
+
+    from sim.upstream import FakeUpstream
+    from sim.upstream_config import UpstreamConfig
+
+    with FakeUpstream(UpstreamConfig(overloaded_share=0.5, instant=True)) as fake:
+        statuses = [httpx.post(fake.base_url + "/v1/messages", timeout=10, json={
+            "model": "claude-haiku-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+        ).status_code for _ in range(60)]
+    assert set(statuses) == {200, 529} and 15 <= statuses.count(529) <= 45
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        UpstreamConfig(overloaded_share=1.5)

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 def _processes_using(marker: str) -> list[int]:
     """PIDs whose environment mentions ``marker`` (the demo's private data dir)."""
@@ -111,3 +113,30 @@ def test_redirected_output_keeps_the_key_whole_and_shows_progress(tmp_path: Path
     assert f"--keys-file {data_dir / 'keys.json'}" in output
     assert re.search(r"^\d\d:\d\d:\d\d turns \d+, errors 0", output, re.MULTILINE), output
     assert "┃ developer" in output  # a whole header: the table was not squeezed into 80 columns
+
+
+@pytest.mark.slow
+def test_an_overloaded_anthropic_falls_back_to_bedrock_in_the_demo(tmp_path: Path) -> None:
+    """`--anthropic-overloaded`: the fake Anthropic answers 529s, every route ends at a fake Bedrock,
+    and the demo's turns are served there without one error reaching the fleet."""
+    data_dir = tmp_path / "demo"
+    demo = _demo(data_dir, "--turns", "8", "--developers", "2", "--history-days", "0",
+                 "--anthropic-overloaded", "1.0")
+    output, _ = demo.communicate(timeout=180)
+    assert demo.returncode == 0, output
+    assert "fake Bedrock   http://127.0.0.1:" in output and "0 errors" in output
+    assert _processes_using(str(data_dir)) == []
+    from store.engine import default_database_url, make_engine
+    from store.queries import turns_frame
+
+    engine = make_engine(default_database_url(data_dir))
+    try:
+        stored = turns_frame(engine)
+    finally:
+        engine.dispose()
+    live = stored.filter(stored["developer"].is_in(["alice", "bob"]))
+    assert live.height >= 8 and set(live["provider"]) == {"bedrock"}
+    assert set(live["region"]) == {"us-east-1"} and live["cost_usd"].cast(float).min() > 0
+    assert any(hops for hops in live["fallback_hops"].to_list())  # the first turns fell back, hop by hop
+    # the fake's AWS test secret stays in the proxy's memory
+    assert not [p for p in data_dir.rglob("*") if p.is_file() and b"switchyard+fake+secret" in p.read_bytes()]

@@ -124,3 +124,32 @@ def test_sign_in_is_checked_against_the_idp(environment, monkeypatch: pytest.Mon
         idp.go_down()
         down = CliRunner().invoke(app, ["doctor"])
         assert down.exit_code == 1 and "is the IdP reachable" in down.output
+
+
+@pytest.mark.parametrize("credentials", [True, False], ids=["found", "missing"])
+def test_a_bedrock_targets_aws_credentials_are_checked(environment, monkeypatch: pytest.MonkeyPatch,
+                                                        credentials: bool) -> None:
+    tmp_path, database = environment
+    upgrade(database)
+    create_key(tmp_path / "keys.json", "alice", "payments")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: v1\ntargets:\n  - {name: bedrock-us, provider: bedrock, region: us-east-1, "
+                      "model: us.anthropic.claude-haiku-4-5-20251001-v1:0}\ndefault: {route: [bedrock-us]}\n")
+    monkeypatch.setenv("SWITCHYARD_POLICY_FILE", str(policy))
+    monkeypatch.setenv("SWITCHYARD_ALLOWED_UPSTREAMS", '["https://bedrock-runtime.us-east-1.amazonaws.com"]')
+    monkeypatch.setenv("SWITCHYARD_UPSTREAM_API_KEY", "sk-ant-doctor-test")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    if credentials:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDDOCTORTEST")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "doctor-secret-never-shown")
+    result = CliRunner().invoke(app, ["doctor"])
+    line = next(line for line in result.output.splitlines() if "provider credentials" in line)
+    if credentials:
+        assert "bedrock-us (bedrock, aws)" in line
+    else:
+        assert "no AWS credentials" in line and result.exit_code != 0
+    assert "doctor-secret-never-shown" not in result.output
