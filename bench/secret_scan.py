@@ -111,13 +111,13 @@ def block_keys() -> None:
         print(f"  {label:30s} {_cpu_ms(function, 20):6.2f}")
 
 
-def _tool_result_pool() -> list[str]:
+def tool_result_pool() -> list[str]:
     files = source_files(ROOT / "core") + source_files(ROOT / "proxy") + source_files(ROOT / "docs")
     files += source_files(SITE / "aiohttp") + source_files(SITE / "sqlalchemy" / "engine")
     return [text for path in files if (text := read_text(path))]
 
 
-def _session(rng: random.Random, pool: list[str], turns: int, secrets: list[str]) -> list[dict[str, object]]:
+def session_bodies(rng: random.Random, pool: list[str], turns: int, secrets: list[str]) -> list[dict[str, object]]:
     """Successive request bodies of one session: each turn adds an assistant tool call and its result."""
     plant_at = dict(zip(rng.sample(range(5, turns), len(secrets)), secrets, strict=True))
     system = [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.330.abc; cc_entrypoint=cli;"},
@@ -154,7 +154,7 @@ def _session(rng: random.Random, pool: list[str], turns: int, secrets: list[str]
 
 def sessions(count: int, turns: int) -> None:
     print(f"== 3. sessions: {count} × {turns} turns, CPU ms per turn (scan_request only; JSON parsing is the proxy's)")
-    pool = _tool_result_pool()
+    pool = tool_result_pool()
     fakes = planted(seed=7, per_rule=count)  # (rule, text), rule by rule
     by_rule = [fakes[i::count] for i in range(count)]  # session i: one fake of every rule…
     incremental: list[float] = []
@@ -169,7 +169,7 @@ def sessions(count: int, turns: int) -> None:
     for index in range(count):
         secrets = [text for _, text in by_rule[index][index % 4::4]]  # …of which 4 are planted
         expected.update(rule for rule, _ in by_rule[index][index % 4::4])
-        bodies = _session(random.Random(index), pool, turns, secrets)
+        bodies = session_bodies(random.Random(index), pool, turns, secrets)
         for body in bodies:
             start = time.thread_time_ns()
             report = scan_request(scanner, seen, f"session-{index}", body)
@@ -195,11 +195,12 @@ def sessions(count: int, turns: int) -> None:
 
 
 def false_positives(stride: int) -> None:
-    print(f"== 4. false positives on ordinary source (site-packages: every {stride}th file, sorted)")
+    which = "every file" if stride == 1 else f"every {stride}th file"
+    print(f"== 4. false positives on ordinary source (site-packages: {which}, sorted)")
     scanner = SecretScanner(SALT)
     groups = {
         "project tree outside tests/": [p for d in PROJECT_DIRS if (ROOT / d).is_dir() for p in source_files(ROOT / d)],
-        "installed packages (sample)": source_files(SITE)[::stride],
+        "installed packages" + (" (sample)" if stride > 1 else ""): source_files(SITE)[::stride],
         "project tests/ (fixtures, apart)": source_files(ROOT / "tests", tests=None),
         "installed packages' test suites (apart)": source_files(SITE, tests=True)[::stride],
     }
@@ -241,7 +242,7 @@ def main() -> None:
     engines(args.quick)
     block_keys()
     sessions(1 if args.quick else args.sessions, 50 if args.quick else args.turns)
-    false_positives(stride=20 if args.quick else 2)
+    false_positives(stride=20 if args.quick else 1)
     recall(per_rule=50 if args.quick else 500)
 
 

@@ -29,16 +29,16 @@ PAYLOAD_VERSION = 1
 
 Kind = Literal["budget.soft", "budget.hard", "proposal.pending", "proposal.approved", "proposal.rejected",
                "policy.auto_rollback", "cluster.rising", "rate.errors", "rate.fallbacks", "spool.pending",
-               "spool.dead_letters", "test"]
+               "spool.dead_letters", "secret.blocked", "test"]
 KINDS: tuple[str, ...] = ("budget.soft", "budget.hard", "proposal.pending", "proposal.approved",
                           "proposal.rejected", "policy.auto_rollback", "cluster.rising", "rate.errors",
-                          "rate.fallbacks", "spool.pending", "spool.dead_letters", "test")
+                          "rate.fallbacks", "spool.pending", "spool.dead_letters", "secret.blocked", "test")
 Severity = Literal["info", "warning", "critical"]
 
 # The dashboard page that shows each kind of thing (dashboard/views/*.PATH).
 PAGES: Mapping[str, str] = {
     "budget": "/attribution", "proposal": "/proposals", "policy": "/policies", "cluster": "/failures",
-    "rate": "/routes", "spool": "/", "test": "/",
+    "rate": "/routes", "spool": "/", "secret": "/findings", "test": "/",
 }
 # Audit actions the alerts follow (written by store.proposals and optimizer.watch; a test checks
 # these equal the store's constants, which core may not import).
@@ -264,6 +264,20 @@ def spool_alerts(source: str, previous: SpoolReading | None, current: SpoolReadi
     elif previous is not None:
         clear.append(lost_key)
     return firing, clear
+
+
+def secret_blocked_alert(developer: str | None, team: str | None, repo: str | None, found: str,
+                         fingerprint: str, at: datetime) -> Alert:
+    """The egress guardrail refused a request because it carried a secret (``found``: what and
+    where, in words; never the secret). Once per developer and secret (its fingerprint): retries of
+    the same blocked request, or the rest of that session, are not announced again."""
+    who = developer or "a developer"
+    return Alert("secret.blocked", f"secret.blocked:{developer or ''}:{fingerprint}",
+                 f"A secret was blocked on its way out: {who}" + (f" in {repo}" if repo else ""),
+                 f"The gateway refused a request from {who}" + (f" (team {team})" if team else "")
+                 + f" that contained {found}. Nothing was sent to the model; the developer was told what to "
+                 "remove. If the key is real, rotate it: it sat in a file or a tool's output on a developer machine.",
+                 "warning", at, {"developer": developer, "team": team, "repo": repo, "fingerprint": fingerprint})
 
 
 def probe_alert(at: datetime) -> Alert:

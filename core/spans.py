@@ -71,6 +71,9 @@ SY_ERROR_MESSAGE = "switchyard.error.message"
 SY_UPSTREAM_REQUEST_ID = "switchyard.upstream_request_id"
 SY_BUDGET_STATE = "switchyard.budget.state"
 BUDGET_EVENT_PREFIX = "switchyard.budget."
+SY_GUARDRAIL = "switchyard.guardrail"
+SY_SECRET_FINDINGS = "switchyard.guardrail.findings"
+GUARDRAIL_EVENT_PREFIX = "switchyard.guardrail."
 
 SCOPE_NAME = "switchyard.proxy"
 SPAN_NAME_PREFIX = "chat"
@@ -137,6 +140,11 @@ class Turn:
     tool_result_error_ids: tuple[str, ...] = ()
     # "soft" or "hard" when a budget threshold was crossed for this turn's principal
     budget_state: str | None = None
+    # what the egress secret guardrail did (core/secrets/verdict.py): flagged | blocked | allowed |
+    # unscanned | failed_open | failed_closed; None when it found nothing (or is off)
+    guardrail: str | None = None
+    # its findings, each a compact JSON object (rule, where, line, offset, fingerprint): never the secret
+    secret_findings: tuple[str, ...] = ()
 
     @property
     def total_input_tokens(self) -> int:
@@ -195,6 +203,7 @@ _SCALAR_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ttfb_ms", SY_TTFB_MS),
     ("error_message", SY_ERROR_MESSAGE),
     ("budget_state", SY_BUDGET_STATE),
+    ("guardrail", SY_GUARDRAIL),
     ("output_tokens", GEN_AI_USAGE_OUTPUT_TOKENS),
     ("cache_creation_tokens", GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
     ("cache_read_tokens", GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
@@ -208,6 +217,7 @@ _LIST_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("tool_use_names", SY_TOOL_USE_NAMES),
     ("tool_result_ids", SY_TOOL_RESULT_IDS),
     ("tool_result_error_ids", SY_TOOL_RESULT_ERROR_IDS),
+    ("secret_findings", SY_SECRET_FINDINGS),
 )
 
 
@@ -285,6 +295,10 @@ def fill_span(span: Span, turn: Turn) -> None:
         # A span event as well as the attribute: alerting pipelines key on events.
         event = span.events.add()
         event.name = BUDGET_EVENT_PREFIX + turn.budget_state
+        event.time_unix_nano = turn.start_ns
+    if turn.guardrail in ("flagged", "blocked"):
+        event = span.events.add()
+        event.name = GUARDRAIL_EVENT_PREFIX + turn.guardrail
         event.time_unix_nano = turn.start_ns
 
 

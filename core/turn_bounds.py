@@ -27,10 +27,10 @@ IDENTITY_FIELDS = (
     "method", "path", "session_id", "developer", "team", "repo", "cli_version", "agent_id", "parent_agent_id",
     "request_class", "agent_type", "prompt_id", "requested_model", "served_model", "response_id",
     "upstream_request_id", "target", "region", "server_address", "policy_version", "rule", "stop_reason",
-    "error_type", "budget_state",
+    "error_type", "budget_state", "guardrail",
 )
 LIST_FIELDS = ("fallback_hops", "dropped_capabilities", "tool_use_ids", "tool_use_names", "tool_result_ids",
-               "tool_result_error_ids")
+               "tool_result_error_ids", "secret_findings")
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
                 "cache_creation_1h_tokens", "estimated_input_tokens")
 

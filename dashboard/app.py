@@ -23,11 +23,22 @@ from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
 from dashboard.session_admin import install_session_admin
 from dashboard.settings import DashboardSettings
-from dashboard.views import attribution, chargeback, failures, overview, policies, proposals, routes, sessions, turn
+from dashboard.views import (
+    attribution,
+    chargeback,
+    failures,
+    findings,
+    overview,
+    policies,
+    proposals,
+    routes,
+    sessions,
+    turn,
+)
 
 log = logging.getLogger(__name__)
 
-VIEWS = (overview, routes, attribution, sessions, failures, policies, proposals, chargeback)
+VIEWS = (overview, routes, attribution, sessions, failures, findings, policies, proposals, chargeback)
 # pages reached by links from the others, not from the navigation
 LINKED_VIEWS = (turn,)
 ASSETS = Path(__file__).parent / "assets"

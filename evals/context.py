@@ -20,7 +20,7 @@ from evals.protocol import CostBaseline, Thread, ToolResultEvent, TurnContext
 TOOL_RESULT_EVENT = "claude_code.tool_result"
 _TURN_FIELDS = tuple(f.name for f in fields(Turn))
 _TUPLE_FIELDS = ("fallback_hops", "dropped_capabilities", "tool_use_ids", "tool_use_names", "tool_result_ids",
-               "tool_result_error_ids")
+               "tool_result_error_ids", "secret_findings")
 ThreadKey = tuple[str, str]
 
 

@@ -1,4 +1,5 @@
-"""The proxy's ASGI application: auth → facts → budget → decide → forward (with fallback) → tap → span.
+"""The proxy's ASGI application: auth → facts → guardrails → budget → decide → forward (with fallback)
+→ tap → span.
 
 A plain ASGI callable with a router of three branches; no framework sits on the streaming route.
 Everything the hot path reads (key ring, routing table, spend) lives on the app instance and is
@@ -40,6 +41,7 @@ from .errors import ProxyError, error_body
 from .exporter import SpanExporter
 from .flow import ROUTED_PATHS, Flow
 from .forward import Forwarder
+from .guardrails import SecretGuard
 from .headers import presented_key
 from .inflight import InFlightTurns
 from .journal import Journal
@@ -80,6 +82,7 @@ class ProxyApp:
         self.turns: InFlightTurns | None = None
         self.metrics = ProxyMetrics(lambda: self.exporter)
         self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics)
+        self.guard = SecretGuard(settings, self.metrics)  # egress secrets: flag or block (proxy/guardrails.py)
         self._export_transport = export_transport
         self._session: aiohttp.ClientSession | None = None
         self.forwarder = Forwarder(lambda: self._session, Upstreams(ping_every_s=settings.provider_ping_s),
@@ -167,6 +170,7 @@ class ProxyApp:
             await self.exporter.close()
         await self.control.close()
         await self.budgets.close()
+        self.guard.close()
         if self._session is not None:
             await self._session.close()
 
@@ -217,6 +221,7 @@ class ProxyApp:
             # byte of its body is read.
             flow.record, flow.forward_own_key = self._authenticate(flow.header_map)
             await self._read_facts(flow, receive)
+            await self.guard.inspect(flow)
             await self._decide(flow)
             if flow.is_turn and self.turns is not None:  # journaled from here: a crash now leaves it "interrupted"
                 flow.started = self._turn(flow)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.keys import KeyRing
+from core.policy.guardrails import allowlist_change
 
 from .keyfile import KeyFileError, load_keyring, modification_stamp
 from .ledger import SpendLedger
@@ -70,8 +71,12 @@ class ControlPlane:
 
     def install(self, routing: Routing) -> None:
         """Swap the routing table: one reference assignment, atomic for the event loop."""
-        previous, self.routing = self.routing.version, routing
-        log.info("policy %s active (was %s)", routing.version, previous)
+        before, self.routing = self.routing, routing
+        log.info("policy %s active (was %s)", routing.version, before.version)
+        change = allowlist_change(before.compiled.policy.guardrails.allow, routing.compiled.policy.guardrails.allow)
+        if change:  # what the secret guardrail now lets through: on the audit logger, like the file's digest
+            audit_log.info("guardrail allow-list changed: version=%s previous=%s %s", routing.version,
+                           before.version, " ".join(f"{k}={','.join(v)}" for k, v in change.to_dict().items() if v))
 
     def reload_keys(self) -> bool:
         """Load the keys file if it changed; keep the old ring when the new file is unusable."""

@@ -1,6 +1,6 @@
-"""One request's flow through the proxy: everything the steps (auth → facts → budget → decide →
-forward → tap → span) learn about it, on one object each step reads and adds to, in place of locals
-passed between them. Modelled on mitmproxy's ``HTTPFlow``: the steps stay small and testable, and
+"""One request's flow through the proxy: everything the steps (auth → facts → guardrails → budget →
+decide → forward → tap → span) learn about it, on one object each step reads and adds to, in place
+of locals passed between them. Modelled on mitmproxy's ``HTTPFlow``: the steps stay small and testable, and
 whatever step fails, the last one (the span) sees exactly how far the request got."""
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class Flow:
     parsed: dict[str, Any] | None = None  # kept only while a provider kind may need it (take_parsed)
     facts: RequestFacts | None = None
     route_facts: RouteFacts | None = None
+    # guardrails (proxy/guardrails.py): what the secret scanner did, its findings for the span
+    guardrail: str | None = None
+    secret_findings: tuple[str, ...] = ()
     # budget and decide
     decision: Decision | None = None
     budget_state: str | None = None

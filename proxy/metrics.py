@@ -60,6 +60,28 @@ class ProxyMetrics:
             "switchyard_redis_failures", "Shared budget store (Redis) calls that failed or timed out, by call",
             ["call"], registry=self.registry,
         )
+        # the egress secret guardrail (proxy/guardrails.py, docs/guardrails.md)
+        self.guardrail_requests = Counter(
+            "switchyard_guardrail_requests", "Messages requests the secret guardrail looked at, by outcome",
+            ["outcome"], registry=self.registry,
+        )
+        self.guardrail_findings = Counter(
+            "switchyard_guardrail_findings",
+            "Secrets found new to their session and not allow-listed, by rule and action",
+            ["rule", "action"], registry=self.registry,
+        )
+        self.guardrail_unscanned = Counter(
+            "switchyard_guardrail_unscanned_blocks", "Content blocks not scanned, by reason (too_large, binary)",
+            ["reason"], registry=self.registry,
+        )
+        self.guardrail_scanned_chars = Counter(
+            "switchyard_guardrail_scanned_chars", "Characters scanned (blocks new to their session)",
+            registry=self.registry,
+        )
+        self.guardrail_seconds = Histogram(
+            "switchyard_guardrail_seconds", "Time the secret guardrail added to a request",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5), registry=self.registry,
+        )
         self.registry.register(_ExportCollector(exporter))
 
     def render(self) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -102,11 +103,31 @@ class ProxySettings(BaseSettings):
     max_queued_per_target: int = 2048
     # How often the keys file is checked for changes.
     reload_interval_s: float = 1.0
+
+    # The egress secret guardrail (docs/guardrails.md); what it does for whom is the policy's
+    # `guardrails:` block. The key of findings' fingerprints (HMAC-SHA256): set it alike on every
+    # proxy of a fleet, so one secret has one fingerprint everywhere and the policy's allow-list
+    # matches on all; unset, each process draws its own (fingerprints correlate within it only).
+    # From the environment only, never logged, never in a policy or a span.
+    guardrail_salt: SecretStr | None = Field(default=None, repr=False)
+    # When the scanner fails, or a block is too large to scan: "open" forwards the request (counted,
+    # recorded on the turn), "closed" refuses it.
+    guardrail_on_failure: Literal["open", "closed"] = "open"
+    # A text block longer than this is not scanned (RE2 takes ~10 ms per MiB).
+    guardrail_max_block_chars: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # A request with more new text than this is scanned on a worker thread, so one huge request
+    # never holds the event loop (and every other stream) for its whole scan.
+    guardrail_thread_chars: int = Field(default=512 * 1024, ge=0)
+    # The per-session memory of blocks already scanned (core/secrets/seen.py): ~180 bytes a block.
+    guardrail_max_sessions: int = Field(default=256, ge=1, le=100_000)
+    guardrail_max_blocks_per_session: int = Field(default=1024, ge=1, le=100_000)
     log_level: str = "info"
 
     @model_validator(mode="after")
     def _allowlist_is_valid(self) -> ProxySettings:
         self.allowlist()  # a bad entry stops the proxy at start, naming the entry
+        if self.guardrail_salt is not None and len(self.guardrail_salt.get_secret_value().encode()) < 16:
+            raise ValueError("SWITCHYARD_GUARDRAIL_SALT must be at least 16 bytes")
         return self
 
     def allowlist(self) -> Allowlist:

@@ -78,6 +78,8 @@ def build_turn(flow: Flow, ids: tuple[bytes, bytes] | None = None) -> Turn:
         tool_result_ids=facts.tool_result_ids,
         tool_result_error_ids=facts.tool_result_error_ids,
         budget_state=flow.budget_state,
+        guardrail=flow.guardrail,
+        secret_findings=flow.secret_findings,
     )
 
 

@@ -2,7 +2,9 @@
 
 A version is immutable: storing the same version again with the same document is a no-op, with a
 different document a ``ConflictError``. Activation moves the single pointer and records the
-previously active version in the audit log; ``rollback`` reads that record to go back one step.
+previously active version in the audit log; ``rollback`` reads that record to go back one step. An
+activation that changes the secret guardrail's allow-list (what it lets through unflagged and
+unblocked) also gets an entry of its own naming what was added and removed.
 Checking that a document is a valid policy is the caller's job (core.policy.validate); this module
 stores what it is given, as the policy's JSON form with defaults included.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
+from core.policy.guardrails import allowlist_change
 from core.policy.problems import Problem, errors_in
 from core.policy.schema import Policy
 from store.audit import append, audited
@@ -26,6 +29,7 @@ from store.schema import audit_log, policy_state, policy_versions
 ACTIVATE = "policy.activate"
 ROLLBACK = "policy.rollback"
 CREATE = "policy.create"
+ALLOWLIST = "guardrails.allowlist"
 _STATE_ROW = 1
 
 
@@ -132,7 +136,8 @@ def active_policy(engine: Engine) -> PolicyVersion | None:
 
 def _point_at(connection: Connection, version: str, *, actor: str, action: str, now: datetime | None,
               detail: Mapping[str, Any] | None = None) -> Activation:
-    if _get(connection, version) is None:
+    stored = _get(connection, version)
+    if stored is None:
         raise NotFoundError(f"no policy version {version!r}")
     state = _state(connection)
     previous = state.version if state is not None else None
@@ -146,6 +151,12 @@ def _point_at(connection: Connection, version: str, *, actor: str, action: str, 
         connection.execute(policy_state.update().where(policy_state.c.id == _STATE_ROW).values(**values))
     append(connection, at=at, actor=actor, action=action, subject=version,
            detail={"previous": previous, **(detail or {})})
+    before = _get(connection, previous) if previous is not None else None
+    change = allowlist_change(before.policy().guardrails.allow if before is not None else None,
+                              stored.policy().guardrails.allow)
+    if change:  # who let which findings through, and when it took effect
+        append(connection, at=at, actor=actor, action=ALLOWLIST, subject=version,
+               detail={"previous": previous, **change.to_dict()})
     # proposals made against another version describe a policy nobody runs now (issue 16, item 4)
     supersede_stale(connection, version, at=at, actor=actor)
     return Activation(version, previous, changed=True)

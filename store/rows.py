@@ -22,7 +22,7 @@ MAX_UNIX_NS = INT64_MAX
 
 _TURN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Turn))
 _LIST_FIELDS = ("fallback_hops", "dropped_capabilities", "tool_use_ids", "tool_use_names", "tool_result_ids",
-               "tool_result_error_ids")
+               "tool_result_error_ids", "secret_findings")
 _TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens",
                  "cache_creation_1h_tokens", "estimated_input_tokens")
 _INT32_FIELDS = ("status_code", "tool_count")

@@ -103,6 +103,10 @@ turns = Table(
     Column("ingested_at", DateTime(), nullable=False),
     # whether the developer's key vouched for `repo` (core.keys.claim_repo); NULL for turns stored before 0007
     Column("repo_verified", Boolean),
+    # the egress secret guardrail (issue 21, added by 0011): what it did, and its findings (never the
+    # secret); NULL when it found nothing, so the Findings page reads only the turns it touched
+    Column("guardrail", Text),
+    Column("secret_findings", Json),
 )
 
 # Claude Code's own telemetry events (CLAUDE_CODE_ENABLE_TELEMETRY=1), joined to turns by session id.
@@ -162,6 +166,8 @@ rollup_hourly = Table(
 
 Index("ix_turns_developer_started_at", turns.c.developer, turns.c.started_at)
 Index("ix_turns_team_started_at", turns.c.team, turns.c.started_at)
+# The Findings page and the alert on blocks read the few turns the guardrail touched, by time.
+Index("ix_turns_guardrail_started_at", turns.c.guardrail, turns.c.started_at)
 
 # --- control plane -------------------------------------------------------------------------------
 # Policy versions are immutable documents (the policy as a JSON dict, defaults included, so a

@@ -9,7 +9,8 @@ store holds everything the alerts are derived from —
 * a failure cluster whose trend turned ``rising`` in the newest clustering run;
 * the share of failed and fallen-back turns over the last ``rate_minutes``;
 * each proxy's export spool and dead letters, read off its /metrics (``proxy_metrics_urls``; the
-  previous reading is kept in this object, so after a restart the first round only takes a baseline).
+  previous reading is kept in this object, so after a restart the first round only takes a baseline);
+* requests the egress secret guardrail blocked (the turns it recorded as ``blocked``).
 
 A key is claimed in ``alerts_sent`` before its alert is queued (store.alerts_sent), so a restart or
 a second jobs process does not announce it again. Events older than ``LOOKBACK`` when first seen
@@ -39,12 +40,15 @@ from core.alerts import (
     pending_alert,
     rate_alerts,
     rising_alert,
+    secret_blocked_alert,
     spool_alerts,
 )
+from core.secrets.verdict import describe_record
 from store.alerts_sent import claim, claimed, release
 from store.audit import list_audit
 from store.balances import month_balances, month_of
 from store.cluster_runs import clusters_frame
+from store.findings import guardrail_turns
 from store.policies import active_policy
 from store.proposals import PROPOSED, list_proposals
 from store.schema import turns
@@ -86,7 +90,8 @@ class AlertDetector:
         now = now.replace(tzinfo=None)
         report = DetectReport()
         found: list[Alert] = []
-        for source in (self._budgets, self._proposals, self._audit, self._clusters, self._rates, self._spool):
+        for source in (self._budgets, self._proposals, self._audit, self._clusters, self._rates, self._spool,
+                       self._secrets):
             try:
                 found.extend(source(now))
             except Exception:  # a boundary: one source failing must not stop the others
@@ -169,6 +174,17 @@ class AlertDetector:
             release(self.engine, clear)
             alerts.extend(firing)
         return alerts
+
+
+    def _secrets(self, now: datetime) -> list[Alert]:
+        alerts: dict[str, Alert] = {}  # by key: a retried request is the same alert
+        for turn in guardrail_turns(self.engine, now - LOOKBACK, now, outcomes=("blocked",), limit=AUDIT_PAGE):
+            first = next(iter(turn["findings"]), None)
+            if first is not None and isinstance(first.get("fingerprint"), str):
+                alert = secret_blocked_alert(turn["developer"], turn["team"], turn["repo"], describe_record(first),
+                                             first["fingerprint"], turn["started_at"])
+                alerts[alert.key] = alert  # newest first: the earliest block of the secret is kept
+        return list(alerts.values())
 
 
 def rate_window(engine: Engine, start: datetime, end: datetime) -> RateWindow:

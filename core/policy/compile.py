@@ -22,6 +22,7 @@ from types import MappingProxyType
 
 from .budgets import BudgetTable, prepare_budgets
 from .exploration import rules_in_order
+from .guardrails import GuardrailTable, prepare_guardrails
 from .hashing import BUCKETS, Salted, bucket_salt, member_salt, rendezvous_order, salted, split_salt
 from .predicates import Check, checks_for
 from .problems import PolicyError, Problem, errors_in
@@ -89,6 +90,7 @@ class CompiledPolicy:
     bucket_hasher: Salted
     mask_buckets: tuple[int, ...]  # buckets_in(mask) for every mask, when there are few intervals
     budgets: BudgetTable
+    guardrails: GuardrailTable
     pool_of: Mapping[str, StickyPool]
     warnings: tuple[Problem, ...]
 
@@ -126,7 +128,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         policy=policy, version=policy.version, targets=MappingProxyType(targets), rules=rules, default=default,
         edges=edges, interval_of=interval_of, all_intervals=prepare.all_intervals, bucket_hasher=salted(bucket_salt()),
         mask_buckets=mask_buckets,
-        budgets=MappingProxyType(dict(prepare_budgets(policy.budgets, targets))), pool_of=MappingProxyType(pool_of),
+        budgets=MappingProxyType(dict(prepare_budgets(policy.budgets, targets))),
+        guardrails=prepare_guardrails(policy.guardrails), pool_of=MappingProxyType(pool_of),
         warnings=tuple(p for p in problems if p.severity == "warning"),
     )
 

@@ -12,8 +12,9 @@ shown in the dashboard, and as the few lines a reviewer reads before approving (
 Targets, sticky pools and rules are matched by name, budgets by (scope, name); rules also report a
 change of relative order. The exploration block is compared field by field like ``default`` (a
 block added or removed is every field against None, rendered ``+ exploration: …`` or
-``- exploration``). Values are the schema's JSON form, so ``to_dict()`` is ready for ``json.dumps``
-and ``PolicyDiff.from_dict`` reads it back.
+``- exploration``); so is ``guardrails`` (its overrides and allow-lists are lists: an item added or
+removed shows the list before and after). Values are the schema's JSON form, so ``to_dict()`` is
+ready for ``json.dumps`` and ``PolicyDiff.from_dict`` reads it back.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class SectionDiff:
 
 
 SECTIONS = ("targets", "rules", "sticky", "budgets")
-SINGLES = ("exploration", "default", "fallback")
+SINGLES = ("exploration", "default", "fallback", "guardrails")
 _HEADER_FIELDS = ("description",)
 
 
@@ -77,13 +78,14 @@ class PolicyDiff:
     exploration: tuple[FieldChange, ...] = ()  # a block added or removed: every field against None
     default: tuple[FieldChange, ...] = ()
     fallback: tuple[FieldChange, ...] = ()
+    guardrails: tuple[FieldChange, ...] = ()
     header: tuple[FieldChange, ...] = field(default=())  # description
 
     @property
     def is_empty(self) -> bool:
         """No change to routing or budgets (the version and parent fields are not changes)."""
         return not any((self.targets, self.rules, self.sticky, self.budgets, self.exploration, self.default,
-                        self.fallback, self.header))
+                        self.fallback, self.guardrails, self.header))
 
     def to_dict(self) -> dict[str, Json]:
         def changes(items: Sequence[FieldChange]) -> list[dict[str, Json]]:
@@ -112,6 +114,7 @@ class PolicyDiff:
                    rules=section(data["rules"]), sticky=section(data["sticky"]), budgets=section(data["budgets"]),
                    exploration=changes(data.get("exploration", ())),  # absent from diffs stored before it existed
                    default=changes(data["default"]), fallback=changes(data["fallback"]),
+                   guardrails=changes(data.get("guardrails", ())),  # absent from diffs stored before it existed
                    header=changes(data["header"]))
 
 
@@ -126,6 +129,7 @@ def diff(old: Policy, new: Policy) -> PolicyDiff:
         exploration=field_changes(_optional(old.exploration), _optional(new.exploration)),
         default=field_changes(_json(old.default), _json(new.default)),
         fallback=field_changes(_json(old.fallback), _json(new.fallback)),
+        guardrails=field_changes(_json(old.guardrails), _json(new.guardrails)),
         header=field_changes(old.model_dump(mode="json", include=set(_HEADER_FIELDS)),
                              new.model_dump(mode="json", include=set(_HEADER_FIELDS))),
     )
@@ -257,7 +261,7 @@ def render_lines(d: PolicyDiff, *, rules: bool = True) -> list[str]:
     lines += _render_exploration(d.exploration)  # before the rules: it is tried before them
     if rules:
         lines += _render_section("rules", d.rules)
-    for single in ("default", "fallback") if rules else ("fallback",):
+    for single in ("default", "fallback", "guardrails") if rules else ("fallback", "guardrails"):
         changes: tuple[FieldChange, ...] = getattr(d, single)
         if changes:
             lines.append(f"~ {single}: {_render_changes(changes)}")

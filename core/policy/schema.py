@@ -3,13 +3,15 @@
 A policy is an immutable, versioned document: ``targets`` (where a turn can go), ordered ``rules``
 (first match wins) with a required ``default``, ``fallback`` (how a chain is walked), ``sticky``
 pools (keep a session on one of several equivalent targets so its prompt cache stays warm),
-``exploration`` (a share of sessions sent to a randomised tier, for the optimizer's estimates) and
-``budgets``. Models are named by tier in predicates; concrete model ids live in targets (data,
-never code). The full reference is docs/policy.md.
+``exploration`` (a share of sessions sent to a randomised tier, for the optimizer's estimates),
+``budgets`` and ``guardrails`` (what the egress secret scanner does: docs/guardrails.md). Models
+are named by tier in predicates; concrete model ids live in targets (data, never code). The full
+reference is docs/policy.md.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -173,6 +175,64 @@ class Budget(_Frozen):
     downgrade_to: str | None = Field(None, description="target name, for action downgrade")
 
 
+SecretAction = Literal["off", "flag", "block"]
+SECRET_ACTIONS: tuple[SecretAction, ...] = ("off", "flag", "block")  # weakest first
+_FINGERPRINT = r"^[0-9a-f]{24}$"  # core.secrets.scan.FINGERPRINT_HEX_CHARS lowercase hex
+MAX_ALLOWED_FINGERPRINTS = 10_000
+MAX_ALLOWED_PATHS = 1_000
+
+
+def _yaml_off(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as the boolean false: take it as the word that was written
+    return "off" if value is False else value
+
+
+class GuardrailOverride(_Frozen):
+    """What the secret guardrail does for one developer, team or repo instead of the default."""
+
+    scope: Literal["developer", "team", "repo"]
+    name: str = Field(min_length=1, max_length=256, description="the principal (no wildcard: that is `secrets`)")
+    secrets: SecretAction
+
+    _off = field_validator("secrets", mode="before")(_yaml_off)
+
+
+class GuardrailAllow(_Frozen):
+    """Findings the guardrail lets through, whatever the action: known test fixtures and false positives."""
+
+    fingerprints: tuple[str, ...] = Field((), max_length=MAX_ALLOWED_FINGERPRINTS,
+                                          description="salted fingerprints of findings (the Findings page shows them)")
+    paths: tuple[str, ...] = Field((), max_length=MAX_ALLOWED_PATHS,
+                                   description="glob patterns of file paths whose tool results are test fixtures")
+
+    @field_validator("fingerprints")
+    @classmethod
+    def _fingerprint_shape(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        pattern = re.compile(_FINGERPRINT)
+        for value in values:
+            if not pattern.match(value):
+                raise ValueError(f"{value!r} is not a finding fingerprint (24 lowercase hex characters)")
+        return values
+
+    @field_validator("paths")
+    @classmethod
+    def _path_shape(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not value.strip() or len(value) > 512:
+                raise ValueError(f"{value!r}: a path pattern is 1–512 characters, not blank")
+        return values
+
+
+class Guardrails(_Frozen):
+    """The egress guardrails: what happens to a request that carries a secret (docs/guardrails.md)."""
+
+    secrets: SecretAction = Field("flag", description="off | flag (span, counter, Findings page) | block (a 400)")
+    overrides: tuple[GuardrailOverride, ...] = Field((), max_length=10_000)
+    allow: GuardrailAllow = GuardrailAllow()
+
+    _off = field_validator("secrets", mode="before")(_yaml_off)
+
+
 class Policy(_Frozen):
     version: str = Field(min_length=1, max_length=128)
     parent: str | None = None
@@ -184,3 +244,4 @@ class Policy(_Frozen):
     fallback: Fallback = Fallback()
     sticky: tuple[StickyPool, ...] = ()
     budgets: tuple[Budget, ...] = ()
+    guardrails: Guardrails = Guardrails()

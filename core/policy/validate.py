@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from core.providers.kinds import ALLOWED_AUTH, REQUIRED_FIELDS
 
 from .exploration import EXPLORATION_RULE, exploration_problems, rules_in_order
+from .guardrails import guardrail_problems
 from .problems import Problem, errors_in
 from .reachability import shadowing_problems
 from .schema import Budget, IntRange, Policy, Rule, StickyPool, Target
@@ -41,6 +42,7 @@ def validate(policy: Policy) -> list[Problem]:
     problems += _fallback_problems(policy)
     problems += _sticky_problems(policy.sticky, {t.name: t for t in policy.targets})
     problems += _budget_problems(policy.budgets, targets)
+    problems += guardrail_problems(policy.guardrails)
     return problems
 
 

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 ATTRIBUTION_PREFIX = "x-anthropic-billing-header:"
+# Parsed JSON is made of dicts: checking for dict first spares the abstract-class check (a few µs a
+# request over a long history); any other Mapping is still walked.
+_OBJECT = (dict, Mapping)
 SYSTEM = -1  # message_index of the top-level system prompt
 
 Kind = Literal["text", "tool_result", "document", "search_result", "system"]
@@ -55,28 +58,33 @@ class Skipped:
 Item = Located | Skipped
 
 
-def _parts(content: object, message_index: int, block_index: int, kind: Kind) -> Iterator[Item]:
+# The walkers append to one list instead of nesting generators: a long Claude Code history has
+# hundreds of messages, and a generator per message and per block was half the cost of a turn
+# whose blocks were all seen before.
+def _parts(out: list[Item], content: object, message_index: int, block_index: int, kind: Kind) -> None:
     """The texts inside a tool_result's / document's / search result's ``content``."""
     if isinstance(content, str):
-        yield Located(message_index, block_index, None, kind, content)
+        out.append(Located(message_index, block_index, None, kind, content))
         return
     if not isinstance(content, list):
         return
     for part_index, part in enumerate(content):
-        if not isinstance(part, Mapping):
+        if not isinstance(part, _OBJECT):
             continue
         part_type = part.get("type")
-        text = part.get("text")
-        if part_type == "text" and isinstance(text, str):
-            yield Located(message_index, block_index, part_index, kind, text)
-        elif part_type == "document":
-            for item in _document(part, message_index, block_index):
-                yield _with_part(item, part_index)
-        elif part_type == "search_result":
-            for item in _parts(part.get("content"), message_index, block_index, kind):
-                yield _with_part(item, part_index)
+        if part_type == "text":
+            text = part.get("text")
+            if isinstance(text, str):
+                out.append(Located(message_index, block_index, part_index, kind, text))
+        elif part_type == "document" or part_type == "search_result":
+            inner: list[Item] = []
+            if part_type == "document":
+                _document(inner, part, message_index, block_index)
+            else:
+                _parts(inner, part.get("content"), message_index, block_index, kind)
+            out.extend(_with_part(item, part_index) for item in inner)
         elif part_type == "image":
-            yield Skipped(message_index, block_index, part_index, "image")
+            out.append(Skipped(message_index, block_index, part_index, "image"))
 
 
 def _with_part(item: Item, part_index: int) -> Item:
@@ -85,70 +93,71 @@ def _with_part(item: Item, part_index: int) -> Item:
     return Skipped(item.message_index, item.block_index, part_index, item.kind)
 
 
-def _document(block: Mapping[str, object], message_index: int, block_index: int) -> Iterator[Item]:
+def _document(out: list[Item], block: Mapping[str, object], message_index: int, block_index: int) -> None:
     source = block.get("source")
-    if not isinstance(source, Mapping):
+    if not isinstance(source, _OBJECT):
         return
     source_type = source.get("type")
     data = source.get("data")
     if source_type == "text" and isinstance(data, str):
-        yield Located(message_index, block_index, None, "document", data)
+        out.append(Located(message_index, block_index, None, "document", data))
     elif source_type == "content":
-        yield from _parts(source.get("content"), message_index, block_index, "document")
+        _parts(out, source.get("content"), message_index, block_index, "document")
     elif source_type == "base64":
-        yield Skipped(message_index, block_index, None, "document")
+        out.append(Skipped(message_index, block_index, None, "document"))
     # "url" and "file" sources hold a reference, not the content: nothing leaves in this request
 
 
-def _content(content: object, message_index: int) -> Iterator[Item]:
+def _content(out: list[Item], content: object, message_index: int) -> None:
     if isinstance(content, str):
-        yield Located(message_index, 0, None, "text", content)
+        out.append(Located(message_index, 0, None, "text", content))
         return
     if not isinstance(content, list):
         return
     for block_index, block in enumerate(content):
-        if not isinstance(block, Mapping):
+        if not isinstance(block, _OBJECT):
             continue
         block_type = block.get("type")
         if block_type == "text":
             text = block.get("text")
             if isinstance(text, str):
-                yield Located(message_index, block_index, None, "text", text)
+                out.append(Located(message_index, block_index, None, "text", text))
         elif block_type == "tool_result":
-            yield from _parts(block.get("content"), message_index, block_index, "tool_result")
+            _parts(out, block.get("content"), message_index, block_index, "tool_result")
         elif block_type == "document":
-            yield from _document(block, message_index, block_index)
+            _document(out, block, message_index, block_index)
         elif block_type == "search_result":
-            yield from _parts(block.get("content"), message_index, block_index, "search_result")
+            _parts(out, block.get("content"), message_index, block_index, "search_result")
         elif block_type == "image":
-            yield Skipped(message_index, block_index, None, "image")
+            out.append(Skipped(message_index, block_index, None, "image"))
         # thinking, redacted_thinking, tool_use and unknown types: not user-supplied text
 
 
-def _system(system: object) -> Iterator[Item]:
+def _system(out: list[Item], system: object) -> None:
     if isinstance(system, str):
         if not system.startswith(ATTRIBUTION_PREFIX):
-            yield Located(SYSTEM, 0, None, "system", system)
+            out.append(Located(SYSTEM, 0, None, "system", system))
         return
     if not isinstance(system, list):
         return
     for block_index, block in enumerate(system):
-        if not isinstance(block, Mapping) or block.get("type") != "text":
+        if not isinstance(block, _OBJECT) or block.get("type") != "text":
             continue
         text = block.get("text")
         if not isinstance(text, str):
             continue
         if block_index == 0 and text.startswith(ATTRIBUTION_PREFIX):
             continue
-        yield Located(SYSTEM, block_index, None, "system", text)
+        out.append(Located(SYSTEM, block_index, None, "system", text))
 
 
 def scannable(body: Mapping[str, object]) -> Iterator[Item]:
     """Every text of ``body`` to scan (and every binary block skipped), in request order."""
-    yield from _system(body.get("system"))
+    out: list[Item] = []
+    _system(out, body.get("system"))
     messages = body.get("messages")
-    if not isinstance(messages, list):
-        return
-    for message_index, message in enumerate(messages):
-        if isinstance(message, Mapping) and message.get("role") in ("user", "system"):
-            yield from _content(message.get("content"), message_index)
+    if isinstance(messages, list):
+        for message_index, message in enumerate(messages):
+            if isinstance(message, _OBJECT) and message.get("role") in ("user", "system"):
+                _content(out, message.get("content"), message_index)
+    return iter(out)

@@ -27,7 +27,7 @@ from core.alerts import (
     verify,
 )
 from core.policy.schema import Budget
-from dashboard.views import attribution, failures, overview, policies, proposals, routes
+from dashboard.views import attribution, failures, findings, overview, policies, proposals, routes
 from optimizer.watch import REGRESSION
 from store.proposals import _ACTION
 
@@ -67,7 +67,8 @@ def test_payloads_link_into_the_dashboard_and_slack_gets_its_shape() -> None:
 
 def test_each_kind_links_to_the_page_that_shows_it() -> None:
     assert PAGES == {"budget": attribution.PATH, "proposal": proposals.PATH, "policy": policies.PATH,
-                     "cluster": failures.PATH, "rate": routes.PATH, "spool": overview.PATH, "test": overview.PATH}
+                     "cluster": failures.PATH, "rate": routes.PATH, "spool": overview.PATH,
+                     "secret": findings.PATH, "test": overview.PATH}
 
 
 def test_the_audit_actions_followed_are_the_stores() -> None:

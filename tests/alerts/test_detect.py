@@ -4,6 +4,7 @@ month for budgets however many turns cross."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -182,6 +183,31 @@ def test_error_and_fallback_rates_over_the_threshold_for_the_window(db_engine: E
     assert jobs.run(receiver, later) == []
     store_turns(db_engine, later - timedelta(minutes=2), 10, status_code=500, error_type="api_error")
     assert [p["kind"] for p in jobs.run(receiver, later)] == ["rate.errors"]  # a new episode
+
+
+def _blocked(rule: str, fingerprint: str, message: int = 4) -> tuple[str, ...]:
+    return (json.dumps({"rule": rule, "message": message, "block": 0, "kind": "tool_result", "line": 3,
+                        "offset": 12, "fingerprint": fingerprint}),)
+
+
+def test_a_blocked_secret_is_announced_once_per_developer_and_secret(
+        db_engine: Engine, served: tuple[WebhookReceiver, str]) -> None:
+    receiver, url = served
+    jobs = Round(db_engine, url)
+    store_turns(db_engine, NOW - timedelta(minutes=20), 3, developer="alice", team="payments", repo="web",
+                status_code=400, error_type="invalid_request_error", guardrail="blocked",
+                secret_findings=_blocked("github_token", "a" * 24))  # a blocked request retried twice
+    store_turns(db_engine, NOW - timedelta(minutes=10), 2, developer="bob", guardrail="flagged",
+                secret_findings=_blocked("aws_access_key_id", "b" * 24))  # flagged: no alert
+    posts = jobs.run(receiver)
+    assert [(p["kind"], p["facts"]["developer"], p["facts"]["fingerprint"]) for p in posts] == [
+        ("secret.blocked", "alice", "a" * 24)]
+    assert posts[0]["link"] == "https://sy.example.com/findings"
+    assert "a GitHub token in a tool result (messages[4].content[0]), line 3" in posts[0]["text"]
+    assert jobs.run(receiver) == []  # the same secret blocked again: already announced
+    store_turns(db_engine, NOW - timedelta(minutes=5), 1, developer="alice", guardrail="blocked",
+                status_code=400, secret_findings=_blocked("private_key", "c" * 24, message=8))
+    assert [p["facts"]["fingerprint"] for p in jobs.run(receiver)] == ["c" * 24]  # another secret
 
 
 def test_a_failing_channel_never_slows_a_round(db_engine: Engine) -> None:

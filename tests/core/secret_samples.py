@@ -186,9 +186,11 @@ def planted(seed: int, per_rule: int) -> list[tuple[str, str]]:
 
 SOURCE_SUFFIXES = frozenset({".py", ".pyi", ".md", ".rst", ".toml", ".yaml", ".yml", ".json", ".cfg", ".ini",
                              ".txt", ".sh", ".js", ".ts", ".html", ".css", ".sql"})
-# Test suites and fixtures hold fake keys on purpose (this project's tests/ does): they are counted
-# apart, never as "ordinary source".
+# Test suites and fixtures hold fake keys on purpose (this project's tests/ does, and sim/'s
+# fake_credentials.py, what the fake Bedrock and Vertex accept): they are counted apart, never as
+# "ordinary source".
 TEST_PARTS = frozenset({"tests", "test", "testing", "fixtures", "testdata"})
+FIXTURE_STEMS = ("fake_", "fixture")
 PROJECT_DIRS = ("core", "proxy", "ingest", "store", "serving", "evals", "optimizer", "dashboard", "sim",
                 "switchyard", "bench", "scripts", "docs", "notebooks")
 # A fixed sample of installed packages for the bounded test (each: every source file, sorted).
@@ -197,7 +199,8 @@ PACKAGE_SAMPLE = ("sqlalchemy", "pydantic", "aiohttp", "httpx", "fastapi", "star
 
 
 def is_test_path(path: Path) -> bool:
-    return any(part in TEST_PARTS or part.startswith("test_") for part in path.parts)
+    return any(part in TEST_PARTS or part.startswith("test_") for part in path.parts) or path.stem.startswith(
+        FIXTURE_STEMS)
 
 
 def source_files(root: Path, *, tests: bool | None = False, max_file_chars: int = 2_000_000) -> list[Path]:

@@ -56,6 +56,8 @@ POSITIVES = [
     ("generic_secret", '  "client_secret": "' + R[:24] + '",'),
     ("generic_secret", '    password: str = "Summer2024!x"'),
     ("generic_secret", "smtp:\n  password: hY7%kL2qPz\n"),
+    ("generic_secret", "client_token = 'hvs2CAESIJk7Qm9sLx4Rt'"),  # Vault's snake_case client_token is one
+    ("generic_secret", "session_token: 'hh5s93j4hdidpolz'"),  # one character off the RFC's example
 ]
 
 NEGATIVES = [
@@ -102,6 +104,17 @@ NEGATIVES = [
     ("generic_secret", 'publicKeyToken="1fc8b3b9a1e18e3b"'),
     ("generic_secret", "password_hash = compute(password1)"),
     ("generic_secret", "query = 'user=%s&password=%(password)s'"),
+    # found on installed packages' sources (bench/secret_scan.py, every file): pagination and
+    # idempotency tokens, ids, link targets, identifiers, the OAuth RFCs' own examples
+    ("generic_secret", '"NextToken": "abcdefg123",'),
+    ("generic_secret", '"ClientRequestToken": "a8ca07e4-61ec-4399-99f4-19853801bcd5",'),
+    ("generic_secret", '"ChangeToken": "abcd12f2-46da-4fdb-b8d5-fbd4c466928f",'),
+    ("generic_secret", '"ClientToken": "cachedvol112233",'),
+    ("generic_secret", "page_token = 'CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA'"),
+    ("generic_secret", ".. _refresh token: https://tools.ietf.org/html/rfc6749#section-6"),
+    ("generic_secret", "    oauth2client.client.OAuth2Credentials: _convert_oauth2_credentials,"),
+    ("generic_secret", "grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA"),
+    ("generic_secret", "oauth_token=hh5s93j4hdidpola&oauth_token_secret=hdhd0244k9j7ao03&"),
 ]
 
 

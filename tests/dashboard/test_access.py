@@ -20,7 +20,8 @@ from tests.dashboard.conftest import PASSWORDS, utc_now
 from tests.dashboard.fleet import seed_policies, seed_proposal, seed_turns
 from tests.dashboard.serving import serve_wsgi
 
-PAGES = ["/", "/routes", "/attribution", "/sessions", "/failures", "/policies", "/proposals", "/chargeback"]
+PAGES = ["/", "/routes", "/attribution", "/sessions", "/failures", "/findings", "/policies", "/proposals",
+         "/chargeback"]
 ACTIVATE = {"outputs": ["policies-state.children", "policies-status.children"],
             "changed": "policies-activate-confirm.submit_n_clicks"}
 
