@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.pricing import PriceTable, builtin_price_table, load_price_table
 from dashboard.auth import FAVICON_PATH, HEALTH_PATH, LOGOUT_PATH, install_auth, signed_in_user
+from dashboard.chargeback import load_cost_centres
 from dashboard.components import note
 from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
@@ -42,6 +43,7 @@ def load_prices(settings: DashboardSettings) -> PriceTable:
 def create_app(settings: DashboardSettings, engine: Engine, *, prices: PriceTable | None = None,
                clock: Callable[[], datetime] = utc_now) -> Dash:
     """The dashboard on ``engine``; serve ``app.server`` (a Flask app) with any WSGI server."""
+    load_cost_centres(settings.cost_centres_file)  # an unusable file stops the dashboard at start, saying why
     ctx = DashboardContext(engine, settings, prices or load_prices(settings), clock)
     server = Flask("switchyard.dashboard")
     install_auth(server, settings, engine)  # first, so its gate runs before anything Dash adds
