@@ -23,12 +23,23 @@ from dashboard.components import note
 from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
 from dashboard.session_admin import install_session_admin
-from dashboard.settings import DashboardSettings
-from dashboard.views import attribution, chargeback, failures, overview, policies, proposals, routes, sessions, turn
+from dashboard.settings import DashboardSettings, Role
+from dashboard.views import (
+    attribution,
+    chargeback,
+    failures,
+    keys,
+    overview,
+    policies,
+    proposals,
+    routes,
+    sessions,
+    turn,
+)
 
 log = logging.getLogger(__name__)
 
-VIEWS = (overview, routes, attribution, sessions, failures, policies, proposals, chargeback)
+VIEWS = (overview, routes, attribution, sessions, failures, policies, proposals, chargeback, keys)
 # pages reached by links from the others, not from the navigation
 LINKED_VIEWS = (turn,)
 ASSETS = Path(__file__).parent / "assets"
@@ -79,7 +90,10 @@ def _health(engine: Engine) -> Response:
 def _shell(ctx: DashboardContext) -> html.Div:
     user = signed_in_user(ctx.settings)
     who = f"{user.name} ({user.role.value})" if user else ""
-    links = [dcc.Link(view.TITLE, href=view.PATH, id=f"nav-{view.__name__.rsplit('.', 1)[-1]}") for view in VIEWS]
+    # a page for a higher role (Keys: admins) is left out of the others' navigation; the page and its
+    # actions check the role again on the server
+    links = [dcc.Link(view.TITLE, href=view.PATH, id=f"nav-{view.__name__.rsplit('.', 1)[-1]}") for view in VIEWS
+             if user is not None and user.role.at_least(getattr(view, "ROLE", Role.viewer))]
     return html.Div([
         dcc.Location(id="url"),
         html.Nav([html.Span("switchyard", className="brand"), *links, html.Span(who, id="nav-user"),

@@ -26,7 +26,8 @@ from tests.dashboard.browser import chromium, drawn_marks, plot_axes, screenshot
 from tests.dashboard.conftest import PASSWORDS
 from tests.dashboard.serving import serve_wsgi
 
-PAGES = ("/", "/routes", "/attribution", "/sessions", "/failures", "/policies", "/proposals", "/chargeback")
+PAGES = ("/", "/routes", "/attribution", "/sessions", "/failures", "/policies", "/proposals", "/chargeback",
+         "/keys")
 OVERVIEW = ("overview-spend", "overview-tokens", "overview-cache", "overview-latency", "overview-savings")
 # axes that count things (tokens, turns, calls): their ticks must be whole numbers
 COUNT_AXES = {("overview-tokens", "yaxis"), ("routes-fallbacks", "xaxis"), ("sessions-tools", "xaxis")}
