@@ -279,11 +279,11 @@ def measure(engine: Engine, repeats: int = 5, centres: Path | None = None) -> li
             "failures-clusters.cellClicked": {"rowId": "0"}, "failures-sizes.clickData": None},
             "failures-clusters.cellClicked", state={"failures-run.data": CLUSTER_RUN})),
         ("chargeback: developer × repo", _page("/chargeback", f"?month={month}&by=developer&then=repo")),
-        ("chargeback: 30 days, dev × model", _page("/chargeback", f"?from={thirty:%Y-%m-%d}&to={now:%Y-%m-%d}"
+        ("chargeback: 30 d, dev × model", _page("/chargeback", f"?from={thirty:%Y-%m-%d}&to={now:%Y-%m-%d}"
                                                                   "&by=developer&then=model")),
         ("chargeback: cost centre × model", _page("/chargeback", f"?month={month}&by=cost_centre&then=model")),
         ("chargeback CSV by developer", f"/export/chargeback.csv?month={month}&by=developer"),
-        ("chargeback CSV 30 days, team × repo", f"/export/chargeback.csv?from={thirty:%Y-%m-%d}&to={now:%Y-%m-%d}"
+        ("chargeback CSV 30 d, team × repo", f"/export/chargeback.csv?from={thirty:%Y-%m-%d}&to={now:%Y-%m-%d}"
                                                 "&by=team&then=repo"),
         ("policies: one version", _callback(["policies-state.children", "policies-status.children"], {
             "policies-version.value": "v1", "policies-activate-confirm.submit_n_clicks": None,

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from dash import Dash, Input, Output, State, callback_context, dcc, html
 
+from core.cost_centres import CostCentres
 from dashboard.chargeback import (
     CSV_COLUMN_MEANINGS,
     DIMENSIONS,
@@ -102,13 +103,12 @@ def form(ctx: DashboardContext, chosen: dict[str, str], href: str) -> html.Form:
     ], id="chargeback-form", action=PATH, method="get", className="controls")
 
 
-def notes(ctx: DashboardContext, asked: ChargebackRequest, rows: list[ChargebackRow]) -> list[html.P]:
-    """What the cost-centre column rests on: the file, and the teams it does not map."""
-    path = ctx.settings.cost_centres_file
+def notes(centres: CostCentres, rows: list[ChargebackRow]) -> list[html.P]:
+    """What the cost-centre column rests on: the file, and the teams of these rows it does not map."""
+    path = centres.source
     if path is None:
         return [note("No cost-centre file is set (SWITCHYARD_COST_CENTRES_FILE), so every cost centre is empty.",
                      "chargeback-centres")]
-    centres = load_cost_centres(path)
     unmapped = centres.unmapped({row.value("team") for row in rows})
     if not unmapped:
         return [note(f"Cost centres from {path}.", "chargeback-centres")]
@@ -124,7 +124,8 @@ def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
              "final: ingest then refuses turns dated inside it.")
     try:
         chosen, asked = asked_for(ctx, query)
-        rows = chargeback_rows(ctx.engine, asked, load_cost_centres(ctx.settings.cost_centres_file))
+        centres = load_cost_centres(ctx.settings.cost_centres_file)
+        rows = chargeback_rows(ctx.engine, asked, centres)
     except ChargebackError as error:
         chosen = {name: query.get(name, "") for name in PARAMETERS}
         return page(TITLE, form(ctx, chosen, EXPORT_PATH), note(f"Not shown: {error}.", "chargeback-problem"),
@@ -143,7 +144,7 @@ def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
     columns = [column(name, NAMES[name]) for name in asked.grouping.filled]
     return page(TITLE, form(ctx, chosen, export_href(chosen)), closing,
                 html.P("", id="chargeback-status", role="status"),
-                html.P(total, id="chargeback-total", className="intro"), *notes(ctx, asked, rows),
+                html.P(total, id="chargeback-total", className="intro"), *notes(centres, rows),
                 grid("chargeback-preview", preview_rows(rows), [*columns, *COUNT_COLUMNS], page_size=PAGE_SIZE),
                 csv_columns(), dcc.Store(id="chargeback-period", data=period.month), intro=intro)
 

@@ -85,7 +85,7 @@ def test_a_bad_download_is_refused_with_the_reason(client: httpx.Client, params:
 def test_the_page_shows_the_view_the_url_names(client: httpx.Client) -> None:
     month = f"{utc_now():%Y-%m}"
     text = _page(client, f"?month={month}&by=developer&then=repo")
-    assert "cost centre" in text and "Cost centres from" in text
+    assert "cost centre" in text and "1 team it does not list (team2): their cost centre is empty" in text
     assert "by=developer&then=repo" in text and f"month={month}" in text  # the download link keeps the view
     assert "Not shown: group by" in _page(client, f"?month={month}&by=session")
 
