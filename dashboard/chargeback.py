@@ -202,9 +202,11 @@ def chargeback_rows(engine: Engine, request: ChargebackRequest,
                 before, before_cost = totals.get(key, ([0] * len(_SUMS), Decimal(0)))
                 totals[key] = ([a + int(b) for a, b in zip(before, counts, strict=True)],
                                before_cost + _as_usd(cost, dialect))
-            rows += [ChargebackRow(period, group.label, tuple(zip(group.filled, key, strict=True)),
-                                   *totals[key][0], cost_usd=totals[key][1].quantize(NANO))
-                     for key in sorted(totals)]
+            for key in sorted(totals):
+                (requests, unpriced, input_tokens, output_tokens, cache_write, cache_read), cost = totals[key]
+                rows.append(ChargebackRow(period, group.label, tuple(zip(group.filled, key, strict=True)), requests,
+                                          unpriced, input_tokens, output_tokens, cache_write, cache_read,
+                                          cost.quantize(NANO)))
     return rows
 
 

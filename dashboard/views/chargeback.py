@@ -7,6 +7,7 @@ The download is the signed-in-only /export/chargeback.csv with the same paramete
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -105,10 +106,10 @@ def form(ctx: DashboardContext, chosen: dict[str, str], href: str) -> html.Form:
 
 def notes(centres: CostCentres, rows: list[ChargebackRow]) -> list[html.P]:
     """What the cost-centre column rests on: the file, and the teams of these rows it does not map."""
-    path = centres.source
-    if path is None:
+    if centres.source is None:
         return [note("No cost-centre file is set (SWITCHYARD_COST_CENTRES_FILE), so every cost centre is empty.",
                      "chargeback-centres")]
+    path = Path(centres.source).name  # the file's name: where it lives on the server is not every viewer's business
     unmapped = centres.unmapped({row.value("team") for row in rows})
     if not unmapped:
         return [note(f"Cost centres from {path}.", "chargeback-centres")]

@@ -14,7 +14,7 @@ from dash import Dash, Input, Output, State, callback_context, dcc, html, no_upd
 from dashboard.components import column, grid, note, page
 from dashboard.context import DashboardContext
 from dashboard.key_actions import create_for, revoke_for
-from dashboard.key_reads import key_rows
+from dashboard.key_reads import LAST_USE_LIMIT, MAX_LISTED, key_rows
 from dashboard.settings import Role
 
 PATH = "/keys"
@@ -54,7 +54,8 @@ def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
         html.P("", id="keys-status", role="status"), html.H3("Keys"), revoke,
         grid("keys-list", key_rows(ctx.engine), KEY_COLUMNS, row_id="key_id", page_size=PAGE_SIZE),
         note("Turns do not record which key sent them: the last turn is the newest turn of the key's developer "
-             "while the key was valid. Keys kept in a keys file are not listed."),
+             f"while the key was valid (looked up for the newest {LAST_USE_LIMIT} keys). At most the newest "
+             f"{MAX_LISTED:,} keys are listed; keys kept in a keys file are not."),
         dcc.Store(id="keys-picked"),
         intro="Each developer's Claude Code uses one virtual key (ANTHROPIC_AUTH_TOKEN). Creating and revoking "
               "are audited; proxies pick up either from the next snapshot.")
@@ -80,7 +81,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         if callback_context.triggered_id == "keys-create":
             created = create_for(ctx.engine, user, {"developer": developer, "team": team, "repos": repos,
                                                     "rate_limit_rpm": rate_limit_rpm}, now)
-            shown = [] if created.plaintext is None else _shown_once(str(created.key_id), created.plaintext)
+            shown: Any = [] if created.plaintext is None else _shown_once(str(created.key_id), created.plaintext)
             return shown, created.sentence, key_rows(ctx.engine) if created.key_id else no_update
         if callback_context.triggered_id == "keys-revoke-confirm":
             return [], revoke_for(ctx.engine, user, picked, now), key_rows(ctx.engine)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from dash import Dash, html
 
@@ -29,7 +30,7 @@ PATH = "/"
 TITLE = "Overview"
 
 
-def content(ctx: DashboardContext) -> list[html.Div]:
+def content(ctx: DashboardContext) -> list[Any]:
     now = ctx.now()
     today = now.date()
     first = today - timedelta(days=29)
@@ -42,7 +43,7 @@ def content(ctx: DashboardContext) -> list[html.Div]:
     daily = daily_usage(usage)
     ms = "–" if numbers.ttfb_p50_ms is None else f"{numbers.ttfb_p50_ms:,.0f} / {numbers.ttfb_p99_ms:,.0f} ms"
     recent = "last 24 h" if health.height < HEALTH_SAMPLE else f"newest {HEALTH_SAMPLE:,} turns"
-    parts: list[html.Div] = []
+    parts: list[Any] = []
     if usage.is_empty() and health.is_empty():
         parts.append(note("No turns yet. Once Claude Code sends its requests through the proxy "
                           "(ANTHROPIC_BASE_URL and a virtual key), spend, tokens, latency and savings show here.",

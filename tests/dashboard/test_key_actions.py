@@ -109,7 +109,7 @@ def test_the_list_shows_repos_and_the_developers_last_turn_while_the_key_was_val
     LocalIngest(db_engine, clock=fixed_clock(now)).write(
         [turn(1, "dana", timedelta(hours=4)), turn(2, "dana", timedelta(hours=1)), turn(3, "erin", timedelta(hours=2))],
         [])
-    rows = {row["key_id"]: row for row in key_rows(db_engine)}
+    rows = {row["key_id"]: row for row in key_rows(db_engine, chunk=2)}  # two statements: a UNION ALL of 2, then 1
     assert list(rows) == [idle.key_id, new.key_id, old.key_id]  # newest first
     assert rows[old.key_id]["last_turn"] == f"{now - timedelta(hours=4):%Y-%m-%d %H:%M:%S}"  # before its revocation
     assert rows[new.key_id]["last_turn"] == f"{now - timedelta(hours=1):%Y-%m-%d %H:%M:%S}"
@@ -118,3 +118,7 @@ def test_the_list_shows_repos_and_the_developers_last_turn_while_the_key_was_val
         "any (*)", "api, web", "any (no list: unverified)")
     assert rows[old.key_id]["state"].startswith("revoked") and rows[new.key_id]["state"] == "active"
     assert rows[new.key_id]["rate_limit_rpm"] == "5 / min"
+    assert rows == {row["key_id"]: row for row in key_rows(db_engine)}  # one statement, the same answer
+    capped = {row["key_id"]: row["last_turn"] for row in key_rows(db_engine, last_use_limit=2)}
+    assert capped[old.key_id] == "not looked up (older than the newest 2 keys)"
+    assert capped[new.key_id] == rows[new.key_id]["last_turn"]
