@@ -116,6 +116,7 @@ def _row(rng: random.Random, index: int, session: str, developer: str, team: str
         "region": None, "provider": None, "server_address": None, "policy_version": "v1", "rule": rule,
         "propensity": 1.0,
         "fallback_hops": ["anthropic:529", "anthropic-eu:200"] if fell_back else [], "dropped_capabilities": [],
+        "guardrail": None, "secret_findings": None,
         "estimated_input_tokens": sum(tokens) - tokens[1] + rng.randrange(-500, 500), "tool_count": 12,
         "thinking": rule == "deep", "stream": True, "input_tokens": tokens[0], "output_tokens": tokens[1],
         "cache_creation_tokens": tokens[2], "cache_read_tokens": tokens[3], "cache_creation_1h_tokens": 0,
