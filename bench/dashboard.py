@@ -39,6 +39,7 @@ from dashboard.passwords import hash_password
 from dashboard.settings import DashboardSettings, Role, User
 from store.cluster_runs import run_exists, write_cluster_run
 from store.engine import make_engine
+from store.keys import create_key, list_keys
 from store.migrate import upgrade
 from store.policies import activate, create_version
 from store.proposals import create_proposal, list_proposals, set_status
@@ -115,6 +116,7 @@ def _row(rng: random.Random, index: int, session: str, developer: str, team: str
         "region": None, "provider": None, "server_address": None, "policy_version": "v1", "rule": rule,
         "propensity": 1.0,
         "fallback_hops": ["anthropic:529", "anthropic-eu:200"] if fell_back else [], "dropped_capabilities": [],
+        "guardrail": None, "secret_findings": None,
         "estimated_input_tokens": sum(tokens) - tokens[1] + rng.randrange(-500, 500), "tool_count": 12,
         "thinking": rule == "deep", "stream": True, "input_tokens": tokens[0], "output_tokens": tokens[1],
         "cache_creation_tokens": tokens[2], "cache_read_tokens": tokens[3], "cache_creation_1h_tokens": 0,
@@ -228,24 +230,38 @@ def _page(path: str, search: str = "") -> dict[str, Any]:
     return _callback(["page.children"], {"url.pathname": path}, "url.pathname", search)
 
 
-def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
+def write_keys(engine: Engine, developers: int = 200) -> None:
+    """One virtual key per developer (the Keys page lists them with each one's last turn)."""
+    for n in range(developers):
+        create_key(engine, developer=f"dev{n:03d}", team=f"team{n % 12:02d}", actor="bench")
+
+
+def cost_centres(directory: Path) -> Path:
+    """Finance's mapping: the 12 teams into 4 cost centres."""
+    path = directory / "cost-centres.yaml"
+    path.write_text("teams:\n" + "".join(f"  team{n:02d}: 'CC-{n % 4}'\n" for n in range(12)), encoding="utf-8")
+    return path
+
+
+def measure(engine: Engine, repeats: int = 5, centres: Path | None = None) -> list[PageTime]:
     with engine.connect() as connection:
         newest = connection.execute(select(func.max(turns.c.started_at))).scalar_one()
         recent = connection.execute(select(turns.c.trace_id, turns.c.span_id, turns.c.session_id, turns.c.developer,
                                            turns.c.repo).order_by(turns.c.started_at.desc()).limit(1)).one()
         oldest = connection.execute(select(turns.c.session_id).order_by(turns.c.started_at).limit(1)).scalar_one()
     now = newest + timedelta(minutes=1)
-    settings = DashboardSettings(secret_key="bench-secret-0123456789abcdef",
-                                 users={"bench": User(password_hash=hash_password(PASSWORD), role=Role.approver)})
+    settings = DashboardSettings(secret_key="bench-secret-0123456789abcdef", cost_centres_file=centres,
+                                 users={"bench": User(password_hash=hash_password(PASSWORD), role=Role.admin)})
     client = create_app(settings, engine, clock=lambda: now).server.test_client()
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
     assert token is not None
     assert client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf": token[1]}).status_code == 302
     month = f"{now:%Y-%m}"
+    thirty = now - timedelta(days=29)
     requests: list[tuple[str, Any]] = [
         *((f"page {path}", _page(path))
           for path in ("/", "/routes", "/attribution", "/sessions", "/failures", "/policies", "/proposals",
-                       "/chargeback")),
+                       "/chargeback", "/keys")),
         ("routes: 30-day shares", _callback(["routes-shares.children"], {"routes-window.value": "30d"},
                                             "routes-window.value")),
         ("routes: only fallbacks", _callback(["routes-turns.rowData"], {"routes-only-fallbacks.value": ["on"]},
@@ -263,10 +279,13 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
         ("failures: the largest cluster", _callback(["failures-detail.children"], {
             "failures-clusters.cellClicked": {"rowId": "0"}, "failures-sizes.clickData": None},
             "failures-clusters.cellClicked", state={"failures-run.data": CLUSTER_RUN})),
-        ("chargeback: by developer", _callback(
-            ["chargeback-preview.rowData", "chargeback-total.children", "chargeback-download.href"],
-            {"chargeback-month.value": month, "chargeback-by.value": "developer"}, "chargeback-by.value")),
+        ("chargeback: developer × repo", _page("/chargeback", f"?month={month}&by=developer&then=repo")),
+        ("chargeback: 30 d, dev × model", _page("/chargeback", f"?from={thirty:%Y-%m-%d}&to={now:%Y-%m-%d}"
+                                                                  "&by=developer&then=model")),
+        ("chargeback: cost centre × model", _page("/chargeback", f"?month={month}&by=cost_centre&then=model")),
         ("chargeback CSV by developer", f"/export/chargeback.csv?month={month}&by=developer"),
+        ("chargeback CSV 30 d, team × repo", f"/export/chargeback.csv?from={thirty:%Y-%m-%d}&to={now:%Y-%m-%d}"
+                                                "&by=team&then=repo"),
         ("policies: one version", _callback(["policies-state.children", "policies-status.children"], {
             "policies-version.value": "v1", "policies-activate-confirm.submit_n_clicks": None,
             "policies-rollback-confirm.submit_n_clicks": None}, "policies-version.value",
@@ -289,6 +308,8 @@ def measure(engine: Engine, repeats: int = 5) -> list[PageTime]:
                 "/_dash-update-component", json=request)
             times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (name, response.status_code, response.text[:300])
+            # a page that says it could not show what was asked is not the page being measured
+            assert b"page-error" not in response.data and b"Not shown:" not in response.data, name
             size = len(response.data)
         results.append(PageTime(name, statistics.median(times[1:]), max(times[1:]), size / 1024))
     return results
@@ -308,6 +329,8 @@ def run(engine: Engine, label: str, count: int, reuse: bool) -> str:
     fill_s = None
     if not (reuse and stored >= count):
         fill_s = fill(engine, count, datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+    if not list_keys(engine):  # a store filled before the Keys page had keys gets them too
+        write_keys(engine)
     if not run_exists(engine, CLUSTER_RUN):  # a store filled before the Failures page had clusters gets them too
         with engine.connect() as connection:
             newest = connection.execute(select(func.max(turns.c.started_at))).scalar_one()
@@ -315,7 +338,8 @@ def run(engine: Engine, label: str, count: int, reuse: bool) -> str:
     with engine.connect() as connection:
         turn_count = connection.execute(select(func.count()).select_from(turns)).scalar_one()
         rollup_rows = connection.execute(select(func.count()).select_from(rollup_hourly)).scalar_one()
-    return render(label, fill_s, turn_count, rollup_rows, measure(engine))
+    with tempfile.TemporaryDirectory() as scratch:
+        return render(label, fill_s, turn_count, rollup_rows, measure(engine, centres=cost_centres(Path(scratch))))
 
 
 @contextmanager

@@ -18,16 +18,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.pricing import PriceTable, builtin_price_table, load_price_table
 from dashboard.auth import FAVICON_PATH, HEALTH_PATH, LOGOUT_PATH, install_auth, signed_in_user
+from dashboard.chargeback import load_cost_centres
 from dashboard.components import note
 from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
 from dashboard.session_admin import install_session_admin
-from dashboard.settings import DashboardSettings
+from dashboard.settings import DashboardSettings, Role
 from dashboard.views import (
     attribution,
     chargeback,
     failures,
     findings,
+    keys,
     overview,
     policies,
     proposals,
@@ -38,7 +40,7 @@ from dashboard.views import (
 
 log = logging.getLogger(__name__)
 
-VIEWS = (overview, routes, attribution, sessions, failures, findings, policies, proposals, chargeback)
+VIEWS = (overview, routes, attribution, sessions, failures, findings, policies, proposals, chargeback, keys)
 # pages reached by links from the others, not from the navigation
 LINKED_VIEWS = (turn,)
 ASSETS = Path(__file__).parent / "assets"
@@ -53,6 +55,7 @@ def load_prices(settings: DashboardSettings) -> PriceTable:
 def create_app(settings: DashboardSettings, engine: Engine, *, prices: PriceTable | None = None,
                clock: Callable[[], datetime] = utc_now) -> Dash:
     """The dashboard on ``engine``; serve ``app.server`` (a Flask app) with any WSGI server."""
+    load_cost_centres(settings.cost_centres_file)  # an unusable file stops the dashboard at start, saying why
     ctx = DashboardContext(engine, settings, prices or load_prices(settings), clock)
     server = Flask("switchyard.dashboard")
     install_auth(server, settings, engine)  # first, so its gate runs before anything Dash adds
@@ -88,7 +91,10 @@ def _health(engine: Engine) -> Response:
 def _shell(ctx: DashboardContext) -> html.Div:
     user = signed_in_user(ctx.settings)
     who = f"{user.name} ({user.role.value})" if user else ""
-    links = [dcc.Link(view.TITLE, href=view.PATH, id=f"nav-{view.__name__.rsplit('.', 1)[-1]}") for view in VIEWS]
+    # a page for a higher role (Keys: admins) is left out of the others' navigation; the page and its
+    # actions check the role again on the server
+    links = [dcc.Link(view.TITLE, href=view.PATH, id=f"nav-{view.__name__.rsplit('.', 1)[-1]}") for view in VIEWS
+             if user is not None and user.role.at_least(getattr(view, "ROLE", Role.viewer))]
     return html.Div([
         dcc.Location(id="url"),
         html.Nav([html.Span("switchyard", className="brand"), *links, html.Span(who, id="nav-user"),

@@ -169,6 +169,8 @@ def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> 
         response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.path == "/_dash-update-component":  # callback answers hold data (a new key, once): never cached
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     server.before_request(gate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import dash_ag_grid as dag
@@ -47,6 +47,25 @@ def note(text: str, note_id: str | None = None) -> html.P:
 
 def usd(value: Decimal | float | None, places: int = 2) -> str:
     return "–" if value is None else f"${value:,.{places}f}"
+
+
+CENT = Decimal("0.01")
+
+
+def to_cents(value: Decimal) -> Decimal:
+    """Money for people: whole cents, half a cent rounded up (away from zero). Exports stay exact."""
+    return value.quantize(CENT, ROUND_HALF_UP)
+
+
+def cents(value: Decimal | None) -> str:
+    """``$1,234.57``; ``< $0.01`` for spend too small to show as a cent (one cheap turn is not
+    "$0.00"); ``–`` for no value."""
+    if value is None:
+        return "–"
+    rounded = to_cents(value)
+    if rounded == 0 and value > 0:
+        return "< $0.01"
+    return f"-${-rounded:,}" if rounded < 0 else f"${rounded:,}"
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from dashboard.auth import AccessDeniedError, SignedInUser
+from dashboard.chargeback_period import Period
 from dashboard.refusals import refused
 from dashboard.settings import Role
 from store.errors import ConflictError
@@ -33,3 +34,18 @@ def close_for_chargeback(engine: Engine, user: SignedInUser, month: str | None, 
 
 def month_state(engine: Engine, month: str) -> str:
     return "closed: final" if month in closed_month_names(engine) else "open"
+
+
+def period_state(engine: Engine, period: Period) -> str:
+    """Whether the period's numbers are final: a month is closed or open; a range of days is final
+    only where it lies in closed months (only a whole month is ever closed)."""
+    if period.month is not None:
+        return month_state(engine, period.month)
+    closed = closed_month_names(engine)
+    touched = period.months()
+    final = [month for month in touched if month in closed]
+    if not final:
+        return "open"
+    if len(final) == len(touched):
+        return "closed: final"
+    return f"partly final: {', '.join(final)} closed, {', '.join(m for m in touched if m not in closed)} open"

@@ -74,6 +74,10 @@ class DashboardSettings(BaseSettings):
     baseline_model: str = "claude-opus-4-5"
     # The price table (core/prices.yaml format); None: the one shipped with switchyard.
     prices_file: Path | None = None
+    # Finance's team → cost centre mapping (YAML, docs/chargeback.md), read on every chargeback; None: no
+    # cost centres. The same setting the CLI's `switchyard export chargeback` reads.
+    cost_centres_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("cost_centres_file", "SWITCHYARD_COST_CENTRES_FILE"))
     # The upstream allowlist, the same variables the proxy and ingest read (docs/security.md): a
     # proposal or version whose targets are outside it is refused on approval or activation.
     allowed_upstreams: list[str | dict[str, str | bool]] | None = Field(

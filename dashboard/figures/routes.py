@@ -3,14 +3,17 @@ fallback chains walked. Input: the hourly rollup summed by (hour, rule, target).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.figures.style import base_layout, count_axis, empty_figure
+from dashboard.figures.style import base_layout, count_axis, empty_figure, time_axis
 
 UNKNOWN = "(none)"
 # Longer windows are drawn per day: 720 hourly points per series say less than 30 daily ones.
 DAILY_AFTER_HOURS = 72
+HOUR_BAR_MS = 0.8 * 3_600_000
 
 
 def share_over_time(route_usage: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -33,21 +36,33 @@ def share_over_time(route_usage: pl.DataFrame, key: str) -> pl.DataFrame:
             .sort("time", key))
 
 
-def share_figure(route_usage: pl.DataFrame, key: str) -> go.Figure:
+def share_figure(route_usage: pl.DataFrame, key: str, start: datetime, end: datetime) -> go.Figure:
+    """Shares over the window [start, end] (the axis spans it, however little of it has data)."""
     title = f"Share of requests by {key}"
     if route_usage.is_empty():
         return empty_figure(title, "No requests in this window")
     shares = share_over_time(route_usage, key)
     totals = shares.group_by(key).agg(pl.col("requests").sum()).sort("requests", descending=True)
-    figure = go.Figure([
-        go.Scatter(x=part["time"].to_list(), y=part["share"].to_list(), name=name, stackgroup="one",
-                   mode="lines", customdata=part["requests"].to_list(),
-                   hovertemplate=f"{name}: %{{y:.1f}}% (%{{customdata:,}} requests)<extra></extra>")
-        for name in totals[key].to_list()
-        for part in [shares.filter(pl.col(key) == name)]
-    ])
-    figure.update_layout(base_layout(title, yaxis={"ticksuffix": "%", "range": [0, 100]}))
+    # an area needs two points: one hour of traffic (a new install's) is drawn as a stacked bar,
+    # wide enough to see on a week's axis
+    single = shares["time"].n_unique() == 1
+    bar_ms = max(HOUR_BAR_MS, (end - start).total_seconds() * 1000 / 60)
+    figure = go.Figure([_share_trace(shares.filter(pl.col(key) == name), name, bar_ms if single else None)
+                        for name in totals[key].to_list()])
+    if single:
+        figure.update_layout(barmode="stack")
+    figure.update_layout(base_layout(title, xaxis=time_axis(start, end), yaxis={"ticksuffix": "%", "range": [0, 100]}))
     return figure
+
+
+def _share_trace(part: pl.DataFrame, name: str, bar_ms: float | None) -> go.Bar | go.Scatter:
+    """One series of shares: a stacked area, or a bar ``bar_ms`` wide for a single time."""
+    common = {"x": part["time"].to_list(), "y": part["share"].to_list(), "name": name,
+              "customdata": part["requests"].to_list(),
+              "hovertemplate": f"{name}: %{{y:.1f}}% (%{{customdata:,}} requests)<extra></extra>"}
+    if bar_ms is not None:
+        return go.Bar(width=bar_ms, **common)
+    return go.Scatter(stackgroup="one", mode="lines", **common)
 
 
 def fallback_figure(chains: pl.DataFrame, top: int = 10) -> go.Figure:

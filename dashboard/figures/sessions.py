@@ -4,11 +4,13 @@ turns (store columns)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from dashboard.figures.style import base_layout, count_axis, empty_figure, floats
+from dashboard.figures.style import base_layout, count_axis, empty_figure, floats, time_axis
 
 OUTCOME_COLOURS = {"ok": "#3366cc", "error": "#c62828", "fell back": "#ff9900"}
 
@@ -55,7 +57,10 @@ def session_figure(timeline: pl.DataFrame, session_id: str) -> go.Figure:
                                 mode="lines+markers", name="cumulative cost", line={"shape": "hv"},
                                 hovertemplate="$%{y:,.4f}<extra></extra>"), row=2, col=1)
     figure.update_layout(base_layout(title, height=440))
-    figure.update_yaxes(tickprefix="$", row=2, col=1)
+    # a session of one turn (or a few in a minute) gets ten minutes of axis, not a millisecond
+    figure.update_xaxes(time_axis(timeline["started_at"].min(), timeline["started_at"].max(),
+                                  least=timedelta(minutes=10)))
+    figure.update_yaxes(tickprefix="$", rangemode="tozero", row=2, col=1)
     return figure
 
 

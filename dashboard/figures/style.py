@@ -4,6 +4,7 @@ with a sentence instead of axes, so "no data" never looks like a broken page).""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,3 +51,28 @@ def count_axis(largest: float | int | None, **extra: Any) -> dict[str, Any]:
         axis["dtick"] = 1
     axis.update(extra)
     return axis
+
+
+def time_axis(start: datetime, end: datetime, *, least: timedelta = timedelta(hours=1), **extra: Any) -> dict[str, Any]:
+    """A date axis over the window the figure is about, [start, end], widened evenly about its
+    middle to at least ``least``. Left to itself plotly ranges one instant (one turn, one day of
+    data) a millisecond either side, and labels it "23:59:59.9996 … 00:00:00.0004"."""
+    if end - start < least:
+        middle = start + (end - start) / 2
+        start, end = middle - least / 2, middle + least / 2
+    axis: dict[str, Any] = {"type": "date", "range": [start.isoformat(sep=" "), end.isoformat(sep=" ")]}
+    axis.update(extra)
+    return axis
+
+
+# A day's bar, in the milliseconds of a date axis: plotly sizes bars by the gap between them, so a
+# lone bar (one day of data) would be a hairline without a width.
+DAY_BAR_MS = 0.8 * 86_400_000
+
+
+def day_axis(first: date, last: date, **extra: Any) -> dict[str, Any]:
+    """A date axis for one bar or point per day from ``first`` to ``last``: each day's mark sits on
+    its midnight, so the range runs half a day either side."""
+    half = timedelta(hours=12)
+    return time_axis(datetime.combine(first, time()) - half, datetime.combine(last, time()) + half,
+                     least=timedelta(days=1), **extra)

@@ -32,10 +32,11 @@ TURN_COLUMNS = [
 
 
 def share_content(ctx: DashboardContext, window: str = DEFAULT_WINDOW) -> list[Any]:
-    start = (ctx.now() - WINDOWS.get(window, WINDOWS[DEFAULT_WINDOW])).replace(minute=0, second=0, microsecond=0)
+    now = ctx.now()
+    start = (now - WINDOWS.get(window, WINDOWS[DEFAULT_WINDOW])).replace(minute=0, second=0, microsecond=0)
     usage = rollup_frame(ctx.engine, start, None, by=("hour", "rule", "target"))
-    return [graph("routes-by-rule", share_figure(usage, "rule")),
-            graph("routes-by-target", share_figure(usage, "target"))]
+    return [graph("routes-by-rule", share_figure(usage, "rule", start, now)),
+            graph("routes-by-target", share_figure(usage, "target", start, now))]
 
 
 def fallback_content(ctx: DashboardContext) -> Any:

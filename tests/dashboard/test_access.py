@@ -168,7 +168,7 @@ CLOSE = {"outputs": ["chargeback-status.children"],
 
 def _close(client: httpx.Client, month: str) -> httpx.Response:
     return call_callback(client, CLOSE["outputs"], {"chargeback-close-confirm.submit_n_clicks": 1},
-                         {"chargeback-month.value": month}, CLOSE["changed"])
+                         {"chargeback-period.data": month}, CLOSE["changed"])
 
 
 def test_only_approvers_close_a_past_month_and_it_is_audited(served: str, db_engine: Engine) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.dashboard import fill, measure, render, write_cluster_run_of_failures
+from bench.dashboard import cost_centres, fill, measure, render, write_cluster_run_of_failures, write_keys
 from store.engine import make_engine
 from store.schema import turns
 from store.testing import migrated_sqlite_url
@@ -21,11 +21,12 @@ def test_a_small_run_measures_every_page(tmp_path: Path) -> None:
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         fill(engine, 3_000, now)
         assert write_cluster_run_of_failures(engine, now) > 0
+        write_keys(engine, developers=20)
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(turns)).scalar_one() == 3_000
-        results = measure(engine, repeats=1)
+        results = measure(engine, repeats=1, centres=cost_centres(tmp_path))
     finally:
         engine.dispose()
-    assert len(results) == 22
+    assert len(results) == 26
     assert all(math.isfinite(r.median_ms) and r.kilobytes > 0 for r in results)
     assert "page /attribution" in render("SQLite", 1.0, 3_000, 10, results)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from core.pricing import builtin_price_table
 from dashboard.app import create_app
-from dashboard.chargeback import chargeback_csv, chargeback_rows
+from dashboard.chargeback import chargeback_csv, chargeback_request, chargeback_rows
 from dashboard.decision import explain_decision
 from dashboard.reads import decision_policy, one_turn, recent_turns
 from dashboard.settings import DashboardSettings
@@ -179,7 +179,8 @@ def test_the_chargeback_csv_downloads_and_matches_the_store(page: Page, base_url
                                                             tmp_path: Path) -> None:
     sign_in_page(page, base_url, "victor", PASSWORDS["victor"])
     page.goto(f"{base_url}/chargeback")
-    page.get_by_label("developer").check()
+    page.select_option("#chargeback-by", "developer")
+    page.click("#chargeback-show")
     expect(page.locator("#chargeback-download")).to_have_attribute("href", "/export/chargeback.csv?month="
                                                                    f"{month_of(datetime.now(UTC))}&by=developer")
     with page.expect_download() as download_info:
@@ -188,8 +189,8 @@ def test_the_chargeback_csv_downloads_and_matches_the_store(page: Page, base_url
     download_info.value.save_as(target)
     text = target.read_text()
     month = month_of(datetime.now(UTC))
-    assert text == chargeback_csv(chargeback_rows(store, [month], "developer"))
+    assert text == chargeback_csv(chargeback_rows(store, chargeback_request(months=[month], by="developer")))
     lines = list(csv.DictReader(io.StringIO(text)))
-    assert {line["group"] for line in lines} == {f"dev{n}" for n in range(5)}
+    assert {line["developer"] for line in lines} == {f"dev{n}" for n in range(5)}
     assert sum(Decimal(line["cost_usd"]) for line in lines) == exact_turn_total(store, *month_bounds(month))
     screenshot(page, "chargeback")

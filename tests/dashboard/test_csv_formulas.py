@@ -16,7 +16,9 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from core.cost_centres import parse_cost_centres
 from dashboard.chargeback import CSV_COLUMNS, ChargebackRow, chargeback_csv
+from dashboard.chargeback_period import month_period
 from dashboard.csv_safe import csv_text, inert_text
 from store.rows import Pricing, turn_row
 from store.testing import sample_turn
@@ -55,8 +57,8 @@ def _check_cells(text: str) -> list[dict[str, str]]:
         for cell in line:
             assert not _formula_like(cell), (cell, line)
     rows = [dict(zip(CSV_COLUMNS, line, strict=True)) for line in parsed[1:]]
-    assert sorted(row["group"] for row in rows) == sorted(inert_text(repo) for repo in EVIL)
-    assert {row["group"] for row in rows} >= {"'" + HYPERLINK, "plain-repo"}
+    assert sorted(row["repo"] for row in rows) == sorted(inert_text(repo) for repo in EVIL)
+    assert {row["repo"] for row in rows} >= {"'" + HYPERLINK, "plain-repo"}
     assert all(Decimal(row["cost_usd"]) == Decimal("0.25") and row["requests"] == "1" for row in rows)
     return rows
 
@@ -71,10 +73,20 @@ def test_the_shared_writer_prefixes_text_cells_only() -> None:
 
 
 def test_a_negative_cost_stays_a_number_in_the_chargeback_csv() -> None:
-    row = ChargebackRow("2026-03", "repo", "-refund", 1, 0, 0, 0, 0, 0, Decimal("-1.250000000"))
+    row = ChargebackRow(month_period("2026-03"), "repo", (("repo", "-refund"),), 1, 0, 0, 0, 0, 0,
+                        Decimal("-1.250000000"))
     [line] = list(csv.DictReader(io.StringIO(chargeback_csv([row]))))
     assert line["cost_usd"] == "-1.250000000" and Decimal(line["cost_usd"]) == Decimal("-1.25")
-    assert line["group"] == "'-refund"
+    assert line["repo"] == "'-refund"
+
+
+def test_a_cost_centre_from_the_file_is_inert_too() -> None:
+    centres = parse_cost_centres("teams:\n  payments: '=HYPERLINK(\"http://evil.example\")'\n")
+    row = ChargebackRow(month_period("2026-03"), "team", (("team", "payments"),
+                                                          ("cost_centre", centres.of("payments"))),
+                        1, 0, 0, 0, 0, 0, Decimal("1"))
+    [line] = list(csv.DictReader(io.StringIO(chargeback_csv([row]))))
+    assert line["cost_centre"] == "'=HYPERLINK(\"http://evil.example\")"
 
 
 def test_the_cli_export_is_inert_cell_by_cell(db_url: str, db_engine: Engine, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def _roll_back(client: httpx.Client) -> httpx.Response:
 
 def _close(client: httpx.Client, month: str) -> httpx.Response:
     return call_callback(client, ["chargeback-status.children"], {"chargeback-close-confirm.submit_n_clicks": 1},
-                         {"chargeback-month.value": month}, "chargeback-close-confirm.submit_n_clicks")
+                         {"chargeback-period.data": month}, "chargeback-close-confirm.submit_n_clicks")
 
 
 def test_actions_refused_for_the_role_are_audited_with_who_and_what(served: str, db_engine: Engine) -> None:
