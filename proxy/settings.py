@@ -117,7 +117,7 @@ class ProxySettings(BaseSettings):
     guardrail_max_block_chars: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     # A request with more new text than this is scanned on a worker thread, so one huge request
     # never holds the event loop (and every other stream) for its whole scan.
-    guardrail_thread_chars: int = Field(default=512 * 1024, ge=0)
+    guardrail_thread_chars: int = Field(default=256 * 1024, ge=0)
     # The per-session memory of blocks already scanned (core/secrets/seen.py): ~180 bytes a block.
     guardrail_max_sessions: int = Field(default=256, ge=1, le=100_000)
     guardrail_max_blocks_per_session: int = Field(default=1024, ge=1, le=100_000)

@@ -31,7 +31,7 @@ from tests.dashboard.serving import serve_wsgi
 from tests.gateway import INGEST_TOKENS, PROVIDER_KEY, make_gateway, wait_for_key
 from tests.loopback import serve_in_thread
 from tests.otlp_receiver import OtlpReceiver
-from tests.proxy.test_guardrails import KEY, _body
+from tests.secret_requests import KEY, leaky_body
 
 AWS_ID = "AKIA" + "Q7XK2LMP9VRT4WZB"
 
@@ -67,8 +67,8 @@ def _through_the_gateway(tmp_path: Path, db_url: str, db_engine: Engine) -> str:
                                     guardrail_salt="findings-test-salt-0123456789"):
             bob = create_key(gateway.keys_file, "bob", "platform")
             wait_for_key(gateway, bob)
-            for key, repo, body, status in ((gateway.key, "web", _body(), 200),
-                                            (bob, "infra", _body(leak=AWS_ID, seed=4), 400)):
+            for key, repo, body, status in ((gateway.key, "web", leaky_body(), 200),
+                                            (bob, "infra", leaky_body(leak=AWS_ID, seed=4), 400)):
                 headers = build_headers(make_session(3), auth_token=key)
                 headers["x-switchyard-repo"] = repo
                 response = httpx.post(gateway.url + "/v1/messages", headers=headers, content=encode_body(body),

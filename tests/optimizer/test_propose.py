@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bench.optimizer_world import START, default_policy, generate
+from core.policy.schema import Guardrails
 from core.pricing import builtin_price_table
 from optimizer.candidate import thresholds_of
 from optimizer.features import load_turns
@@ -99,3 +100,8 @@ def test_candidate_keeps_everything_but_the_thresholds() -> None:
     assert thresholds_of(candidate) == Thresholds(30_000, 80_000)
     assert candidate.parent == "v1" and candidate.targets == policy.targets and candidate.default == policy.default
     assert candidate.rules[0] == policy.rules[0]  # the exploration split is untouched
+    # a proposal never loosens the secret guardrail: its block, overrides and allow-list stay as they were
+    guarded = policy.model_copy(update={"guardrails": Guardrails.model_validate(
+        {"secrets": "block", "overrides": [{"scope": "repo", "name": "sandbox", "secrets": "flag"}],
+         "allow": {"paths": ["*/fixtures/*"]}})})
+    assert with_thresholds(guarded, Thresholds(30_000, 80_000), "v3").guardrails == guarded.guardrails

@@ -15,14 +15,13 @@ import httpx
 import pytest
 import yaml
 
-from sim.claude_shapes import build_headers, build_request_body, encode_body, make_session, with_tool_results
+from sim.claude_shapes import build_headers, encode_body, make_session, with_tool_results
 from sim.upstream import FakeUpstream
 from switchyard.keys_cli import create_key
 from tests.gateway import Gateway, make_gateway, wait_for_key
 from tests.otlp_receiver import OtlpReceiver
+from tests.secret_requests import KEY, leaky_body
 
-# Built at run time, so this file holds no token-shaped literal of its own.
-KEY = "ghp_" + "q7Xk2LmP9vRt4WzB8nYc3HdF6jS1aGe5uKo0"
 SALT = "guardrail-test-salt-0123456789"
 
 
@@ -41,17 +40,6 @@ def _gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceive
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(_policy(upstream, guardrails))
     yield from make_gateway(tmp_path, upstream, receiver, policy_file=policy_file, guardrail_salt=SALT, **settings)
-
-
-def _body(leak: str | None = KEY, *, seed: int = 3, path: str = "/repo/src/settings.py", history: int = 8_000,
-          tool: str = "Read") -> dict[str, Any]:
-    """A Claude Code request whose newest tool result (a Read of ``path``) holds ``leak``."""
-    session = make_session(seed)
-    body = build_request_body(seed, session=session, history_chars=history)
-    call = {"type": "tool_use", "id": "toolu_01LeakyRead0000000000000", "name": tool,
-            "input": {"file_path": path} if tool == "Read" else {"command": "cat settings"}}
-    text = "import os\n\nDEBUG = False\n" + (f"GITHUB_TOKEN = \"{leak}\"\n" if leak else "") + "TIMEOUT = 30\n"
-    return with_tool_results(body, [{"type": "text", "text": "Reading it."}, call], text)
 
 
 def _post(gateway: Gateway, body: dict[str, Any], *, key: str | None = None,
@@ -79,7 +67,7 @@ def _leak_message_index(body: dict[str, Any]) -> int:
 def test_flag_forwards_byte_for_byte_and_records_the_finding_without_the_secret(
         tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str]) -> None:
     with _gateway(tmp_path, upstream, receiver) as gateway:  # no guardrails block: flag is the default
-        body = _body()
+        body = leaky_body()
         response, raw = _post(gateway, body)
         assert response.status_code == 200
         assert _messages(upstream)[-1].body == raw  # untouched
@@ -104,7 +92,7 @@ def test_flag_forwards_byte_for_byte_and_records_the_finding_without_the_secret(
 def test_block_answers_a_400_naming_what_and_where_and_sends_nothing_upstream(
         tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str]) -> None:
     with _gateway(tmp_path, upstream, receiver, {"secrets": "block"}) as gateway:
-        body = _body()
+        body = leaky_body()
         response, _ = _post(gateway, body)
         assert response.status_code == 400
         assert response.headers["x-should-retry"] == "false"
@@ -121,14 +109,14 @@ def test_block_answers_a_400_naming_what_and_where_and_sends_nothing_upstream(
         counted, _ = _post(gateway, body, path="/v1/messages/count_tokens?beta=true")
         assert counted.status_code == 400 and _messages(upstream) == []
         # the same request without the secret passes, untouched
-        clean, raw = _post(gateway, _body(leak=None))
+        clean, raw = _post(gateway, leaky_body(leak=None))
         assert clean.status_code == 200 and _messages(upstream)[-1].body == raw
         assert _metric(gateway, 'switchyard_guardrail_requests_total{outcome="blocked"}') == 2
 
 
 def test_off_scans_nothing(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str]) -> None:
     with _gateway(tmp_path, upstream, receiver, {"secrets": "off"}) as gateway:
-        assert _post(gateway, _body())[0].status_code == 200
+        assert _post(gateway, leaky_body())[0].status_code == 200
         (turn,) = gateway.receiver.wait_for_turns(1)
         assert (turn.guardrail, turn.secret_findings) == (None, ())
         assert _metric(gateway, 'switchyard_guardrail_requests_total{outcome="off"}') == 1
@@ -153,7 +141,8 @@ def test_overrides_by_developer_team_and_repo(tmp_path: Path, upstream: FakeUpst
         headers = build_headers(make_session(3), auth_token=gateway.key)
         if repo is not None:
             headers["x-switchyard-repo"] = repo
-        response = httpx.post(gateway.url + "/v1/messages", headers=headers, content=encode_body(_body()), timeout=30)
+        response = httpx.post(gateway.url + "/v1/messages", headers=headers, content=encode_body(leaky_body()),
+                              timeout=30)
         assert response.status_code == status, response.text
 
 
@@ -163,23 +152,23 @@ def test_a_verified_repo_may_relax(tmp_path: Path, upstream: FakeUpstream,
     with _gateway(tmp_path, upstream, receiver, guardrails) as gateway:
         key = create_key(gateway.keys_file, "bob", "payments", repos=("sandbox",))
         wait_for_key(gateway, key)
-        response, _ = _post(gateway, _body(), key=key)  # the key's one repo is the request's, verified
+        response, _ = _post(gateway, leaky_body(), key=key)  # the key's one repo is the request's, verified
         assert response.status_code == 200, response.text
 
 
 def test_allow_list_by_fingerprint_and_by_fixture_path(tmp_path: Path, upstream: FakeUpstream,
                                                        receiver: tuple[OtlpReceiver, str]) -> None:
     with _gateway(tmp_path / "flag", upstream, receiver) as gateway:  # learn the finding's fingerprint
-        _post(gateway, _body())
+        _post(gateway, leaky_body())
         fingerprint = json.loads(gateway.receiver.wait_for_turns(1)[0].secret_findings[0])["fingerprint"]
     guardrails = {"secrets": "block", "allow": {"fingerprints": [fingerprint], "paths": ["*/tests/fixtures/*"]}}
     with _gateway(tmp_path / "block", upstream, receiver, guardrails) as gateway:
-        assert _post(gateway, _body())[0].status_code == 200  # the same secret, same salt: allowed
-        other = _body(leak="ghp_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0PpOoNn", path="/repo/tests/fixtures/github.env")
+        assert _post(gateway, leaky_body())[0].status_code == 200  # the same secret, same salt: allowed
+        other = leaky_body(leak="ghp_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0PpOoNn", path="/repo/tests/fixtures/github.env")
         assert _post(gateway, other)[0].status_code == 200  # another secret, but in a fixture file
-        elsewhere = _body(leak="ghp_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0PpOoNn", path="/repo/src/github.env")
+        elsewhere = leaky_body(leak="ghp_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0PpOoNn", path="/repo/src/github.env")
         assert _post(gateway, elsewhere)[0].status_code == 400
-        bash = _body(leak="ghp_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0PpOoNn", tool="Bash")
+        bash = leaky_body(leak="ghp_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0PpOoNn", tool="Bash")
         assert _post(gateway, bash)[0].status_code == 400  # a command's output has no path to allow
         # (the receiver also holds the first gateway's turn)
         allowed = [t for t in gateway.receiver.wait_for_turns(5) if t.guardrail == "allowed"]
@@ -194,7 +183,7 @@ def test_a_failing_scanner_fails_open_or_closed_as_set(tmp_path: Path, upstream:
     with _gateway(tmp_path, upstream, receiver, {"secrets": "block"}, guardrail_thread_chars=0,
                   guardrail_on_failure=on_failure) as gateway:
         gateway.app.guard.close()
-        response, raw = _post(gateway, _body())
+        response, raw = _post(gateway, leaky_body())
         (turn,) = gateway.receiver.wait_for_turns(1)
         assert turn.guardrail == f"failed_{on_failure}"
         assert _metric(gateway, f'switchyard_guardrail_requests_total{{outcome="failed_{on_failure}"}}') == 1
@@ -210,7 +199,7 @@ def test_blocks_over_the_size_cap_are_counted_not_scanned(tmp_path: Path, upstre
                                                          receiver: tuple[OtlpReceiver, str], on_failure: str) -> None:
     with _gateway(tmp_path, upstream, receiver, {"secrets": "block"}, guardrail_max_block_chars=4096,
                   guardrail_on_failure=on_failure) as gateway:
-        body = _body(leak=None)
+        body = leaky_body(leak=None)
         body["messages"][-1]["content"][0]["content"] = "x = 1\n" * 2000  # 12 000 characters
         response, _ = _post(gateway, body)
         assert _metric(gateway, 'switchyard_guardrail_unscanned_blocks_total{reason="too_large"}') >= 1
@@ -225,9 +214,9 @@ def test_blocks_over_the_size_cap_are_counted_not_scanned(tmp_path: Path, upstre
 def test_a_big_request_is_scanned_off_the_event_loop_with_the_same_verdict(
         tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str]) -> None:
     with _gateway(tmp_path, upstream, receiver, {"secrets": "block"}, guardrail_thread_chars=0) as gateway:
-        response, _ = _post(gateway, _body())
+        response, _ = _post(gateway, leaky_body())
         assert response.status_code == 400 and "a GitHub token" in response.json()["error"]["message"]
-        assert _post(gateway, _body(leak=None))[0].status_code == 200
+        assert _post(gateway, leaky_body(leak=None))[0].status_code == 200
 
 
 def test_the_session_memory_is_per_key(tmp_path: Path, upstream: FakeUpstream,
@@ -237,8 +226,8 @@ def test_the_session_memory_is_per_key(tmp_path: Path, upstream: FakeUpstream,
     with _gateway(tmp_path, upstream, receiver) as gateway:
         other = create_key(gateway.keys_file, "bob", "web")
         wait_for_key(gateway, other)
-        _post(gateway, _body())
-        _post(gateway, _body(), key=other)
+        _post(gateway, leaky_body())
+        _post(gateway, leaky_body(), key=other)
         turns = gateway.receiver.wait_for_turns(2)
         assert sorted((t.developer, t.guardrail) for t in turns) == [("alice", "flagged"), ("bob", "flagged")]
 
