@@ -193,8 +193,8 @@ def test_every_consumer_gets_the_same_tier(proxy: ProxyApp, evaluators: tuple[Es
     assert frame.row(0, named=True)["tier"] == expected == frame.row(0, named=True)["requested_tier"]
     # the dashboard's decision sentence
     sentence = explain_decision({"served_model": model, "target": "t"}, TABLE)
-    destination = f"{expected} tier" if expected else "target t"
-    assert sentence.startswith(f"no routing rule recorded: {destination};")
+    destination = expected if expected else "target t"
+    assert sentence.startswith(f"no routing rule recorded → {destination};")
 
 
 @PROPERTY
