@@ -247,7 +247,8 @@ def measure(engine: Engine, repeats: int = 5, centres: Path | None = None) -> li
     with engine.connect() as connection:
         newest = connection.execute(select(func.max(turns.c.started_at))).scalar_one()
         recent = connection.execute(select(turns.c.trace_id, turns.c.span_id, turns.c.session_id, turns.c.developer,
-                                           turns.c.repo).order_by(turns.c.started_at.desc()).limit(1)).one()
+                                           turns.c.repo, turns.c.team)
+                                    .order_by(turns.c.started_at.desc()).limit(1)).one()
         oldest = connection.execute(select(turns.c.session_id).order_by(turns.c.started_at).limit(1)).scalar_one()
     now = newest + timedelta(minutes=1)
     settings = DashboardSettings(secret_key="bench-secret-0123456789abcdef", cost_centres_file=centres,
@@ -257,15 +258,18 @@ def measure(engine: Engine, repeats: int = 5, centres: Path | None = None) -> li
     assert token is not None
     assert client.post("/login", data={"username": "bench", "password": PASSWORD, "csrf": token[1]}).status_code == 302
     month = f"{now:%Y-%m}"
+    recent_team = recent.team or ""
     thirty = now - timedelta(days=29)
     requests: list[tuple[str, Any]] = [
         *((f"page {path}", _page(path))
           for path in ("/", "/routes", "/attribution", "/sessions", "/failures", "/policies", "/proposals",
                        "/chargeback", "/keys")),
-        ("routes: 30-day shares", _callback(["routes-shares.children"], {"routes-window.value": "30d"},
-                                            "routes-window.value")),
+        ("routes: 30 days", _page("/routes", "?period=30d")),
+        ("overview: one team", _page("/", f"?team={recent_team}")),
+        ("routes: 30 days, one developer", _page("/routes", f"?period=30d&developer={recent.developer}")),
+        ("attribution: one repo", _page("/attribution", f"?repo={recent.repo}")),
         ("routes: only fallbacks", _callback(["routes-turns.rowData"], {"routes-only-fallbacks.value": ["on"]},
-                                             "routes-only-fallbacks.value")),
+                                             "routes-only-fallbacks.value", state={"url.search": ""})),
         ("routes: one turn's decision", _callback(["routes-decision.children"], {"routes-turns.cellClicked": {
             "rowId": f"{recent.trace_id}/{recent.span_id}"}}, "routes-turns.cellClicked")),
         ("sessions: one session", _callback(["sessions-detail.children"], {"sessions-list.cellClicked": {

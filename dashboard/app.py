@@ -22,6 +22,7 @@ from dashboard.chargeback import load_cost_centres
 from dashboard.components import note
 from dashboard.context import DashboardContext, utc_now
 from dashboard.export_route import install_export
+from dashboard.filter_bar import carried
 from dashboard.session_admin import install_session_admin
 from dashboard.settings import DashboardSettings, Role
 from dashboard.views import (
@@ -93,19 +94,31 @@ def _shell(ctx: DashboardContext) -> html.Div:
     who = f"{user.name} ({user.role.value})" if user else ""
     # a page for a higher role (Keys: admins) is left out of the others' navigation; the page and its
     # actions check the role again on the server
-    links = [dcc.Link(view.TITLE, href=view.PATH, id=f"nav-{view.__name__.rsplit('.', 1)[-1]}") for view in VIEWS
-             if user is not None and user.role.at_least(getattr(view, "ROLE", Role.viewer))]
     return html.Div([
         dcc.Location(id="url"),
-        html.Nav([html.Span("switchyard", className="brand"), *links, html.Span(who, id="nav-user"),
+        html.Nav([html.Span("switchyard", className="brand"), html.Span(_nav_links(ctx, ""), id="nav-links"),
+                  html.Span(who, id="nav-user"),
                   html.Form(html.Button("Sign out", id="sign-out"), action=LOGOUT_PATH, method="post")],
                  className="nav"),
         html.Main(id="page"),
     ])
 
 
+def _nav_links(ctx: DashboardContext, search: str) -> list[dcc.Link]:
+    """The pages the signed-in user may see, each link carrying the global filters (``search``)."""
+    user = signed_in_user(ctx.settings)
+    # a page for a higher role (Keys: admins) is left out of the others' navigation; the page and its
+    # actions check the role again on the server
+    return [dcc.Link(view.TITLE, href=view.PATH + search, id=f"nav-{view.__name__.rsplit('.', 1)[-1]}")
+            for view in VIEWS if user is not None and user.role.at_least(getattr(view, "ROLE", Role.viewer))]
+
+
 def _register_router(app: Dash, ctx: DashboardContext) -> None:
     by_path = {view.PATH: view for view in (*VIEWS, *LINKED_VIEWS)}
+
+    @app.callback(Output("nav-links", "children"), Input("url", "search"))
+    def _carry_filters(search: str | None) -> list[dcc.Link]:
+        return _nav_links(ctx, carried(search))
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), State("url", "search"))
     def _route(pathname: str | None, search: str | None) -> Any:

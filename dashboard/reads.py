@@ -8,8 +8,10 @@ Every read here is bounded: by a time window that an index on ``started_at`` nar
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import polars as pl
@@ -34,6 +36,15 @@ CLUSTER_SCHEMA = {"run_id": pl.String(), "cluster": pl.Int64(), "created_at": pl
                   "window_counts": pl.List(pl.Int64()), "features": pl.String(), "examples": pl.List(pl.String())}
 
 
+def narrowed(query: Select[Any], named: Mapping[str, str]) -> Select[Any]:
+    """``query`` on turns restricted to the global filters' names (dashboard.filters: team,
+    developer, repo, and model: the served model, else the requested one, as the rollup keys it)."""
+    for name, value in named.items():
+        column = func.coalesce(turns.c.served_model, turns.c.requested_model) if name == "model" else turns.c[name]
+        query = query.where(column == value)
+    return query
+
+
 def fell_back() -> ColumnElement[bool]:
     # An empty hop list is stored as "[]" on SQLite (JSON text) and PostgreSQL (jsonb::text) alike.
     return cast(turns.c.fallback_hops, Text) != "[]"
@@ -42,14 +53,17 @@ def fell_back() -> ColumnElement[bool]:
 # The rollup has no latency or fallback columns, so these come from the turns themselves; a
 # busy day can hold 50 000+ turns, so the read stops at the newest HEALTH_SAMPLE of them.
 HEALTH_SAMPLE = 20_000
+NO_FILTER: Mapping[str, str] = MappingProxyType({})  # every turn
 
 
-def turn_health(engine: Engine, start: datetime, *, limit: int = HEALTH_SAMPLE) -> pl.DataFrame:
-    """(started_at, ttfb_ms, ok, fell_back) of the newest ``limit`` turns since ``start``."""
+def turn_health(engine: Engine, start: datetime, *, limit: int = HEALTH_SAMPLE,
+                named: Mapping[str, str] = NO_FILTER) -> pl.DataFrame:
+    """(started_at, ttfb_ms, ok, fell_back) of the newest ``limit`` turns since ``start`` (of the
+    ``named`` team, developer, repo or model only, when given)."""
     # start_ns rather than started_at: SQLite hands datetimes back as text that SQLAlchemy parses
     # one by one; polars converts the integers in one go.
-    query = (select(turns.c.start_ns, turns.c.ttfb_ms, turns.c.ok, fell_back()).where(turns.c.started_at >= start)
-             .order_by(turns.c.started_at.desc()).limit(limit))
+    query = (narrowed(select(turns.c.start_ns, turns.c.ttfb_ms, turns.c.ok, fell_back()), named)
+             .where(turns.c.started_at >= start).order_by(turns.c.started_at.desc()).limit(limit))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     frame = pl.DataFrame(rows, orient="row", schema={"start_ns": pl.Int64(), "ttfb_ms": pl.Float64(),
@@ -58,12 +72,13 @@ def turn_health(engine: Engine, start: datetime, *, limit: int = HEALTH_SAMPLE) 
                         "ttfb_ms", "ok", "fell_back")
 
 
-def fallback_chains(engine: Engine, start: datetime, *, limit: int = HEALTH_SAMPLE) -> pl.DataFrame:
+def fallback_chains(engine: Engine, start: datetime, *, limit: int = HEALTH_SAMPLE,
+                    named: Mapping[str, str] = NO_FILTER) -> pl.DataFrame:
     """(chain, turns) of the turns that walked a fallback chain among the newest ``limit`` turns
     since ``start``, commonest first."""
     # Filtering in SQL would still visit every turn of the window (the hops are not indexed);
     # bounding the window by count keeps the read as cheap as turn_health's.
-    query = (select(cast(turns.c.fallback_hops, Text)).where(turns.c.started_at >= start)
+    query = (narrowed(select(cast(turns.c.fallback_hops, Text)), named).where(turns.c.started_at >= start)
              .order_by(turns.c.started_at.desc()).limit(limit))
     with engine.connect() as connection:
         texts = [text for (text,) in connection.execute(query) if text != "[]"]
@@ -76,10 +91,12 @@ def _hops(value: Any) -> list[str]:
     return json.loads(value) if isinstance(value, str) else list(value or ())
 
 
-def recent_turns(engine: Engine, *, limit: int = 200, only_fallbacks: bool = False) -> pl.DataFrame:
+def recent_turns(engine: Engine, *, limit: int = 200, only_fallbacks: bool = False,
+                 named: Mapping[str, str] = NO_FILTER) -> pl.DataFrame:
     """The newest ``limit`` turns (newest first) with the fields their decision is explained from."""
     columns = [turns.c[name] for name in DECISION_COLUMNS]
-    query = select(*columns).order_by(turns.c.started_at.desc(), turns.c.trace_id, turns.c.span_id).limit(limit)
+    query = (narrowed(select(*columns), named)
+             .order_by(turns.c.started_at.desc(), turns.c.trace_id, turns.c.span_id).limit(limit))
     if only_fallbacks:
         query = query.where(fell_back())
     with engine.connect() as connection:

@@ -14,6 +14,8 @@ from dashboard.budget_states import SCOPES, budget_lines, spend_by_scope
 from dashboard.components import USD, column, counted, graph, grid, grid_rows, note, page, usd
 from dashboard.context import DashboardContext
 from dashboard.figures.attribution import budget_figure
+from dashboard.filter_bar import filter_bar
+from dashboard.filters import EVERYONE, Filters, read_filters
 from store.balances import month_bounds, month_of
 from store.policies import active_policy
 from store.queries import rollup_frame
@@ -37,9 +39,9 @@ def budget_sentence(version: str, budgets: Sequence[Budget]) -> str:
     return f"The active policy {version} sets {counted(len(budgets), 'budget')}: {'; '.join(said)}."
 
 
-def content(ctx: DashboardContext) -> list[Any]:
+def content(ctx: DashboardContext, filters: Filters = EVERYONE) -> list[Any]:
     month = month_of(ctx.now())
-    usage = rollup_frame(ctx.engine, *month_bounds(month), by=SCOPES)
+    usage = rollup_frame(ctx.engine, *month_bounds(month), by=SCOPES, **filters.named())
     spend = spend_by_scope(usage)
     active = active_policy(ctx.engine)
     budgets = active.policy().budgets if active is not None else ()
@@ -57,7 +59,10 @@ def content(ctx: DashboardContext) -> list[Any]:
 
 
 def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
-    return page(TITLE, *content(ctx))
+    filters = read_filters(query)
+    # budgets are monthly: the month to date is the period, whatever the URL's
+    return page(TITLE, filter_bar(ctx, filters, path=PATH, covers=f"month {month_of(ctx.now())} to date"),
+                *content(ctx, filters))
 
 
 def register(app: Dash, ctx: DashboardContext) -> None:

@@ -22,6 +22,8 @@ from dashboard.figures.overview import (
     spend_figure,
     tokens_figure,
 )
+from dashboard.filter_bar import filter_bar
+from dashboard.filters import EVERYONE, Filters, read_filters
 from dashboard.reads import HEALTH_SAMPLE, turn_health
 from dashboard.savings import savings_by_day
 from store.queries import rollup_frame
@@ -30,13 +32,14 @@ PATH = "/"
 TITLE = "Overview"
 
 
-def content(ctx: DashboardContext) -> list[Any]:
+def content(ctx: DashboardContext, filters: Filters = EVERYONE) -> list[Any]:
     now = ctx.now()
     today = now.date()
     first = today - timedelta(days=29)
     start = datetime.combine(first, time())
-    usage = rollup_frame(ctx.engine, start, None, by=("hour", "model"))
-    health = turn_health(ctx.engine, now - timedelta(hours=24))
+    named = filters.named()
+    usage = rollup_frame(ctx.engine, start, None, by=("hour", "model"), **named)
+    health = turn_health(ctx.engine, now - timedelta(hours=24), named=named)
     baseline = ctx.settings.baseline_model
     savings = savings_by_day(usage, ctx.prices, baseline)
     numbers = overview_numbers(usage, health, savings, now)
@@ -44,7 +47,9 @@ def content(ctx: DashboardContext) -> list[Any]:
     ms = "–" if numbers.ttfb_p50_ms is None else f"{numbers.ttfb_p50_ms:,.0f} / {numbers.ttfb_p99_ms:,.0f} ms"
     recent = "last 24 h" if health.height < HEALTH_SAMPLE else f"newest {HEALTH_SAMPLE:,} turns"
     parts: list[Any] = []
-    if usage.is_empty() and health.is_empty():
+    if usage.is_empty() and health.is_empty() and named:
+        parts.append(note("No turns match the filters in the last 30 days.", "overview-empty"))
+    elif usage.is_empty() and health.is_empty():
         parts.append(note("No turns yet. Once Claude Code sends its requests through the proxy "
                           "(ANTHROPIC_BASE_URL and a virtual key), spend, tokens, latency and savings show here.",
                           "overview-empty"))
@@ -77,7 +82,10 @@ def _cache_hint(numbers: OverviewNumbers) -> str:
 
 
 def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
-    return page(TITLE, *content(ctx))
+    filters = read_filters(query)
+    # the cards and charts name their own windows (today, 7 and 30 days, 24 hours): no period here
+    return page(TITLE, filter_bar(ctx, filters, path=PATH, covers="the windows each card and chart names"),
+                *content(ctx, filters))
 
 
 def register(app: Dash, ctx: DashboardContext) -> None:

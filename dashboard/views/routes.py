@@ -7,22 +7,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import polars as pl
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html
 
 from dashboard.components import INTEGER, USD, column, graph, grid, grid_rows, note, page
 from dashboard.context import DashboardContext
 from dashboard.decision import explain_decision
 from dashboard.figures.routes import fallback_figure, share_figure
+from dashboard.filter_bar import filter_bar
+from dashboard.filters import Filters, read_filters
 from dashboard.links import session_href, turn_href
 from dashboard.reads import decision_policy, fallback_chains, one_turn, recent_turns
 from store.queries import rollup_frame
 
 PATH = "/routes"
 TITLE = "Routes"
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-DEFAULT_WINDOW = "7d"
+PERIODS = ("24h", "7d", "30d")
+DEFAULT_PERIOD = "7d"
 TURN_COLUMNS = [
     column("started_at", "started", width=170), column("developer"), column("rule"), column("target"),
     column("served_model", "model"), column("estimated_input_tokens", "est. tokens", formatter=INTEGER),
@@ -31,20 +34,27 @@ TURN_COLUMNS = [
 ]
 
 
-def share_content(ctx: DashboardContext, window: str = DEFAULT_WINDOW) -> list[Any]:
+def filters_of(query: Mapping[str, str]) -> Filters:
+    return read_filters(query, DEFAULT_PERIOD)
+
+
+def share_content(ctx: DashboardContext, filters: Filters) -> list[Any]:
     now = ctx.now()
-    start = (now - WINDOWS.get(window, WINDOWS[DEFAULT_WINDOW])).replace(minute=0, second=0, microsecond=0)
-    usage = rollup_frame(ctx.engine, start, None, by=("hour", "rule", "target"))
+    start = filters.start(now)
+    usage = rollup_frame(ctx.engine, start, None, by=("hour", "rule", "target"), **filters.named())
     return [graph("routes-by-rule", share_figure(usage, "rule", start, now)),
             graph("routes-by-target", share_figure(usage, "target", start, now))]
 
 
-def fallback_content(ctx: DashboardContext) -> Any:
-    return graph("routes-fallbacks", fallback_figure(fallback_chains(ctx.engine, ctx.now() - timedelta(hours=24))))
+def fallback_content(ctx: DashboardContext, filters: Filters) -> Any:
+    now = ctx.now()
+    # the chains of the last 24 hours whatever the period: the figure is about what is failing now
+    chains = fallback_chains(ctx.engine, now - timedelta(hours=24), named=filters.named())
+    return graph("routes-fallbacks", fallback_figure(chains))
 
 
-def turn_rows(ctx: DashboardContext, only_fallbacks: bool = False) -> list[dict[str, Any]]:
-    frame = recent_turns(ctx.engine, limit=200, only_fallbacks=only_fallbacks)
+def turn_rows(ctx: DashboardContext, filters: Filters, only_fallbacks: bool = False) -> list[dict[str, Any]]:
+    frame = recent_turns(ctx.engine, limit=200, only_fallbacks=only_fallbacks, named=filters.named())
     frame = frame.with_columns(pl.concat_str("trace_id", pl.lit("/"), "span_id").alias("key"))
     return grid_rows(frame)
 
@@ -64,16 +74,15 @@ def decision_view(ctx: DashboardContext, key: str | None) -> list[Any]:
 
 
 def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
-    controls = dcc.RadioItems(id="routes-window", options=list(WINDOWS), value=DEFAULT_WINDOW, inline=True,
-                              className="controls")
+    filters = filters_of(query)
     return page(
-        TITLE, controls,
-        dcc.Loading(html.Div(share_content(ctx), id="routes-shares", className="figures")),
-        html.Div([fallback_content(ctx)], className="figures"),
+        TITLE, filter_bar(ctx, filters, path=PATH, periods=PERIODS),
+        dcc.Loading(html.Div(share_content(ctx, filters), id="routes-shares", className="figures")),
+        html.Div([fallback_content(ctx, filters)], className="figures"),
         html.H3("Recent turns"),
         dcc.Checklist(id="routes-only-fallbacks", options=[{"label": "only turns that fell back", "value": "on"}],
                       value=[], inline=True),
-        grid("routes-turns", turn_rows(ctx), TURN_COLUMNS, row_id="key"),
+        grid("routes-turns", turn_rows(ctx, filters), TURN_COLUMNS, row_id="key"),
         html.Div(note("Click a turn to see why it went where it went."), id="routes-decision",
                  className="decision"),
         intro="Shares come from the hourly rollup; the turn list and its decisions from the turns themselves.",
@@ -81,14 +90,11 @@ def layout(ctx: DashboardContext, query: Mapping[str, str]) -> html.Div:
 
 
 def register(app: Dash, ctx: DashboardContext) -> None:
-    @app.callback(Output("routes-shares", "children"), Input("routes-window", "value"), prevent_initial_call=True)
-    def _shares(window: str) -> list[Any]:
-        return share_content(ctx, window)
-
     @app.callback(Output("routes-turns", "rowData"), Input("routes-only-fallbacks", "value"),
-                  prevent_initial_call=True)
-    def _turns(flags: list[str]) -> list[dict[str, Any]]:
-        return turn_rows(ctx, only_fallbacks="on" in (flags or []))
+                  State("url", "search"), prevent_initial_call=True)
+    def _turns(flags: list[str], search: str | None) -> list[dict[str, Any]]:
+        filters = filters_of(dict(parse_qsl((search or "").lstrip("?"))))
+        return turn_rows(ctx, filters, only_fallbacks="on" in (flags or []))
 
     @app.callback(Output("routes-decision", "children"), Input("routes-turns", "cellClicked"),
                   prevent_initial_call=True)

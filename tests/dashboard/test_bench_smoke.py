@@ -27,6 +27,6 @@ def test_a_small_run_measures_every_page(tmp_path: Path) -> None:
         results = measure(engine, repeats=1, centres=cost_centres(tmp_path))
     finally:
         engine.dispose()
-    assert len(results) == 26
+    assert len(results) == 29
     assert all(math.isfinite(r.median_ms) and r.kilobytes > 0 for r in results)
     assert "page /attribution" in render("SQLite", 1.0, 3_000, 10, results)
