@@ -3,6 +3,7 @@ including tool loops (tool_use → tool_result → final answer), for the demo a
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -74,8 +75,11 @@ async def _one_turn(client: httpx.AsyncClient, url: str, headers: dict[str, str]
 async def run_session(
     client: httpx.AsyncClient, url: str, key: str, developer: str, seed: int, *,
     repo: str | None = None, on_turn: Callable[[TurnResult], Awaitable[None] | None] | None = None,
+    tool_time: Callable[[], float] | None = None,
 ) -> list[TurnResult]:
-    """One coding session: a prompt, then the tool loop until the model stops asking for tools."""
+    """One coding session: a prompt, then the tool loop until the model stops asking for tools.
+    ``tool_time``: seconds Claude Code spends running the tools before it sends their results (the
+    gap between a session's turns; none: back to back)."""
     rng = random.Random(seed)
     session = make_session(seed)
     headers = build_headers(session, auth_token=key)
@@ -93,5 +97,7 @@ async def run_session(
                 await maybe
         if result.stop_reason != "tool_use":
             break
+        if tool_time is not None:
+            await asyncio.sleep(tool_time())
         body = with_tool_results(body, content, "ok: done")
     return results

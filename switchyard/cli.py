@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -131,6 +131,9 @@ def demo(
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its data (wiped at start).")] = Path(
         "data/demo"),
     live: Annotated[bool, typer.Option(help="Live per-turn display.")] = True,
+    pace: Annotated[Literal["human", "fast"], typer.Option(
+        help="human: developers run tools between turns and think between sessions (spend grows like a day of "
+             "the history); fast: back to back, for load.")] = "human",
     anthropic_overloaded: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="The fake Anthropic answers this share of turns 529 overloaded_error, and every "
                                "route falls back to a fake Amazon Bedrock: a cross-provider fallback to watch.")] = 0.0,
@@ -140,7 +143,8 @@ def demo(
 
     code = run_demo(DemoOptions(data_dir=data_dir, developers=developers, turns=turns, duration_s=duration,
                                 live=live, burstiness=burstiness, history_days=history_days,
-                                jobs_interval_s=jobs_every, anthropic_overloaded=anthropic_overloaded))
+                                jobs_interval_s=jobs_every, anthropic_overloaded=anthropic_overloaded,
+                                pace=pace))
     raise typer.Exit(code)
 
 

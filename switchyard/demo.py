@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import httpx
 from rich.console import Console, Group
@@ -52,6 +53,9 @@ class DemoOptions:
     final_jobs: bool = True
     history_days: float = 7.0  # a fleet's history written to the store before the live traffic (0: none)
     burstiness: float = 0.0  # 0: developers start sessions back to back; up to 1: mostly idle, then bursts
+    # "human": a developer runs tools between turns and reads and types between sessions, so an hour
+    # of live traffic costs about what an hour of the history does; "fast": back to back (load, tests)
+    pace: Literal["human", "fast"] = "human"
     # >0: the fake Anthropic answers this share of turns 529 and every route falls back to a fake Bedrock
     anthropic_overloaded: float = 0.0
     seed: int = 1
@@ -131,13 +135,35 @@ async def drive(proxy_url: str, keys: list[tuple[str, str, str]], options: DemoO
 
     async def developer(name: str, key: str, repo: str) -> None:
         pauses = random.Random(f"{options.seed}:{name}")
+        human = options.pace == "human"
+        tool_time = (lambda: pauses.uniform(*HUMAN_TOOL_S)) if human else None
+        if human:  # people do not all press Enter in the same second
+            await _sleep_unless(done, pauses.uniform(0.0, HUMAN_THINK_S[0]))
         async with httpx.AsyncClient(timeout=120) as client:
             while not done():
-                await run_session(client, proxy_url, key, name, next(seeds), repo=repo, on_turn=on_turn)
+                await run_session(client, proxy_url, key, name, next(seeds), repo=repo, on_turn=on_turn,
+                                  tool_time=tool_time)
+                if human:  # reading the answer, then typing the next prompt
+                    await _sleep_unless(done, pauses.uniform(*HUMAN_THINK_S))
                 if options.burstiness and pauses.random() < options.burstiness:
                     await asyncio.sleep(pauses.uniform(2.0, 12.0))  # away from the keyboard: traffic comes in bursts
 
     await asyncio.gather(*(developer(*k) for k in keys))
+
+
+# A developer's rhythm at the human pace: Claude Code runs a turn's tools for 1-4 s before it sends
+# their results; between sessions a person reads the answer and types the next prompt (15-45 s).
+# Four such developers send ~0.3 turns a second, ~40 times fewer than back to back: "spend today"
+# then grows like a day of the history, not like a load test.
+HUMAN_TOOL_S = (1.0, 4.0)
+HUMAN_THINK_S = (15.0, 45.0)
+
+
+async def _sleep_unless(done: Callable[[], bool], seconds: float) -> None:
+    """Sleep ``seconds``, waking every second to stop as soon as the demo's end comes."""
+    end = time.monotonic() + seconds
+    while not done() and (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(1.0, left))
 
 
 def demo_policy(upstream_url: str, bedrock_url: str | None = None) -> dict[str, object]:

@@ -29,7 +29,9 @@ def _processes_using(marker: str) -> list[int]:
 
 def _demo(data_dir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "switchyard", "demo", "--no-live", "--data-dir", str(data_dir), *args],
+        # back to back: these tests are about the plumbing, not the pace (test_demo_pace.py)
+        [sys.executable, "-m", "switchyard", "demo", "--no-live", "--pace", "fast", "--data-dir", str(data_dir),
+         *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"},
     )
 
@@ -102,7 +104,7 @@ def test_redirected_output_keeps_the_key_whole_and_shows_progress(tmp_path: Path
     data_dir = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     demo = subprocess.run([sys.executable, "-m", "switchyard", "demo", "--data-dir", str(data_dir), "--duration", "12",
-                           "--developers", "1", "--history-days", "0"],
+                           "--developers", "1", "--history-days", "0", "--pace", "fast"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     output = demo.stdout
