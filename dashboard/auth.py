@@ -28,6 +28,7 @@ from dashboard.passwords import needs_rehash, verify_password
 from dashboard.session_registry import SessionRegistry
 from dashboard.settings import DashboardSettings, Role
 from dashboard.sign_in_audit import record
+from dashboard.sso import PUBLIC_PATHS, install_sso, sso_link
 from dashboard.throttle import SignInThrottle
 from store.refusal_audit import AggregatedRefusals
 
@@ -68,10 +69,17 @@ def session_registry() -> SessionRegistry:
 
 
 def signed_in_user(settings: DashboardSettings) -> SignedInUser | None:
-    """The user of the current request, or None (call inside a Flask request)."""
+    """The user of the current request, or None (call inside a Flask request). A local user's role
+    is the settings' (removing the user ends the session at once); an IdP user's, the one their
+    groups gave at sign-in, while SSO stays configured."""
     session_id = session.get(_SESSION_ID)
-    name = session_registry().user_of(session_id) if isinstance(session_id, str) else None
-    if name is None or name not in settings.users:
+    found = session_registry().session_of(session_id) if isinstance(session_id, str) else None
+    if found is None:
+        return None
+    name, role = found
+    if role is not None:
+        return SignedInUser(name, Role(role)) if settings.sso_enabled else None
+    if name not in settings.users:
         return None
     return SignedInUser(name, settings.users[name].role)
 
@@ -103,8 +111,10 @@ def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> 
     forged = AggregatedRefusals(engine, lambda: datetime.now(UTC).replace(tzinfo=None), _FORM_REFUSAL_INTERVAL,
                                 action=FORM_REFUSED)
 
+    public = _PUBLIC | (PUBLIC_PATHS if settings.sso_enabled else frozenset())
+
     def gate() -> BaseResponse | None:
-        if request.path in _PUBLIC or signed_in_user(settings) is not None:
+        if request.path in public or signed_in_user(settings) is not None:
             return None
         # A browser navigating (Accept: text/html) is sent to the form; favicons, scripts, Dash
         # callbacks and downloads get a plain 401.
@@ -116,12 +126,12 @@ def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> 
     def login() -> BaseResponse:
         target = safe_next(request.values.get("next", "/"))
         if request.method == "GET":
-            return _login_form(target, error=None)
+            return _login_form(target, error=None, sso=settings.sso_enabled)
         expected = session.get(_SESSION_CSRF)
         sent = request.form.get("csrf", "")
         if not isinstance(expected, str) or not secrets.compare_digest(sent.encode(), expected.encode()):
             forged.refused("sign-in form", request.remote_addr, {"reason": "missing or wrong form token"})
-            return _login_form(target, error="The form expired; try again.", status=400)
+            return _login_form(target, error="The form expired; try again.", status=400, sso=settings.sso_enabled)
         name = request.form.get("username", "")[:256]
         address = request.remote_addr or "unknown"
         wait = throttle.retry_after(name, address)
@@ -140,13 +150,14 @@ def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> 
                                                              "failures": lock.failures, "seconds": lock.seconds})
             if locks:
                 return _too_many(target, max(lock.seconds for lock in locks))
-            return _login_form(target, error="Wrong user name or password.", status=401)
+            return _login_form(target, error="Wrong user name or password.", status=401, sso=settings.sso_enabled)
         throttle.succeeded(name, address)
         if needs_rehash(user.password_hash):
             log.warning("dashboard user %s has a password hash weaker than today's parameters: make a new one "
                         "with `switchyard dashboard hash-password` and put it in SWITCHYARD_DASHBOARD_USERS", name)
         if not record(engine, "dashboard.sign_in", name, {"address": address, "role": user.role.value}):
-            return _login_form(target, error="The sign-in could not be recorded; try again later.", status=503)
+            return _login_form(target, error="The sign-in could not be recorded; try again later.", status=503,
+                               sso=settings.sso_enabled)
         session.clear()
         session.permanent = True
         session[_SESSION_ID] = registry.start(name)
@@ -173,6 +184,9 @@ def install_auth(server: Flask, settings: DashboardSettings, engine: Engine) -> 
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    if settings.sso_enabled:
+        install_sso(server, settings, engine, registry, _SESSION_ID,
+                    lambda message, target, status: _login_form(target, error=message, status=status, sso=True))
     server.before_request(gate)
     server.after_request(protect)
     server.add_url_rule(LOGIN_PATH, "login", login, methods=["GET", "POST"])
@@ -186,7 +200,13 @@ def _too_many(target: str, seconds: float) -> Response:
     return response
 
 
-def _login_form(target: str, *, error: str | None, status: int = 200) -> Response:
+def _sso_button(target: str) -> str:
+    return (f'<p style="margin:.4rem 0 0;text-align:center;color:#666">or</p>'
+            f'<a id="sign-in-sso" href="{html.escape(sso_link(target))}" style="text-align:center">'
+            "Sign in with your company account</a>")
+
+
+def _login_form(target: str, *, error: str | None, status: int = 200, sso: bool = False) -> Response:
     # One token per browser session: a second tab (or a favicon fetch) must not void the first form.
     token = session.get(_SESSION_CSRF)
     if not isinstance(token, str):
@@ -203,5 +223,5 @@ input,button{{font-size:1rem;padding:.45rem}} .error{{color:#b00020;margin:0}}</
 <input type="hidden" name="next" value="{html.escape(target)}">
 <label>User <input name="username" id="username" autocomplete="username" required></label>
 <label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
-<button type="submit" id="sign-in">Sign in</button></form></body></html>"""
+<button type="submit" id="sign-in">Sign in</button>{_sso_button(target) if sso else ""}</form></body></html>"""
     return Response(page, status=status, mimetype="text/html")

@@ -22,6 +22,7 @@ class _Session:
     user: str
     started: float
     last_seen: float
+    role: str | None = None  # set by a sign-in through the IdP (from groups); None: the settings' user
 
 
 class SessionRegistry:
@@ -33,17 +34,23 @@ class SessionRegistry:
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
 
-    def start(self, user: str) -> str:
-        """A new session for ``user``; its id goes into the cookie."""
+    def start(self, user: str, *, role: str | None = None) -> str:
+        """A new session for ``user`` (``role``: the one the IdP's groups gave; None: a local user,
+        whose role is read from the settings on every request); its id goes into the cookie."""
         now = self._clock()
         session_id = secrets.token_urlsafe(32)
         with self._lock:
             self._sessions = {key: value for key, value in self._sessions.items() if self._alive(value, now)}
-            self._sessions[session_id] = _Session(user, now, now)
+            self._sessions[session_id] = _Session(user, now, now, role)
         return session_id
 
     def user_of(self, session_id: str) -> str | None:
         """The user of a live session (and it counts as activity), or None."""
+        found = self.session_of(session_id)
+        return None if found is None else found[0]
+
+    def session_of(self, session_id: str) -> tuple[str, str | None] | None:
+        """(user, role given at sign-in or None) of a live session (it counts as activity), or None."""
         now = self._clock()
         with self._lock:
             session = self._sessions.get(session_id)
@@ -53,7 +60,7 @@ class SessionRegistry:
                 del self._sessions[session_id]
                 return None
             session.last_seen = now
-            return session.user
+            return session.user, session.role
 
     def end(self, session_id: str) -> None:
         with self._lock:

@@ -28,6 +28,10 @@ class Role(StrEnum):
     def at_least(self, other: Role) -> bool:
         return _RANK[self] >= _RANK[other]
 
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
 
 _RANK = {Role.viewer: 0, Role.approver: 1, Role.admin: 2}
 
@@ -84,6 +88,55 @@ class DashboardSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("allowed_upstreams", "SWITCHYARD_ALLOWED_UPSTREAMS"))
     upstream_url: str = Field(default=ANTHROPIC_API,
                               validation_alias=AliasChoices("upstream_url", "SWITCHYARD_UPSTREAM_URL"))
+
+    # Sign-in through the company's IdP (docs/identity.md#the-dashboard), beside local users: the
+    # same SWITCHYARD_OIDC_* settings as Claude Code's /login, the dashboard's own URL (its redirect
+    # URI, registered at the IdP, is <public_url>/sso/callback) and the role each IdP group gives
+    # ('{"claude-admins": "admin", "platform-leads": "approver", "finance": "viewer"}'; the highest
+    # wins; a user with none of them is refused). All three set: the sign-in form offers the IdP.
+    public_url: str | None = None
+    sso_roles: dict[str, Role] = Field(default_factory=dict)
+    oidc_issuer: str | None = Field(default=None, validation_alias=AliasChoices(
+        "oidc_issuer", "SWITCHYARD_OIDC_ISSUER"))
+    oidc_client_id: str | None = Field(default=None, validation_alias=AliasChoices(
+        "oidc_client_id", "SWITCHYARD_OIDC_CLIENT_ID"))
+    oidc_client_secret: SecretStr | None = Field(default=None, repr=False, validation_alias=AliasChoices(
+        "oidc_client_secret", "SWITCHYARD_OIDC_CLIENT_SECRET"))
+    oidc_developer_claim: str = Field(default="email", validation_alias=AliasChoices(
+        "oidc_developer_claim", "SWITCHYARD_OIDC_DEVELOPER_CLAIM"))
+    oidc_groups_claim: str = Field(default="groups", validation_alias=AliasChoices(
+        "oidc_groups_claim", "SWITCHYARD_OIDC_GROUPS_CLAIM"))
+    oidc_scopes: str = Field(default="openid email profile", validation_alias=AliasChoices(
+        "oidc_scopes", "SWITCHYARD_OIDC_SCOPES"))
+    oidc_allowed_email_domains: tuple[str, ...] = Field(default=(), validation_alias=AliasChoices(
+        "oidc_allowed_email_domains", "SWITCHYARD_OIDC_ALLOWED_EMAIL_DOMAINS"))
+    oidc_allowed_groups: tuple[str, ...] = Field(default=(), validation_alias=AliasChoices(
+        "oidc_allowed_groups", "SWITCHYARD_OIDC_ALLOWED_GROUPS"))
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.public_url and self.sso_roles)
+
+    @model_validator(mode="after")
+    def _sso_is_complete(self) -> DashboardSettings:
+        asked = [name for name, value in (("SWITCHYARD_OIDC_ISSUER", self.oidc_issuer),
+                                          ("SWITCHYARD_DASHBOARD_PUBLIC_URL", self.public_url),
+                                          ("SWITCHYARD_DASHBOARD_SSO_ROLES", self.sso_roles)) if value]
+        if self.public_url or self.sso_roles:  # the dashboard was asked for SSO: all of it, or say what is missing
+            missing = [name for name in ("SWITCHYARD_OIDC_ISSUER", "SWITCHYARD_DASHBOARD_PUBLIC_URL",
+                                         "SWITCHYARD_DASHBOARD_SSO_ROLES") if name not in asked]
+            if self.oidc_issuer and not self.oidc_client_id:
+                missing.append("SWITCHYARD_OIDC_CLIENT_ID")
+            if missing:
+                raise ValueError(f"dashboard sign-in through the IdP needs {', '.join(missing)} too")
+            assert self.public_url is not None
+            if not self.public_url.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+                raise ValueError("SWITCHYARD_DASHBOARD_PUBLIC_URL must be https (http only on loopback): the IdP "
+                                 "sends the sign-in's code to it")
+            if "openid" not in self.oidc_scopes.split():
+                raise ValueError("SWITCHYARD_OIDC_SCOPES must include openid")
+            self.public_url = self.public_url.rstrip("/")
+        return self
 
     @model_validator(mode="after")
     def _allowlist_is_valid(self) -> DashboardSettings:
