@@ -24,7 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,13 +153,15 @@ class Run:
         self.sampler.watch("proxy", proxy.proc.pid)
         return upstream, proxy
 
-    def saturate(self, relays: list[tuple[str, Service]], label: str, mix: BodyMix, plan: Plan) -> list[Saturation]:
+    def saturate(self, relays: list[tuple[str, Service]], label: str, mix: BodyMix, plan: Plan,
+                 keys: Mapping[str, str] | None = None) -> list[Saturation]:
         """Closed loop on each relay in turn, ``plan.saturation_rounds`` times (ABAB…, so drift in the
-        machine's other load hits both alike); a row per relay summing its slices."""
+        machine's other load hits both alike); a row per relay summing its slices. ``keys``: the
+        credential a relay's requests carry, by relay name (default: the run's virtual key)."""
         slices: dict[str, list[Saturation]] = {name: [] for name, _ in relays}
         for _ in range(plan.saturation_rounds):
             for name, service in relays:
-                spec = LoadSpec(targets=[service.url], key=self.key, mix=mix, mode="closed",
+                spec = LoadSpec(targets=[service.url], key=(keys or {}).get(name, self.key), mix=mix, mode="closed",
                                 concurrency=plan.concurrency, duration_s=plan.saturation_warmup_s + plan.saturation_s)
                 result = self.load(spec)
                 if name == "proxy":
