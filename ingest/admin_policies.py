@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from core.policy.diff import diff, render_diff
+from core.policy.diff import diff
 from core.policy.load import dump_policy, load_policy
 from core.policy.problems import PolicyError, Problem, errors_in
+from core.policy.rule_diff import render_rule_diff, rule_diff
 from core.policy.schema import Policy
 from core.policy.validate import validate
 from ingest.admin_errors import AdminError, InvalidPolicyError, PayloadTooLargeError, problem_dicts
@@ -142,7 +143,9 @@ def policies_router(engine: Engine, actor: Callable[..., str], clock: Callable[[
     @router.get("/{old}/diff/{new}", summary="What changes from one version to another",
                 responses=responses(401, 404, 422, 503))
     def difference(old: Version, new: Version, _who: Actor) -> dict[str, Any]:
-        change = diff(get_version(engine, old).policy(), get_version(engine, new).policy())
-        return {"diff": change.to_dict(), "text": render_diff(change)}
+        before, after = get_version(engine, old).policy(), get_version(engine, new).policy()
+        change = diff(before, after)
+        # the structured field-level diff for programs; the text is the rule-level review people read
+        return {"diff": change.to_dict(), "text": render_rule_diff(rule_diff(before, after))}
 
     return router

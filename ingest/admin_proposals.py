@@ -12,12 +12,17 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from core.policy.diff import PolicyDiff, render_diff
+from core.policy.rule_diff import render_rule_diff, rule_diff
+from core.policy.schema import Policy
 from ingest.admin_policies import iso
 from ingest.openapi_admin import responses
 from ingest.upstreams import UpstreamCheck
+from store.errors import NotFoundError
+from store.policies import get_version
 from store.proposal_decisions import approve
 from store.proposals import Proposal, get_proposal, list_proposals, set_status
 
@@ -42,6 +47,18 @@ def summary(proposal: Proposal) -> dict[str, Any]:
             "delta_quality": evidence.get("delta_quality"), "rationale": evidence.get("rationale")}
 
 
+def _review_text(engine: Engine, proposal: Proposal) -> str:
+    """The rule-level review an approver reads (conditions, routes, positions: the dashboard's and
+    `switchyard policy diff`'s); the stored field-level diff when the parent or the candidate no
+    longer reads as a policy."""
+    try:
+        parent = get_version(engine, proposal.parent_version).policy()
+        candidate = Policy.model_validate(proposal.document)
+    except (NotFoundError, ValidationError):
+        return render_diff(PolicyDiff.from_dict(proposal.diff))
+    return render_rule_diff(rule_diff(parent, candidate))
+
+
 def proposals_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], datetime],
                      upstreams: UpstreamCheck) -> APIRouter:
     router = APIRouter(prefix="/admin/proposals", tags=["admin: proposals"])
@@ -57,7 +74,7 @@ def proposals_router(engine: Engine, actor: Callable[..., str], clock: Callable[
     def show(proposal_id: ProposalId, _who: Actor) -> dict[str, Any]:
         proposal = get_proposal(engine, proposal_id)
         return {**summary(proposal), "document": proposal.document, "diff": proposal.diff,
-                "diff_text": render_diff(PolicyDiff.from_dict(proposal.diff)), "evidence": proposal.evidence}
+                "diff_text": _review_text(engine, proposal), "evidence": proposal.evidence}
 
     @router.post("/{proposal_id}/approve", summary="Approve: store the candidate and make it the active policy",
                  responses=responses(401, 404, 409, 422, 503))

@@ -115,6 +115,7 @@ def test_activate_diff_rollback_and_the_audit_trail(http: httpx.Client, db_engin
     changes = http.get("/admin/policies/v1/diff/v2", headers=ALICE).json()
     assert changes["diff"]["targets"]["changed"][0]["name"] == "haiku"
     assert "~ target haiku: model claude-haiku-4-5 → claude-haiku-5" in changes["text"]
+    assert changes["text"].startswith("policy v1 → v2\nrules (first match wins):")  # the rule-level review
 
     back = http.post("/admin/policies/rollback", headers=ALICE)
     assert back.json() == {"version": "v1", "previous": "v2", "changed": True}

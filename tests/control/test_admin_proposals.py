@@ -42,7 +42,10 @@ def test_list_show_and_approve_a_proposal(http: httpx.Client, db_engine: Engine)
     assert [(p["id"], p["candidate"], p["delta_monthly_cost_usd"]) for p in listed] == [
         (proposal.id, "v1.opt", -120.5)]
     shown = http.get(f"/admin/proposals/{proposal.id}").json()
-    assert shown["document"]["version"] == "v1.opt" and "when.input_tokens.lt 20000 → 30000" in shown["diff_text"]
+    # the rule-level review an approver reads: the rule, where it stands, its condition in words
+    assert shown["document"]["version"] == "v1.opt"
+    assert "~ rule small (changed, position 1 of 1)" in shown["diff_text"]
+    assert "changed: estimated input tokens below 20,000 → 30,000" in shown["diff_text"]
     assert shown["evidence"]["rationale"] == "cheaper, same quality"
 
     approved = http.post(f"/admin/proposals/{proposal.id}/approve")
