@@ -146,13 +146,12 @@ def latest_clusters(engine: Engine) -> pl.DataFrame:
 
 # --- sessions: search ---------------------------------------------------------------------------
 # A search reads a bounded number of turns, newest first, through an index: (developer,
-# started_at) when a developer is named (DEVELOPER_SCAN), started_at otherwise (RECENT_SCAN: the
-# newest sessions only need the newest turns); the sessions found are then summed over all of
-# their turns (session_id index). Turns carry no index on repo, so a search by repo alone looks at
-# the newest REPO_SCAN turns of the range. A result cut short says how far back it read.
+# started_at) when a developer is named, (repo, started_at) for a repo (SCAN turns of theirs),
+# started_at otherwise (RECENT_SCAN: the newest sessions only need the newest turns); the sessions
+# found are then summed over all of their turns (session_id index). A result cut short says how far
+# back it read.
 RECENT_SCAN = 5_000
-DEVELOPER_SCAN = 20_000
-REPO_SCAN = 50_000
+SCAN = 20_000
 SESSION_LIMIT = 200
 SESSION_SCHEMA = {"session_id": pl.String(), "developer": pl.String(), "team": pl.String(), "repo": pl.String(),
                   "turns": pl.Int64(), "errors": pl.Int64(), "cost_usd": pl.Float64(),
@@ -170,20 +169,20 @@ def find_sessions(engine: Engine, *, developer: str | None = None, repo: str | N
                   limit: int = SESSION_LIMIT, scan: int | None = None) -> SessionSearch:
     """Sessions with a turn in [start, end) by ``developer`` in ``repo`` (either may be None: any),
     most recently active first, each summed over all of its turns. ``scan`` bounds the turns read
-    (default: DEVELOPER_SCAN with a developer, REPO_SCAN for a repo alone, else RECENT_SCAN)."""
-    scan = scan or (DEVELOPER_SCAN if developer is not None else REPO_SCAN if repo is not None else RECENT_SCAN)
+    (default: SCAN with a developer or a repo, else RECENT_SCAN)."""
+    scan = scan or (SCAN if developer is not None or repo is not None else RECENT_SCAN)
 
     def scanned(*columns: ColumnElement[Any]) -> Select[Any]:
         query = between(select(*columns), turns.c.started_at, start, end)
         if developer is not None:
             query = query.where(turns.c.developer == developer)
+        if repo is not None:
+            query = query.where(turns.c.repo == repo)
         return query.order_by(turns.c.started_at.desc())
 
-    window = scanned(turns.c.session_id, turns.c.started_at, turns.c.repo).limit(scan).subquery()
+    window = scanned(turns.c.session_id, turns.c.started_at).limit(scan).subquery()
     query = select(window.c.session_id, window.c.started_at)
-    if repo is not None:
-        query = query.where(window.c.repo == repo)
-    # the scan's last turn, if it has that many: an index-only walk (no column outside the index)
+    # the scan's last turn, if it has that many: an index walk of (developer or repo, started_at)
     last = scanned(turns.c.started_at).offset(scan - 1).limit(1)
     with engine.connect() as connection:
         rows = connection.execute(query).all()

@@ -166,6 +166,7 @@ rollup_hourly = Table(
 
 Index("ix_turns_developer_started_at", turns.c.developer, turns.c.started_at)
 Index("ix_turns_team_started_at", turns.c.team, turns.c.started_at)
+Index("ix_turns_repo_started_at", turns.c.repo, turns.c.started_at)  # the session search by repo
 # The Findings page and the alert on blocks read the few turns the guardrail touched, by time.
 Index("ix_turns_guardrail_started_at", turns.c.guardrail, turns.c.started_at)
 

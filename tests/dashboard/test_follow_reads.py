@@ -70,8 +70,9 @@ def test_a_session_a_developer_just_ran_stays_findable(db_engine: Engine) -> Non
 
 def test_a_bounded_repo_search_says_how_far_back_it_read(db_engine: Engine) -> None:
     fleet = seed_routed(db_engine, utc_now(), sessions=12)
-    short = find_sessions(db_engine, repo="repo0", scan=20)
+    short = find_sessions(db_engine, repo="repo0", scan=5)  # 5 of repo0's turns: its newest sessions only
     assert short.searched_back_to is not None and short.sessions.height < 4
+    assert set(short.sessions["repo"]) == {"repo0"}
     assert all(fleet.started_of[s] <= short.sessions["last_at"].max() for s in short.sessions["session_id"])
     whole = find_sessions(db_engine, repo="repo0")
     assert whole.searched_back_to is None and whole.sessions.height == 4
