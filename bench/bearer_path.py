@@ -15,21 +15,15 @@ target: the bearer path within 5 % of the virtual-key path. See bench/README.md.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import shutil
-import signal
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from bench.procs import can_pin
-from bench.proxy_overhead import FULL, MIX_50KB, MIX_CLAUDE, QUICK, Plan, Run
+from bench.entry import run_bench
+from bench.proxy_overhead import MIX_50KB, MIX_CLAUDE, Plan, Run
 from bench.report import saturation_table
-from bench.stack import LOAD_CORE, _module, start_proxy, start_upstream
+from bench.stack import _module, start_proxy, start_upstream
 from core.identity.bearer import mint_bearer
 from core.identity.claims import Identity
 from signin.keys_file import load_or_create
@@ -77,25 +71,8 @@ def measure(plan: Plan, workdir: Path, *, pin: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a ~1-minute smoke run")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
-    args = parser.parse_args(argv)
-    pin = not args.no_pin and can_pin()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if pin:
-        os.sched_setaffinity(0, {LOAD_CORE})
-    workdir = Path(tempfile.mkdtemp(prefix="switchyard-bench-bearer-"))
-    started = time.monotonic()
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: measuring; logs in {workdir}", file=sys.stderr)
-    try:
-        report = measure(QUICK if args.quick else FULL, workdir, pin=pin)
-    except BaseException:
-        print(f"failed; logs kept in {workdir}", file=sys.stderr)
-        raise
-    print(report)
-    print(f"\n(run took {time.monotonic() - started:.0f} s)")
-    shutil.rmtree(workdir)
+    run_bench(__doc__ or "", lambda plan, workdir, pin: measure(plan, workdir, pin=pin), "switchyard-bench-bearer-",
+              argv)
 
 
 if __name__ == "__main__":

@@ -16,23 +16,16 @@ Bedrock path at most 1.5× the Anthropic path's CPU per request. See bench/READM
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import shutil
-import signal
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
+from bench.entry import run_bench
 from bench.loadgen import Phase
-from bench.procs import can_pin
-from bench.proxy_overhead import FULL, MIX_50KB, MIX_CLAUDE, QUICK, Plan, Run
+from bench.proxy_overhead import MIX_50KB, MIX_CLAUDE, Plan, Run
 from bench.report import comparison_table, saturation_table
-from bench.stack import LOAD_CORE, Service, start_proxy, start_upstream
+from bench.stack import Service, start_proxy, start_upstream
 from sim.fake_credentials import TEST_AWS_ACCESS_KEY_ID, TEST_AWS_SECRET_ACCESS_KEY
 
 BEDROCK_MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -96,25 +89,8 @@ def measure(plan: Plan, workdir: Path, *, pin: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a ~1-minute smoke run")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
-    args = parser.parse_args(argv)
-    pin = not args.no_pin and can_pin()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if pin:
-        os.sched_setaffinity(0, {LOAD_CORE})
-    workdir = Path(tempfile.mkdtemp(prefix="switchyard-bench-providers-"))
-    started = time.monotonic()
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}: measuring; logs in {workdir}", file=sys.stderr)
-    try:
-        report = measure(QUICK if args.quick else FULL, workdir, pin=pin)
-    except BaseException:
-        print(f"failed; logs kept in {workdir}", file=sys.stderr)
-        raise
-    print(report)
-    print(f"\n(run took {time.monotonic() - started:.0f} s)")
-    shutil.rmtree(workdir)
+    run_bench(__doc__ or "", lambda plan, workdir, pin: measure(plan, workdir, pin=pin), "switchyard-bench-providers-",
+              argv)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ view is a link that can be shared and survives a reload, and the navigation carr
 page to page.
 
 The URL is anyone's to type: an unknown period or a value no stored name can have (too long,
-control characters) is refused with a sentence saying why and that filter is not applied; the
-page says so above its numbers, never silently. A name that simply matches nothing filters to
+control characters; the Sessions search's rules) is refused with a sentence saying why and that
+filter is not applied; the page says so above its numbers, never silently. A name that simply matches nothing filters to
 nothing, and the page shows zeros for it.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from core.turn_bounds import MAX_IDENTITY_CHARS
+from dashboard.session_query import query_text
 
 PERIODS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
                                  "90d": timedelta(days=90)}
@@ -66,19 +66,6 @@ class Filters:
 EVERYONE = Filters(period="30d")  # no filter: what a page shows when the URL asks nothing
 
 
-def _name(query: Mapping[str, str], name: str, problems: list[str]) -> str | None:
-    value = (query.get(name) or "").strip()
-    if not value:
-        return None
-    if len(value) > MAX_IDENTITY_CHARS:
-        problems.append(f"{name} is longer than {MAX_IDENTITY_CHARS} characters (no stored {name} is): not applied")
-        return None
-    if any(ord(character) < 32 or ord(character) == 127 for character in value):
-        problems.append(f"{name} holds control characters: not applied")
-        return None
-    return value
-
-
 def read_filters(query: Mapping[str, str], default_period: str = "30d") -> Filters:
     """The filters ``query`` asks for; ``default_period`` when it names none (or an unknown one)."""
     problems: list[str] = []
@@ -88,5 +75,5 @@ def read_filters(query: Mapping[str, str], default_period: str = "30d") -> Filte
         period = asked
     elif asked:
         problems.append(f"period {asked[:20]!r} is not one of {', '.join(PERIODS)}: showing {PERIOD_WORDS[period]}")
-    names = {name: _name(query, name, problems) for name in DIMENSIONS}
+    names = {name: query_text(query, name, problems) for name in DIMENSIONS}
     return Filters(period=period, problems=tuple(problems), period_given=asked in PERIODS, **names)

@@ -33,14 +33,16 @@ class SessionQuery:
         return any(value is not None for value in (self.developer, self.repo, self.start, self.end))
 
 
-def _text(query: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+def query_text(query: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    """The stripped value of ``name`` in a URL's query, or None when absent, empty or unusable (the
+    reason appended to ``problems``): longer than any stored name, or holding control characters."""
     value = (query.get(name) or "").strip()
     if not value:
         return None
     if len(value) > MAX_IDENTITY_CHARS:
         problems.append(f"{name} is longer than {MAX_IDENTITY_CHARS} characters: no stored {name} is")
         return None
-    if any(ord(character) < 32 for character in value):
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
         problems.append(f"{name} holds control characters")
         return None
     return value
@@ -66,7 +68,7 @@ def _moment(query: Mapping[str, str], name: str, problems: list[str]) -> datetim
 
 def session_query(query: Mapping[str, str]) -> SessionQuery:
     problems: list[str] = []
-    session, developer, repo = (_text(query, name, problems) for name in ("session", "developer", "repo"))
+    session, developer, repo = (query_text(query, name, problems) for name in ("session", "developer", "repo"))
     start, end = _moment(query, "from", problems), _moment(query, "to", problems)
     if start is not None and end is not None and end <= start:
         problems.append("the range ends before it starts: make \"to\" later than \"from\"")

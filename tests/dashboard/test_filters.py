@@ -36,9 +36,9 @@ def test_the_url_names_the_period_and_the_dimensions() -> None:
 
 @pytest.mark.parametrize(("query", "problem"), [
     ({"period": "forever"}, "period 'forever' is not one of 24h, 7d, 30d, 90d: showing the last 30 days"),
-    ({"developer": "d" * 257}, "developer is longer than 256 characters (no stored developer is): not applied"),
-    ({"repo": "a\nb"}, "repo holds control characters: not applied"),
-    ({"team": "t\x7f"}, "team holds control characters: not applied"),
+    ({"developer": "d" * 257}, "developer is longer than 256 characters: no stored developer is"),
+    ({"repo": "a\nb"}, "repo holds control characters"),
+    ({"team": "t\x7f"}, "team holds control characters"),
 ])
 def test_what_no_stored_name_can_be_is_refused_in_words(query: dict[str, str], problem: str) -> None:
     filters = read_filters(query)
