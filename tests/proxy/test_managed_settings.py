@@ -12,9 +12,10 @@ import pytest
 
 from core.policy.managed_settings import HINT_HEADERS, checksum
 from sim.upstream import FakeUpstream
+from tests.claude_checksum import node_checksum
 from tests.gateway import Gateway, make_gateway
 from tests.otlp_receiver import OtlpReceiver
-from tests.proxy.protocol import ALICE, CAROL, Signer, node_checksum, policy_file
+from tests.proxy.protocol import ALICE, CAROL, Signer, policy_file
 
 ENG = {"env": {"ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-5"}, "permissions": {"deny": ["Bash(curl:*)"]},
        "model": "sonnet"}
