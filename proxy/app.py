@@ -266,11 +266,9 @@ class ProxyApp:
         if flow.is_turn:
             await self._span(flow)
 
-    def _caller(self, scope: Scope) -> tuple[dict[str, str], KeyRecord | None]:
-        """The request's headers and its authenticated caller (ProxyError when there is none)."""
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        record, _ = self._authenticate(headers)
-        return headers, record
+    @staticmethod
+    def _headers(scope: Scope) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
     async def _managed_settings(self, scope: Scope, send: Send) -> None:
         """GET /managed/settings (proxy/managed_settings.py): the caller's group's document."""
@@ -278,7 +276,8 @@ class ProxyApp:
             if scope["method"] not in ("GET", "HEAD"):
                 raise ProxyError("invalid_request_error", "/managed/settings accepts only GET", status=405,
                                  headers=[(b"allow", b"GET")])
-            headers, record = self._caller(scope)
+            headers = self._headers(scope)
+            record, _ = self._authenticate(headers)
         except ProxyError as exc:
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()), extra=exc.headers)
             return
@@ -290,12 +289,12 @@ class ProxyApp:
     async def _client_telemetry(self, scope: Scope, receive: Receive, send: Send) -> None:
         """POST /v1/metrics|logs|traces (proxy/client_telemetry.py): authenticated from the headers
         before the body is read, bounded, 200 whether it is kept or dropped."""
-        headers: dict[str, str] = {}
+        headers = self._headers(scope)
         try:
             if scope["method"] != "POST":
                 raise ProxyError("invalid_request_error", f"{scope['path']} accepts only POST", status=405,
                                  headers=[(b"allow", b"POST")])
-            headers, record = self._caller(scope)
+            record, _ = self._authenticate(headers)
             if record is None:  # pass-through without a switchyard credential: nobody to attribute it to
                 raise ProxyError("authentication_error", "telemetry needs a switchyard credential "
                                  "(a /login bearer or a virtual key)")
