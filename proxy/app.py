@@ -88,7 +88,7 @@ class ProxyApp:
         self.guard = SecretGuard(settings, self.metrics)  # egress secrets: flag or block (proxy/guardrails.py)
         # Claude Code's gateway protocol beside the Messages API (issue 18): its managed settings and
         # its own OTLP telemetry on the base URL.
-        self.managed_settings = ManagedSettingsEndpoint()
+        self.managed_settings = ManagedSettingsEndpoint(self.metrics.registry)
         otlp_token = settings.otlp_token.get_secret_value() if settings.otlp_token is not None else None
         self.telemetry = TelemetryRelay(settings.otlp_endpoint, otlp_token, self.metrics.registry,
                                         transport=export_transport)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
+from prometheus_client import CollectorRegistry, Counter
 
 from core.keys import KeyRecord
 from core.policy.managed_settings import payload, settings_for
@@ -47,9 +48,11 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 class ManagedSettingsEndpoint:
-    def __init__(self) -> None:
+    def __init__(self, registry: CollectorRegistry) -> None:
         self._policy: Policy | None = None
         self._memo: dict[str, tuple[bytes, str] | None] = {}
+        self.answers = Counter("switchyard_managed_settings", "GET /managed/settings answered, by status",
+                               ["status"], registry=registry)
 
     def _document(self, policy: Policy, groups: tuple[str, ...]) -> tuple[bytes, str] | None:
         if policy is not self._policy:  # a new policy: the old answers no longer hold
@@ -66,6 +69,11 @@ class ManagedSettingsEndpoint:
         return self._memo[key]
 
     def answer(self, policy: Policy, record: KeyRecord | None, if_none_match: str | None) -> Answer:
+        answer = self._answer(policy, record, if_none_match)
+        self.answers.labels(str(answer.status)).inc()
+        return answer
+
+    def _answer(self, policy: Policy, record: KeyRecord | None, if_none_match: str | None) -> Answer:
         found = self._document(policy, groups_of(record))
         no_store = [(b"cache-control", b"no-store")]
         if found is None:
