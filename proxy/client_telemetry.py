@@ -32,7 +32,7 @@ log = logging.getLogger("switchyard.proxy.telemetry")
 
 SIGNALS = {"/v1/metrics": "metrics", "/v1/logs": "logs", "/v1/traces": "traces"}
 ON_BEHALF_HEADER = "x-switchyard-on-behalf"
-MAX_IN_FLIGHT = 64
+MAX_IN_FLIGHT = 16  # × SWITCHYARD_TELEMETRY_MAX_BODY_BYTES is what the hand-offs may hold in memory
 _STORED = ("logs", "metrics")
 
 
