@@ -278,6 +278,9 @@ class ProxyApp:
                                  headers=[(b"allow", b"GET")])
             headers = self._headers(scope)
             record, _ = self._authenticate(headers)
+            if record is None:  # pass-through without a switchyard credential: nobody's settings to serve
+                raise ProxyError("authentication_error", "managed settings need a switchyard credential "
+                                 "(a /login bearer or a virtual key)")
         except ProxyError as exc:
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()), extra=exc.headers)
             return

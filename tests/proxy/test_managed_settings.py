@@ -122,3 +122,12 @@ def test_no_default_means_404_for_callers_no_group_matches(
                                 allowed_upstreams=[upstream.base_url]):
         assert _get(gateway, signer.token(CAROL)).status_code == 404
         assert _get(gateway, signer.token(ALICE)).json()["settings"] == {"model": "opus"}
+
+
+def test_pass_through_serves_no_settings_without_a_switchyard_credential(
+        tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str], signer: Signer) -> None:
+    for gateway in make_gateway(tmp_path, upstream, receiver, bearer=signer.verifier(), passthrough=True):
+        assert _get(gateway, None).status_code == 401
+        theirs = {"x-api-key": "sk-ant-api03-theirs"}  # the developer's own Anthropic key, not ours to judge
+        assert httpx.get(gateway.url + "/managed/settings", headers=theirs, timeout=10).status_code == 401
+        assert _get(gateway, signer.token(CAROL)).status_code == 200
