@@ -277,7 +277,7 @@ class ProxyApp:
                 raise ProxyError("invalid_request_error", "/managed/settings accepts only GET", status=405,
                                  headers=[(b"allow", b"GET")])
             headers = self._headers(scope)
-            record, _ = self._authenticate(headers)
+            record, _ = self._authenticate(headers, counted=False)
             if record is None:  # pass-through without a switchyard credential: nobody's settings to serve
                 raise ProxyError("authentication_error", "managed settings need a switchyard credential "
                                  "(a /login bearer or a virtual key)")
@@ -297,7 +297,9 @@ class ProxyApp:
             if scope["method"] != "POST":
                 raise ProxyError("invalid_request_error", f"{scope['path']} accepts only POST", status=405,
                                  headers=[(b"allow", b"POST")])
-            record, _ = self._authenticate(headers)
+            # not counted against the key's requests a minute: a CLI's periodic export must not
+            # starve its model requests (the relay's own bounds hold the load: proxy/client_telemetry.py)
+            record, _ = self._authenticate(headers, counted=False)
             if record is None:  # pass-through without a switchyard credential: nobody to attribute it to
                 raise ProxyError("authentication_error", "telemetry needs a switchyard credential "
                                  "(a /login bearer or a virtual key)")
@@ -360,13 +362,14 @@ class ProxyApp:
             if flow.hold is not None and flow.hold.open:
                 await self.budgets.release(flow.hold)
 
-    def _authenticate(self, headers: dict[str, str]) -> tuple[KeyRecord | None, bool]:
+    def _authenticate(self, headers: dict[str, str], *, counted: bool = True) -> tuple[KeyRecord | None, bool]:
         """The developer's key record (None in pass-through) and whether the client's own
         credential is forwarded (pass-through) instead of the target's provider key.
 
         A key that lists its repos may tag only those (403 otherwise, from the headers alone); when
         it lists one and the request names none, ``headers`` gets that one, so the facts, budgets
-        and span read it like a header the client sent."""
+        and span read it like a header the client sent. ``counted``: whether the request takes one of
+        the key's requests a minute (the protocol's side endpoints do not)."""
         presented = presented_key(headers)
         if self.bearer is not None and presented is not None and self.bearer.claims(presented):
             # a /login bearer (proxy/bearer.py); 401 if bad. It never names another developer.
@@ -387,7 +390,7 @@ class ProxyApp:
             raise ProxyError("permission_error", claim.refused)
         if claim.repo is not None:
             headers[REPO_HEADER] = claim.repo
-        if record.rate_limit_rpm is not None:
+        if record.rate_limit_rpm is not None and counted:
             self._check_rate(record)
         return record, False
 

@@ -214,3 +214,17 @@ def test_ingest_down_still_answers_200_and_counts_the_drop(
         while _outcome(gateway, "logs", "dropped_ingest_failed") < 1:
             assert time.monotonic() < deadline, "the failed hand-off was not counted"
             time.sleep(0.05)
+
+
+def test_telemetry_does_not_use_up_a_keys_requests_a_minute(gateway: Gateway) -> None:
+    from switchyard.keys_cli import create_key
+    from tests.gateway import wait_for_key
+
+    key = create_key(gateway.keys_file, "bob", "eng", rate_limit_rpm=2)
+    wait_for_key(gateway, key)  # (one request of the two)
+    for _ in range(5):
+        assert _post(gateway, "/v1/logs", logs_body(), key).status_code == 200
+    assert httpx.get(gateway.url + "/managed/settings", headers={"x-api-key": key}, timeout=10).status_code == 200
+    turn = httpx.post(gateway.url + "/v1/messages", headers={"x-api-key": key}, timeout=10, json={
+        "model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
+    assert turn.status_code == 200, turn.text
