@@ -19,6 +19,7 @@ to read: ``__proto__`` keys, ``-0``, deep nesting).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 HINT_HEADERS = "CLAUDE_CODE_GATEWAY_HINT_HEADERS"
-DEFAULT_SETTINGS: dict[str, Any] = {"env": {HINT_HEADERS: "1"}}
+DEFAULT_SETTINGS: dict[str, Any] = {"env": {HINT_HEADERS: "1"}}  # never mutated: copied where it is used
 MAX_DOCUMENT_BYTES = 64 * 1024  # one document, as served (Claude Code's own managed file is small too)
 MAX_DEPTH = 32  # Claude Code reads up to 5000 levels; no real settings document nests past a handful
 MAX_GROUP_ENTRIES = 200
@@ -114,6 +115,8 @@ def _value_problem(value: Any, where: str, depth: int) -> str | None:
             return f"{where}: not a finite number"
         if value == 0 and math.copysign(1, value) < 0:
             return f"{where}: -0 (Claude Code refuses it)"
+        if abs(value) > _SAFE_INTEGER:  # PostgreSQL's JSONB gives such a number back as an integer
+            return f"{where}: {value} is past JavaScript's exact integers"
         return None
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
@@ -180,7 +183,7 @@ class ManagedSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     default: dict[str, Any] | None = Field(
-        default_factory=lambda: dict(DEFAULT_SETTINGS),
+        default_factory=lambda: copy.deepcopy(DEFAULT_SETTINGS),
         description="served when no group entry matches; null: those callers get 404 (no settings)")
     groups: tuple[GroupSettings, ...] = Field((), max_length=MAX_GROUP_ENTRIES,
                                               description="first entry naming one of the caller's groups wins")
