@@ -40,6 +40,9 @@ class KeyRecord:
     rate_limit_rpm: int | None = None
     # The repos its requests may tag with x-switchyard-repo (None: no list; see ANY_REPO).
     repos: tuple[str, ...] | None = None
+    # A fronting gateway's key (Anthropic's gateway in front of switchyard, forward_user_identity):
+    # only such a key may name the developer with x-claude-gateway-user-* (core/fronting.py).
+    fronting_gateway: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -56,6 +59,7 @@ class KeyRecord:
             revoked=bool(data.get("revoked", False)),
             rate_limit_rpm=None if data.get("rate_limit_rpm") is None else int(str(data["rate_limit_rpm"])),
             repos=repos_from(data.get("repos")),
+            fronting_gateway=data.get("fronting_gateway") is True,  # a hand-edited "false" is not true
         )
 
 
@@ -147,7 +151,7 @@ def hash_secret(secret: str, salt: bytes) -> str:
 
 def mint_key(
     *, key_id: str, secret: str, salt: bytes, developer: str, team: str | None, created_at: str,
-    rate_limit_rpm: int | None = None, repos: Iterable[str] | None = None,
+    rate_limit_rpm: int | None = None, repos: Iterable[str] | None = None, fronting_gateway: bool = False,
 ) -> tuple[str, KeyRecord]:
     """The plaintext key (shown once) and the record that is stored in its place. The developer and
     team must be names ingest will store (:func:`core.turn_bounds.identity_problem`): a key whose
@@ -167,6 +171,7 @@ def mint_key(
         created_at=created_at,
         rate_limit_rpm=rate_limit_rpm,
         repos=allowed,
+        fronting_gateway=fronting_gateway,
     )
     return f"{KEY_PREFIX}{key_id}{_SEPARATOR}{secret}", record
 

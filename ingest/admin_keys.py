@@ -39,6 +39,9 @@ class NewKey(BaseModel):
     team: str | None = Field(None, min_length=1, max_length=200, pattern=_PRINCIPAL)
     rate_limit_rpm: int | None = Field(None, ge=1, le=1_000_000, description="requests a minute; null: unlimited")
     repos: list[str] | None = Field(None, min_length=1, max_length=MAX_REPOS, description=_REPOS_DESCRIPTION)
+    fronting_gateway: bool = Field(False, description="a fronting gateway's key (Anthropic's gateway with "
+                                   "forward_user_identity): it may name each request's developer in "
+                                   "x-claude-gateway-user-id / -email (docs/identity.md)")
 
     _repos = field_validator("repos")(_checked_repos)
 
@@ -61,7 +64,8 @@ def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], d
         try:
             plaintext, stored = create_key(engine, developer=new.developer, team=new.team, actor=who,
                                            rate_limit_rpm=new.rate_limit_rpm,
-                                           repos=None if new.repos is None else tuple(new.repos), now=clock())
+                                           repos=None if new.repos is None else tuple(new.repos),
+                                           fronting_gateway=new.fronting_gateway, now=clock())
         except ValueError as error:  # a name ingest would refuse to store (core.turn_bounds.identity_problem)
             raise InvalidInputError(str(error)) from None
         return JSONResponse({"key": plaintext, **stored.public_dict()}, status_code=201,

@@ -27,6 +27,8 @@ from ingest.admin import install_control_plane
 from ingest.body import Encoding, encoding_of, encoding_of_or_none, read_capped
 from ingest.errors import RequestRejectedError
 from ingest.metrics import IngestMetrics
+from ingest.on_behalf import HEADER as ON_BEHALF
+from ingest.on_behalf import on_behalf
 from ingest.openapi import SECURITY_SCHEMES, logs_operation, metrics_operation, traces_operation
 from ingest.otlp_auth import Exporter, OtlpAuthenticator, Role, role_tokens
 from ingest.otlp_keys import virtual_keys
@@ -73,6 +75,7 @@ def create_app(
         # not one byte of the body is read before the credential is checked.
         request.state.encoding = encoding_of_or_none(request.headers.get("content-type"))
         exporter = await run_in_threadpool(authenticator.authenticate, request.headers.get("authorization"), needed)
+        exporter = on_behalf(exporter, request.headers.get(ON_BEHALF), needed)  # a proxy relaying for a developer
         encoding = encoding_of(request.headers.get("content-type"))
         raw = await read_capped(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
         body = await run_in_threadpool(work, raw, encoding, request.headers.get("content-encoding"), exporter)

@@ -45,6 +45,9 @@ class Exporter:
     developer: str | None = None
     team: str | None = None
     key_id: str | None = None
+    # Set when a proxy relays telemetry for a developer it authenticated (ingest/on_behalf.py).
+    email: str | None = None
+    attribution: str | None = None
 
     def may(self, role: Role) -> bool:
         return self.role is Role.PROXY or self.role is role

@@ -205,18 +205,26 @@ ATTRIBUTION = "switchyard.attribution"
 DEVELOPER = "switchyard.developer"
 TEAM = "switchyard.team"
 KEY_ID = "switchyard.key_id"
+# Claude Code's own attribute naming the signed-in account: a relayed row keeps only a verified one.
+USER_EMAIL = "user.email"
 
 
 def attribute(rows: list[dict[str, Any]], exporter: Exporter) -> None:
-    """Stamp each row with its sender. A virtual key's rows belong to the key's developer whatever
-    they claim; a token's rows keep what they say, marked as the sender's word."""
+    """Stamp each row with its sender. A virtual key's rows (and those a proxy relays for a developer
+    it authenticated) belong to that developer whatever they claim; a token's rows keep what they
+    say, marked as the sender's word."""
     for row in rows:
         attributes = row["attributes"]
         if exporter.developer is not None:
             attributes[DEVELOPER] = exporter.developer
             attributes[TEAM] = exporter.team
             attributes[KEY_ID] = exporter.key_id
-            attributes[ATTRIBUTION] = "virtual_key"
+            attributes[ATTRIBUTION] = exporter.attribution or "virtual_key"
+            if exporter.attribution is not None:  # relayed by a proxy: the email is the verified one or none
+                if exporter.email is not None:
+                    attributes[USER_EMAIL] = exporter.email
+                else:
+                    attributes.pop(USER_EMAIL, None)
         else:
             attributes[ATTRIBUTION] = f"{exporter.role}_token"
 

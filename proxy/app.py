@@ -21,6 +21,7 @@ import httpx
 import orjson
 
 from core.facts import REPO_HEADER, RequestFacts, extract_facts
+from core.fronting import asserted
 from core.keys import KeyRecord, KeyRing, claim_repo, parse_key
 from core.paths import path_problem, shown
 from core.policy.decide import decide
@@ -35,6 +36,7 @@ from .asgi import MountedApp, Receive, Scope, Send
 from .bearer import BearerVerifier
 from .breaker import CircuitBreaker
 from .budget_gate import BudgetGate
+from .client_telemetry import SIGNALS, TelemetryRelay, empty_answer
 from .control import ControlPlane
 from .dead_letters import DeadLetters
 from .errors import ProxyError, error_body
@@ -46,6 +48,7 @@ from .headers import presented_key
 from .inflight import InFlightTurns
 from .journal import Journal
 from .ledger import SpendLedger
+from .managed_settings import ManagedSettingsEndpoint
 from .metrics import ProxyMetrics
 from .providers.registry import Upstreams
 from .request import ClientGone, parse_json, read_body, request_id, with_model
@@ -83,6 +86,12 @@ class ProxyApp:
         self.metrics = ProxyMetrics(lambda: self.exporter)
         self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics)
         self.guard = SecretGuard(settings, self.metrics)  # egress secrets: flag or block (proxy/guardrails.py)
+        # Claude Code's gateway protocol beside the Messages API (issue 18): its managed settings and
+        # its own OTLP telemetry on the base URL.
+        self.managed_settings = ManagedSettingsEndpoint(self.metrics.registry)
+        otlp_token = settings.otlp_token.get_secret_value() if settings.otlp_token is not None else None
+        self.telemetry = TelemetryRelay(settings.otlp_endpoint, otlp_token, self.metrics.registry,
+                                        transport=export_transport)
         self._export_transport = export_transport
         self._session: aiohttp.ClientSession | None = None
         self.forwarder = Forwarder(lambda: self._session, Upstreams(ping_every_s=settings.provider_ping_s),
@@ -168,6 +177,7 @@ class ProxyApp:
                 await task
         if self.exporter is not None:
             await self.exporter.close()
+        await self.telemetry.close()
         await self.control.close()
         await self.budgets.close()
         self.guard.close()
@@ -179,7 +189,11 @@ class ProxyApp:
         kind = scope["type"]
         if kind == "http":
             path = scope["path"]
-            if path.startswith("/v1/"):
+            if path in SIGNALS:
+                await self._client_telemetry(scope, receive, send)
+            elif path == "/managed/settings":
+                await self._managed_settings(scope, send)
+            elif path.startswith("/v1/"):
                 await self._proxy(scope, receive, send)
             elif path in ("/healthz", "/readyz"):
                 await _respond(send, 200, orjson.dumps({"status": "ok", "policy": self.routing.version}))
@@ -252,6 +266,55 @@ class ProxyApp:
         if flow.is_turn:
             await self._span(flow)
 
+    @staticmethod
+    def _headers(scope: Scope) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+    async def _managed_settings(self, scope: Scope, send: Send) -> None:
+        """GET /managed/settings (proxy/managed_settings.py): the caller's group's document."""
+        try:
+            if scope["method"] not in ("GET", "HEAD"):
+                raise ProxyError("invalid_request_error", "/managed/settings accepts only GET", status=405,
+                                 headers=[(b"allow", b"GET")])
+            headers = self._headers(scope)
+            record, _ = self._authenticate(headers, counted=False)
+            if record is None:  # pass-through without a switchyard credential: nobody's settings to serve
+                raise ProxyError("authentication_error", "managed settings need a switchyard credential "
+                                 "(a /login bearer or a virtual key)")
+        except ProxyError as exc:
+            await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()), extra=exc.headers)
+            return
+        answer = self.managed_settings.answer(self.routing.compiled.policy, record, headers.get("if-none-match"))
+        await send({"type": "http.response.start", "status": answer.status,
+                    "headers": [*answer.headers, (b"content-length", str(len(answer.body)).encode())]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else answer.body})
+
+    async def _client_telemetry(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """POST /v1/metrics|logs|traces (proxy/client_telemetry.py): authenticated from the headers
+        before the body is read, bounded, 200 whether it is kept or dropped."""
+        headers = self._headers(scope)
+        try:
+            if scope["method"] != "POST":
+                raise ProxyError("invalid_request_error", f"{scope['path']} accepts only POST", status=405,
+                                 headers=[(b"allow", b"POST")])
+            # not counted against the key's requests a minute: a CLI's periodic export must not
+            # starve its model requests (the relay's own bounds hold the load: proxy/client_telemetry.py)
+            record, _ = self._authenticate(headers, counted=False)
+            if record is None:  # pass-through without a switchyard credential: nobody to attribute it to
+                raise ProxyError("authentication_error", "telemetry needs a switchyard credential "
+                                 "(a /login bearer or a virtual key)")
+            body = await read_body(receive, headers, self.settings.telemetry_max_body_bytes)
+        except ProxyError as exc:
+            self.metrics.requests.labels(code=str(exc.status), origin="proxy").inc()
+            await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
+                           extra=[*exc.headers, *_closing(headers)])
+            return
+        except ClientGone:
+            return
+        self.telemetry.relay(SIGNALS[scope["path"]], body, headers, record)
+        answer, content_type = empty_answer(headers.get("content-type"))
+        await _respond(send, 200, answer, content_type)
+
     async def _read_facts(self, flow: Flow, receive: Receive) -> None:
         """Facts: the body within its limit, JSON where the proxy reads it, what routing looks at."""
         flow.body = await read_body(receive, flow.header_map, self.settings.max_body_bytes)
@@ -299,17 +362,20 @@ class ProxyApp:
             if flow.hold is not None and flow.hold.open:
                 await self.budgets.release(flow.hold)
 
-    def _authenticate(self, headers: dict[str, str]) -> tuple[KeyRecord | None, bool]:
+    def _authenticate(self, headers: dict[str, str], *, counted: bool = True) -> tuple[KeyRecord | None, bool]:
         """The developer's key record (None in pass-through) and whether the client's own
         credential is forwarded (pass-through) instead of the target's provider key.
 
         A key that lists its repos may tag only those (403 otherwise, from the headers alone); when
         it lists one and the request names none, ``headers`` gets that one, so the facts, budgets
-        and span read it like a header the client sent."""
+        and span read it like a header the client sent. ``counted``: whether the request takes one of
+        the key's requests a minute (the protocol's side endpoints do not)."""
         presented = presented_key(headers)
         if self.bearer is not None and presented is not None and self.bearer.claims(presented):
-            return self.bearer.authenticate(presented), False  # a /login bearer (proxy/bearer.py); 401 if bad
+            # a /login bearer (proxy/bearer.py); 401 if bad. It never names another developer.
+            return _identity(self.bearer.authenticate(presented), headers), False
         if self.settings.passthrough and (presented is None or parse_key(presented) is None):
+            _identity(None, headers)
             return None, True
         if presented is None:
             raise ProxyError("authentication_error",
@@ -318,12 +384,13 @@ class ProxyApp:
         if record is None:
             hint = "" if len(self.keyring) else " (this gateway has no virtual keys yet: `switchyard keys create`)"
             raise ProxyError("authentication_error", "invalid x-api-key" + hint)
+        record = _identity(record, headers)  # a fronting gateway's key may name the developer
         claim = claim_repo(record, headers.get(REPO_HEADER))
         if claim.refused is not None:
             raise ProxyError("permission_error", claim.refused)
         if claim.repo is not None:
             headers[REPO_HEADER] = claim.repo
-        if record.rate_limit_rpm is not None:
+        if record.rate_limit_rpm is not None and counted:
             self._check_rate(record)
         return record, False
 
@@ -373,6 +440,22 @@ class ProxyApp:
         finally:
             finished = True
             watcher.cancel()
+
+
+def _identity(record: KeyRecord | None, headers: dict[str, str]) -> KeyRecord:
+    """The record the request is attributed to: a fronting gateway's key may name the developer in
+    x-claude-gateway-user-*; from any other caller (pass-through included) those headers are refused
+    with a 400 (core/fronting.py), so a misconfigured deployment is loud instead of billing the
+    wrong person."""
+    decided = asserted(record or _NOBODY, headers)
+    if decided.refused is not None or decided.record is None:
+        raise ProxyError("invalid_request_error", decided.refused or "identity headers refused",
+                         headers=[(b"x-should-retry", b"false")])
+    return decided.record
+
+
+# Pass-through has no key record; for the identity check it is a caller that is not a fronting gateway.
+_NOBODY = KeyRecord(key_id="", salt="", secret_hash="", developer="")
 
 
 def _path_refusal(method: str, path: str) -> ProxyError | None:

@@ -3,12 +3,15 @@
 Everything is forwarded verbatim (``anthropic-*`` and ``x-claude-code-*`` are open lists) except:
 hop-by-hop headers, which belong to one connection; the client's credential, replaced by the
 target's provider key; ``accept-encoding``, because the proxy asks the upstream for identity
-encoding so its SSE tap can read the stream; and switchyard's own ``x-switchyard-*`` headers.
+encoding so its SSE tap can read the stream; switchyard's own ``x-switchyard-*`` headers; and a
+fronting gateway's ``x-claude-gateway-user-*`` (who the developer is: read here, not the provider's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from core.fronting import ASSERTION_HEADERS
 
 HOP_BY_HOP = frozenset(
     {
@@ -16,7 +19,7 @@ HOP_BY_HOP = frozenset(
         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
     }
 )
-_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "accept-encoding", *ASSERTION_HEADERS}
 _CREDENTIALS = frozenset({"x-api-key", "authorization"})
 _OWN_PREFIX = "x-switchyard-"
 

@@ -92,6 +92,8 @@ class ProxySettings(BaseSettings):
     # Claude Code drops a gateway connection after 300 s without a byte.
     provider_ping_s: float = Field(10.0, gt=0, le=250)
     max_body_bytes: int = 64 * 1024 * 1024
+    # Claude Code's own OTLP telemetry on the base URL (/v1/metrics|logs|traces): body limit (413 above).
+    telemetry_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     # The request line and headers together, and how many headers (431 past either); the time a
     # client has to finish sending them (408, then the connection closes). Claude Code sends ~3 KB
     # in ~25 headers.

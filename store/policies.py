@@ -85,7 +85,8 @@ def create_version(engine: Engine, policy: Policy, *, actor: str, note: str | No
     def change(connection: Connection) -> tuple[PolicyVersion, bool]:
         existing = _get(connection, policy.version)
         if existing is not None:
-            if dict(existing.document) != document:
+            # compared as policies: a version stored before a field existed reads back with its default
+            if dict(existing.document) != document and existing.policy() != policy:
                 raise ConflictError(f"policy version {policy.version!r} already exists with a different document; "
                                     "versions are immutable: give the new document a new version")
             return existing, False

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -213,6 +214,8 @@ virtual_keys = Table(
     Column("revoked_by", Text),
     # the repos its requests may tag (a JSON array; ["*"]: any); NULL: no list, any repo, unverified
     Column("repos", Json),
+    # a fronting gateway's key: it may name the developer in x-claude-gateway-user-* (core/fronting.py)
+    Column("fronting_gateway", Boolean, nullable=False, server_default=false()),
 )
 
 # Months finance has closed: their chargeback is final, so ingest refuses turns dated inside them.

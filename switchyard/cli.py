@@ -19,11 +19,13 @@ from .jobs_cli import jobs
 from .keys_cli import keys_app
 from .optimize_cli import optimize
 from .policy_cli import policy_app
+from .settings_cli import settings_app
 
 app = typer.Typer(help="switchyard: a self-hosted gateway for teams that run Claude Code.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(store_app, name="store", help="The database: migrations and retention.")
 app.add_typer(policy_app, name="policy", help="Routing policies: validate, diff, apply, roll back.")
+app.add_typer(settings_app, name="settings", help="Claude Code's managed settings per group (in the policy).")
 app.add_typer(audit_app, name="audit")
 app.add_typer(dashboard_app, name="dashboard")
 app.add_typer(export_app, name="export")

@@ -71,7 +71,7 @@ def _report_audit(keys_file: Path, database_url: str | None, *, action: str, key
 
 
 def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int | None = None,
-               repos: tuple[str, ...] | None = None) -> str:
+               repos: tuple[str, ...] | None = None, fronting_gateway: bool = False) -> str:
     """Add a key for ``developer`` to the file at ``path``; return the plaintext key (shown once)."""
     ring = load_keyring(path)
     plaintext, record = mint_key(
@@ -83,6 +83,7 @@ def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         rate_limit_rpm=rate_limit_rpm,
         repos=repos,
+        fronting_gateway=fronting_gateway,
     )
     save_keyring(path, KeyRing([*ring.records(), record]))
     return plaintext
@@ -94,6 +95,9 @@ def create(
     team: Annotated[str | None, typer.Option(help="The developer's team.")] = None,
     rate_limit_rpm: Annotated[int | None, typer.Option(min=1, help="Requests a minute (default: unlimited).")] = None,
     repos: Repos = None,
+    fronting_gateway: Annotated[bool, typer.Option(
+        "--fronting-gateway", help="A key for Anthropic's gateway in front of switchyard (forward_user_identity): "
+        "it may name each request's developer in x-claude-gateway-user-id/-email; no other key can.")] = False,
     keys_file: KeysFile = Path("data/keys.json"),
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -103,26 +107,30 @@ def create(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--repos") from None
     try:
-        key = create_key(keys_file, developer, team, rate_limit_rpm, allowed)
+        key = create_key(keys_file, developer, team, rate_limit_rpm, allowed, fronting_gateway)
     except ValueError as error:  # a developer or team name ingest would refuse
         raise typer.BadParameter(str(error)) from None
     err = Console(stderr=True)
     err.print(f"[green]created a key for {developer}[/green] (team {team or '-'}); it is shown only now:")
     typer.echo(key)
-    err.print("Claude Code:  export ANTHROPIC_AUTH_TOKEN=<the key above>")
+    if fronting_gateway:
+        err.print("Anthropic's gateway: put it in the upstream's api_key, with forward_user_identity: true")
+    else:
+        err.print("Claude Code:  export ANTHROPIC_AUTH_TOKEN=<the key above>")
     key_id = load_keyring(keys_file).records()[-1].key_id
     _report_audit(keys_file, database_url, action=CREATE, key_id=key_id,
                   detail={"developer": developer, "team": team, "rate_limit_rpm": rate_limit_rpm,
-                          "repos": None if allowed is None else list(allowed)})
+                          "repos": None if allowed is None else list(allowed), "fronting_gateway": fronting_gateway})
 
 
 @keys_app.command("list")
 def list_keys(keys_file: KeysFile = Path("data/keys.json")) -> None:
     """List keys (ids and owners; never secrets)."""
-    table = Table("key id", "developer", "team", "repos", "created", "revoked")
+    table = Table("key id", "developer", "team", "repos", "fronting gateway", "created", "revoked")
     for r in load_keyring(keys_file).records():
         repos = "any (no list)" if r.repos is None else ",".join(r.repos)
-        table.add_row(r.key_id, r.developer, r.team or "-", repos, r.created_at, "yes" if r.revoked else "")
+        table.add_row(r.key_id, r.developer, r.team or "-", repos, "yes" if r.fronting_gateway else "",
+                      r.created_at, "yes" if r.revoked else "")
     Console().print(table)
 
 

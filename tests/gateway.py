@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.spans import Turn
 from proxy.app import ProxyApp
+from proxy.bearer import BearerVerifier
 from proxy.settings import ProxySettings
 from sim.fleet_client import ProxyRun, run_through_proxy
 from sim.fleet_config import FleetConfig, roster
@@ -37,9 +38,9 @@ class Gateway:
 
 
 def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str],
-                 **settings: object) -> Iterator[Gateway]:
+                 bearer: BearerVerifier | None = None, **settings: object) -> Iterator[Gateway]:
     """Yield one running gateway (a generator so callers can ``for gateway in make_gateway(...)``
-    and have it stopped when the loop ends)."""
+    and have it stopped when the loop ends). ``bearer``: accept /login bearers it verifies."""
     keys_file = tmp_path / "keys.json"
     key = create_key(keys_file, "alice", "payments")
     otlp, otlp_url = receiver
@@ -50,7 +51,7 @@ def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpRec
         spool_dir=tmp_path / "spool",
     )
     values.update(settings)
-    app = ProxyApp(ProxySettings(**values))  # type: ignore[arg-type]
+    app = ProxyApp(ProxySettings(**values), bearer=bearer)  # type: ignore[arg-type]
     with serve_in_thread(app) as url:
         yield Gateway(url=url, key=key, upstream=upstream, receiver=otlp, app=app, keys_file=keys_file)
 

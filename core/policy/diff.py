@@ -63,7 +63,7 @@ class SectionDiff:
 
 
 SECTIONS = ("targets", "rules", "sticky", "budgets")
-SINGLES = ("exploration", "default", "fallback", "guardrails")
+SINGLES = ("exploration", "default", "fallback", "guardrails", "managed_settings")
 _HEADER_FIELDS = ("description",)
 
 
@@ -79,13 +79,14 @@ class PolicyDiff:
     default: tuple[FieldChange, ...] = ()
     fallback: tuple[FieldChange, ...] = ()
     guardrails: tuple[FieldChange, ...] = ()
+    managed_settings: tuple[FieldChange, ...] = ()
     header: tuple[FieldChange, ...] = field(default=())  # description
 
     @property
     def is_empty(self) -> bool:
         """No change to routing or budgets (the version and parent fields are not changes)."""
         return not any((self.targets, self.rules, self.sticky, self.budgets, self.exploration, self.default,
-                        self.fallback, self.guardrails, self.header))
+                        self.fallback, self.guardrails, self.managed_settings, self.header))
 
     def to_dict(self) -> dict[str, Json]:
         def changes(items: Sequence[FieldChange]) -> list[dict[str, Json]]:
@@ -115,6 +116,7 @@ class PolicyDiff:
                    exploration=changes(data.get("exploration", ())),  # absent from diffs stored before it existed
                    default=changes(data["default"]), fallback=changes(data["fallback"]),
                    guardrails=changes(data.get("guardrails", ())),  # absent from diffs stored before it existed
+                   managed_settings=changes(data.get("managed_settings", ())),  # likewise
                    header=changes(data["header"]))
 
 
@@ -130,6 +132,7 @@ def diff(old: Policy, new: Policy) -> PolicyDiff:
         default=field_changes(_json(old.default), _json(new.default)),
         fallback=field_changes(_json(old.fallback), _json(new.fallback)),
         guardrails=field_changes(_json(old.guardrails), _json(new.guardrails)),
+        managed_settings=field_changes(_json(old.managed_settings), _json(new.managed_settings)),
         header=field_changes(old.model_dump(mode="json", include=set(_HEADER_FIELDS)),
                              new.model_dump(mode="json", include=set(_HEADER_FIELDS))),
     )
@@ -261,7 +264,8 @@ def render_lines(d: PolicyDiff, *, rules: bool = True) -> list[str]:
     lines += _render_exploration(d.exploration)  # before the rules: it is tried before them
     if rules:
         lines += _render_section("rules", d.rules)
-    for single in ("default", "fallback", "guardrails") if rules else ("fallback", "guardrails"):
+    singles = ("default", "fallback", "guardrails", "managed_settings")
+    for single in singles if rules else singles[1:]:
         changes: tuple[FieldChange, ...] = getattr(d, single)
         if changes:
             lines.append(f"~ {single}: {_render_changes(changes)}")

@@ -4,7 +4,8 @@ A policy is an immutable, versioned document: ``targets`` (where a turn can go),
 (first match wins) with a required ``default``, ``fallback`` (how a chain is walked), ``sticky``
 pools (keep a session on one of several equivalent targets so its prompt cache stays warm),
 ``exploration`` (a share of sessions sent to a randomised tier, for the optimizer's estimates),
-``budgets`` and ``guardrails`` (what the egress secret scanner does: docs/guardrails.md). Models
+``budgets``, ``guardrails`` (what the egress secret scanner does: docs/guardrails.md) and
+``managed_settings`` (Claude Code settings per group: docs/identity.md). Models
 are named by tier in predicates; concrete model ids live in targets (data, never code). The full
 reference is docs/policy.md.
 """
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.policy.managed_settings import ManagedSettings
 from core.providers.kinds import DEFAULT_AUTH, Auth, Provider, default_base_url
 from core.upstreams import UpstreamError, parse_base_url
 
@@ -245,3 +247,5 @@ class Policy(_Frozen):
     sticky: tuple[StickyPool, ...] = ()
     budgets: tuple[Budget, ...] = ()
     guardrails: Guardrails = Guardrails()
+    # Claude Code settings per group, served at GET /managed/settings (core/policy/managed_settings.py)
+    managed_settings: ManagedSettings = ManagedSettings()

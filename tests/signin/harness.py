@@ -99,7 +99,8 @@ class SigninGateway:
 
 @contextmanager
 def signin_gateway(tmp_path: Path, db_url: str, *, idp_config: IdpConfig | None = None,
-                   **signin: Any) -> Iterator[SigninGateway]:
+                   proxy: dict[str, Any] | None = None, **signin: Any) -> Iterator[SigninGateway]:
+    """``proxy``: proxy settings over the defaults (another OTLP endpoint, a policy file…)."""
     engine = make_engine(db_url)
     empty_all_tables(engine)
     engine.dispose()
@@ -110,9 +111,11 @@ def signin_gateway(tmp_path: Path, db_url: str, *, idp_config: IdpConfig | None 
         keys_file = tmp_path / "keys.json"
         virtual_key = create_key(keys_file, "ci-bot", "platform")
         port = free_port()
-        settings = ProxySettings(upstream_url=upstream.base_url, upstream_api_key=PROVIDER_KEY,  # type: ignore[arg-type]
-                                 keys_file=keys_file, otlp_endpoint=receiver_url + "/v1/traces",
-                                 otlp_token=INGEST_TOKEN, export_interval_s=0.05, spool_dir=tmp_path / "spool")
+        proxy_values: dict[str, Any] = {
+            "upstream_url": upstream.base_url, "upstream_api_key": PROVIDER_KEY, "keys_file": keys_file,
+            "otlp_endpoint": receiver_url + "/v1/traces", "otlp_token": INGEST_TOKEN, "export_interval_s": 0.05,
+            "spool_dir": tmp_path / "spool", **(proxy or {})}
+        settings = ProxySettings(**proxy_values)
         values: dict[str, Any] = {
             "oidc_issuer": idp.issuer, "oidc_client_id": "switchyard", "oidc_client_secret": "switchyard-secret",
             "public_url": f"http://127.0.0.1:{port}", "database_url": db_url, "data_dir": tmp_path / "signin",

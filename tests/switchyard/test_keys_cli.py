@@ -54,3 +54,16 @@ def test_without_a_database_the_cli_says_the_change_is_not_audited(tmp_path):
         os.umask(old)
     assert result.exit_code == 0 and "not audited: no DATABASE_URL" in result.output
     assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+
+
+def test_keys_create_fronting_gateway_marks_only_that_key(tmp_path):
+    from proxy.keyfile import load_keyring
+
+    keys_file = tmp_path / "keys.json"
+    runner = CliRunner()
+    made = runner.invoke(keys_app, ["create", "--developer", "claude-gateway", "--fronting-gateway",
+                                    "--keys-file", str(keys_file)])
+    assert made.exit_code == 0, made.output
+    assert runner.invoke(keys_app, ["create", "--developer", "dana", "--keys-file", str(keys_file)]).exit_code == 0
+    flags = {r.developer: r.fronting_gateway for r in load_keyring(keys_file).records()}
+    assert flags == {"claude-gateway": True, "dana": False}
