@@ -1,7 +1,7 @@
 """turns: an index on (repo, started_at) for the dashboard's session search by repo (issue 19)
 
 Revision ID: 0015_turn_repo_index
-Revises: 0011_turn_guardrail
+Revises: 0013_key_fronting_gateway
 Create Date: 2026-12-05
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0015_turn_repo_index"
-down_revision = "0011_turn_guardrail"
+down_revision = "0013_key_fronting_gateway"
 branch_labels = None
 depends_on = None
 
