@@ -38,8 +38,11 @@ class IngestSettings(BaseSettings):
     # Spans without any gen_ai.* attribute are not LLM calls; they are rejected, not stored as turns.
     require_gen_ai: bool = True
     redact: bool = True
-    # Turn fields exempt from redaction (e.g. "developer" when developers are named by e-mail).
-    redact_keep_fields: frozenset[str] = frozenset()
+    # Turn fields exempt from redaction. "developer" by default: it is the gateway's own name for the
+    # caller (a key's record or the verified /login identity, by default an e-mail address), which
+    # budgets and chargeback group by; redacted, every e-mail-named developer would be one
+    # "[REDACTED:email]". '[]' redacts it too (for a store that must hold no e-mail address).
+    redact_keep_fields: frozenset[str] = frozenset({"developer"})
     # How many rejection reasons the partial_success error_message lists before "and N more".
     max_reported_rejections: int = Field(default=10, ge=1)
 
