@@ -40,6 +40,10 @@ class KeyRecord:
     rate_limit_rpm: int | None = None
     # The repos its requests may tag with x-switchyard-repo (None: no list; see ANY_REPO).
     repos: tuple[str, ...] | None = None
+    # The policy groups its turns belong to (group predicates, model allowlists, group budgets). A
+    # virtual key has none unless its record lists them: groups are an admin's statement, never
+    # the client's; a /login bearer's come from the IdP (proxy/bearer.py).
+    groups: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -56,7 +60,24 @@ class KeyRecord:
             revoked=bool(data.get("revoked", False)),
             rate_limit_rpm=None if data.get("rate_limit_rpm") is None else int(str(data["rate_limit_rpm"])),
             repos=repos_from(data.get("repos")),
+            groups=groups_from(data.get("groups")),
         )
+
+
+MAX_GROUPS = 100
+
+
+def groups_from(value: object) -> tuple[str, ...]:
+    """A stored group list (a JSON array, or None for none) as a key's ``groups``; ValueError when
+    unusable, so a hand-edited keys file with a bad list is refused whole."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or len(value) > MAX_GROUPS:
+        raise ValueError(f"groups must be a list of at most {MAX_GROUPS} group names")
+    for name in value:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_IDENTITY_CHARS:
+            raise ValueError(f"groups: a group name is a non-blank string of at most {MAX_IDENTITY_CHARS} characters")
+    return tuple(dict.fromkeys(value))
 
 
 def repos_problem(repos: Iterable[object]) -> str | None:

@@ -23,6 +23,7 @@ import orjson
 from core.facts import REPO_HEADER, RequestFacts, extract_facts
 from core.keys import KeyRecord, KeyRing, claim_repo, parse_key
 from core.paths import path_problem, shown
+from core.policy.access import check_model
 from core.policy.decide import decide
 from core.policy.facts import Decision, RouteFacts
 from core.price_memo import PriceMemo
@@ -59,6 +60,8 @@ log = logging.getLogger("switchyard.proxy")
 
 # Paths whose POST bodies are JSON the proxy reads (for facts) and rejects when malformed.
 _JSON_PATHS = ("/v1/messages",)
+# The caller's budgets in dollars, as Claude Code's /usage and status line read them (issue 18).
+USAGE_PATH = "/api/oauth/usage"
 
 
 class ProxyApp:
@@ -185,6 +188,8 @@ class ProxyApp:
                 await _respond(send, 200, orjson.dumps({"status": "ok", "policy": self.routing.version}))
             elif path == "/metrics":
                 await _respond(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
+            elif path == USAGE_PATH:
+                await self._usage(scope, send)
             elif self.signin is not None and self.signin.serves(path):
                 await self.signin(scope, receive, send)
             else:
@@ -252,6 +257,21 @@ class ProxyApp:
         if flow.is_turn:
             await self._span(flow)
 
+    async def _usage(self, scope: Scope, send: Send) -> None:
+        """``GET /api/oauth/usage``: the caller's budgets (a /login bearer or a virtual key), from
+        this proxy's ledger. Authenticated like a model request; nothing else is read."""
+        headers = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in scope["headers"]}
+        try:
+            if scope["method"] != "GET":
+                raise ProxyError("invalid_request_error", f"{USAGE_PATH} accepts only GET", status=405,
+                                 headers=[(b"allow", b"GET")])
+            record, _ = self._authenticate(headers)
+        except ProxyError as exc:
+            await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
+                           extra=[*exc.headers, *_closing(headers)])
+            return
+        await _respond(send, 200, orjson.dumps(self.budgets.usage(self.routing, record)))
+
     async def _read_facts(self, flow: Flow, receive: Receive) -> None:
         """Facts: the body within its limit, JSON where the proxy reads it, what routing looks at."""
         flow.body = await read_body(receive, flow.header_map, self.settings.max_body_bytes)
@@ -270,9 +290,11 @@ class ProxyApp:
                                      propensity=1.0)
             return
         decision = decide(routing.compiled, flow.route_facts)
+        if routing.compiled.access:
+            decision = _allowed(routing, flow.route_facts, flow.facts, decision)
         if flow.is_turn:
-            decision, flow.budget_state, flow.budget_headers, flow.hold = await self.budgets.admit(
-                routing, flow.route_facts, decision, flow.facts)
+            (decision, flow.budget_state, flow.budget_headers, flow.hold,
+             flow.usage_headers) = await self.budgets.admit(routing, flow.route_facts, decision, flow.facts)
         flow.decision = decision
         # Bodies for the models the chain's Anthropic-kind targets may ask for, built now; the parsed
         # JSON (about twice the body's size) is kept only when the first target is another provider's,
@@ -347,7 +369,7 @@ class ProxyApp:
             requested_tier=self.tier_of(facts.model), thinking=facts.thinking,
             request_class=facts.request_class, agent_type=facts.agent_type,
             developer=record.developer if record else None, team=record.team if record else None,
-            repo=facts.repo, session_id=facts.session_id,
+            repo=facts.repo, session_id=facts.session_id, groups=record.groups if record else (),
         )
 
     async def _watching_client(self, receive: Receive, work: Coroutine[Any, Any, None]) -> None:
@@ -373,6 +395,18 @@ class ProxyApp:
         finally:
             finished = True
             watcher.cancel()
+
+
+def _allowed(routing: Routing, facts: RouteFacts, request: RequestFacts, decision: Decision) -> Decision:
+    """The decision under the caller's groups' model allowlists: unchanged, downgraded (the policy's
+    ``on_denied: downgrade``), or ProxyError 400 ``invalid_request_error`` naming the allowlist."""
+    denial = check_model(routing.compiled.access, facts.groups, request.model, facts.requested_tier)
+    if denial is None:
+        return decision
+    if denial.downgrade_to is None:
+        raise ProxyError("invalid_request_error", denial.message, status=400)
+    return Decision(chain=(denial.downgrade_to,), rule="model-access-downgrade", version=decision.version,
+                    propensity=1.0)
 
 
 def _path_refusal(method: str, path: str) -> ProxyError | None:

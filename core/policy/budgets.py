@@ -1,24 +1,33 @@
-"""Monthly spend budgets per developer, team or repo: which one applies to a turn, and how close to
-its limit the principal is. Pure: the spend comes in as a mapping (the proxy's ledger)."""
+"""Spend budgets per developer, team, repo or group, per UTC day, ISO week or calendar month: which
+ones apply to a turn, and how close to its limit each principal is. Pure: the spend comes in as a
+mapping (the proxy's ledger), keyed by :data:`SpendKey`.
+
+A spend key names its period's *bucket* (``2026-12-03``, ``2026-W49``, ``2026-12``), so a period
+starts over by itself: the new bucket has no spend yet. All periods are UTC: a day starts at
+00:00 UTC, a week on Monday 00:00 UTC (ISO 8601 weeks), a month on its first day at 00:00 UTC.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from .facts import RouteFacts
-from .schema import Budget, Target
+from .schema import PERIODS, Budget, Target
 
 if TYPE_CHECKING:
     from .compile import CompiledPolicy
 
 BudgetState = Literal["ok", "soft", "hard"]
 _SEVERITY: dict[str, int] = {"ok": 0, "soft": 1, "hard": 2}
-SCOPES = ("developer", "team", "repo")
+SCOPES = ("developer", "team", "repo", "group")
 ZERO = Decimal(0)
+# (period bucket, scope, principal): ("2026-12", "developer", "alice"), ("2026-W49", "group", "eng")
+SpendKey = tuple[str, str, str]
+Buckets = Mapping[str, str]  # period -> its current bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +40,23 @@ class PreparedBudget:
 
 @dataclass(frozen=True, slots=True)
 class ScopeBudgets:
+    """One scope's budgets of one period."""
+
     named: Mapping[str, PreparedBudget]
     everyone: PreparedBudget | None  # the "*" budget: each principal without its own, separately
 
+    def of(self, principal: str) -> PreparedBudget | None:
+        return self.named.get(principal) or self.everyone
 
-BudgetTable = Mapping[str, ScopeBudgets]
+
+# scope -> period -> that scope's budgets of that period
+BudgetTable = Mapping[str, Mapping[str, ScopeBudgets]]
 
 
 @dataclass(frozen=True, slots=True)
 class BudgetVerdict:
-    """The worst budget state among those that apply; ``budget`` is None when none applies."""
+    """The worst budget state among those that apply; ``budget`` is None when none applies.
+    ``resets_at`` is when the budget's period starts over."""
 
     state: BudgetState
     budget: Budget | None = None
@@ -50,32 +66,114 @@ class BudgetVerdict:
     limit: Decimal = ZERO
     action: Literal["block", "downgrade"] | None = None
     downgrade_to: Target | None = None
+    hard_usd: Decimal = ZERO
+    resets_at: datetime | None = None
+
+    @property
+    def utilization(self) -> Decimal:
+        """Spent as a share of the hard limit (where the action starts)."""
+        return self.spent / self.hard_usd if self.hard_usd else ZERO
 
 
 NO_BUDGET = BudgetVerdict("ok")
 
 
 def prepare_budgets(budgets: Sequence[Budget], targets: Mapping[str, Target]) -> BudgetTable:
-    table: dict[str, ScopeBudgets] = {}
+    table: dict[str, dict[str, ScopeBudgets]] = {}
     for scope in SCOPES:
-        named: dict[str, PreparedBudget] = {}
-        everyone: PreparedBudget | None = None
-        for budget in budgets:
-            if budget.scope != scope:
-                continue
-            prepared = PreparedBudget(
-                budget,
-                soft_usd=budget.monthly_usd * Decimal(str(budget.soft)),
-                hard_usd=budget.monthly_usd * Decimal(str(budget.hard)),
-                downgrade_to=targets.get(budget.downgrade_to) if budget.downgrade_to else None,
-            )
-            if budget.name == "*":
-                everyone = prepared
-            else:
-                named[budget.name] = prepared
-        if named or everyone:
-            table[scope] = ScopeBudgets(named, everyone)
+        for period in PERIODS:
+            named: dict[str, PreparedBudget] = {}
+            everyone: PreparedBudget | None = None
+            for budget in budgets:
+                if budget.scope != scope or budget.cadence != period:
+                    continue
+                prepared = PreparedBudget(
+                    budget,
+                    soft_usd=budget.limit * Decimal(str(budget.soft)),
+                    hard_usd=budget.limit * Decimal(str(budget.hard)),
+                    downgrade_to=targets.get(budget.downgrade_to) if budget.downgrade_to else None,
+                )
+                if budget.name == "*":
+                    everyone = prepared
+                else:
+                    named[budget.name] = prepared
+            if named or everyone:
+                table.setdefault(scope, {})[period] = ScopeBudgets(named, everyone)
     return table
+
+
+def _utc(now: datetime) -> datetime:
+    return now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+def period_bucket(period: str, now: datetime) -> str:
+    """The bucket ``now`` falls in: ``2026-12-03`` (day), ``2026-W49`` (ISO week), ``2026-12`` (month)."""
+    moment = _utc(now)
+    if period == "day":
+        return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    if period == "week":
+        year, week, _ = moment.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def current_buckets(now: datetime) -> dict[str, str]:
+    return {period: period_bucket(period, now) for period in PERIODS}
+
+
+def period_reset(period: str, now: datetime) -> datetime:
+    """When the period ``now`` is in ends (UTC): the next midnight, the next Monday's midnight, or
+    the first instant of the next month."""
+    moment = _utc(now)
+    midnight = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    if period == "day":
+        return midnight + timedelta(days=1)
+    if period == "week":
+        return midnight + timedelta(days=7 - moment.weekday())
+    return month_reset(moment)
+
+
+def month_reset(now: datetime) -> datetime:
+    """The first instant of the next calendar month, UTC: when monthly budgets start over.
+    A naive ``now`` is taken to be UTC."""
+    moment = _utc(now)
+    if moment.month == 12:
+        return datetime(moment.year + 1, 1, 1, tzinfo=UTC)
+    return datetime(moment.year, moment.month + 1, 1, tzinfo=UTC)
+
+
+def turn_principals(facts: RouteFacts) -> Iterator[tuple[str, str]]:
+    """(scope, principal) of everything a turn can count against: its developer, team, repo and
+    each of its caller's groups."""
+    for scope, principal in (("developer", facts.developer), ("team", facts.team), ("repo", facts.repo)):
+        if principal:
+            yield scope, principal
+    for group in facts.groups:
+        yield "group", group
+
+
+def applicable(table: BudgetTable, facts: RouteFacts) -> Iterator[tuple[str, str, str, PreparedBudget]]:
+    """(scope, principal, period, budget) of every budget that applies to the turn. A principal's
+    own budget replaces the scope's "*" budget of the same period."""
+    for scope, principal in turn_principals(facts):
+        periods = table.get(scope)
+        if periods is None:
+            continue
+        for period, budgets in periods.items():
+            prepared = budgets.of(principal)
+            if prepared is not None:
+                yield scope, principal, period, prepared
+
+
+def budget_keys(table: BudgetTable, facts: RouteFacts, buckets: Buckets) -> tuple[SpendKey, ...]:
+    """The spend keys a turn counts against: this month's for its developer, team and repo (always:
+    the snapshot reconciles them with the database), and the current bucket of every other budget
+    that applies to it."""
+    keys = dict.fromkeys((buckets["month"], scope, name) for scope, name in turn_principals(facts)
+                         if scope != "group")
+    for scope, principal, period, _ in applicable(table, facts):
+        keys[(buckets[period], scope, principal)] = None
+    return tuple(keys)
 
 
 def _state(prepared: PreparedBudget, spent: Decimal) -> BudgetState:
@@ -86,35 +184,48 @@ def _state(prepared: PreparedBudget, spent: Decimal) -> BudgetState:
     return "ok"
 
 
-def budget_verdict(compiled: CompiledPolicy, facts: RouteFacts,
-                   spend: Mapping[tuple[str, str], Decimal]) -> BudgetVerdict:
-    """Check the turn's developer, team and repo against their budgets. A principal's own budget
-    replaces the scope's "*" budget (so "* gets $100, alice gets $500" gives alice $500). The worst
-    state wins; among equals, the one closest to its hard limit. ``spend`` is this month's spend
-    keyed ``(scope, principal)``; an absent key means nothing spent."""
+def _verdict(scope: str, principal: str, period: str, prepared: PreparedBudget, spent: Decimal,
+             now: datetime) -> BudgetVerdict:
+    budget = prepared.budget
+    return BudgetVerdict(_state(prepared, spent), budget, scope, principal, spent, budget.limit, budget.action,
+                         prepared.downgrade_to, prepared.hard_usd, period_reset(period, now))
+
+
+def _rank(verdict: BudgetVerdict) -> tuple[int, Decimal]:
+    return _SEVERITY[verdict.state], verdict.utilization
+
+
+def budget_verdict(compiled: CompiledPolicy, facts: RouteFacts, spend: Mapping[SpendKey, Decimal],
+                   now: datetime) -> BudgetVerdict:
+    """Check the turn's developer, team, repo and groups against their budgets of every period. The
+    worst state wins; among equals, the one closest to its hard limit. ``spend`` is keyed by
+    :data:`SpendKey` (the current bucket of each period); an absent key means nothing spent."""
     worst = NO_BUDGET
     worst_rank: tuple[int, Decimal] = (-1, ZERO)
-    for scope, principal in (("developer", facts.developer), ("team", facts.team), ("repo", facts.repo)):
-        budgets = compiled.budgets.get(scope)
-        if budgets is None or principal is None:
-            continue
-        spent = spend.get((scope, principal), ZERO)
-        prepared = budgets.named.get(principal) or budgets.everyone
-        if prepared is None:
-            continue
-        state = _state(prepared, spent)
-        rank = (_SEVERITY[state], spent / prepared.hard_usd)
+    buckets = current_buckets(now)
+    for scope, principal, period, prepared in applicable(compiled.budgets, facts):
+        spent = spend.get((buckets[period], scope, principal), ZERO)
+        rank = (_SEVERITY[_state(prepared, spent)], spent / prepared.hard_usd)
         if rank > worst_rank:
             worst_rank = rank
-            worst = BudgetVerdict(state, prepared.budget, scope, principal, spent, prepared.budget.monthly_usd,
-                                  prepared.budget.action, prepared.downgrade_to)
+            worst = _verdict(scope, principal, period, prepared, spent, now)
     return worst
 
 
-def month_reset(now: datetime) -> datetime:
-    """The first instant of the next calendar month, UTC: when monthly budgets start over.
-    A naive ``now`` is taken to be UTC."""
-    moment = now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    if moment.month == 12:
-        return datetime(moment.year + 1, 1, 1, tzinfo=UTC)
-    return datetime(moment.year, moment.month + 1, 1, tzinfo=UTC)
+def all_verdicts(compiled: CompiledPolicy, facts: RouteFacts, spend: Mapping[SpendKey, Decimal],
+                 now: datetime) -> list[BudgetVerdict]:
+    """Every budget that applies, the binding one (what :func:`budget_verdict` returns) first."""
+    buckets = current_buckets(now)
+    verdicts = [_verdict(scope, principal, period, prepared, spend.get((buckets[period], scope, principal), ZERO),
+                         now) for scope, principal, period, prepared in applicable(compiled.budgets, facts)]
+    verdicts.sort(key=_rank, reverse=True)  # stable: among equals, the first found (as budget_verdict)
+    return verdicts
+
+
+def blocking_limits(table: BudgetTable, facts: RouteFacts, buckets: Buckets) -> dict[SpendKey, Decimal]:
+    """The hard limit, in dollars, of each ``block`` budget that applies to the turn, keyed by its
+    current bucket: the budgets whose headroom admission checks. (A ``downgrade`` budget past its
+    hard limit still lets the turn through, to the cheaper target, so it never refuses one.)"""
+    return {(buckets[period], scope, principal): prepared.hard_usd
+            for scope, principal, period, prepared in applicable(table, facts)
+            if prepared.budget.action == "block"}

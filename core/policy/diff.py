@@ -125,7 +125,7 @@ def diff(old: Policy, new: Policy) -> PolicyDiff:
         targets=_section(old.targets, new.targets, lambda t: t["name"]),
         rules=_section(old.rules, new.rules, lambda r: r["name"], ordered=True),
         sticky=_section(old.sticky, new.sticky, lambda p: p["name"]),
-        budgets=_section(old.budgets, new.budgets, lambda b: f"{b['scope']}:{b['name']}"),
+        budgets=_section(old.budgets, new.budgets, _budget_name),
         exploration=field_changes(_optional(old.exploration), _optional(new.exploration)),
         default=field_changes(_json(old.default), _json(new.default)),
         fallback=field_changes(_json(old.fallback), _json(new.fallback)),
@@ -225,7 +225,7 @@ def _render_changes(changes: Iterable[FieldChange]) -> str:
 
 
 def _name(kind: str, item: Mapping[str, object]) -> str:
-    return f"{item['scope']}:{item['name']}" if kind == "budgets" else str(item["name"])
+    return _budget_name(item) if kind == "budgets" else str(item["name"])
 
 
 def _render_section(kind: str, section: SectionDiff) -> Iterable[str]:
@@ -275,3 +275,9 @@ def render_diff(d: PolicyDiff) -> str:
     if d.is_empty:
         lines.append("  (no changes)")
     return "\n".join(lines)
+
+
+def _budget_name(item: Mapping[str, Json]) -> str:
+    """A budget's name in a diff: ``team:payments``, with its period when not monthly (``team:payments:day``)."""
+    period = item.get("period")
+    return f"{item['scope']}:{item['name']}" + (f":{period}" if period not in (None, "month") else "")
