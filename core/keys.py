@@ -168,7 +168,7 @@ def hash_secret(secret: str, salt: bytes) -> str:
 
 def mint_key(
     *, key_id: str, secret: str, salt: bytes, developer: str, team: str | None, created_at: str,
-    rate_limit_rpm: int | None = None, repos: Iterable[str] | None = None,
+    rate_limit_rpm: int | None = None, repos: Iterable[str] | None = None, groups: Iterable[str] = (),
 ) -> tuple[str, KeyRecord]:
     """The plaintext key (shown once) and the record that is stored in its place. The developer and
     team must be names ingest will store (:func:`core.turn_bounds.identity_problem`): a key whose
@@ -188,6 +188,7 @@ def mint_key(
         created_at=created_at,
         rate_limit_rpm=rate_limit_rpm,
         repos=allowed,
+        groups=groups_from(list(groups)),
     )
     return f"{KEY_PREFIX}{key_id}{_SEPARATOR}{secret}", record
 

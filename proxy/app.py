@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -66,8 +67,12 @@ USAGE_PATH = "/api/oauth/usage"
 
 class ProxyApp:
     def __init__(self, settings: ProxySettings, *, export_transport: httpx.AsyncBaseTransport | None = None,
-                 signin: MountedApp | None = None, bearer: BearerVerifier | None = None) -> None:
+                 signin: MountedApp | None = None, bearer: BearerVerifier | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        # What budgets read the time from (their periods' buckets and resets): the test seam for
+        # "the day turns".
+        self.clock = clock or _utc_now
         # /login (issue 18): the sign-in service's paths, and its bearer tokens beside virtual keys.
         self.signin = signin
         self.bearer = bearer
@@ -76,7 +81,7 @@ class ProxyApp:
         self.prices = PriceMemo(builtin_price_table())
         self.tier_of = self.prices.tier_of
         # Per-turn spend is kept only to be reconciled with a snapshot's balances: none, nothing kept.
-        self.ledger = SpendLedger(self.prices, keep_local=settings.snapshot_url is not None)
+        self.ledger = SpendLedger(self.prices, self.clock, keep_local=settings.snapshot_url is not None)
         self.control = ControlPlane(settings, self.provider_keys, self.ledger, self._initial_routing())
         self.breaker = CircuitBreaker()
         self.admission = Admission(settings.max_in_flight_per_target, settings.max_queued_per_target)
@@ -84,7 +89,7 @@ class ProxyApp:
         self.exporter: SpanExporter | None = None
         self.turns: InFlightTurns | None = None
         self.metrics = ProxyMetrics(lambda: self.exporter)
-        self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics)
+        self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics, self.clock)
         self.guard = SecretGuard(settings, self.metrics)  # egress secrets: flag or block (proxy/guardrails.py)
         self._export_transport = export_transport
         self._session: aiohttp.ClientSession | None = None
@@ -395,6 +400,10 @@ class ProxyApp:
         finally:
             finished = True
             watcher.cancel()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _allowed(routing: Routing, facts: RouteFacts, request: RequestFacts, decision: Decision) -> Decision:

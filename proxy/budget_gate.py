@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -48,8 +48,9 @@ Admitted = tuple[Decision, str | None, Headers, Hold | None, Headers]
 
 class BudgetGate:
     def __init__(self, settings: ProxySettings, prices: PriceMemo, ledger: SpendLedger,
-                 metrics: ProxyMetrics) -> None:
+                 metrics: ProxyMetrics, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
+        self.clock = clock
         self.prices = prices
         self.ledger = ledger
         self.metrics = metrics
@@ -94,7 +95,7 @@ class BudgetGate:
         compiled = routing.compiled
         if not compiled.policy.budgets:
             return decision, None, [], None, []
-        now = datetime.now(UTC)
+        now = self.clock()
         buckets = current_buckets(now)
         keys = budget_keys(compiled.budgets, facts, buckets)
         day = turn_day(time.time_ns())
@@ -156,7 +157,7 @@ class BudgetGate:
         reported it: no Redis call of its own), the binding one first."""
         facts = RouteFacts(developer=record.developer if record else None, team=record.team if record else None,
                            groups=record.groups if record else ())
-        now = datetime.now(UTC)
+        now = self.clock()
         keys = budget_keys(routing.compiled.budgets, facts, current_buckets(now))
         view = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
         verdicts = all_verdicts(routing.compiled, facts, view, now)

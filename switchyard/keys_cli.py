@@ -71,7 +71,7 @@ def _report_audit(keys_file: Path, database_url: str | None, *, action: str, key
 
 
 def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int | None = None,
-               repos: tuple[str, ...] | None = None) -> str:
+               repos: tuple[str, ...] | None = None, groups: tuple[str, ...] = ()) -> str:
     """Add a key for ``developer`` to the file at ``path``; return the plaintext key (shown once)."""
     ring = load_keyring(path)
     plaintext, record = mint_key(
@@ -83,6 +83,7 @@ def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         rate_limit_rpm=rate_limit_rpm,
         repos=repos,
+        groups=groups,
     )
     save_keyring(path, KeyRing([*ring.records(), record]))
     return plaintext
@@ -94,6 +95,8 @@ def create(
     team: Annotated[str | None, typer.Option(help="The developer's team.")] = None,
     rate_limit_rpm: Annotated[int | None, typer.Option(min=1, help="Requests a minute (default: unlimited).")] = None,
     repos: Repos = None,
+    groups: Annotated[str | None, typer.Option(help="Policy groups of the key's turns, comma-separated (group "
+                                                    "rules, model allowlists, group budgets); default none.")] = None,
     keys_file: KeysFile = Path("data/keys.json"),
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -102,8 +105,9 @@ def create(
         allowed = None if repos is None else parse_repos(repos)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--repos") from None
+    listed = tuple(name.strip() for name in groups.split(",")) if groups else ()
     try:
-        key = create_key(keys_file, developer, team, rate_limit_rpm, allowed)
+        key = create_key(keys_file, developer, team, rate_limit_rpm, allowed, listed)
     except ValueError as error:  # a developer or team name ingest would refuse
         raise typer.BadParameter(str(error)) from None
     err = Console(stderr=True)
@@ -113,7 +117,7 @@ def create(
     key_id = load_keyring(keys_file).records()[-1].key_id
     _report_audit(keys_file, database_url, action=CREATE, key_id=key_id,
                   detail={"developer": developer, "team": team, "rate_limit_rpm": rate_limit_rpm,
-                          "repos": None if allowed is None else list(allowed)})
+                          "repos": None if allowed is None else list(allowed), "groups": list(listed)})
 
 
 @keys_app.command("list")
