@@ -275,7 +275,8 @@ class ProxyApp:
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
                            extra=[*exc.headers, *_closing(headers)])
             return
-        await _respond(send, 200, orjson.dumps(self.budgets.usage(self.routing, record)))
+        await _respond(send, 200, orjson.dumps(self.budgets.usage(self.routing, record)),
+                       extra=[(b"cache-control", b"no-store")])
 
     async def _read_facts(self, flow: Flow, receive: Receive) -> None:
         """Facts: the body within its limit, JSON where the proxy reads it, what routing looks at."""

@@ -191,24 +191,30 @@ def _verdict(scope: str, principal: str, period: str, prepared: PreparedBudget, 
                          prepared.downgrade_to, prepared.hard_usd, period_reset(period, now))
 
 
-def _rank(verdict: BudgetVerdict) -> tuple[int, Decimal]:
-    return _SEVERITY[verdict.state], verdict.utilization
+def _rank(verdict: BudgetVerdict) -> tuple[int, int, Decimal]:
+    """Which verdict describes a turn: the worst state; past a hard limit, a blocking budget before a
+    downgrading one, and among those the one that resets last (a retry before then is refused
+    again); otherwise the one closest to its hard limit."""
+    if verdict.state == "hard":
+        assert verdict.resets_at is not None
+        return 2, int(verdict.action == "block"), Decimal(int(verdict.resets_at.timestamp()))
+    return _SEVERITY[verdict.state], 0, verdict.utilization
 
 
 def budget_verdict(compiled: CompiledPolicy, facts: RouteFacts, spend: Mapping[SpendKey, Decimal],
                    now: datetime) -> BudgetVerdict:
-    """Check the turn's developer, team, repo and groups against their budgets of every period. The
-    worst state wins; among equals, the one closest to its hard limit. ``spend`` is keyed by
-    :data:`SpendKey` (the current bucket of each period); an absent key means nothing spent."""
+    """Check the turn's developer, team, repo and groups against their budgets of every period; the
+    verdict that describes the turn wins (:func:`_rank`). ``spend`` is keyed by :data:`SpendKey`
+    (the current bucket of each period); an absent key means nothing spent."""
     worst = NO_BUDGET
-    worst_rank: tuple[int, Decimal] = (-1, ZERO)
+    worst_rank: tuple[int, int, Decimal] = (-1, 0, ZERO)
     buckets = current_buckets(now)
     for scope, principal, period, prepared in applicable(compiled.budgets, facts):
-        spent = spend.get((buckets[period], scope, principal), ZERO)
-        rank = (_SEVERITY[_state(prepared, spent)], spent / prepared.hard_usd)
+        verdict = _verdict(scope, principal, period, prepared, spend.get((buckets[period], scope, principal), ZERO),
+                           now)
+        rank = _rank(verdict)
         if rank > worst_rank:
-            worst_rank = rank
-            worst = _verdict(scope, principal, period, prepared, spent, now)
+            worst_rank, worst = rank, verdict
     return worst
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from .budgets import BudgetVerdict
@@ -97,6 +97,7 @@ def cap_refusal(verdict: BudgetVerdict, now: datetime) -> CapRefusal:
         (b"anthropic-ratelimit-unified-reset", reset),
         (b"anthropic-ratelimit-unified-overage-reset", reset),
         (b"anthropic-ratelimit-unified-overage-utilization", b"1"),
+        (b"anthropic-ratelimit-unified-overage-surpassed-threshold", b"1"),
         (b"anthropic-ratelimit-unified-overage-period", PERIOD_WORDS[period].encode()),
         (b"anthropic-ratelimit-unified-overage-disabled-reason", b"org_spend_cap_reached"),
     ]
@@ -109,6 +110,12 @@ def without_upstream_limits(headers: Sequence[tuple[bytes, bytes]]) -> Headers:
     """``headers`` without the upstream's own ``anthropic-ratelimit-*`` (they describe the provider
     account's limits, which would contradict the budget's)."""
     return [(name, value) for name, value in headers if not name.lower().startswith(PREFIX)]
+
+
+def _iso(moment: datetime) -> str:
+    """ISO 8601 in UTC as claude.ai writes it (``2026-12-01T00:00:00.000Z``): the client pairs it
+    with the ``-overage-reset`` header to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _cents(usd: Decimal) -> int:
@@ -135,7 +142,7 @@ def usage_document(verdicts: Sequence[BudgetVerdict], month_spent: Decimal) -> d
         assert verdict.budget is not None and verdict.resets_at is not None
         rows.append({"kind": "spend", "group": PERIOD_WORDS[verdict.budget.cadence],
                      "percent": int(shown_utilization(verdict) * 100),
-                     "resets_at": verdict.resets_at.isoformat().replace("+00:00", "Z"),
+                     "resets_at": _iso(verdict.resets_at),
                      "severity": _severity(verdict), "is_active": verdict is binding,
                      "budget": f"{verdict.scope} {verdict.principal}"})
     return {"extra_usage": {"is_enabled": True, "monthly_limit": _cents(binding.hard_usd),

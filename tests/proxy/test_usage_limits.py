@@ -100,7 +100,8 @@ def test_the_cap_is_a_429_billing_error_saying_when_it_resets(tmp_path, upstream
         assert response.headers["x-should-retry"] == "false"
         assert response.headers["content-length"] == str(len(response.content))
         assert _unified(response) == {"status": "rejected", "reset": str(MONTH_END), "overage-reset": str(MONTH_END),
-                                      "overage-utilization": "1", "overage-period": "monthly",
+                                      "overage-utilization": "1", "overage-surpassed-threshold": "1",
+                                      "overage-period": "monthly",
                                       "overage-disabled-reason": "org_spend_cap_reached"}
         # (no representative-claim or overage-status: the CLI then prints the message as it is)
 
@@ -114,13 +115,14 @@ def test_the_usage_endpoint_shows_the_callers_budgets(tmp_path, upstream, receiv
         response = httpx.get(gw.url + "/api/oauth/usage", headers={
             "authorization": f"Bearer {gw.token('alice@example.com', 'eng')}"}, timeout=10)
         assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+        assert response.headers["cache-control"] == "no-store"
         assert response.json() == {
             "extra_usage": {"is_enabled": True, "monthly_limit": 10000, "used_credits": 8050, "utilization": 80,
                             "currency": "USD"},
             "limits": [
-                {"kind": "spend", "group": "monthly", "percent": 80, "resets_at": "2026-12-01T00:00:00Z",
+                {"kind": "spend", "group": "monthly", "percent": 80, "resets_at": "2026-12-01T00:00:00.000Z",
                  "severity": "warning", "is_active": True, "budget": "developer alice@example.com"},
-                {"kind": "spend", "group": "weekly", "percent": 12, "resets_at": "2026-11-23T00:00:00Z",
+                {"kind": "spend", "group": "weekly", "percent": 12, "resets_at": "2026-11-23T00:00:00.000Z",
                  "severity": "normal", "is_active": False, "budget": "group eng"},
             ]}
         # a virtual key (x-api-key, as ANTHROPIC_API_KEY sends it) sees its own developer's

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -99,7 +99,10 @@ class SigninGateway:
 
 @contextmanager
 def signin_gateway(tmp_path: Path, db_url: str, *, idp_config: IdpConfig | None = None,
+                   proxy: Callable[[FakeUpstream], dict[str, Any]] | None = None,
                    **signin: Any) -> Iterator[SigninGateway]:
+    """``proxy``: more ProxySettings, made from the fake upstream (a policy file naming it, say);
+    ``signin``: SigninSettings."""
     engine = make_engine(db_url)
     empty_all_tables(engine)
     engine.dispose()
@@ -112,7 +115,8 @@ def signin_gateway(tmp_path: Path, db_url: str, *, idp_config: IdpConfig | None 
         port = free_port()
         settings = ProxySettings(upstream_url=upstream.base_url, upstream_api_key=PROVIDER_KEY,  # type: ignore[arg-type]
                                  keys_file=keys_file, otlp_endpoint=receiver_url + "/v1/traces",
-                                 otlp_token=INGEST_TOKEN, export_interval_s=0.05, spool_dir=tmp_path / "spool")
+                                 otlp_token=INGEST_TOKEN, export_interval_s=0.05, spool_dir=tmp_path / "spool",
+                                 **(proxy(upstream) if proxy is not None else {}))
         values: dict[str, Any] = {
             "oidc_issuer": idp.issuer, "oidc_client_id": "switchyard", "oidc_client_secret": "switchyard-secret",
             "public_url": f"http://127.0.0.1:{port}", "database_url": db_url, "data_dir": tmp_path / "signin",

@@ -147,3 +147,20 @@ def test_usage_headers_and_the_cap_from_a_verdict() -> None:
     assert dict(refusal.headers)[b"retry-after"] == str(5 * 3600 + 30 * 60).encode()
     assert refusal.message == ("Group eng's pooled daily spend limit of $10.00 is reached ($10.00 spent); it resets "
                                "Thu 19 Nov 00:00 UTC, so wait until then or ask an admin to raise it.")
+
+
+def test_past_several_hard_limits_the_turn_is_told_about_the_block_that_resets_last() -> None:
+    table = compiled(budgets=[
+        {"scope": "developer", "name": "*", "period": "day", "limit_usd": "1", "hard": 1.0},
+        {"scope": "developer", "name": "*", "period": "week", "limit_usd": "5", "hard": 1.0},
+        {"scope": "team", "name": "*", "monthly_usd": "1", "hard": 1.0, "action": "downgrade",
+         "downgrade_to": "haiku"}])
+    now = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    facts = RouteFacts(developer="a", team="t")
+    spend = {("2026-11-18", "developer", "a"): Decimal(5), ("2026-W47", "developer", "a"): Decimal(5),
+             ("2026-11", "team", "t"): Decimal(9)}
+    verdict = budget_verdict(table, facts, spend, now)
+    # the week's block, not the day's (a retry at midnight would be refused again), nor the
+    # month's downgrade (it would let the turn through)
+    assert (verdict.budget.cadence if verdict.budget else None, verdict.action) == ("week", "block")
+    assert verdict.resets_at == datetime(2026, 11, 23, tzinfo=UTC)
