@@ -58,7 +58,8 @@ def budget_lines(spend: pl.DataFrame, budgets: Sequence[Budget]) -> pl.DataFrame
     within each scope."""
     spent = {(row["scope"], row["name"]): Decimal(row["usd"]) for row in spend.iter_rows(named=True)}
     for budget in budgets:
-        if budget.name != "*" and budget.cadence == "month":
+        # the store's monthly spend covers developers, teams and repos; group pools are the proxies' own
+        if budget.name != "*" and budget.cadence == "month" and budget.scope != "group":
             spent.setdefault((budget.scope, budget.name), Decimal(0))
     rows = []
     for (scope, name), usd in spent.items():

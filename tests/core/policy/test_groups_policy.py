@@ -164,3 +164,19 @@ def test_past_several_hard_limits_the_turn_is_told_about_the_block_that_resets_l
     # month's downgrade (it would let the turn through)
     assert (verdict.budget.cadence if verdict.budget else None, verdict.action) == ("week", "block")
     assert verdict.resets_at == datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def test_a_changed_allowlist_is_in_the_diff_reviewers_approve() -> None:
+    from core.policy.diff import PolicyDiff, diff, render_diff
+
+    old = policy(model_access=[{"group": "contractors", "models": ["haiku"]}])
+    new = policy(model_access=[{"group": "contractors", "models": ["haiku", "sonnet"]},
+                               {"group": "interns", "models": ["haiku"]}])
+    changes = diff(old, new)
+    assert not changes.is_empty
+    text = render_diff(changes)
+    assert "+ model allowlist of group interns" in text
+    assert '~ model allowlist of group contractors: models ["haiku"] → ["haiku", "sonnet"]' in text
+    assert PolicyDiff.from_dict(changes.to_dict()) == changes
+    stored_before = {k: v for k, v in changes.to_dict().items() if k != "model_access"}
+    assert not PolicyDiff.from_dict(stored_before).model_access  # diffs stored before it existed still load
