@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
-from core.keys import MAX_REPOS, repos_problem
+from core.keys import MAX_GROUPS, MAX_REPOS, groups_from, repos_problem
 from ingest.admin_errors import InvalidInputError
 from ingest.openapi_admin import responses
 from store.keys import create_key, list_keys, revoke_key, set_key_repos
@@ -40,7 +40,16 @@ class NewKey(BaseModel):
     rate_limit_rpm: int | None = Field(None, ge=1, le=1_000_000, description="requests a minute; null: unlimited")
     repos: list[str] | None = Field(None, min_length=1, max_length=MAX_REPOS, description=_REPOS_DESCRIPTION)
 
+    groups: list[str] = Field([], max_length=MAX_GROUPS,
+                              description="the policy groups of its turns (group rules, model allowlists, group "
+                                          "budgets); none by default, and a client can never claim one")
+
     _repos = field_validator("repos")(_checked_repos)
+
+    @field_validator("groups")
+    @classmethod
+    def _checked_groups(cls, groups: list[str]) -> list[str]:
+        return list(groups_from(groups))  # ValueError (a 422) naming the problem
 
 
 class KeyRepos(BaseModel):
@@ -61,7 +70,8 @@ def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], d
         try:
             plaintext, stored = create_key(engine, developer=new.developer, team=new.team, actor=who,
                                            rate_limit_rpm=new.rate_limit_rpm,
-                                           repos=None if new.repos is None else tuple(new.repos), now=clock())
+                                           repos=None if new.repos is None else tuple(new.repos),
+                                           groups=tuple(new.groups), now=clock())
         except ValueError as error:  # a name ingest would refuse to store (core.turn_bounds.identity_problem)
             raise InvalidInputError(str(error)) from None
         return JSONResponse({"key": plaintext, **stored.public_dict()}, status_code=201,

@@ -212,6 +212,8 @@ virtual_keys = Table(
     Column("revoked_by", Text),
     # the repos its requests may tag (a JSON array; ["*"]: any); NULL: no list, any repo, unverified
     Column("repos", Json),
+    # the policy groups of its turns (a JSON array of names); NULL: none (core.keys.KeyRecord.groups)
+    Column("groups", Json),
 )
 
 # Months finance has closed: their chargeback is final, so ingest refuses turns dated inside them.
