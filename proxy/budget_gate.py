@@ -19,11 +19,13 @@ from redis.exceptions import RedisError
 from core.facts import RequestFacts
 from core.keys import KeyRecord
 from core.policy.budgets import (
+    Calendar,
     all_verdicts,
+    applicable,
     blocking_limits,
     budget_keys,
     budget_verdict,
-    current_buckets,
+    calendar_for,
 )
 from core.policy.facts import Decision, RouteFacts
 from core.policy.reservations import committed, worst_case_usd
@@ -51,6 +53,7 @@ class BudgetGate:
                  metrics: ProxyMetrics, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
         self.clock = clock
+        self._calendar: Calendar | None = None  # today's period buckets and resets (UTC)
         self.prices = prices
         self.ledger = ledger
         self.metrics = metrics
@@ -96,8 +99,10 @@ class BudgetGate:
         if not compiled.policy.budgets:
             return decision, None, [], None, []
         now = self.clock()
-        buckets = current_buckets(now)
-        keys = budget_keys(compiled.budgets, facts, buckets)
+        calendar = self._calendar = calendar_for(now, self._calendar)
+        buckets = calendar.buckets
+        applied = tuple(applicable(compiled.budgets, facts))
+        keys = budget_keys(compiled.budgets, facts, buckets, applied)
         day = turn_day(time.time_ns())
         models = [decision.model_for(target) or request.model for target in decision.chain]
         usd = worst_case_usd(models, request.estimated_input_tokens, request.max_tokens,
@@ -109,7 +114,7 @@ class BudgetGate:
         view, shared_id = local, None
         store = self.shared
         if store is not None and keys:
-            limits = blocking_limits(compiled.budgets, facts, buckets)
+            limits = blocking_limits(compiled.budgets, facts, buckets, applied)
             reservation = new_reservation_id()
             answer = await self._call(store.reserve(keys, usd, limits, local, reservation), "reserve")
             if answer is not None:
@@ -121,7 +126,7 @@ class BudgetGate:
                 # run before the call timed out, so the turn still settles the id (a no-op if it did not)
                 view = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
                 shared_id = reservation
-        verdict = budget_verdict(compiled, facts, view, now)
+        verdict = budget_verdict(compiled, facts, view, calendar, applied)
         blocked = verdict.state == "hard" and not (verdict.action == "downgrade" and verdict.downgrade_to is not None)
         if blocked:
             if store is not None and shared_id is not None:  # one may exist (a failed call may have run):
@@ -157,10 +162,10 @@ class BudgetGate:
         reported it: no Redis call of its own), the binding one first."""
         facts = RouteFacts(developer=record.developer if record else None, team=record.team if record else None,
                            groups=record.groups if record else ())
-        now = self.clock()
-        keys = budget_keys(routing.compiled.budgets, facts, current_buckets(now))
+        calendar = self._calendar = calendar_for(self.clock(), self._calendar)
+        keys = budget_keys(routing.compiled.budgets, facts, calendar.buckets)
         view = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
-        verdicts = all_verdicts(routing.compiled, facts, view, now)
+        verdicts = all_verdicts(routing.compiled, facts, view, calendar)
         month = self.ledger.spent(keys[:1])[keys[0]] if keys and keys[0][1] == "developer" else Decimal(0)
         return usage_document(verdicts, month)
 

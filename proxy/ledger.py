@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from core.policy.budgets import SpendKey, current_buckets
+from core.policy.budgets import SpendKey, calendar_for
 from core.price_memo import PriceMemo
 from core.pricing import UsageError
 from core.spans import Turn
@@ -88,7 +88,8 @@ class SpendLedger:
                  keep_local: bool = True, local_limit: int = LOCAL_LIMIT) -> None:
         self._prices = prices
         self._clock = clock
-        self.buckets = current_buckets(clock())
+        self._calendar = calendar_for(clock(), None)
+        self.buckets = self._calendar.buckets
         self.month = self.buckets["month"]
         self._baseline: dict[Key, Decimal] = {}
         # (unix seconds, keys, usd) of local turns, kept until a snapshot covers them: only when a
@@ -107,10 +108,11 @@ class SpendLedger:
         self._shared_limit = max(local_limit, 1)
 
     def _roll(self) -> None:
-        buckets = current_buckets(self._clock())
-        if buckets["day"] == self.buckets["day"]:
+        calendar = calendar_for(self._clock(), self._calendar)
+        if calendar is self._calendar:
             return
-        self.buckets = buckets
+        self._calendar = calendar
+        buckets = self.buckets = calendar.buckets
         live = set(buckets.values())
         self.totals = {key: usd for key, usd in self.totals.items() if key[0] in live}
         self.shared_spent = {key: usd for key, usd in self.shared_spent.items() if key[0] in live}

@@ -121,6 +121,32 @@ def current_buckets(now: datetime) -> dict[str, str]:
     return {period: period_bucket(period, now) for period in PERIODS}
 
 
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """Each period's current bucket and reset instant on one UTC day: they change only at midnight
+    UTC, so a caller keeps one a day (:func:`calendar_for`) instead of formatting dates per turn."""
+
+    day: int  # the UTC date's ordinal
+    buckets: Mapping[str, str]
+    resets: Mapping[str, datetime]
+    reset_stamps: Mapping[str, int]  # the same instants, Unix seconds
+
+
+def calendar_of(now: datetime) -> Calendar:
+    moment = _utc(now)
+    resets: dict[str, datetime] = {period: period_reset(period, moment) for period in PERIODS}
+    return Calendar(moment.toordinal(), current_buckets(moment), resets,
+                    {period: int(reset.timestamp()) for period, reset in resets.items()})
+
+
+def calendar_for(now: datetime, cached: Calendar | None) -> Calendar:
+    """``cached`` while ``now`` is on its day (UTC), else a new one."""
+    moment = now if now.tzinfo is UTC else _utc(now)
+    if cached is not None and cached.day == moment.toordinal():
+        return cached
+    return calendar_of(moment)
+
+
 def period_reset(period: str, now: datetime) -> datetime:
     """When the period ``now`` is in ends (UTC): the next midnight, the next Monday's midnight, or
     the first instant of the next month."""
@@ -152,7 +178,10 @@ def turn_principals(facts: RouteFacts) -> Iterator[tuple[str, str]]:
         yield "group", group
 
 
-def applicable(table: BudgetTable, facts: RouteFacts) -> Iterator[tuple[str, str, str, PreparedBudget]]:
+Applicable = tuple[str, str, str, PreparedBudget]  # (scope, principal, period, budget)
+
+
+def applicable(table: BudgetTable, facts: RouteFacts) -> Iterator[Applicable]:
     """(scope, principal, period, budget) of every budget that applies to the turn. A principal's
     own budget replaces the scope's "*" budget of the same period."""
     for scope, principal in turn_principals(facts):
@@ -165,13 +194,14 @@ def applicable(table: BudgetTable, facts: RouteFacts) -> Iterator[tuple[str, str
                 yield scope, principal, period, prepared
 
 
-def budget_keys(table: BudgetTable, facts: RouteFacts, buckets: Buckets) -> tuple[SpendKey, ...]:
+def budget_keys(table: BudgetTable, facts: RouteFacts, buckets: Buckets,
+                applied: Sequence[Applicable] | None = None) -> tuple[SpendKey, ...]:
     """The spend keys a turn counts against: this month's for its developer, team and repo (always:
     the snapshot reconciles them with the database), and the current bucket of every other budget
     that applies to it."""
     keys = dict.fromkeys((buckets["month"], scope, name) for scope, name in turn_principals(facts)
                          if scope != "group")
-    for scope, principal, period, _ in applicable(table, facts):
+    for scope, principal, period, _ in applicable(table, facts) if applied is None else applied:
         keys[(buckets[period], scope, principal)] = None
     return tuple(keys)
 
@@ -184,11 +214,11 @@ def _state(prepared: PreparedBudget, spent: Decimal) -> BudgetState:
     return "ok"
 
 
-def _verdict(scope: str, principal: str, period: str, prepared: PreparedBudget, spent: Decimal,
-             now: datetime) -> BudgetVerdict:
+def _verdict(scope: str, principal: str, prepared: PreparedBudget, spent: Decimal, resets_at: datetime
+             ) -> BudgetVerdict:
     budget = prepared.budget
     return BudgetVerdict(_state(prepared, spent), budget, scope, principal, spent, budget.limit, budget.action,
-                         prepared.downgrade_to, prepared.hard_usd, period_reset(period, now))
+                         prepared.downgrade_to, prepared.hard_usd, resets_at)
 
 
 def _rank(verdict: BudgetVerdict) -> tuple[int, int, Decimal]:
@@ -201,37 +231,50 @@ def _rank(verdict: BudgetVerdict) -> tuple[int, int, Decimal]:
     return _SEVERITY[verdict.state], 0, verdict.utilization
 
 
+def _calendar(when: datetime | Calendar) -> Calendar:
+    return when if isinstance(when, Calendar) else calendar_of(when)
+
+
 def budget_verdict(compiled: CompiledPolicy, facts: RouteFacts, spend: Mapping[SpendKey, Decimal],
-                   now: datetime) -> BudgetVerdict:
+                   when: datetime | Calendar, applied: Sequence[Applicable] | None = None) -> BudgetVerdict:
     """Check the turn's developer, team, repo and groups against their budgets of every period; the
     verdict that describes the turn wins (:func:`_rank`). ``spend`` is keyed by :data:`SpendKey`
-    (the current bucket of each period); an absent key means nothing spent."""
-    worst = NO_BUDGET
-    worst_rank: tuple[int, int, Decimal] = (-1, 0, ZERO)
-    buckets = current_buckets(now)
-    for scope, principal, period, prepared in applicable(compiled.budgets, facts):
-        verdict = _verdict(scope, principal, period, prepared, spend.get((buckets[period], scope, principal), ZERO),
-                           now)
-        rank = _rank(verdict)
-        if rank > worst_rank:
-            worst_rank, worst = rank, verdict
-    return worst
+    (the current bucket of each period); an absent key means nothing spent. ``applied``: what
+    :func:`applicable` gives for the turn, when the caller has it already."""
+    calendar = _calendar(when)
+    # ranked on plain numbers (the hot path): only the winner becomes a BudgetVerdict
+    best: tuple[str, str, str, PreparedBudget, Decimal] | None = None
+    best_rank: tuple[int, int, Decimal] = (-1, 0, ZERO)
+    for scope, principal, period, prepared in applicable(compiled.budgets, facts) if applied is None else applied:
+        spent = spend.get((calendar.buckets[period], scope, principal), ZERO)
+        if spent >= prepared.hard_usd:
+            rank = (2, int(prepared.budget.action == "block"), Decimal(calendar.reset_stamps[period]))
+        else:
+            rank = (_SEVERITY[_state(prepared, spent)], 0, spent / prepared.hard_usd)
+        if rank > best_rank:
+            best_rank, best = rank, (scope, principal, period, prepared, spent)
+    if best is None:
+        return NO_BUDGET
+    scope, principal, period, prepared, spent = best
+    return _verdict(scope, principal, prepared, spent, calendar.resets[period])
 
 
 def all_verdicts(compiled: CompiledPolicy, facts: RouteFacts, spend: Mapping[SpendKey, Decimal],
-                 now: datetime) -> list[BudgetVerdict]:
+                 when: datetime | Calendar) -> list[BudgetVerdict]:
     """Every budget that applies, the binding one (what :func:`budget_verdict` returns) first."""
-    buckets = current_buckets(now)
-    verdicts = [_verdict(scope, principal, period, prepared, spend.get((buckets[period], scope, principal), ZERO),
-                         now) for scope, principal, period, prepared in applicable(compiled.budgets, facts)]
+    calendar = _calendar(when)
+    verdicts = [_verdict(scope, principal, prepared, spend.get((calendar.buckets[period], scope, principal), ZERO),
+                         calendar.resets[period])
+                for scope, principal, period, prepared in applicable(compiled.budgets, facts)]
     verdicts.sort(key=_rank, reverse=True)  # stable: among equals, the first found (as budget_verdict)
     return verdicts
 
 
-def blocking_limits(table: BudgetTable, facts: RouteFacts, buckets: Buckets) -> dict[SpendKey, Decimal]:
+def blocking_limits(table: BudgetTable, facts: RouteFacts, buckets: Buckets,
+                    applied: Sequence[Applicable] | None = None) -> dict[SpendKey, Decimal]:
     """The hard limit, in dollars, of each ``block`` budget that applies to the turn, keyed by its
     current bucket: the budgets whose headroom admission checks. (A ``downgrade`` budget past its
     hard limit still lets the turn through, to the cheaper target, so it never refuses one.)"""
     return {(buckets[period], scope, principal): prepared.hard_usd
-            for scope, principal, period, prepared in applicable(table, facts)
+            for scope, principal, period, prepared in (applicable(table, facts) if applied is None else applied)
             if prepared.budget.action == "block"}
