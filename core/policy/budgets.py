@@ -183,15 +183,24 @@ Applicable = tuple[str, str, str, PreparedBudget]  # (scope, principal, period, 
 
 def applicable(table: BudgetTable, facts: RouteFacts) -> Iterator[Applicable]:
     """(scope, principal, period, budget) of every budget that applies to the turn. A principal's
-    own budget replaces the scope's "*" budget of the same period."""
-    for scope, principal in turn_principals(facts):
+    own budget replaces the scope's "*" budget of the same period. A caller's groups (an IdP may
+    list hundreds) are looked at only when the policy has group budgets."""
+    for scope, principal in (("developer", facts.developer), ("team", facts.team), ("repo", facts.repo)):
         periods = table.get(scope)
-        if periods is None:
+        if periods is None or not principal:
             continue
         for period, budgets in periods.items():
             prepared = budgets.of(principal)
             if prepared is not None:
                 yield scope, principal, period, prepared
+    groups = table.get("group")
+    if groups is None:
+        return
+    for group in facts.groups:
+        for period, budgets in groups.items():
+            prepared = budgets.of(group)
+            if prepared is not None:
+                yield "group", group, period, prepared
 
 
 def budget_keys(table: BudgetTable, facts: RouteFacts, buckets: Buckets,
