@@ -168,16 +168,6 @@ def month_reset(now: datetime) -> datetime:
     return datetime(moment.year, moment.month + 1, 1, tzinfo=UTC)
 
 
-def turn_principals(facts: RouteFacts) -> Iterator[tuple[str, str]]:
-    """(scope, principal) of everything a turn can count against: its developer, team, repo and
-    each of its caller's groups."""
-    for scope, principal in (("developer", facts.developer), ("team", facts.team), ("repo", facts.repo)):
-        if principal:
-            yield scope, principal
-    for group in facts.groups:
-        yield "group", group
-
-
 Applicable = tuple[str, str, str, PreparedBudget]  # (scope, principal, period, budget)
 
 
@@ -194,12 +184,18 @@ def applicable(table: BudgetTable, facts: RouteFacts) -> Iterator[Applicable]:
             if prepared is not None:
                 yield scope, principal, period, prepared
     groups = table.get("group")
-    if groups is None:
+    if groups is None or not facts.groups:
         return
-    for group in facts.groups:
-        for period, budgets in groups.items():
-            prepared = budgets.of(group)
-            if prepared is not None:
+    members: frozenset[str] | None = None
+    for period, budgets in groups.items():
+        if budgets.everyone is not None:  # every group of the caller has a pool
+            for group in facts.groups:
+                yield "group", group, period, budgets.named.get(group) or budgets.everyone
+            continue
+        # named pools only: walk the (few) pools, not the caller's (maybe hundreds of) groups
+        members = frozenset(facts.groups) if members is None else members
+        for group, prepared in budgets.named.items():
+            if group in members:
                 yield "group", group, period, prepared
 
 
@@ -208,8 +204,9 @@ def budget_keys(table: BudgetTable, facts: RouteFacts, buckets: Buckets,
     """The spend keys a turn counts against: this month's for its developer, team and repo (always:
     the snapshot reconciles them with the database), and the current bucket of every other budget
     that applies to it."""
-    keys = dict.fromkeys((buckets["month"], scope, name) for scope, name in turn_principals(facts)
-                         if scope != "group")
+    month = buckets["month"]
+    keys = dict.fromkeys((month, scope, name) for scope, name in
+                         (("developer", facts.developer), ("team", facts.team), ("repo", facts.repo)) if name)
     for scope, principal, period, _ in applicable(table, facts) if applied is None else applied:
         keys[(buckets[period], scope, principal)] = None
     return tuple(keys)
