@@ -81,8 +81,12 @@ def policy(upstream: FakeUpstream, **sections: object) -> dict[str, object]:
 
 @contextmanager
 def group_gateway(tmp_path: Path, upstream: FakeUpstream, receiver, document: dict[str, object],
-                  now: datetime = datetime(2026, 11, 18, 12, tzinfo=UTC)) -> Iterator[GroupGateway]:
-    keyset = KeySet((new_signing_key("ES256", int(time.time())),))
+                  now: datetime = datetime(2026, 11, 18, 12, tzinfo=UTC), keyset: KeySet | None = None,
+                  **settings: object) -> Iterator[GroupGateway]:
+    """``keyset``: another gateway's signing keys (two proxies behind one sign-in); ``settings``:
+    more ProxySettings (``redis_url``, say)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    keyset = keyset or KeySet((new_signing_key("ES256", int(time.time())),))
     keys_path = tmp_path / "signin-keys.json"
     keys_path.write_text(json.dumps(keyset_document(keyset)))
     os.chmod(keys_path, 0o600)
@@ -91,5 +95,5 @@ def group_gateway(tmp_path: Path, upstream: FakeUpstream, receiver, document: di
     clock = Clock(now)
     bearer = BearerVerifier(keys_path, issuer=ISSUER, audience=ISSUER)
     for gateway in make_gateway(tmp_path, upstream, receiver, bearer=bearer, clock=clock, policy_file=policy_file,
-                                allowed_upstreams=[upstream.base_url]):
+                                allowed_upstreams=[upstream.base_url], **settings):
         yield GroupGateway(gateway, keyset, clock)
