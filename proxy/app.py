@@ -270,7 +270,7 @@ class ProxyApp:
             if scope["method"] != "GET":
                 raise ProxyError("invalid_request_error", f"{USAGE_PATH} accepts only GET", status=405,
                                  headers=[(b"allow", b"GET")])
-            record, _ = self._authenticate(headers)
+            record = self._caller(headers)
         except ProxyError as exc:
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
                            extra=[*exc.headers, *_closing(headers)])
@@ -354,6 +354,21 @@ class ProxyApp:
         if record.rate_limit_rpm is not None:
             self._check_rate(record)
         return record, False
+
+    def _caller(self, headers: dict[str, str]) -> KeyRecord | None:
+        """Who is asking, for a read about themselves: the credential alone (a key's repo list and
+        rate limit are about model requests). None in pass-through without a virtual key."""
+        presented = presented_key(headers)
+        if self.bearer is not None and presented is not None and self.bearer.claims(presented):
+            return self.bearer.authenticate(presented)
+        if self.settings.passthrough and (presented is None or parse_key(presented) is None):
+            return None
+        record = self.keyring.authenticate(presented) if presented is not None else None
+        if record is None:
+            raise ProxyError("authentication_error",
+                             "x-api-key header or Authorization: Bearer is required (a switchyard virtual key or a "
+                             "/login bearer)" if presented is None else "invalid x-api-key")
+        return record
 
     def _check_rate(self, record: KeyRecord) -> None:
         assert record.rate_limit_rpm is not None

@@ -144,3 +144,17 @@ def test_the_usage_endpoint_without_budgets_or_credentials(tmp_path, upstream, r
         assert forged.status_code == 401 and "eyJ.eyJ.sig" not in forged.text
         wrong = httpx.post(gw.url + "/api/oauth/usage", headers={"x-api-key": gw.gateway.key}, timeout=10)
         assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+
+
+def test_a_key_with_several_repos_reads_its_usage_without_naming_one(tmp_path, upstream, receiver) -> None:
+    from switchyard.keys_cli import create_key
+    from tests.gateway import wait_for_key
+
+    with group_gateway(tmp_path, upstream, receiver, _budgets(upstream), now=NOW) as gw:
+        key = create_key(gw.gateway.keys_file, "dana", None, repos=("payments-api", "billing"))
+        wait_for_key(gw.gateway, key)
+        response = httpx.get(gw.url + "/api/oauth/usage", headers={"authorization": f"Bearer {key}"}, timeout=10)
+        assert response.status_code == 200, response.text  # the repo list is about model requests
+        assert [row["budget"] for row in response.json()["limits"]] == ["developer dana"]
+        wrong = httpx.get(gw.url + "/api/oauth/usage", headers={"x-api-key": key + "x"}, timeout=10)
+        assert wrong.status_code == 401 and key not in wrong.text
