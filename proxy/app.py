@@ -264,7 +264,8 @@ class ProxyApp:
 
     async def _usage(self, scope: Scope, send: Send) -> None:
         """``GET /api/oauth/usage``: the caller's budgets (a /login bearer or a virtual key), from
-        this proxy's ledger. Authenticated like a model request; nothing else is read."""
+        this proxy's ledger. The credential is checked from the headers (as for a model request);
+        no body is read."""
         headers = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in scope["headers"]}
         try:
             if scope["method"] != "GET":
