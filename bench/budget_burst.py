@@ -106,7 +106,7 @@ def main() -> None:
                 metrics = httpx.get(url + "/metrics", timeout=5).text
                 failures.append(sum(float(line.split()[-1]) for line in metrics.splitlines()
                                     if line.startswith("switchyard_redis_failures_total")))
-            admitted, refused = statuses.count(200), statuses.count(403)
+            admitted, refused = statuses.count(200), statuses.count(429)
             print(f"{args.turns} turns in {elapsed:.2f} s through {len(urls)} proxies: {admitted} admitted, "
                   f"{refused} refused, other {len(statuses) - admitted - refused}; "
                   f"spent ${spent} of $1 (started at $0.99); Redis failures per proxy: {failures}")

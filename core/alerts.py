@@ -139,8 +139,8 @@ def budget_alerts(budgets: Sequence[Budget], spend: Iterable[Spend], month: str,
         budget = _applicable(budgets, item.scope, item.name)
         if budget is None:
             continue
-        soft = budget.monthly_usd * Decimal(str(budget.soft))
-        hard = budget.monthly_usd * Decimal(str(budget.hard))
+        soft = budget.limit * Decimal(str(budget.soft))
+        hard = budget.limit * Decimal(str(budget.hard))
         severity: Severity
         if item.usd >= hard:
             state, severity, share = "hard", "critical", budget.hard
@@ -154,15 +154,17 @@ def budget_alerts(budgets: Sequence[Budget], spend: Iterable[Spend], month: str,
             f"budget.{state}", f"budget.{state}:{item.scope}:{item.name}:{month}",
             f"{item.scope} {item.name} passed the {state} threshold of its monthly budget",
             f"{item.scope} {item.name} has spent ${item.usd:,.2f} in {month}, past {share:.0%} of its "
-            f"${budget.monthly_usd:,.2f} budget; {then}.",
+            f"${budget.limit:,.2f} budget; {then}.",
             severity, now, {"scope": item.scope, "principal": item.name, "month": month,
-                            "spent_usd": f"{item.usd:.2f}", "budget_usd": f"{budget.monthly_usd:.2f}",
+                            "spent_usd": f"{item.usd:.2f}", "budget_usd": f"{budget.limit:.2f}",
                             "threshold": share, "action": budget.action}))
     return alerts
 
 
 def _applicable(budgets: Sequence[Budget], scope: str, name: str) -> Budget | None:
     # A principal's own budget replaces the scope's "*" budget (as core.policy.budgets does).
+    # Spend here is monthly (from the store): daily and weekly budgets are the proxy's alone.
+    budgets = [b for b in budgets if b.cadence == "month"]
     named = next((b for b in budgets if b.scope == scope and b.name == name), None)
     return named or next((b for b in budgets if b.scope == scope and b.name == "*"), None)
 

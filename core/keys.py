@@ -43,6 +43,10 @@ class KeyRecord:
     # A fronting gateway's key (Anthropic's gateway in front of switchyard, forward_user_identity):
     # only such a key may name the developer with x-claude-gateway-user-* (core/fronting.py).
     fronting_gateway: bool = False
+    # The policy groups its turns belong to (group predicates, model allowlists, group budgets). A
+    # virtual key has none unless its record lists them: groups are an admin's statement, never
+    # the client's; a /login bearer's come from the IdP (proxy/bearer.py).
+    groups: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -60,7 +64,24 @@ class KeyRecord:
             rate_limit_rpm=None if data.get("rate_limit_rpm") is None else int(str(data["rate_limit_rpm"])),
             repos=repos_from(data.get("repos")),
             fronting_gateway=data.get("fronting_gateway") is True,  # a hand-edited "false" is not true
+            groups=groups_from(data.get("groups")),
         )
+
+
+MAX_GROUPS = 100
+
+
+def groups_from(value: object) -> tuple[str, ...]:
+    """A stored group list (a JSON array, or None for none) as a key's ``groups``; ValueError when
+    unusable, so a hand-edited keys file with a bad list is refused whole."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or len(value) > MAX_GROUPS:
+        raise ValueError(f"groups must be a list of at most {MAX_GROUPS} group names")
+    for name in value:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_IDENTITY_CHARS:
+            raise ValueError(f"groups: a group name is a non-blank string of at most {MAX_IDENTITY_CHARS} characters")
+    return tuple(dict.fromkeys(value))
 
 
 def repos_problem(repos: Iterable[object]) -> str | None:
@@ -152,6 +173,7 @@ def hash_secret(secret: str, salt: bytes) -> str:
 def mint_key(
     *, key_id: str, secret: str, salt: bytes, developer: str, team: str | None, created_at: str,
     rate_limit_rpm: int | None = None, repos: Iterable[str] | None = None, fronting_gateway: bool = False,
+    groups: Iterable[str] = (),
 ) -> tuple[str, KeyRecord]:
     """The plaintext key (shown once) and the record that is stored in its place. The developer and
     team must be names ingest will store (:func:`core.turn_bounds.identity_problem`): a key whose
@@ -172,6 +194,7 @@ def mint_key(
         rate_limit_rpm=rate_limit_rpm,
         repos=allowed,
         fronting_gateway=fronting_gateway,
+        groups=groups_from(list(groups)),
     )
     return f"{KEY_PREFIX}{key_id}{_SEPARATOR}{secret}", record
 

@@ -34,6 +34,8 @@ def spend_by_scope(usage: pl.DataFrame) -> pl.DataFrame:
 
 
 def _applicable(budgets: Sequence[Budget], scope: str, name: str) -> Budget | None:
+    # the spend shown is monthly: daily and weekly budgets are judged by the proxy alone
+    budgets = [b for b in budgets if b.cadence == "month"]
     named = [b for b in budgets if b.scope == scope and b.name == name]
     if named:
         return named[0]
@@ -44,9 +46,9 @@ def _applicable(budgets: Sequence[Budget], scope: str, name: str) -> Budget | No
 def state_of(spent: Decimal, budget: Budget | None) -> str:
     if budget is None:
         return "no budget"
-    if spent >= budget.monthly_usd * Decimal(str(budget.hard)):
+    if spent >= budget.limit * Decimal(str(budget.hard)):
         return "hard"
-    if spent >= budget.monthly_usd * Decimal(str(budget.soft)):
+    if spent >= budget.limit * Decimal(str(budget.soft)):
         return "soft"
     return "ok"
 
@@ -56,12 +58,13 @@ def budget_lines(spend: pl.DataFrame, budgets: Sequence[Budget]) -> pl.DataFrame
     within each scope."""
     spent = {(row["scope"], row["name"]): Decimal(row["usd"]) for row in spend.iter_rows(named=True)}
     for budget in budgets:
-        if budget.name != "*":
+        # the store's monthly spend covers developers, teams and repos; group pools are the proxies' own
+        if budget.name != "*" and budget.cadence == "month" and budget.scope != "group":
             spent.setdefault((budget.scope, budget.name), Decimal(0))
     rows = []
     for (scope, name), usd in spent.items():
         budget = _applicable(budgets, scope, name)
-        limit = budget.monthly_usd if budget else None
+        limit = budget.limit if budget else None
         rows.append((scope, name, usd, limit,
                      limit * Decimal(str(budget.soft)) if budget and limit else None,
                      limit * Decimal(str(budget.hard)) if budget and limit else None,

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
 
-from core.keys import MAX_REPOS, repos_problem
+from core.keys import MAX_GROUPS, MAX_REPOS, groups_from, repos_problem
 from ingest.admin_errors import InvalidInputError
 from ingest.openapi_admin import responses
 from store.keys import create_key, list_keys, revoke_key, set_key_repos
@@ -43,7 +43,16 @@ class NewKey(BaseModel):
                                    "forward_user_identity): it may name each request's developer in "
                                    "x-claude-gateway-user-id / -email (docs/identity.md)")
 
+    groups: list[str] = Field([], max_length=MAX_GROUPS,
+                              description="the policy groups of its turns (group rules, model allowlists, group "
+                                          "budgets); none by default, and a client can never claim one")
+
     _repos = field_validator("repos")(_checked_repos)
+
+    @field_validator("groups")
+    @classmethod
+    def _checked_groups(cls, groups: list[str]) -> list[str]:
+        return list(groups_from(groups))  # ValueError (a 422) naming the problem
 
 
 class KeyRepos(BaseModel):
@@ -65,7 +74,8 @@ def keys_router(engine: Engine, actor: Callable[..., str], clock: Callable[[], d
             plaintext, stored = create_key(engine, developer=new.developer, team=new.team, actor=who,
                                            rate_limit_rpm=new.rate_limit_rpm,
                                            repos=None if new.repos is None else tuple(new.repos),
-                                           fronting_gateway=new.fronting_gateway, now=clock())
+                                           fronting_gateway=new.fronting_gateway, groups=tuple(new.groups),
+                                           now=clock())
         except ValueError as error:  # a name ingest would refuse to store (core.turn_bounds.identity_problem)
             raise InvalidInputError(str(error)) from None
         return JSONResponse({"key": plaintext, **stored.public_dict()}, status_code=201,

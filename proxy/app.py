@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,7 @@ from core.facts import REPO_HEADER, RequestFacts, extract_facts
 from core.fronting import asserted
 from core.keys import KeyRecord, KeyRing, claim_repo, parse_key
 from core.paths import path_problem, shown
+from core.policy.access import check_model
 from core.policy.decide import decide
 from core.policy.facts import Decision, RouteFacts
 from core.price_memo import PriceMemo
@@ -62,12 +64,18 @@ log = logging.getLogger("switchyard.proxy")
 
 # Paths whose POST bodies are JSON the proxy reads (for facts) and rejects when malformed.
 _JSON_PATHS = ("/v1/messages",)
+# The caller's budgets in dollars, as Claude Code's /usage and status line read them (issue 18).
+USAGE_PATH = "/api/oauth/usage"
 
 
 class ProxyApp:
     def __init__(self, settings: ProxySettings, *, export_transport: httpx.AsyncBaseTransport | None = None,
-                 signin: MountedApp | None = None, bearer: BearerVerifier | None = None) -> None:
+                 signin: MountedApp | None = None, bearer: BearerVerifier | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        # What budgets read the time from (their periods' buckets and resets): the test seam for
+        # "the day turns".
+        self.clock = clock or _utc_now
         # /login (issue 18): the sign-in service's paths, and its bearer tokens beside virtual keys.
         self.signin = signin
         self.bearer = bearer
@@ -76,7 +84,7 @@ class ProxyApp:
         self.prices = PriceMemo(builtin_price_table())
         self.tier_of = self.prices.tier_of
         # Per-turn spend is kept only to be reconciled with a snapshot's balances: none, nothing kept.
-        self.ledger = SpendLedger(self.prices, keep_local=settings.snapshot_url is not None)
+        self.ledger = SpendLedger(self.prices, self.clock, keep_local=settings.snapshot_url is not None)
         self.control = ControlPlane(settings, self.provider_keys, self.ledger, self._initial_routing())
         self.breaker = CircuitBreaker()
         self.admission = Admission(settings.max_in_flight_per_target, settings.max_queued_per_target)
@@ -84,7 +92,7 @@ class ProxyApp:
         self.exporter: SpanExporter | None = None
         self.turns: InFlightTurns | None = None
         self.metrics = ProxyMetrics(lambda: self.exporter)
-        self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics)
+        self.budgets = BudgetGate(settings, self.prices, self.ledger, self.metrics, self.clock)
         self.guard = SecretGuard(settings, self.metrics)  # egress secrets: flag or block (proxy/guardrails.py)
         # Claude Code's gateway protocol beside the Messages API (issue 18): its managed settings and
         # its own OTLP telemetry on the base URL.
@@ -199,6 +207,8 @@ class ProxyApp:
                 await _respond(send, 200, orjson.dumps({"status": "ok", "policy": self.routing.version}))
             elif path == "/metrics":
                 await _respond(send, 200, self.metrics.render(), b"text/plain; version=0.0.4")
+            elif path == USAGE_PATH:
+                await self._usage(scope, send)
             elif self.signin is not None and self.signin.serves(path):
                 await self.signin(scope, receive, send)
             else:
@@ -315,6 +325,23 @@ class ProxyApp:
         answer, content_type = empty_answer(headers.get("content-type"))
         await _respond(send, 200, answer, content_type)
 
+    async def _usage(self, scope: Scope, send: Send) -> None:
+        """``GET /api/oauth/usage``: the caller's budgets (a /login bearer or a virtual key), from
+        this proxy's ledger. The credential is checked from the headers (as for a model request);
+        no body is read."""
+        headers = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in scope["headers"]}
+        try:
+            if scope["method"] != "GET":
+                raise ProxyError("invalid_request_error", f"{USAGE_PATH} accepts only GET", status=405,
+                                 headers=[(b"allow", b"GET")])
+            record, _ = self._authenticate(headers, counted=False)  # a read about oneself: no body, not counted
+        except ProxyError as exc:
+            await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
+                           extra=[*exc.headers, *_closing(headers)])
+            return
+        await _respond(send, 200, orjson.dumps(self.budgets.usage(self.routing, record)),
+                       extra=[(b"cache-control", b"no-store")])
+
     async def _read_facts(self, flow: Flow, receive: Receive) -> None:
         """Facts: the body within its limit, JSON where the proxy reads it, what routing looks at."""
         flow.body = await read_body(receive, flow.header_map, self.settings.max_body_bytes)
@@ -333,9 +360,11 @@ class ProxyApp:
                                      propensity=1.0)
             return
         decision = decide(routing.compiled, flow.route_facts)
+        if routing.compiled.access:
+            decision = _allowed(routing, flow.route_facts, flow.facts, decision)
         if flow.is_turn:
-            decision, flow.budget_state, flow.budget_headers, flow.hold = await self.budgets.admit(
-                routing, flow.route_facts, decision, flow.facts)
+            (decision, flow.budget_state, flow.budget_headers, flow.hold,
+             flow.usage_headers) = await self.budgets.admit(routing, flow.route_facts, decision, flow.facts)
         flow.decision = decision
         # Bodies for the models the chain's Anthropic-kind targets may ask for, built now; the parsed
         # JSON (about twice the body's size) is kept only when the first target is another provider's,
@@ -414,7 +443,7 @@ class ProxyApp:
             requested_tier=self.tier_of(facts.model), thinking=facts.thinking,
             request_class=facts.request_class, agent_type=facts.agent_type,
             developer=record.developer if record else None, team=record.team if record else None,
-            repo=facts.repo, session_id=facts.session_id,
+            repo=facts.repo, session_id=facts.session_id, groups=record.groups if record else (),
         )
 
     async def _watching_client(self, receive: Receive, work: Coroutine[Any, Any, None]) -> None:
@@ -456,6 +485,22 @@ def _identity(record: KeyRecord | None, headers: dict[str, str]) -> KeyRecord:
 
 # Pass-through has no key record; for the identity check it is a caller that is not a fronting gateway.
 _NOBODY = KeyRecord(key_id="", salt="", secret_hash="", developer="")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _allowed(routing: Routing, facts: RouteFacts, request: RequestFacts, decision: Decision) -> Decision:
+    """The decision under the caller's groups' model allowlists: unchanged, downgraded (the policy's
+    ``on_denied: downgrade``), or ProxyError 400 ``invalid_request_error`` naming the allowlist."""
+    denial = check_model(routing.compiled.access, facts.groups, request.model, facts.requested_tier)
+    if denial is None:
+        return decision
+    if denial.downgrade_to is None:
+        raise ProxyError("invalid_request_error", denial.message, status=400)
+    return Decision(chain=(denial.downgrade_to,), rule="model-access-downgrade", version=decision.version,
+                    propensity=1.0)
 
 
 def _path_refusal(method: str, path: str) -> ProxyError | None:

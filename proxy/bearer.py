@@ -41,10 +41,10 @@ REMEMBERED_TOKENS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class BearerRecord(KeyRecord):
-    """A signed-in developer, shaped like a virtual key's record (team: the first group)."""
+    """A signed-in developer, shaped like a virtual key's record (team: the first group; ``groups``,
+    a KeyRecord field, the IdP's groups)."""
 
     email: str | None = None
-    groups: tuple[str, ...] = ()
     sid: str = ""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -17,9 +17,19 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from core.facts import RequestFacts
-from core.policy.budgets import budget_verdict, month_reset
+from core.keys import KeyRecord
+from core.policy.budgets import (
+    Calendar,
+    all_verdicts,
+    applicable,
+    blocking_limits,
+    budget_keys,
+    budget_verdict,
+    calendar_for,
+)
 from core.policy.facts import Decision, RouteFacts
-from core.policy.reservations import blocking_limits, committed, worst_case_usd
+from core.policy.reservations import committed, worst_case_usd
+from core.policy.usage_limits import PERIOD_WORDS, cap_refusal, usage_document, usage_headers
 from core.price_memo import PriceMemo, turn_day
 from core.spans import Turn
 
@@ -33,13 +43,17 @@ from .shared_spend import SharedSpend, new_reservation_id
 log = logging.getLogger("switchyard.proxy")
 T = TypeVar("T")
 BUDGET_HEADER = b"x-switchyard-budget"
-Admitted = tuple[Decision, str | None, list[tuple[bytes, bytes]], Hold | None]
+Headers = list[tuple[bytes, bytes]]
+# (decision, budget state, x-switchyard-budget header, hold, usage-limit headers for a success)
+Admitted = tuple[Decision, str | None, Headers, Hold | None, Headers]
 
 
 class BudgetGate:
     def __init__(self, settings: ProxySettings, prices: PriceMemo, ledger: SpendLedger,
-                 metrics: ProxyMetrics) -> None:
+                 metrics: ProxyMetrics, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
+        self.clock = clock
+        self._calendar: Calendar | None = None  # today's period buckets and resets (UTC)
         self.prices = prices
         self.ledger = ledger
         self.metrics = metrics
@@ -75,14 +89,20 @@ class BudgetGate:
 
     async def admit(self, routing: Routing, facts: RouteFacts, decision: Decision, request: RequestFacts
                     ) -> Admitted:
-        """Admission against the budgets, counting the turns in flight: the turn is judged on spent
-        plus reserved, and when admitted reserves its worst-case cost, in one step with the check
-        (synchronous here; one Lua script on Redis). Soft threshold: a response header (and a span
-        event). Hard: block (ProxyError 403), or downgrade. Without budgets: no work."""
+        """Admission against the budgets of every period, counting the turns in flight: the turn is
+        judged on spent plus reserved, and when admitted reserves its worst-case cost against each
+        of its spend keys, in one step with the check (synchronous here; one Lua script on Redis).
+        Soft threshold: a response header (and a span event). Hard: block (ProxyError 429
+        ``billing_error``), or downgrade. Every admitted turn a budget applies to gets the
+        usage-limit headers Claude Code shows. Without budgets: no work."""
         compiled = routing.compiled
         if not compiled.policy.budgets:
-            return decision, None, [], None
-        keys = principals(facts.developer, facts.team, facts.repo)
+            return decision, None, [], None, []
+        now = self.clock()
+        calendar = self._calendar = calendar_for(now, self._calendar)
+        buckets = calendar.buckets
+        applied = tuple(applicable(compiled.budgets, facts))
+        keys = budget_keys(compiled.budgets, facts, buckets, applied)
         day = turn_day(time.time_ns())
         models = [decision.model_for(target) or request.model for target in decision.chain]
         usd = worst_case_usd(models, request.estimated_input_tokens, request.max_tokens,
@@ -94,10 +114,9 @@ class BudgetGate:
         view, shared_id = local, None
         store = self.shared
         if store is not None and keys:
-            limits = blocking_limits(compiled.budgets, facts)
+            limits = blocking_limits(compiled.budgets, facts, buckets, applied)
             reservation = new_reservation_id()
-            answer = await self._call(store.reserve(self.ledger.month, keys, usd, limits, local, reservation),
-                                      "reserve")
+            answer = await self._call(store.reserve(keys, usd, limits, local, reservation), "reserve")
             if answer is not None:
                 self.ledger.saw_shared(answer.spent)
                 shared = committed(keys, answer.spent, answer.reserved)
@@ -107,35 +126,48 @@ class BudgetGate:
                 # run before the call timed out, so the turn still settles the id (a no-op if it did not)
                 view = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
                 shared_id = reservation
-        verdict = budget_verdict(compiled, facts, view)
+        verdict = budget_verdict(compiled, facts, view, calendar, applied)
         blocked = verdict.state == "hard" and not (verdict.action == "downgrade" and verdict.downgrade_to is not None)
         if blocked:
             if store is not None and shared_id is not None:  # one may exist (a failed call may have run):
-                # give it back, without keeping the 403 waiting on a Redis that just failed
-                task = asyncio.create_task(self._call(store.settle(self.ledger.month, keys, shared_id, Decimal(0)),
-                                                      "settle"))
+                # give it back, without keeping the 429 waiting on a Redis that just failed
+                task = asyncio.create_task(self._call(store.settle(keys, shared_id, Decimal(0)), "settle"))
                 self._releasing.add(task)
                 task.add_done_callback(self._releasing.discard)
             hold = None
         else:
             hold = self.ledger.hold(keys, usd)
             hold.shared = shared_id
-        if verdict.state == "ok" or verdict.budget is None:
-            return decision, None, [], hold
+        if verdict.budget is None:
+            return decision, None, [], hold, []
+        usage = [] if blocked else usage_headers(verdict)
+        if verdict.state == "ok":
+            return decision, None, [], hold, usage
         described = (f"{verdict.scope} {verdict.principal}: ${verdict.spent:.2f} of ${verdict.limit:.2f} "
-                     f"this month")
+                     f"({PERIOD_WORDS[verdict.budget.cadence]})")
         header = [(BUDGET_HEADER, f"{verdict.state}; {described}".encode())]
         if verdict.state != "hard":
-            return decision, "soft", header, hold
+            return decision, "soft", header, hold, usage
         if not blocked:
             assert verdict.downgrade_to is not None
             downgraded = Decision(chain=(verdict.downgrade_to,), rule=f"budget-downgrade:{verdict.scope}",
                                   version=decision.version, propensity=1.0)
-            return downgraded, "hard", header, hold
-        resets = month_reset(datetime.now(UTC)).isoformat()
-        raise ProxyError("permission_error",
-                         f"budget exceeded for {described}; requests are paused until {resets}",
-                         status=403, headers=[*header, (b"x-should-retry", b"false")])
+            return downgraded, "hard", header, hold, usage
+        refusal = cap_refusal(verdict, now)
+        raise ProxyError("billing_error", refusal.message, status=429, headers=[*header, *refusal.headers])
+
+    def usage(self, routing: Routing, record: KeyRecord | None) -> dict[str, object]:
+        """``GET /api/oauth/usage`` for a caller: its budgets (developer, team, groups) as this proxy
+        sees them (its own turns, the snapshot's balances and the fleet's spend as Redis last
+        reported it: no Redis call of its own), the binding one first."""
+        facts = RouteFacts(developer=record.developer if record else None, team=record.team if record else None,
+                           groups=record.groups if record else ())
+        calendar = self._calendar = calendar_for(self.clock(), self._calendar)
+        keys = budget_keys(routing.compiled.budgets, facts, calendar.buckets)
+        view = committed(keys, self.ledger.spent(keys), self.ledger.reserved)
+        verdicts = all_verdicts(routing.compiled, facts, view, calendar)
+        month = self.ledger.spent(keys[:1])[keys[0]] if keys and keys[0][1] == "developer" else Decimal(0)
+        return usage_document(verdicts, month)
 
     async def account(self, turn: Turn, hold: Hold | None) -> None:
         """The turn's real cost into the spend: its reservation (if it took one) settled to it, here
@@ -144,13 +176,14 @@ class BudgetGate:
         if self.shared is None:
             return
         if hold is not None and hold.shared is not None:
-            await self._call(self.shared.settle(self.ledger.month, hold.keys, hold.shared, usd), "settle")
+            await self._call(self.shared.settle(hold.keys, hold.shared, usd), "settle")
         elif usd:
-            await self._call(self.shared.add(self.ledger.month, principals(turn.developer, turn.team, turn.repo),
-                                             usd), "add")
+            keys = hold.keys if hold is not None else principals(self.ledger.month, turn.developer, turn.team,
+                                                                  turn.repo)
+            await self._call(self.shared.add(keys, usd), "add")
 
     async def release(self, hold: Hold) -> None:
         """Give a reservation back unsettled, here and on Redis (the turn's cost is unknown)."""
         self.ledger.release(hold)
         if hold.shared is not None and self.shared is not None:
-            await self._call(self.shared.settle(self.ledger.month, hold.keys, hold.shared, Decimal(0)), "settle")
+            await self._call(self.shared.settle(hold.keys, hold.shared, Decimal(0)), "settle")

@@ -55,6 +55,7 @@ class Flow:
     decision: Decision | None = None
     budget_state: str | None = None
     budget_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    usage_headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # on a success only (relay.py)
     hold: Hold | None = None  # the turn's budget reservation: settled or released exactly once
     bodies: dict[str, bytes] = field(default_factory=dict)  # model -> body, for Anthropic-kind targets
     # forward, tap

@@ -74,7 +74,8 @@ class Forwarder:
         looks = flow.is_turn and 400 not in hold and b'"signature"' in flow.body
         async with self._admission.gate(target.name).slot():
             held = await relay(session, upstream, target, call, key, send, flow.response,
-                               hold_statuses=hold | _REJECTED if looks else hold, extra_headers=extra)
+                               hold_statuses=hold | _REJECTED if looks else hold, extra_headers=extra,
+                               usage_headers=flow.usage_headers)
             if held is None or held.status not in _REJECTED or 400 in hold:
                 return held if held is not None else flow.response.status
             retry = _without_thinking(call, held)
@@ -83,7 +84,7 @@ class Forwarder:
                 return held.status
             flow.thinking_retried = True
             held = await relay(session, upstream, target, retry, key, send, flow.response, hold_statuses=hold,
-                               extra_headers=extra)
+                               extra_headers=extra, usage_headers=flow.usage_headers)
             return held if held is not None else flow.response.status
 
     async def _respond(self, flow: Flow, held: HeldResponse, headers: list[tuple[bytes, bytes]], send: Send) -> None:

@@ -2,8 +2,11 @@
 has spent since (priced locally from each turn's usage with the one pricing function, exactly as
 ingest will store it), so a budget holds between snapshots.
 
-Balances are per calendar month (UTC) and keyed (scope, name): ("developer", "alice"),
-("team", "payments"), ("repo", "payments-api").
+Spend is keyed (period bucket, scope, name) (core.policy.budgets.SpendKey): ("2026-11",
+"developer", "alice"), ("2026-W46", "team", "payments"), ("2026-11-10", "group", "eng"). A bucket
+that is no longer current is dropped when the day turns (UTC), so each period starts over. The
+snapshot's balances are this month's per developer, team and repo (what the database records); the
+other keys (days, weeks, groups) are this proxy's own turns, and the fleet's as Redis reports them.
 
 Memory is bounded whatever the snapshot does: without a snapshot source no per-turn record is kept
 at all (``keep_local=False``), and while snapshots lag (ingest down, a slow rollup) at most
@@ -24,11 +27,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from core.policy.budgets import SpendKey, calendar_for
 from core.price_memo import PriceMemo
 from core.pricing import UsageError
 from core.spans import Turn
 
-Key = tuple[str, str]
+Key = SpendKey
+# Scopes the snapshot's monthly balances cover (the store attributes turns to these).
+SNAPSHOT_SCOPES = frozenset({"developer", "team", "repo"})
 LOCAL_LIMIT = 4096
 ZERO = Decimal(0)
 
@@ -71,9 +77,10 @@ def month_of(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
-def principals(developer: str | None, team: str | None, repo: str | None) -> tuple[Key, ...]:
-    """The budget keys a turn counts against."""
-    return tuple((scope, name) for scope, name in (("developer", developer), ("team", team), ("repo", repo)) if name)
+def principals(month: str, developer: str | None, team: str | None, repo: str | None) -> tuple[Key, ...]:
+    """The monthly keys a turn without other budgets counts against."""
+    return tuple((month, scope, name) for scope, name in (("developer", developer), ("team", team), ("repo", repo))
+                 if name)
 
 
 class SpendLedger:
@@ -81,7 +88,9 @@ class SpendLedger:
                  keep_local: bool = True, local_limit: int = LOCAL_LIMIT) -> None:
         self._prices = prices
         self._clock = clock
-        self.month = month_of(clock())
+        self._calendar = calendar_for(clock(), None)
+        self.buckets = self._calendar.buckets
+        self.month = self.buckets["month"]
         self._baseline: dict[Key, Decimal] = {}
         # (unix seconds, keys, usd) of local turns, kept until a snapshot covers them: only when a
         # snapshot will come (``keep_local``), and at most ``local_limit`` records (then folded)
@@ -98,19 +107,28 @@ class SpendLedger:
         self.shared_spent: dict[Key, Decimal] = {}
         self._shared_limit = max(local_limit, 1)
 
-    def _roll_month(self) -> None:
-        month = month_of(self._clock())
-        if month != self.month:
-            self.month = month
+    def _roll(self) -> None:
+        calendar = calendar_for(self._clock(), self._calendar)
+        if calendar is self._calendar:
+            return
+        self._calendar = calendar
+        buckets = self.buckets = calendar.buckets
+        live = set(buckets.values())
+        self.totals = {key: usd for key, usd in self.totals.items() if key[0] in live}
+        self.shared_spent = {key: usd for key, usd in self.shared_spent.items() if key[0] in live}
+        if buckets["month"] != self.month:
+            self.month = buckets["month"]
             self._baseline.clear()
             self._local.clear()
-            self.totals = {}
-            self.shared_spent = {}
 
     def current(self) -> Mapping[Key, Decimal]:
-        """Spend this month so far, per principal."""
-        self._roll_month()
+        """Spend in the current period buckets so far, per key."""
+        self._roll()
         return self.totals
+
+    def snapshotted(self, key: Key) -> bool:
+        """Whether the snapshot's balances cover ``key`` (this month's developer, team or repo)."""
+        return key[0] == self.month and key[1] in SNAPSHOT_SCOPES
 
     def cost(self, turn: Turn) -> Decimal:
         """The turn's cost as ingest stores it (same function, same date: the turn's start). An
@@ -121,22 +139,26 @@ class SpendLedger:
         except UsageError:
             return Decimal(0)
 
-    def accrue(self, turn: Turn) -> Decimal:
-        """Add a finished turn's cost to its developer, team and repo."""
-        self._roll_month()
+    def accrue(self, turn: Turn, keys: tuple[Key, ...] | None = None) -> Decimal:
+        """Add a finished turn's cost to ``keys`` (the ones it held; by default this month's
+        developer, team and repo)."""
+        self._roll()
         now = self._clock()
         usd = self.cost(turn)
         if not usd:
             return usd
-        keys = principals(turn.developer, turn.team, turn.repo)
+        if keys is None:
+            keys = principals(self.month, turn.developer, turn.team, turn.repo)
         if self.keep_local:
-            self._remember(now.timestamp(), keys, usd)
+            covered = tuple(key for key in keys if self.snapshotted(key))
+            if covered:
+                self._remember(now.timestamp(), covered, usd)
         for key in keys:
             self.totals[key] = self.totals.get(key, Decimal(0)) + usd
         return usd
 
     def spent(self, keys: tuple[Key, ...]) -> dict[Key, Decimal]:
-        """Spend this month per principal of ``keys``: this proxy's view (the snapshot's balances,
+        """Spend per key of ``keys``: this proxy's view (the snapshot's balances,
         its own turns since) or, when larger, the fleet's as Redis last reported it."""
         totals = self.current()
         return {key: max(totals.get(key, ZERO), self.shared_spent.get(key, ZERO)) for key in keys}
@@ -174,7 +196,7 @@ class SpendLedger:
     def settle(self, hold: Hold, turn: Turn) -> Decimal:
         """Replace a turn's reservation with its real cost (accrued as :meth:`accrue` does)."""
         self.release(hold)
-        return self.accrue(turn)
+        return self.accrue(turn, hold.keys)
 
     def _remember(self, at: float, keys: tuple[Key, ...], usd: Decimal) -> None:
         if len(self._local) < self._local_limit:
@@ -185,19 +207,23 @@ class SpendLedger:
             tail = self._local[-1] = _Folded(tail[0], dict.fromkeys(tail[1], tail[2]))
         tail.add(at, keys, usd)
 
-    def replace_baseline(self, month: str, balances: Mapping[Key, Decimal], as_of: float) -> None:
-        """Take the snapshot's balances (which include every turn stored up to ``as_of``) and keep
-        only the local spend after it."""
-        self._roll_month()
+    def replace_baseline(self, month: str, balances: Mapping[tuple[str, str], Decimal], as_of: float) -> None:
+        """Take the snapshot's monthly balances, keyed (scope, name), which include every turn stored
+        up to ``as_of``, and keep only the local spend after it. Keys the snapshot does not cover
+        (other periods, groups) keep their totals."""
+        self._roll()
         if month != self.month:
             return  # a snapshot from another month says nothing about this one
         while self._local and _at(self._local[0]) <= as_of:
             self._local.popleft()
-        totals = dict(balances)
+        totals = {key: usd for key, usd in self.totals.items() if not self.snapshotted(key)}
+        baseline = {(month, scope, name): usd for (scope, name), usd in balances.items()}
+        for key, usd in baseline.items():
+            totals[key] = totals.get(key, Decimal(0)) + usd
         for record in self._local:
             for key, usd in _amounts(record):
                 totals[key] = totals.get(key, Decimal(0)) + usd
-        self._baseline = dict(balances)
+        self._baseline = baseline
         self.totals = totals
 
 

@@ -18,6 +18,7 @@ import aiohttp
 import orjson
 
 from core.policy.schema import Target
+from core.policy.usage_limits import without_upstream_limits
 from core.sse import StreamSummary, StreamTap, summarize_message
 
 from .asgi import Send
@@ -66,12 +67,15 @@ async def relay(
     session: aiohttp.ClientSession, upstream: Upstream, target: Target, call: Call, key: str | None,
     send: Send, state: ResponseState, *, hold_statuses: frozenset[int] = frozenset(),
     extra_headers: list[tuple[bytes, bytes]] | None = None,
+    usage_headers: list[tuple[bytes, bytes]] | None = None,
 ) -> HeldResponse | None:
     """Forward ``call`` to ``target`` and stream the answer through ASGI ``send``.
 
     An answer whose status is in ``hold_statuses`` is read but not sent: it is returned, for the
     fallback logic. Raises :class:`UpstreamFailure` when the upstream could not be reached, or
-    failed, before any byte was sent."""
+    failed, before any byte was sent. ``usage_headers`` (a budget's usage limits, for Claude Code)
+    replace the upstream's own ``anthropic-ratelimit-*`` on a successful answer; an error is
+    relayed with the upstream's."""
     outgoing = await upstream.outgoing(target, call, key)
     body = outgoing.body
     data = (io.BytesIO(body) if len(body) > _STREAM_BODY_ABOVE else body) if body else None
@@ -86,8 +90,11 @@ async def relay(
                 return HeldResponse(answer.status, answer.headers, await answer.read(), answer.retry_after_s)
             state.status = answer.status
             state.dropped = outgoing.dropped
+            headers = answer.headers
+            if usage_headers and answer.status < 400:
+                headers = without_upstream_limits(headers) + usage_headers
             await send({"type": "http.response.start", "status": answer.status,
-                        "headers": answer.headers + extra_headers if extra_headers else answer.headers})
+                        "headers": headers + extra_headers if extra_headers else headers})
             await _relay_body(answer, send, state)
             return None
     except aiohttp.ClientConnectorError as exc:

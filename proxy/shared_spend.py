@@ -2,13 +2,17 @@
 proxies: each turn reserves its worst-case cost at admission and settles it to the real cost when
 it ends, both atomically (one Lua script each), so every proxy sees every turn in flight.
 
-Keys, per principal (amounts in micro-dollars, exact integers):
+Keys, per spend key (period bucket, scope, name; core.policy.budgets.SpendKey; amounts in
+micro-dollars, exact integers):
 
-- ``switchyard:spend:<YYYY-MM>:<scope>:<name>``: spent this month (INCRBY), expiring 40 days after
-  the month's last write.
-- ``switchyard:held:<scope>:<name>``: a sorted set of the reservations in flight, each scored by
-  when it expires; ``switchyard:held-usd:<scope>:<name>``: a hash of each one's amount and their
-  sum (field ``_sum``). A reservation whose proxy died mid-turn is never settled: it expires after
+- ``switchyard:spend:<bucket>:<scope>:<name>``: spent in that day (``2026-12-03``), ISO week
+  (``2026-W49``) or month (``2026-12``) (INCRBY), expiring 40 days after the bucket's last write;
+  a new period is a new bucket, so it starts at zero at its UTC boundary.
+- ``switchyard:held:<bucket>:<scope>:<name>``: a sorted set of the reservations in flight, each
+  scored by when it expires; ``switchyard:held-usd:<bucket>:<scope>:<name>``: a hash of each one's
+  amount and their sum (field ``_sum``). Per bucket, so a principal with a daily and a monthly
+  budget holds a turn's reservation once against each. A reservation whose proxy died mid-turn
+  is never settled: it expires after
   ``reservation_ttl_s`` and the next reservation on that principal sweeps it (amount out of the
   sum), so a dead proxy blocks a budget's headroom for at most that long. A sorted set scored by
   expiry, rather than a key per reservation with a TTL, because the sum must shrink when one
@@ -46,7 +50,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-Key = tuple[str, str]
+Key = tuple[str, str, str]  # (period bucket, scope, name)
 _MICRO = Decimal(1_000_000)
 _TTL_S = 40 * 24 * 3600
 _GRACE_TURNS = 3  # loop turns an answer already in the socket gets after the deadline (see _bounded)
@@ -160,14 +164,14 @@ class SharedSpend:
         self._reserve = self._client.register_script(_RESERVE)
         self._settle = self._client.register_script(_SETTLE)
 
-    def _spend(self, month: str, key: Key) -> str:
-        return f"{self._prefix}spend:{month}:{key[0]}:{key[1]}"
+    def _spend(self, key: Key) -> str:
+        return f"{self._prefix}spend:{key[0]}:{key[1]}:{key[2]}"
 
-    def _names(self, month: str, keys: Sequence[Key]) -> list[str]:
+    def _names(self, keys: Sequence[Key]) -> list[str]:
         names: list[str] = []
-        for scope, name in keys:
-            names += [self._spend(month, (scope, name)), f"{self._prefix}held:{scope}:{name}",
-                      f"{self._prefix}held-usd:{scope}:{name}"]
+        for bucket, scope, name in keys:
+            names += [self._spend((bucket, scope, name)), f"{self._prefix}held:{bucket}:{scope}:{name}",
+                      f"{self._prefix}held-usd:{bucket}:{scope}:{name}"]
         return names
 
     async def _bounded(self, call: Awaitable[Any], timeout_s: float | None = None) -> Any:
@@ -197,17 +201,17 @@ class SharedSpend:
             await self._client.script_load(_RESERVE)
             await self._client.script_load(_SETTLE)
 
-    async def add(self, month: str, keys: Iterable[Key], usd: Decimal) -> None:
+    async def add(self, keys: Iterable[Key], usd: Decimal) -> None:
         micro = _micro(usd)
         if micro <= 0:
             return
         async with self._client.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.incrby(self._spend(month, key), micro)
-                pipe.expire(self._spend(month, key), _TTL_S)
+                pipe.incrby(self._spend(key), micro)
+                pipe.expire(self._spend(key), _TTL_S)
             await self._bounded(pipe.execute(), self.settle_timeout_s)
 
-    async def reserve(self, month: str, keys: Sequence[Key], usd: Decimal, limits: Mapping[Key, Decimal],
+    async def reserve(self, keys: Sequence[Key], usd: Decimal, limits: Mapping[Key, Decimal],
                       floors: Mapping[Key, Decimal], reservation: str) -> Reserved:
         """Admit and reserve in one step: admitted when every principal in ``limits`` has spent
         plus reserved (or its ``floors``, this proxy's own view, when larger) below its limit;
@@ -218,18 +222,18 @@ class SharedSpend:
         for key in keys:
             limit = limits.get(key)
             args += [-1 if limit is None else _micro(limit), _micro(floors.get(key, Decimal(0)))]
-        reply = await self._bounded(self._reserve(keys=self._names(month, keys), args=args))
+        reply = await self._bounded(self._reserve(keys=self._names(keys), args=args))
         spent = {key: Decimal(int(reply[1 + 2 * i])) / _MICRO for i, key in enumerate(keys)}
         reserved = {key: Decimal(int(reply[2 + 2 * i])) / _MICRO for i, key in enumerate(keys)}
         return Reserved(bool(int(reply[0])), reservation, spent, reserved)
 
-    async def settle(self, month: str, keys: Sequence[Key], reservation: str | None, usd: Decimal) -> None:
+    async def settle(self, keys: Sequence[Key], reservation: str | None, usd: Decimal) -> None:
         """Take the reservation out (if there is one and it has not expired) and add the turn's
         real cost to its principals' spend, in one step."""
         micro = max(_micro(usd), 0)
         if reservation is None and not micro:
             return
-        await self._bounded(self._settle(keys=self._names(month, keys), args=[reservation or "", micro, _TTL_S]),
+        await self._bounded(self._settle(keys=self._names(keys), args=[reservation or "", micro, _TTL_S]),
                             self.settle_timeout_s)
 
     async def close(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
-from core.keys import KeyRecord, mint_key, repos_from
+from core.keys import KeyRecord, groups_from, mint_key, repos_from
 from store.audit import append, audited
 from store.errors import NotFoundError
 from store.schema import virtual_keys
@@ -36,6 +36,7 @@ class StoredKey:
         return {"key_id": r.key_id, "developer": r.developer, "team": r.team, "created_at": r.created_at,
                 "rate_limit_rpm": r.rate_limit_rpm, "repos": None if r.repos is None else list(r.repos),
                 "fronting_gateway": r.fronting_gateway,
+                "groups": list(r.groups),
                 "created_by": self.created_by, "revoked": r.revoked,
                 "revoked_at": None if self.revoked_at is None else _iso(self.revoked_at),
                 "revoked_by": self.revoked_by}
@@ -53,17 +54,18 @@ def _stored(row: Row[Any]) -> StoredKey:
     record = KeyRecord(key_id=row.key_id, salt=row.salt, secret_hash=row.secret_hash, developer=row.developer,
                        team=row.team, created_at=_iso(row.created_at), revoked=row.revoked,
                        rate_limit_rpm=row.rate_limit_rpm, repos=repos_from(row.repos),
-                       fronting_gateway=bool(row.fronting_gateway))
+                       fronting_gateway=bool(row.fronting_gateway), groups=groups_from(row.groups))
     return StoredKey(record, row.created_by, row.revoked_at, row.revoked_by)
 
 
 def create_key(engine: Engine, *, developer: str, team: str | None, actor: str, rate_limit_rpm: int | None = None,
-               repos: tuple[str, ...] | None = None, fronting_gateway: bool = False,
+               repos: tuple[str, ...] | None = None, fronting_gateway: bool = False, groups: tuple[str, ...] = (),
                now: datetime | None = None) -> tuple[str, StoredKey]:
     """Mint a key for ``developer``: (the plaintext, shown once; what is stored).
     ``rate_limit_rpm``: requests a minute the proxies allow it (None: unlimited); ``repos``: the
     repos it may tag (None: no list; ValueError naming a bad name); ``fronting_gateway``: a
-    fronting gateway's key, which may name the developer of each request (core/fronting.py)."""
+    fronting gateway's key, which may name the developer of each request (core/fronting.py);
+    ``groups``: the policy groups of its turns (none by default)."""
     if not developer:
         raise ValueError("a key needs a developer")
     if rate_limit_rpm is not None and rate_limit_rpm < 1:
@@ -74,16 +76,16 @@ def create_key(engine: Engine, *, developer: str, team: str | None, actor: str, 
         plaintext, record = mint_key(
             key_id=secrets.token_hex(6), secret=secrets.token_urlsafe(32).replace(".", "_"),
             salt=secrets.token_bytes(16), developer=developer, team=team, created_at=_iso(at), repos=repos,
-            fronting_gateway=fronting_gateway)
+            fronting_gateway=fronting_gateway, groups=groups)
         record = dataclasses.replace(record, rate_limit_rpm=rate_limit_rpm)
         stored_repos = None if record.repos is None else list(record.repos)
         connection.execute(virtual_keys.insert().values(
             key_id=record.key_id, salt=record.salt, secret_hash=record.secret_hash, developer=developer, team=team,
             created_at=at, created_by=actor, revoked=False, rate_limit_rpm=rate_limit_rpm, repos=stored_repos,
-            fronting_gateway=fronting_gateway))
+            fronting_gateway=fronting_gateway, groups=list(record.groups) or None))
         append(connection, at=at, actor=actor, action=CREATE, subject=record.key_id,
                detail={"developer": developer, "team": team, "rate_limit_rpm": rate_limit_rpm,
-                       "repos": stored_repos, "fronting_gateway": fronting_gateway})
+                       "repos": stored_repos, "fronting_gateway": fronting_gateway, "groups": list(record.groups)})
         return plaintext, StoredKey(record, actor, None, None)
 
     return audited(engine, change)

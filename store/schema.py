@@ -216,6 +216,8 @@ virtual_keys = Table(
     Column("repos", Json),
     # a fronting gateway's key: it may name the developer in x-claude-gateway-user-* (core/fronting.py)
     Column("fronting_gateway", Boolean, nullable=False, server_default=false()),
+    # the policy groups of its turns (a JSON array of names); NULL: none (core.keys.KeyRecord.groups)
+    Column("groups", Json),
 )
 
 # Months finance has closed: their chargeback is final, so ingest refuses turns dated inside them.

@@ -71,7 +71,8 @@ def _report_audit(keys_file: Path, database_url: str | None, *, action: str, key
 
 
 def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int | None = None,
-               repos: tuple[str, ...] | None = None, fronting_gateway: bool = False) -> str:
+               repos: tuple[str, ...] | None = None, fronting_gateway: bool = False,
+               groups: tuple[str, ...] = ()) -> str:
     """Add a key for ``developer`` to the file at ``path``; return the plaintext key (shown once)."""
     ring = load_keyring(path)
     plaintext, record = mint_key(
@@ -84,6 +85,7 @@ def create_key(path: Path, developer: str, team: str | None, rate_limit_rpm: int
         rate_limit_rpm=rate_limit_rpm,
         repos=repos,
         fronting_gateway=fronting_gateway,
+        groups=groups,
     )
     save_keyring(path, KeyRing([*ring.records(), record]))
     return plaintext
@@ -98,6 +100,8 @@ def create(
     fronting_gateway: Annotated[bool, typer.Option(
         "--fronting-gateway", help="A key for Anthropic's gateway in front of switchyard (forward_user_identity): "
         "it may name each request's developer in x-claude-gateway-user-id/-email; no other key can.")] = False,
+    groups: Annotated[str | None, typer.Option(help="Policy groups of the key's turns, comma-separated (group "
+                                                    "rules, model allowlists, group budgets); default none.")] = None,
     keys_file: KeysFile = Path("data/keys.json"),
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -106,8 +110,10 @@ def create(
         allowed = None if repos is None else parse_repos(repos)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--repos") from None
+    listed = tuple(name.strip() for name in groups.split(",")) if groups else ()
     try:
-        key = create_key(keys_file, developer, team, rate_limit_rpm, allowed, fronting_gateway)
+        key = create_key(keys_file, developer, team, rate_limit_rpm, allowed, fronting_gateway=fronting_gateway,
+                         groups=listed)
     except ValueError as error:  # a developer or team name ingest would refuse
         raise typer.BadParameter(str(error)) from None
     err = Console(stderr=True)
@@ -120,7 +126,8 @@ def create(
     key_id = load_keyring(keys_file).records()[-1].key_id
     _report_audit(keys_file, database_url, action=CREATE, key_id=key_id,
                   detail={"developer": developer, "team": team, "rate_limit_rpm": rate_limit_rpm,
-                          "repos": None if allowed is None else list(allowed), "fronting_gateway": fronting_gateway})
+                          "repos": None if allowed is None else list(allowed), "fronting_gateway": fronting_gateway,
+                          "groups": list(listed)})
 
 
 @keys_app.command("list")

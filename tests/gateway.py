@@ -3,9 +3,10 @@ an OTLP receiver standing in for ingest."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from core.spans import Turn
@@ -37,10 +38,12 @@ class Gateway:
     keys_file: Path
 
 
-def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str],
-                 bearer: BearerVerifier | None = None, **settings: object) -> Iterator[Gateway]:
+def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpReceiver, str], *,
+                 bearer: BearerVerifier | None = None, clock: Callable[[], datetime] | None = None,
+                 **settings: object) -> Iterator[Gateway]:
     """Yield one running gateway (a generator so callers can ``for gateway in make_gateway(...)``
-    and have it stopped when the loop ends). ``bearer``: accept /login bearers it verifies."""
+    and have it stopped when the loop ends). ``bearer``: accept /login bearer tokens too;
+    ``clock``: the time budgets read (their periods)."""
     keys_file = tmp_path / "keys.json"
     key = create_key(keys_file, "alice", "payments")
     otlp, otlp_url = receiver
@@ -51,7 +54,7 @@ def make_gateway(tmp_path: Path, upstream: FakeUpstream, receiver: tuple[OtlpRec
         spool_dir=tmp_path / "spool",
     )
     values.update(settings)
-    app = ProxyApp(ProxySettings(**values), bearer=bearer)  # type: ignore[arg-type]
+    app = ProxyApp(ProxySettings(**values), bearer=bearer, clock=clock)  # type: ignore[arg-type]
     with serve_in_thread(app) as url:
         yield Gateway(url=url, key=key, upstream=upstream, receiver=otlp, app=app, keys_file=keys_file)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from itertools import accumulate, permutations
 from types import MappingProxyType
 
+from .access import AccessTable, prepare_access
 from .budgets import BudgetTable, prepare_budgets
 from .exploration import rules_in_order
 from .guardrails import GuardrailTable, prepare_guardrails
@@ -90,6 +91,7 @@ class CompiledPolicy:
     bucket_hasher: Salted
     mask_buckets: tuple[int, ...]  # buckets_in(mask) for every mask, when there are few intervals
     budgets: BudgetTable
+    access: AccessTable
     guardrails: GuardrailTable
     pool_of: Mapping[str, StickyPool]
     warnings: tuple[Problem, ...]
@@ -129,6 +131,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         edges=edges, interval_of=interval_of, all_intervals=prepare.all_intervals, bucket_hasher=salted(bucket_salt()),
         mask_buckets=mask_buckets,
         budgets=MappingProxyType(dict(prepare_budgets(policy.budgets, targets))),
+        access=prepare_access(policy.model_access, targets),
         guardrails=prepare_guardrails(policy.guardrails), pool_of=MappingProxyType(pool_of),
         warnings=tuple(p for p in problems if p.severity == "warning"),
     )

@@ -62,7 +62,7 @@ class SectionDiff:
         return bool(self.added or self.removed or self.changed or self.moved)
 
 
-SECTIONS = ("targets", "rules", "sticky", "budgets")
+SECTIONS = ("targets", "rules", "sticky", "budgets", "model_access")
 SINGLES = ("exploration", "default", "fallback", "guardrails", "managed_settings")
 _HEADER_FIELDS = ("description",)
 
@@ -75,6 +75,7 @@ class PolicyDiff:
     rules: SectionDiff = SectionDiff()
     sticky: SectionDiff = SectionDiff()
     budgets: SectionDiff = SectionDiff()
+    model_access: SectionDiff = SectionDiff()  # per-group model allowlists, by group
     exploration: tuple[FieldChange, ...] = ()  # a block added or removed: every field against None
     default: tuple[FieldChange, ...] = ()
     fallback: tuple[FieldChange, ...] = ()
@@ -85,8 +86,8 @@ class PolicyDiff:
     @property
     def is_empty(self) -> bool:
         """No change to routing or budgets (the version and parent fields are not changes)."""
-        return not any((self.targets, self.rules, self.sticky, self.budgets, self.exploration, self.default,
-                        self.fallback, self.guardrails, self.managed_settings, self.header))
+        return not any((self.targets, self.rules, self.sticky, self.budgets, self.model_access, self.exploration,
+                        self.default, self.fallback, self.guardrails, self.managed_settings, self.header))
 
     def to_dict(self) -> dict[str, Json]:
         def changes(items: Sequence[FieldChange]) -> list[dict[str, Json]]:
@@ -113,6 +114,8 @@ class PolicyDiff:
 
         return cls(data["old_version"], data["new_version"], targets=section(data["targets"]),
                    rules=section(data["rules"]), sticky=section(data["sticky"]), budgets=section(data["budgets"]),
+                   # absent from diffs stored before it existed
+                   model_access=section(data["model_access"]) if "model_access" in data else SectionDiff(),
                    exploration=changes(data.get("exploration", ())),  # absent from diffs stored before it existed
                    default=changes(data["default"]), fallback=changes(data["fallback"]),
                    guardrails=changes(data.get("guardrails", ())),  # absent from diffs stored before it existed
@@ -127,7 +130,8 @@ def diff(old: Policy, new: Policy) -> PolicyDiff:
         targets=_section(old.targets, new.targets, lambda t: t["name"]),
         rules=_section(old.rules, new.rules, lambda r: r["name"], ordered=True),
         sticky=_section(old.sticky, new.sticky, lambda p: p["name"]),
-        budgets=_section(old.budgets, new.budgets, lambda b: f"{b['scope']}:{b['name']}"),
+        budgets=_section(old.budgets, new.budgets, _budget_name),
+        model_access=_section(old.model_access, new.model_access, lambda a: a["group"]),
         exploration=field_changes(_optional(old.exploration), _optional(new.exploration)),
         default=field_changes(_json(old.default), _json(new.default)),
         fallback=field_changes(_json(old.fallback), _json(new.fallback)),
@@ -212,7 +216,8 @@ def field_changes(before: Mapping[str, Json], after: Mapping[str, Json], prefix:
 
 
 # --- text ---------------------------------------------------------------------------------
-_NOUNS = {"targets": "target", "rules": "rule", "sticky": "sticky pool", "budgets": "budget"}
+_NOUNS = {"targets": "target", "rules": "rule", "sticky": "sticky pool", "budgets": "budget",
+          "model_access": "model allowlist of group"}
 
 
 def _value(value: object) -> str:
@@ -228,7 +233,9 @@ def _render_changes(changes: Iterable[FieldChange]) -> str:
 
 
 def _name(kind: str, item: Mapping[str, object]) -> str:
-    return f"{item['scope']}:{item['name']}" if kind == "budgets" else str(item["name"])
+    if kind == "model_access":
+        return str(item["group"])
+    return _budget_name(item) if kind == "budgets" else str(item["name"])
 
 
 def _render_section(kind: str, section: SectionDiff) -> Iterable[str]:
@@ -269,7 +276,7 @@ def render_lines(d: PolicyDiff, *, rules: bool = True) -> list[str]:
         changes: tuple[FieldChange, ...] = getattr(d, single)
         if changes:
             lines.append(f"~ {single}: {_render_changes(changes)}")
-    for kind in ("sticky", "budgets"):
+    for kind in ("sticky", "budgets", "model_access"):
         lines += _render_section(kind, getattr(d, kind))
     return lines
 
@@ -279,3 +286,9 @@ def render_diff(d: PolicyDiff) -> str:
     if d.is_empty:
         lines.append("  (no changes)")
     return "\n".join(lines)
+
+
+def _budget_name(item: Mapping[str, Json]) -> str:
+    """A budget's name in a diff: ``team:payments``, with its period when not monthly (``team:payments:day``)."""
+    period = item.get("period")
+    return f"{item['scope']}:{item['name']}" + (f":{period}" if period not in (None, "month") else "")

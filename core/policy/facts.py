@@ -19,6 +19,7 @@ class RouteFacts:
     team: str | None = None
     repo: str | None = None
     session_id: str | None = None
+    groups: tuple[str, ...] = ()  # the caller's groups (a /login bearer's IdP groups, a key's listed ones)
 
 
 @dataclass(slots=True)  # not frozen: made on every turn, and frozen dataclasses cost ~1 µs to build

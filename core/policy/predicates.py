@@ -61,6 +61,11 @@ def _member_check(field: str, allowed: frozenset[str]) -> Check:
 MEMBER_FIELDS = ("requested_tier", "request_class", "agent_type", "developer", "team", "repo")
 
 
+def _group_check(allowed: frozenset[str]) -> Check:
+    # a caller without groups (most virtual keys) never matches a group predicate
+    return lambda facts: not allowed.isdisjoint(facts.groups)
+
+
 def checks_for(when: Match) -> tuple[Check, ...]:
     """The rule's checks, cheapest and most selective first: token ranges split traffic the most."""
     checks: list[Check] = []
@@ -73,6 +78,8 @@ def checks_for(when: Match) -> tuple[Check, ...]:
         values: tuple[str, ...] | None = getattr(when, field)
         if values is not None:
             checks.append(_member_check(field, frozenset(values)))
+    if when.group is not None:
+        checks.append(_group_check(frozenset(when.group)))
     if when.tool_count is not None:
         checks.append(_tools_check(when.tool_count))
     return tuple(checks)

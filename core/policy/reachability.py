@@ -20,7 +20,7 @@ RANGE_DOMAINS: dict[str, tuple[int, int]] = {
     "tool_count": (0, _INFINITY),
     "session_bucket": (0, 100),
 }
-SET_FIELDS = ("requested_tier", "request_class", "agent_type", "developer", "team", "repo")
+SET_FIELDS = ("requested_tier", "request_class", "agent_type", "developer", "team", "repo", "group")
 
 
 def bounds_of(field: str, bounds: IntRange | None) -> tuple[int, int]:

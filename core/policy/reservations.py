@@ -22,10 +22,10 @@ from decimal import Decimal
 
 from core.pricing import Usage
 
-from .budgets import ZERO, BudgetTable
-from .facts import RouteFacts
+from .budgets import ZERO, SpendKey, blocking_limits
 
-Key = tuple[str, str]
+__all__ = ["admits", "blocking_limits", "committed", "worst_case_usages", "worst_case_usd"]
+Key = SpendKey
 PriceOf = Callable[[str | None, Usage], Decimal]
 
 
@@ -48,22 +48,6 @@ def worst_case_usd(models: Iterable[str | None], input_tokens: int, max_tokens: 
     usages = worst_case_usages(input_tokens, max_tokens)
     worst = max((price(model, usage) for model in set(models) for usage in usages), default=ZERO)
     return min(worst, cap)
-
-
-def blocking_limits(table: BudgetTable, facts: RouteFacts) -> dict[Key, Decimal]:
-    """The hard limit, in dollars, of each ``block`` budget that applies to the turn's developer,
-    team and repo: the budgets whose headroom admission checks. (A ``downgrade`` budget past its
-    hard limit still lets the turn through, to the cheaper target, so it never refuses a
-    reservation.)"""
-    limits: dict[Key, Decimal] = {}
-    for scope, principal in (("developer", facts.developer), ("team", facts.team), ("repo", facts.repo)):
-        budgets = table.get(scope)
-        if budgets is None or principal is None:
-            continue
-        prepared = budgets.named.get(principal) or budgets.everyone
-        if prepared is not None and prepared.budget.action == "block":
-            limits[(scope, principal)] = prepared.hard_usd
-    return limits
 
 
 def admits(limits: Mapping[Key, Decimal], committed: Mapping[Key, Decimal]) -> bool:

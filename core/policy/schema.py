@@ -107,6 +107,8 @@ class Match(_Frozen):
     developer: tuple[str, ...] | None = None
     team: tuple[str, ...] | None = None
     repo: tuple[str, ...] | None = None
+    group: tuple[str, ...] | None = Field(None, description="holds when the caller is in one of these groups "
+                                          "(a /login bearer's IdP groups; a virtual key's listed groups)")
     session_bucket: IntRange | None = Field(None, description="bucket 0..99 of the session id's hash")
 
 
@@ -167,14 +169,62 @@ class Exploration(_Frozen):
                                      "along the default route")
 
 
+BudgetScope = Literal["developer", "team", "repo", "group"]
+Period = Literal["day", "week", "month"]
+PERIODS: tuple[Period, ...] = ("day", "week", "month")
+PERIOD_ADJECTIVES: dict[str, str] = {"day": "daily", "week": "weekly", "month": "monthly"}
+
+
 class Budget(_Frozen):
-    scope: Literal["developer", "team", "repo"]
+    """A spend limit per principal and period (UTC calendar day, ISO week from Monday, calendar
+    month). ``monthly_usd`` is the original spelling of ``limit_usd`` with ``period: month``."""
+
+    scope: BudgetScope
     name: str = Field(description='the principal, or "*" for each principal of the scope')
-    monthly_usd: Decimal = Field(gt=0)
+    monthly_usd: Decimal | None = Field(None, gt=0, description="the monthly limit (same as period month + limit_usd)")
+    limit_usd: Decimal | None = Field(None, gt=0, description="the limit for each period")
+    period: Period | None = Field(None, description="day | week | month (UTC); default month")
     soft: float = Field(0.8, gt=0, description="share of the budget that raises the soft alert")
     hard: float = Field(1.1, gt=0, description="share of the budget that triggers the action")
     action: Literal["block", "downgrade"] = "block"
     downgrade_to: str | None = Field(None, description="target name, for action downgrade")
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> Budget:
+        # Structural, so every Budget that exists has exactly one limit (dashboards and alerts read it).
+        if self.monthly_usd is None and self.limit_usd is None:
+            raise ValueError("a budget needs a limit: limit_usd with period day, week or month (or monthly_usd)")
+        if self.monthly_usd is not None and self.limit_usd is not None:
+            raise ValueError("give limit_usd or monthly_usd, not both (monthly_usd is limit_usd with period month)")
+        if self.monthly_usd is not None and self.period not in (None, "month"):
+            raise ValueError(f"monthly_usd is a monthly limit, but period is {self.period}: "
+                             f"write limit_usd for a {PERIOD_ADJECTIVES[self.period]} limit")
+        return self
+
+    @property
+    def limit(self) -> Decimal:
+        """The limit per period, in dollars."""
+        limit = self.limit_usd if self.limit_usd is not None else self.monthly_usd
+        assert limit is not None  # _one_limit
+        return limit
+
+    @property
+    def cadence(self) -> Period:
+        """The period the limit is for."""
+        return self.period or "month"
+
+
+class ModelAccess(_Frozen):
+    """The models a group may ask for. A caller in several listed groups may use what any of them
+    allows; ``group: "*"`` applies to callers in none of the listed groups (virtual keys without
+    groups included). A caller no entry applies to may use any model."""
+
+    group: str = Field(min_length=1, max_length=256)
+    models: tuple[str, ...] = Field(min_length=1, max_length=1000,
+                                    description="tiers (haiku, sonnet, opus) or exact model ids")
+    on_denied: Literal["reject", "downgrade"] = Field("reject", description="reject: a 400 invalid_request_error "
+                                                      "naming the allowlist; downgrade: route to downgrade_to")
+    downgrade_to: str | None = Field(None, description="target name, for on_denied downgrade")
 
 
 SecretAction = Literal["off", "flag", "block"]
@@ -246,6 +296,7 @@ class Policy(_Frozen):
     fallback: Fallback = Fallback()
     sticky: tuple[StickyPool, ...] = ()
     budgets: tuple[Budget, ...] = ()
+    model_access: tuple[ModelAccess, ...] = Field((), description="per-group model allowlists")
     guardrails: Guardrails = Guardrails()
     # Claude Code settings per group, served at GET /managed/settings (core/policy/managed_settings.py)
     managed_settings: ManagedSettings = ManagedSettings()

@@ -16,7 +16,7 @@ from .exploration import EXPLORATION_RULE, exploration_problems, rules_in_order
 from .guardrails import guardrail_problems
 from .problems import Problem, errors_in
 from .reachability import shadowing_problems
-from .schema import Budget, IntRange, Policy, Rule, StickyPool, Target
+from .schema import PERIOD_ADJECTIVES, TIERS, Budget, IntRange, ModelAccess, Policy, Rule, StickyPool, Target
 
 # Decision.rule names the default route "default" and the exploration block "exploration"
 RESERVED_RULE_NAMES = {"default": "the default route", EXPLORATION_RULE: "the exploration block"}
@@ -42,6 +42,7 @@ def validate(policy: Policy) -> list[Problem]:
     problems += _fallback_problems(policy)
     problems += _sticky_problems(policy.sticky, {t.name: t for t in policy.targets})
     problems += _budget_problems(policy.budgets, targets)
+    problems += _access_problems(policy.model_access, by_name)
     problems += guardrail_problems(policy.guardrails)
     return problems
 
@@ -113,7 +114,7 @@ def _rule_problems(path: str, rule: Rule, targets: set[str]) -> Iterable[Problem
     yield from _range_problems(f"{path}.when.input_tokens", when.input_tokens, upper=None)
     yield from _range_problems(f"{path}.when.tool_count", when.tool_count, upper=None)
     yield from _range_problems(f"{path}.when.session_bucket", when.session_bucket, upper=100)
-    for field in ("requested_tier", "request_class", "agent_type", "developer", "team", "repo"):
+    for field in ("requested_tier", "request_class", "agent_type", "developer", "team", "repo", "group"):
         values = getattr(when, field)
         if values is not None and not values:
             yield Problem(f"{path}.when.{field}", "an empty list matches nothing: leave the field out instead",
@@ -179,12 +180,13 @@ def _sticky_problems(pools: Sequence[StickyPool], targets: dict[str, Target]) ->
 
 
 def _budget_problems(budgets: Sequence[Budget], targets: set[str]) -> Iterable[Problem]:
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     for index, budget in enumerate(budgets):
         path = f"budgets[{index}]"
-        key = (budget.scope, budget.name)
+        key = (budget.scope, budget.name, budget.cadence)
         if key in seen:
-            yield Problem(path, f"budget for {budget.scope} {budget.name!r} is already defined at budgets[{seen[key]}]")
+            yield Problem(path, f"{PERIOD_ADJECTIVES[budget.cadence]} budget for {budget.scope} {budget.name!r} is "
+                          f"already defined at budgets[{seen[key]}] (one budget per principal and period)")
         seen.setdefault(key, index)
         if budget.hard <= budget.soft:
             yield Problem(f"{path}.hard", f"hard ({budget.hard}) must be above soft ({budget.soft})")
@@ -195,3 +197,31 @@ def _budget_problems(budgets: Sequence[Budget], targets: set[str]) -> Iterable[P
                 yield Problem(f"{path}.downgrade_to", f"unknown target {budget.downgrade_to!r}")
             if budget.action != "downgrade":
                 yield Problem(f"{path}.downgrade_to", f"ignored: the action is {budget.action}", "warning")
+
+
+def _access_problems(entries: Sequence[ModelAccess], targets: dict[str, Target]) -> Iterable[Problem]:
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        path = f"model_access[{index}]"
+        if entry.group in seen:
+            yield Problem(f"{path}.group", f"group {entry.group!r} already has an allowlist at "
+                          f"model_access[{seen[entry.group]}]: list all its models in one entry")
+        seen.setdefault(entry.group, index)
+        for position, model in enumerate(entry.models):
+            if not model.strip():
+                yield Problem(f"{path}.models[{position}]", "a blank model name allows nothing")
+        if entry.on_denied == "downgrade":
+            if entry.downgrade_to is None:
+                yield Problem(f"{path}.downgrade_to", "on_denied downgrade needs downgrade_to (a target name)")
+            elif entry.downgrade_to not in targets:
+                yield Problem(f"{path}.downgrade_to", f"unknown target {entry.downgrade_to!r}")
+            elif targets[entry.downgrade_to].model is None:
+                yield Problem(f"{path}.downgrade_to", f"target {entry.downgrade_to!r} keeps the requested model "
+                              "(it sets no model), so a denied model would be sent as asked: name a target "
+                              "with a model")
+        elif entry.downgrade_to is not None:
+            yield Problem(f"{path}.downgrade_to", "ignored: on_denied is reject", "warning")
+        tiers = [m for m in entry.models if m in TIERS]
+        if len(tiers) == len(TIERS):
+            yield Problem(f"{path}.models", "every tier is listed: the allowlist denies only unpriced models",
+                          "warning")

@@ -16,7 +16,8 @@ from typing import Any
 FIELD_WORDS = {
     "input_tokens": "estimated input tokens", "tool_count": "tools offered", "requested_tier": "requested tier",
     "thinking": "thinking", "request_class": "request class", "agent_type": "agent type",
-    "developer": "developer", "team": "team", "repo": "repo", "session_bucket": "session bucket",
+    "developer": "developer", "team": "team", "repo": "repo", "group": "group",
+    "session_bucket": "session bucket",
 }
 ANY = "any"  # a predicate left out: it holds for every request
 

@@ -34,7 +34,7 @@ def budget_sentence(version: str, budgets: Sequence[Budget]) -> str:
     110 %); team platform $400.00 a month (…)." — what the bars below are measured against."""
     if not budgets:
         return f"The active policy {version} sets no budgets."
-    said = [f"{'each ' + b.scope if b.name == '*' else f'{b.scope} {b.name}'} {usd(b.monthly_usd)} a month "
+    said = [f"{'each ' + b.scope if b.name == '*' else f'{b.scope} {b.name}'} {usd(b.limit)} a {b.cadence} "
             f"(soft at {b.soft:.0%}, {b.action} at {b.hard:.0%})" for b in budgets]
     return f"The active policy {version} sets {counted(len(budgets), 'budget')}: {'; '.join(said)}."
 

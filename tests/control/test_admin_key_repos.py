@@ -70,3 +70,20 @@ def test_bad_repo_lists_are_422_naming_the_field(http: httpx.Client, repos: obje
         assert response.status_code == 422, response.text
         assert "repos" in response.text and words in response.text, response.text
     assert http.get("/admin/keys", headers=ALICE).json()["keys"] == []
+
+
+def test_groups_at_creation_reach_the_snapshot_and_are_validated(http: httpx.Client, db_engine: Engine) -> None:
+    """Issue 18: a virtual key's policy groups are an admin's statement, stored with the key (0012)."""
+    created = http.post("/admin/keys", json={"developer": "ci", "groups": ["sre", "ci", "sre"]}, headers=ALICE)
+    assert created.status_code == 201 and created.json()["groups"] == ["sre", "ci"]
+    plain = http.post("/admin/keys", json={"developer": "frank"}, headers=ALICE).json()
+    assert plain["groups"] == []
+    response = http.get("/v1/snapshot", headers={"authorization": f"Bearer {SNAPSHOT_TOKEN}"})
+    groups = {k.key_id: k.groups for k in parse_snapshot(response.json()).keys}
+    assert groups == {created.json()["key_id"]: ("sre", "ci"), plain["key_id"]: ()}
+    for bad in (["  "], [1], ["x" * 300], ["g"] * 101):
+        refused = http.post("/admin/keys", json={"developer": "gina", "groups": bad}, headers=ALICE)
+        assert refused.status_code == 422, (bad, refused.text)
+    entries = http.get("/admin/audit", headers=ALICE).json()["entries"]
+    assert entries[-1]["detail"]["groups"] == ["sre", "ci"]
+    assert verify_audit(db_engine) == []

@@ -43,6 +43,15 @@ HARD = Decimal("1")
 TURNS = 50
 
 
+def _held(developer: str) -> str:
+    """The Redis set of a developer's monthly reservations in flight (proxy/shared_spend.py)."""
+    return f"switchyard:held:{month_of(dt.datetime.now(dt.UTC))}:developer:{developer}"
+
+
+def _held_usd(developer: str) -> str:
+    return f"switchyard:held-usd:{month_of(dt.datetime.now(dt.UTC))}:developer:{developer}"
+
+
 def _redis_available() -> bool:
     try:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
@@ -109,8 +118,8 @@ def test_one_proxy_at_99_percent_admits_no_more_than_the_budget_holds(tmp_path: 
         policy = _policy(tmp_path, upstream, "alice")
         with running_gateways(tmp_path, upstream, receiver, 1, policy_file=policy) as (gateway,):
             app = gateway.app
-            key = ("developer", "alice")
             app.ledger.current()  # the month is this one
+            key = (app.ledger.month, "developer", "alice")
             app.ledger.totals[key] = HARD * Decimal("0.99")
             bodies = _bodies(TURNS)
             reservation = _largest_reservation(app, bodies)
@@ -121,7 +130,7 @@ def test_one_proxy_at_99_percent_admits_no_more_than_the_budget_holds(tmp_path: 
             _all_settled([app])
 
             spent = app.ledger.current()[key]
-            assert statuses.count(200) >= 1 and statuses.count(200) + statuses.count(403) == TURNS, statuses
+            assert statuses.count(200) >= 1 and statuses.count(200) + statuses.count(429) == TURNS, statuses
             assert HARD * Decimal("0.99") < spent <= HARD + reservation, (spent, statuses.count(200))
             assert app.ledger.reserved == {}
 
@@ -156,11 +165,11 @@ def test_two_proxies_sharing_redis_at_99_percent_admit_no_more_than_the_budget_h
                 _all_settled(apps)
 
                 spent = Decimal(int(client.get(spend_key))) / 1_000_000
-                assert statuses.count(200) >= 1 and statuses.count(200) + statuses.count(403) == TURNS, statuses
+                assert statuses.count(200) >= 1 and statuses.count(200) + statuses.count(429) == TURNS, statuses
                 assert HARD * Decimal("0.99") < spent <= HARD + reservation, (spent, statuses.count(200))
                 # nothing held on Redis either once every turn settled, and Redis never failed
-                assert int(client.hget(f"switchyard:held-usd:developer:{developer}", "_sum") or 0) == 0
-                assert client.zcard(f"switchyard:held:developer:{developer}") == 0
+                assert int(client.hget(_held_usd(developer), "_sum") or 0) == 0
+                assert client.zcard(_held(developer)) == 0
                 assert [app.budgets.failures for app in apps] == [0, 0]
     finally:
         for pattern in (f"switchyard:*:developer:{developer}", f"switchyard:*:team:{team}"):
@@ -202,8 +211,8 @@ def _leak_scenarios(gateway: Gateway, key: str, developer: str, client: redis.Re
         _all_settled(apps)
         if client is not None:  # Redis's settle follows the ledger's
             deadline = time.monotonic() + 10
-            while int(client.hget(f"switchyard:held-usd:developer:{developer}", "_sum") or 0) != 0:
-                assert time.monotonic() < deadline, client.hgetall(f"switchyard:held-usd:developer:{developer}")
+            while int(client.hget(_held_usd(developer), "_sum") or 0) != 0:
+                assert time.monotonic() < deadline, client.hgetall(_held_usd(developer))
                 time.sleep(0.02)
 
     session = make_session(1)
@@ -238,12 +247,12 @@ def _leak_scenarios(gateway: Gateway, key: str, developer: str, client: redis.Re
         _settled([app])
         monkeypatch.undo()
 
-    app.ledger.totals[("developer", developer)] = HARD  # blocked turns hold nothing
-    assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 403
+    app.ledger.totals[(app.ledger.month, "developer", developer)] = HARD  # blocked turns hold nothing
+    assert httpx.post(url, content=body, headers=headers, timeout=30).status_code == 429
     assert app.ledger.reserved == {}
     _settled([app])
     if client is not None:
-        assert client.zcard(f"switchyard:held:developer:{developer}") == 0
+        assert client.zcard(_held(developer)) == 0
         assert app.budgets.failures == 0
 
 
@@ -291,11 +300,11 @@ def test_a_black_holed_redis_costs_a_turn_at_most_its_timeout_and_is_counted(tmp
             assert counted and float(counted[0].split()[-1]) >= 18, counted
             # a refusal is not kept waiting either (the reservation the failed call may have made is
             # given back in the background)
-            holed.app.ledger.totals[("developer", "alice")] = HARD
+            holed.app.ledger.totals[(holed.app.ledger.month, "developer", "alice")] = HARD
             started = time.perf_counter()
             assert httpx.post(holed.url + "/v1/messages", content=encode_body(build_request_body(
                 8, model=MODEL, max_tokens=MAX_TOKENS)), headers=build_headers(make_session(8), api_key=holed.key),
-                timeout=30).status_code == 403
+                timeout=30).status_code == 429
             assert time.perf_counter() - started < 0.05 + 0.1
 
 
@@ -306,35 +315,34 @@ def test_reservations_are_atomic_across_clients_and_expire(tmp_path: Path) -> No
     gives the headroom back; a reservation never settled (its proxy died) expires."""
     require_or_skip(_redis_available(), f"Redis is not reachable at {REDIS_URL}")
     prefix = f"switchyard-test-{secrets.token_hex(4)}:"
-    key = ("developer", "racer")
-    month = month_of(dt.datetime.now(dt.UTC))
+    key = (month_of(dt.datetime.now(dt.UTC)), "developer", "racer")
 
     async def scenario() -> None:
         stores = [SharedSpend(REDIS_URL, timeout_s=2, reservation_ttl_s=0.5, prefix=prefix) for _ in range(2)]
         try:
             answers = await asyncio.gather(*(
-                stores[i % 2].reserve(month, [key], Decimal("0.3"), {key: Decimal(1)}, {}, new_reservation_id())
+                stores[i % 2].reserve([key], Decimal("0.3"), {key: Decimal(1)}, {}, new_reservation_id())
                 for i in range(40)))
             admitted = [a for a in answers if a.admitted]
             assert len(admitted) == 4
             assert sorted(a.reserved[key] for a in admitted) == [Decimal(0), Decimal("0.3"), Decimal("0.6"),
                                                                   Decimal("0.9")]
             for answer in admitted[:3]:
-                await stores[0].settle(month, [key], answer.id, Decimal("0.1"))
-            await stores[0].settle(month, [key], admitted[0].id, Decimal("0.1"))  # a second settle takes nothing out
-            again = await stores[1].reserve(month, [key], Decimal("0.3"), {key: Decimal(1)}, {}, new_reservation_id())
+                await stores[0].settle([key], answer.id, Decimal("0.1"))
+            await stores[0].settle([key], admitted[0].id, Decimal("0.1"))  # a second settle takes nothing out
+            again = await stores[1].reserve([key], Decimal("0.3"), {key: Decimal(1)}, {}, new_reservation_id())
             # spent 0.4 (four settles of 0.1: settling twice adds the cost twice; the proxy settles once),
             # one reservation of 0.3 still held
             assert (again.spent[key], again.reserved[key], again.admitted) == (Decimal("0.4"), Decimal("0.3"), True)
             await asyncio.sleep(0.6)  # both holds outlive their TTL, as if their proxy had died
-            swept = await stores[1].reserve(month, [key], Decimal("0.3"), {key: Decimal(1)}, {}, "swept")
+            swept = await stores[1].reserve([key], Decimal("0.3"), {key: Decimal(1)}, {}, "swept")
             assert (swept.spent[key], swept.reserved[key], swept.admitted) == (Decimal("0.4"), Decimal(0), True)
             # the proxy's own view counts when it says more (Redis lost its data, say)
-            floored = await stores[1].reserve(month, [key], Decimal("0.3"), {key: Decimal(1)}, {key: Decimal(1)},
+            floored = await stores[1].reserve([key], Decimal("0.3"), {key: Decimal(1)}, {key: Decimal(1)},
                                               "floored")
             assert not floored.admitted
-            await stores[0].settle(month, [key], "swept", Decimal(0))
-            after = await stores[1].reserve(month, [key], Decimal(0), {}, {}, "look")
+            await stores[0].settle([key], "swept", Decimal(0))
+            after = await stores[1].reserve([key], Decimal(0), {}, {}, "look")
             assert (after.spent[key], after.reserved[key]) == (Decimal("0.4"), Decimal(0))
         finally:
             for store in stores:
@@ -373,7 +381,7 @@ def test_failing_open_remembers_the_fleet_spend_redis_last_reported(tmp_path: Pa
                     url = gateway.url + "/v1/messages"
                     return httpx.post(url, content=body, headers=headers, timeout=30).status_code
 
-                assert turn() == 403  # the other proxies' spend, from Redis
+                assert turn() == 429  # the other proxies' spend, from Redis
                 store = gateway.app.budgets.shared
                 assert store is not None
 
@@ -382,7 +390,7 @@ def test_failing_open_remembers_the_fleet_spend_redis_last_reported(tmp_path: Pa
 
                 store.reserve = unreachable  # type: ignore[method-assign]
                 failures = gateway.app.budgets.failures
-                assert turn() == 403  # still blocked, on what Redis said last
+                assert turn() == 429  # still blocked, on what Redis said last
                 assert gateway.app.budgets.failures == failures + 1
     finally:
         for pattern in (f"switchyard:*:developer:{developer}", f"switchyard:*:team:{team}"):

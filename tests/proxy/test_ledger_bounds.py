@@ -48,11 +48,11 @@ def test_lagging_snapshots_keep_at_most_the_limit_and_lose_no_spend() -> None:
         assert len(ledger._local) <= 1000
     # A snapshot from before the first turn covers none of them: every turn still counts once.
     ledger.replace_baseline(ledger.month, {("team", "payments"): Decimal(7)}, as_of=start - 1)
-    assert ledger.current()[("team", "payments")] == Decimal(7) + per_turn * TURNS
-    assert ledger.current()[("developer", f"dev-{TURNS - 1}")] == per_turn
+    assert ledger.current()[("2026-11", "team", "payments")] == Decimal(7) + per_turn * TURNS
+    assert ledger.current()[("2026-11", "developer", f"dev-{TURNS - 1}")] == per_turn
     # One that covers every turn: the snapshot's balances alone, and the log is empty.
     ledger.replace_baseline(ledger.month, {("team", "payments"): Decimal(9)}, as_of=clock.now.timestamp())
-    assert dict(ledger.current()) == {("team", "payments"): Decimal(9)}
+    assert dict(ledger.current()) == {("2026-11", "team", "payments"): Decimal(9)}
     assert len(ledger._local) == 0
 
 
@@ -64,7 +64,7 @@ def test_a_partly_covering_snapshot_counts_folded_turns_at_least_once() -> None:
         ledger.accrue(_turn(i))
     as_of = clock.now.timestamp() - 0.2  # the last 40 turns are newer than the snapshot
     ledger.replace_baseline(ledger.month, {}, as_of=as_of)
-    team = ledger.current()[("team", "payments")]
+    team = ledger.current()[("2026-11", "team", "payments")]
     assert per_turn * 40 <= team <= per_turn * 100
     ledger.accrue(_turn(100))
     assert len(ledger._local) <= 10
@@ -76,7 +76,7 @@ def test_without_a_snapshot_source_nothing_is_kept_per_turn(tmp_path: Path) -> N
     for i in range(TURNS):
         app.ledger.accrue(_turn(i))
     assert len(app.ledger._local) == 0
-    assert app.ledger.current()[("team", "payments")] > 0
+    assert app.ledger.current()[(app.ledger.month, "team", "payments")] > 0
     with_snapshot = ProxyApp(ProxySettings(upstream_api_key="sk-test", keys_file=tmp_path / "keys.json",
                                            spool_dir=None, snapshot_url="http://127.0.0.1:9/v1/snapshot"))
     assert with_snapshot.ledger.keep_local

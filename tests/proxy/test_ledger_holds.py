@@ -12,7 +12,7 @@ from core.spans import Turn
 from proxy.ledger import SpendLedger
 
 START_NS = int(datetime(2026, 11, 10, 12, tzinfo=UTC).timestamp()) * 10**9
-KEYS = (("developer", "alice"), ("team", "payments"))
+KEYS = (("2026-11", "developer", "alice"), ("2026-11", "team", "payments"))
 
 
 def _ledger() -> SpendLedger:

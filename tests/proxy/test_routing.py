@@ -171,11 +171,11 @@ def test_budgets_soft_header_then_hard_block(tmp_path, two_upstreams, receiver) 
         for seed in range(40):
             response = _turn(gateway, seed=seed, history=60_000)
             states.append(response.headers.get("x-switchyard-budget", "ok").split(";")[0])
-            if response.status_code == 403:
+            if response.status_code == 429:
                 payload = response.json()
-                assert payload["error"]["type"] == "permission_error"
-                assert "developer alice" in payload["error"]["message"]
-                assert "paused until" in payload["error"]["message"]
+                assert payload["error"]["type"] == "billing_error"
+                assert payload["error"]["message"].startswith("Your monthly spend limit of $0.50 is reached")
+                assert "developer alice" in response.headers["x-switchyard-budget"]
                 assert response.headers["x-should-retry"] == "false"
                 break
         else:

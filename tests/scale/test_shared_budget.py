@@ -59,7 +59,7 @@ def test_hard_budget_holds_across_tworunning_gateways(tmp_path: Path, receiver) 
                 served_by_a = 0
                 for seed in range(50):
                     response = turn(a, seed)
-                    if response.status_code == 403:
+                    if response.status_code == 429:
                         break
                     assert response.status_code == 200
                     served_by_a += 1
@@ -68,8 +68,9 @@ def test_hard_budget_holds_across_tworunning_gateways(tmp_path: Path, receiver) 
                 assert served_by_a >= 2
                 # proxy B has served nobody: its own ledger is empty, yet the shared spend blocks it
                 blocked = turn(b, 999)
-                assert blocked.status_code == 403, blocked.text
-                assert developer in blocked.json()["error"]["message"]
+                assert blocked.status_code == 429, blocked.text
+                assert blocked.json()["error"]["type"] == "billing_error"
+                assert developer in blocked.headers["x-switchyard-budget"]
                 assert b.app.budgets.failures == 0
         finally:
             client = redis.Redis.from_url(REDIS_URL)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -99,8 +99,10 @@ class SigninGateway:
 
 @contextmanager
 def signin_gateway(tmp_path: Path, db_url: str, *, idp_config: IdpConfig | None = None,
-                   proxy: dict[str, Any] | None = None, **signin: Any) -> Iterator[SigninGateway]:
-    """``proxy``: proxy settings over the defaults (another OTLP endpoint, a policy file…)."""
+                   proxy: dict[str, Any] | Callable[[FakeUpstream], dict[str, Any]] | None = None,
+                   **signin: Any) -> Iterator[SigninGateway]:
+    """``proxy``: more ProxySettings over the defaults (another OTLP endpoint…), or a function of
+    the fake upstream that makes them (a policy file naming it, say); ``signin``: SigninSettings."""
     engine = make_engine(db_url)
     empty_all_tables(engine)
     engine.dispose()
@@ -111,10 +113,11 @@ def signin_gateway(tmp_path: Path, db_url: str, *, idp_config: IdpConfig | None 
         keys_file = tmp_path / "keys.json"
         virtual_key = create_key(keys_file, "ci-bot", "platform")
         port = free_port()
+        extra = proxy(upstream) if callable(proxy) else (proxy or {})
         proxy_values: dict[str, Any] = {
             "upstream_url": upstream.base_url, "upstream_api_key": PROVIDER_KEY, "keys_file": keys_file,
             "otlp_endpoint": receiver_url + "/v1/traces", "otlp_token": INGEST_TOKEN, "export_interval_s": 0.05,
-            "spool_dir": tmp_path / "spool", **(proxy or {})}
+            "spool_dir": tmp_path / "spool", **extra}
         settings = ProxySettings(**proxy_values)
         values: dict[str, Any] = {
             "oidc_issuer": idp.issuer, "oidc_client_id": "switchyard", "oidc_client_secret": "switchyard-secret",

@@ -1,7 +1,7 @@
 """virtual_keys: a key may be a fronting gateway's (it may name the developer; issue 18, item 6)
 
 Revision ID: 0013_key_fronting_gateway
-Revises: 0011_turn_guardrail
+Revises: 0012_key_groups
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 revision = "0013_key_fronting_gateway"
 # 0012 is another branch's; when both are merged, this one revises it instead.
-down_revision = "0011_turn_guardrail"
+down_revision = "0012_key_groups"
 branch_labels = None
 depends_on = None
 

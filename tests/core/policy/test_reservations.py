@@ -73,9 +73,11 @@ BUDGETS = compiled(budgets=[
 
 def test_blocking_limits_are_the_hard_limits_of_block_budgets_only() -> None:
     facts = RouteFacts(developer="alice", team="payments", repo="vault")
-    assert blocking_limits(BUDGETS.budgets, facts) == {("developer", "alice"): Decimal("550.0")}
-    assert blocking_limits(BUDGETS.budgets, RouteFacts(developer="bob")) == {("developer", "bob"): Decimal("100.0")}
-    assert blocking_limits(BUDGETS.budgets, RouteFacts(team="web")) == {}
+    buckets = {"day": "2026-11-18", "week": "2026-W47", "month": "2026-11"}
+    assert blocking_limits(BUDGETS.budgets, facts, buckets) == {("2026-11", "developer", "alice"): Decimal("550.0")}
+    assert blocking_limits(BUDGETS.budgets, RouteFacts(developer="bob"), buckets) == {
+        ("2026-11", "developer", "bob"): Decimal("100.0")}
+    assert blocking_limits(BUDGETS.budgets, RouteFacts(team="web"), buckets) == {}
 
 
 @pytest.mark.parametrize(("spent", "reserved", "admitted"), [
