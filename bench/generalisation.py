@@ -4,7 +4,7 @@ For each world of sim.world_config × price table (sim.world_prices: today's, an
 are closer) × seed: a week of the world's traffic routed by the logged policy (haiku < 10 K ≤ sonnet
 < 60 K ≤ opus, 10 % of sessions explored) goes through ingest's own pipeline into SQLite, is scored
 by the built-in evaluators, clustered, and handed to ``optimizer.propose`` at the entry
-``switchyard optimize`` uses (its default trials, guards and ``on_invalid="skip"``; the price table
+``switchyard optimize`` and the scheduled loop use (their guards, ``on_invalid="skip"``; the price table
 is the case's). The proposal is judged on a *fresh* week of the same world (another seed) under the
 true success curves, every turn routed by ``core.policy.decide`` (sim.world_judge), against the
 oracle: the cheapest policy the policy language expresses at no worse true quality, found by brute
@@ -13,7 +13,8 @@ force on the truth (sim.world_oracle).
     .venv/bin/python bench/generalisation.py [--quick] [--seeds 3] [--sessions 1000] [--worlds a,b]
 
 Prints one markdown row per case and a summary; ``--quick`` is the smoke size (one seed, 250
-sessions, 40 trials).
+sessions, 40 trials). The default trials are the scheduled loop's (150; ``switchyard optimize`` runs
+300 by default: ``--trials 300``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,9 +60,13 @@ class Case:
     cost: float
     claimed_saving: float | None = None
     claimed_dq: tuple[float, float, float] | None = None  # value, low, high
-    ari: float | None = None
+    # adjusted Rand index of the failure clusters vs the injected modes: (strict, natural failures per
+    # tier), with today's features ("after") and with the tool-name weights from before ("before")
+    ari: tuple[float, float] | None = None
+    ari_before: tuple[float, float] | None = None
     clusters: tuple[str, ...] = ()
     seconds: float = 0.0
+    phases: tuple[tuple[str, float], ...] = ()  # wall seconds: ingest, evals, clusters, propose, judge
 
     @property
     def saving(self) -> float:
@@ -88,14 +94,22 @@ class Case:
         return None if self.claimed_dq is None else self.claimed_dq[1] <= self.dq <= self.claimed_dq[2]
 
 
+def _aris(rows: list[Any], labels: Any, truth: Any) -> tuple[float, float] | None:
+    from sim.world_clusters import adjusted_rand
+
+    strict = adjusted_rand(rows, labels, truth)
+    per_tier = adjusted_rand(rows, labels, truth, background_by_tier=True)
+    return None if strict is None or per_tier is None else (strict, per_tier)
+
+
 def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTable, seed: int, sessions: int,
-             *, trials: int = 300) -> Case:
+             *, trials: int = 150) -> Case:
     from evals.cluster_runner import run_clustering
+    from evals.clusters import TOOL_NAME_WEIGHTS, ClusterSettings, cluster_failures
     from evals.registry import builtin_evaluators
     from evals.runner import EvalSettings, run_evals
     from ingest.local import LocalIngest, fixed_clock
     from optimizer.propose import Settings, propose
-    from sim.world_clusters import adjusted_rand
     from sim.world_config import world_named
     from sim.world_judge import judge
     from sim.world_oracle import oracle
@@ -105,6 +119,11 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
     from store.testing import migrated_sqlite_url
 
     began = time.perf_counter()
+    phases: list[tuple[str, float]] = []
+
+    def lap(name: str) -> None:
+        phases.append((name, time.perf_counter() - began - sum(s for _, s in phases)))
+
     world, policy, at = world_named(world_name), logged_policy(), START.replace(tzinfo=None)
     engine = make_engine(migrated_sqlite_url(directory))
     try:
@@ -112,11 +131,15 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
         activate(engine, policy.version, actor="bench", now=at)
         store = LocalIngest(engine, prices=prices, clock=fixed_clock(at + timedelta(days=8))).write
         trained = run_week(WorldWeek(world, seed, sessions, START, policy), prices, store)
+        lap("ingest")
         run_evals(engine, builtin_evaluators(prices), EvalSettings(settle_s=0))
+        lap("evals")
         clustered = run_clustering(engine, prices, start=at, end=at + timedelta(days=7))
-        ari = adjusted_rand(clustered.rows, clustered.clustering.labels, trained)
+        before = cluster_failures(clustered.rows, ClusterSettings(weights=TOOL_NAME_WEIGHTS))
+        lap("clusters")
         outcome = propose(engine, prices, Settings(start=at, end=at + timedelta(days=7), seed=seed, trials=trials,
                                                    on_invalid="skip"))
+        lap("propose")
     finally:
         engine.dispose()
     fresh = week_truth(WorldWeek(world, seed + 1000, sessions, START, policy), prices)
@@ -124,11 +147,14 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
     names = tuple(summary.name for summary in clustered.clusters)
     common = dict(world=world.name, prices=prices_name, seed=seed, turns=len(trained.request_class),
                   base_quality=base.quality, base_cost=base.cost, oracle_quality=best.quality,
-                  oracle_cost=best.cost, ari=ari, clusters=names)
+                  oracle_cost=best.cost, ari=_aris(clustered.rows, clustered.clustering.labels, trained),
+                  ari_before=_aris(clustered.rows, before.labels, trained), clusters=names, phases=phases)
     if outcome.proposal is None:
+        lap("judge")
         return Case(proposed=False, reason=outcome.reason, quality=base.quality, cost=base.cost,
                     seconds=time.perf_counter() - began, **common)  # type: ignore[arg-type]
     proposed = judge(Policy.model_validate(outcome.proposal.document), fresh)
+    lap("judge")
     delta = outcome.evidence["delta_quality"]
     return Case(proposed=True, reason="ok", quality=proposed.quality, cost=proposed.cost,
                 claimed_saving=-float(outcome.evidence["delta_cost_share"]),
@@ -137,7 +163,7 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
 
 
 HEADER = ("| world | prices | seed | turns | proposal | true saving (claimed) | true Δquality (claimed, 95 % CI) "
-          "| Δq inside CI | oracle saving | proposal / oracle cost | verdict | ARI |\n"
+          "| Δq inside CI | oracle saving | proposal / oracle cost | verdict | ARI before → after |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
@@ -152,8 +178,15 @@ def verdict(case: Case) -> str:
     return "within 5 % of oracle" if case.cost <= 1.05 * case.oracle_cost else "cheaper, short of oracle"
 
 
+def _ari(case: Case) -> str:
+    if case.ari is None or case.ari_before is None:
+        return "-"
+    return (f"{case.ari_before[0]:.2f} → {case.ari[0]:.2f} (per tier {case.ari_before[1]:.2f} → "
+            f"{case.ari[1]:.2f})")
+
+
 def row(case: Case) -> str:
-    ari = "-" if case.ari is None else f"{case.ari:.2f}"
+    ari = _ari(case)
     if not case.proposed:
         return (f"| {case.world} | {case.prices} | {case.seed} | {case.turns:,} | none | – | – | – "
                 f"| {case.oracle_saving:.1%} | {1 / (case.oracle_cost / case.base_cost):.3f} | {verdict(case)} "
@@ -177,7 +210,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke size: one seed, 250 sessions, 40 trials")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=1_000)
-    parser.add_argument("--trials", type=int, default=300, help="Optuna trials (switchyard optimize's default)")
+    parser.add_argument("--trials", type=int, default=150, help="Optuna trials (the scheduled loop's default)")
     parser.add_argument("--worlds", default=",".join(world.name for world in WORLDS))
     parser.add_argument("--prices", default="today,narrow")
     args = parser.parse_args()
@@ -203,8 +236,14 @@ def main() -> None:
           f"{sum(c.cost <= 1.05 * c.oracle_cost and not c.truly_worse for c in proposed)} within 5 % of the oracle; "
           f"no proposal where none was safe: {sum(not c.proposed and c.no_proposal_right for c in cases)}"
           f"/{sum(c.no_proposal_right for c in cases)}")
+    aris = [c.ari for c in cases if c.ari is not None]
+    if aris:
+        print(f"ARI after: strict {min(a[0] for a in aris):.2f}–{max(a[0] for a in aris):.2f}, "
+              f"natural failures per tier {min(a[1] for a in aris):.2f}–{max(a[1] for a in aris):.2f}")
     for case in cases:
-        print(f"  {case.world}/{case.prices}/{case.seed}: {case.seconds:.0f} s; clusters: {'; '.join(case.clusters)}")
+        timing = ", ".join(f"{name} {seconds:.0f}" for name, seconds in case.phases)
+        print(f"  {case.world}/{case.prices}/{case.seed}: {case.seconds:.0f} s ({timing}); "
+              f"clusters: {'; '.join(case.clusters)}")
 
 
 if __name__ == "__main__":

@@ -131,9 +131,16 @@ def _document(start: Policy, cells: list[tuple[Cell, tuple[int, int]]], version:
         low, high = cell.tools
         if low is not None or high is not None:
             when["tool_count"] = {k: v for k, v in (("gte", low), ("lt", high)) if v is not None}
+        # the last rule of a cell catches the rest of it: no rule the validator would find unreachable
+        if haiku_below >= NEVER:
+            rules.append({"name": f"cell{number}-haiku", "when": when, "route": [target_of["haiku"]]})
+            continue
         if haiku_below > 0:
             rules.append({"name": f"cell{number}-haiku", "when": {**when, "input_tokens": {"lt": haiku_below}},
                           "route": [target_of["haiku"]]})
+        if opus_from <= haiku_below:
+            rules.append({"name": f"cell{number}-opus", "when": when, "route": [target_of["opus"]]})
+            continue
         if opus_from < NEVER:
             rules.append({"name": f"cell{number}-opus", "when": {**when, "input_tokens": {"gte": opus_from}},
                           "route": [target_of["opus"]]})
