@@ -173,6 +173,8 @@ def verdict(case: Case) -> str:
             f"missed {case.oracle_saving:.1%} ({case.reason[:80]})"
     if case.truly_worse:
         return "**truly worse**"
+    if case.saving < 0:
+        return "costs more, no worse"
     if case.no_proposal_right:
         return "proposed where none was safe (not worse)"
     return "within 5 % of oracle" if case.cost <= 1.05 * case.oracle_cost else "cheaper, short of oracle"
@@ -221,9 +223,9 @@ def main() -> None:
     cases: list[Case] = []
     began = time.perf_counter()
     print(f"{args.sessions:,} sessions a week, {args.trials} trials, seeds 1..{args.seeds}\n\n{HEADER}", flush=True)
-    for world in args.worlds.split(","):
-        for name in args.prices.split(","):
-            for seed in range(1, args.seeds + 1):
+    for seed in range(1, args.seeds + 1):  # seed-major: an interrupted run still covers every world
+        for world in args.worlds.split(","):
+            for name in args.prices.split(","):
                 with tempfile.TemporaryDirectory() as directory:
                     case = run_case(Path(directory), world, name, tables[name], seed, args.sessions,
                                     trials=args.trials)

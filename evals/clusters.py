@@ -6,7 +6,9 @@ tools the request offered and the prompt's size (they say *where*: a failure mod
 a kind of request), then the stop reason, which tools failed, the error text (TF-IDF) and the tools
 called. Which tool failed weighs little on purpose: a mode such as "haiku fails main turns that
 offer many tools" shows as failures of whichever tools those turns happened to call, and grouping
-by tool name spreads it over "Bash / Read / Edit failures" clusters (issue 16). k-means is fitted
+by tool name spreads it over "Bash / Read / Edit failures" clusters (issue 16); weighed any more,
+the few exact combinations of tool and error text look like tight clusters of their own to the
+silhouette and the mode is split again. k-means is fitted
 for every k in a range and the fewest clusters whose silhouette is about the best wins: k is chosen
 from the data, never from the number of modes. Pure: features in, labels out; naming and trends are
 in :mod:`evals.cluster_summary`.
@@ -31,13 +33,13 @@ from evals.cluster_features import FailureFeatures
 @dataclass(frozen=True, slots=True)
 class ClusterWeights:
     signals: float = 3.0
-    failed_tools: float = 0.5
+    failed_tools: float = 0.25
     error_type: float = 2.0
     stop_reason: float = 1.0
     tier: float = 2.0
-    error_text: float = 0.3
+    error_text: float = 0.15
     tokens: float = 1.0
-    tools_called: float = 0.2
+    tools_called: float = 0.1
     tool_density: float = 0.3
     request_class: float = 1.5
     offered_tools: float = 1.2
