@@ -216,8 +216,10 @@ def main() -> None:
     parser.add_argument("--worlds", default=",".join(world.name for world in WORLDS))
     parser.add_argument("--prices", default="today,narrow")
     args = parser.parse_args()
-    if args.quick:
-        args.seeds, args.sessions, args.trials = 1, 250, 40
+    if args.quick:  # the smoke size, unless a size is given as well
+        args.seeds = 1
+        args.sessions = 250 if args.sessions == parser.get_default("sessions") else args.sessions
+        args.trials = 40 if args.trials == parser.get_default("trials") else args.trials
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tables = price_tables()
     cases: list[Case] = []
