@@ -28,7 +28,9 @@ from core.policy.validate import validate
 from core.pricing import builtin_price_table
 from sim.world_config import Shows, World, WorldMode
 
-CASES = (11, 12, 13)  # world seeds; each world is also the seed of its week
+# world seeds, each also the seed of its week: three that get a proposal (of seeds 11–26, six did);
+# on 14 the claim is broken today (true −0.0052 below the interval's low end −0.0042)
+CASES = (13, 14, 17)
 SESSIONS = 160
 TRIALS = 40
 
@@ -125,9 +127,11 @@ def test_every_proposal_routes_in_decide_as_the_optimizer_reads_it(runs: list[Ru
         assert differ == 0, (run.world, differ)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 16 item 3: the interval is computed on the data that chose the "
-                   "candidate (winner's curse); lands with sample splitting in optimizer/")
+@pytest.mark.xfail(strict=True, reason="issue 16 item 3: the interval is computed on the data that chose the "
+                   "candidate (winner's curse), world 14 breaks it; remove this mark when sample splitting lands")
 def test_no_proposal_claims_a_saving_while_truly_worse_than_its_interval_allows(runs: list[Run]) -> None:
+    """Truly worse than the active policy (below 0) is allowed only as far as the claimed interval's
+    low end reaches; a proposal truly *better* than its interval says is not a broken claim here."""
     for run in runs:
         if run.proposal is not None and run.claimed_saving > 0:
-            assert run.true_dq >= run.claimed_low, run
+            assert run.true_dq >= min(0.0, run.claimed_low), run
