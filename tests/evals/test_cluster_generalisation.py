@@ -135,3 +135,20 @@ def test_clusters_recover_a_worlds_modes_through_the_store(tmp_path: Path, world
                for summary in run.clusters)
     assert any(summary.name.startswith("haiku · ≥ 6 tools offered") for summary in run.clusters), \
         [summary.name for summary in run.clusters]
+
+
+def test_target_tiers_come_from_the_stored_policies(tmp_path: Path) -> None:
+    from bench.generalisation import START, logged_policy
+    from evals.cluster_runner import target_tiers
+    from store.engine import make_engine
+    from store.policies import create_version
+    from store.testing import migrated_sqlite_url
+
+    engine = make_engine(migrated_sqlite_url(tmp_path))
+    try:
+        assert target_tiers(engine) == {}
+        create_version(engine, logged_policy(), actor="test", now=START.replace(tzinfo=None))
+        assert target_tiers(engine) == {"anthropic-haiku": "haiku", "anthropic-sonnet": "sonnet",
+                                        "anthropic-opus": "opus"}
+    finally:
+        engine.dispose()
