@@ -178,8 +178,9 @@ def plan_week(week: WorldWeek, prices: PriceTable, rows: list[dict[str, object]]
 
 
 def truth_of(rows: list[dict[str, object]], span_ids: list[str] | None = None) -> WorldTruth:
-    def column(name: str, dtype: object = object) -> np.ndarray:
-        return np.array([row[name] for row in rows], dtype=dtype)
+    def column(name: str, dtype: type = object) -> np.ndarray:
+        values: list[Any] = [row[name] for row in rows]
+        return np.asarray(values, dtype=dtype)
 
     tiers = TierTruth(column("tokens", np.int64), np.array([row["p"] for row in rows], dtype=float).reshape(-1, 3),
                       np.array([row["warm"] for row in rows], dtype=float).reshape(-1, 3),
