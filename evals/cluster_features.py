@@ -1,11 +1,16 @@
-"""What describes a failing turn for clustering: its tier, prompt size, how many tools it called and
-which, which of them failed, which evaluators flagged it, its error type, stop reason and the error
-texts (Anthropic's error message, Claude Code's tool errors). Pure: a TurnContext plus its failing
-evaluator names in, one :class:`FailureFeatures` out."""
+"""What describes a failing turn for clustering: the tier that failed it, its request class, how many
+tools the request offered, its prompt size, how many tools it called and which, which of them
+failed, which evaluators flagged it, its error type, stop reason and the error texts (Anthropic's
+error message, Claude Code's tool errors). Pure: a TurnContext plus its failing evaluator names in,
+one :class:`FailureFeatures` out.
+
+The tier is the one that *failed*: for a turn a fallback rescued (the proxy records the chain it
+walked, ``target:outcome`` per hop, in ``fallback_hops``), that is the first hop's target's tier,
+not the tier that answered in the end; a slow rescued timeout is the primary's failure mode."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from evals.protocol import TurnContext
@@ -36,6 +41,25 @@ class FailureFeatures:
     error_type: str
     stop_reason: str
     error_text: str
+    request_class: str = ""  # Claude Code's hint (main, subagent, compaction, auxiliary, …); "" unknown
+    offered_tools: int = 0  # tools the request offered (the proxy's tool_count fact)
+    rescued_from: str = ""  # the target a fallback replaced, when one did
+
+
+TIER_WORDS = ("haiku", "sonnet", "opus")
+
+
+def failed_target(fallback_hops: Collection[str]) -> str | None:
+    """The first target a fallback chain tried (``anthropic-opus:timeout`` → ``anthropic-opus``)."""
+    first = next(iter(fallback_hops), None)
+    return first.rsplit(":", 1)[0] if first else None
+
+
+def tier_of_target(target: str, target_tiers: Mapping[str, str]) -> str | None:
+    """A target's tier from the policies' targets, else the tier word its name carries."""
+    if target in target_tiers:
+        return target_tiers[target]
+    return next((word for word in TIER_WORDS if word in target.lower()), None)
 
 
 def token_bucket(tokens: int) -> str:
@@ -43,9 +67,13 @@ def token_bucket(tokens: int) -> str:
     return f">{edge // 1000}K" if edge else f"<={TOKEN_EDGES[0] // 1000}K"
 
 
-def failure_features(ctx: TurnContext, signals: Collection[str], tier_of: Callable[[str | None], str | None]
-                     ) -> FailureFeatures:
+def failure_features(ctx: TurnContext, signals: Collection[str], tier_of: Callable[[str | None], str | None],
+                     target_tiers: Mapping[str, str] | None = None) -> FailureFeatures:
     turn = ctx.turn
+    tier = tier_of(turn.served_model or turn.requested_model) or "unknown"
+    rescued_from = failed_target(turn.fallback_hops)
+    if rescued_from:  # a fallback walked the chain: the failure is the first target's, whoever answered
+        tier = tier_of_target(rescued_from, target_tiers or {}) or tier
     reported = ctx.thread.error_ids if ctx.thread is not None else frozenset()
     names = dict(zip(turn.tool_use_ids, turn.tool_use_names, strict=False))
     events = [event for event in ctx.events_for_turn() if event.success is False]
@@ -58,7 +86,7 @@ def failure_features(ctx: TurnContext, signals: Collection[str], tier_of: Callab
         session_id=turn.session_id or turn.span_id.hex(),
         started_at_ns=turn.start_ns,
         cost_usd=ctx.cost_usd,
-        tier=tier_of(turn.served_model or turn.requested_model) or "unknown",
+        tier=tier,
         total_tokens=turn.total_input_tokens or (turn.estimated_input_tokens or 0),
         tool_calls=len(turn.tool_use_ids),
         tool_names=tuple(sorted(set(turn.tool_use_names))),
@@ -67,4 +95,7 @@ def failure_features(ctx: TurnContext, signals: Collection[str], tier_of: Callab
         error_type=turn.error_type or "",
         stop_reason=turn.stop_reason or "",
         error_text=" ".join(text for text in texts if text),
+        request_class=turn.request_class or "",
+        offered_tools=turn.tool_count or 0,
+        rescued_from=rescued_from or "",
     )

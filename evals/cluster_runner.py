@@ -23,6 +23,7 @@ from evals.runner import frame_keys, load_sessions
 from evals.tiers import TierLookup
 from store.cluster_runs import write_cluster_run
 from store.eval_queries import failing_scores, turn_start_times
+from store.policies import list_versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,17 @@ def _ns(moment: datetime) -> int:
     return int(moment.replace(tzinfo=UTC).timestamp() * 1e9)
 
 
+def target_tiers(engine: Engine) -> dict[str, str]:
+    """Each target name's tier, from the stored policy versions (newest wins): how a fallback hop's
+    target (``anthropic-opus:timeout``) is told apart from the tier that answered."""
+    tiers: dict[str, str] = {}
+    for version in list_versions(engine):
+        for target in version.document.get("targets", ()):
+            if isinstance(target, dict) and target.get("tier") and target.get("name"):
+                tiers[str(target["name"])] = str(target["tier"])
+    return tiers
+
+
 def failing_rows(engine: Engine, start: datetime, end: datetime, prices: PriceTable,
                  evaluators: tuple[str, ...] = CLUSTERED_EVALUATORS, batch_size: int = 5_000) -> list[FailureFeatures]:
     """Features of every turn with a failing score in [start, end). Failing turns are spread over
@@ -48,6 +60,7 @@ def failing_rows(engine: Engine, start: datetime, end: datetime, prices: PriceTa
                .agg(pl.col("evaluator").unique().sort())
                .sort("session_id", "trace_id", "span_id"))  # a session's failures in one batch, mostly
     tiers = TierLookup(PriceMemo(prices))
+    by_target = target_tiers(engine)
     rows: list[FailureFeatures] = []
     for offset in range(0, signals.height, batch_size):
         batch = signals.slice(offset, batch_size)
@@ -55,7 +68,8 @@ def failing_rows(engine: Engine, start: datetime, end: datetime, prices: PriceTa
         by_key = dict(zip(frame_keys(batch), batch["evaluator"].to_list(), strict=True))
         ready = [loaded.turns[key] for key in by_key if key in loaded.turns]
         contexts = build_contexts(ready, loaded.located, loaded.costs, loaded.events, {})
-        rows.extend(failure_features(ctx, by_key[(ctx.turn.trace_id, ctx.turn.span_id)], tiers) for ctx in contexts)
+        rows.extend(failure_features(ctx, by_key[(ctx.turn.trace_id, ctx.turn.span_id)], tiers, by_target)
+                    for ctx in contexts)
     return rows
 
 

@@ -1,5 +1,8 @@
 """Turn a clustering into named failure modes: a readable name from each cluster's dominant
-features ("haiku · > 12 K tokens · Edit failures"), its size, the cost it burned, its trend over
+features ("haiku · > 12 K tokens · Edit failures"; "haiku · main · ≥ 12 tools offered · tool
+failure"), always led by the tier that failed (the dominant one, else every tier with a quarter of
+the cluster, "haiku/sonnet"; for a turn a fallback rescued, the tier that failed, not the one that
+answered: evals.cluster_features), its size, the cost it burned, its trend over
 time windows (rising / steady / falling, as a share of all turns in each window) and example
 turns (the ones nearest its centre). Pure."""
 
@@ -62,6 +65,32 @@ def _size_phrase(tokens: Sequence[int], population_edge: int) -> str | None:
     return f"> {edge // 1000} K tokens" if edge > population_edge else None
 
 
+TIER_ORDER = ("haiku", "sonnet", "opus")
+# a tier is named in a mixed cluster's name when it holds at least this share of it
+NAMED_TIER_SHARE = 0.25
+
+
+def _tier_phrase(tiers: Sequence[str]) -> str:
+    dominant = _dominant(tiers)
+    if dominant is not None:
+        return dominant
+    counts = Counter(tiers)
+    named = [tier for tier in (*TIER_ORDER, *sorted(set(tiers) - set(TIER_ORDER)))
+             if counts[tier] >= NAMED_TIER_SHARE * len(tiers)]
+    return "/".join(named) or "mixed tiers"
+
+
+def _class_phrase(classes: Sequence[str], population: set[str]) -> str | None:
+    # worth naming only when the failing population has more than one class
+    dominant = _dominant(classes)
+    return dominant if dominant and len(population) > 1 else None
+
+
+def _tools_phrase(offered: Sequence[int], population_low: int) -> str | None:
+    low = int(np.percentile(offered, 10))
+    return f"≥ {low} tools offered" if low > population_low else None
+
+
 def _what(rows: Sequence[FailureFeatures]) -> tuple[str, dict[str, Any]]:
     signals = Counter(signal for row in rows for signal in row.signals)
     frequent = [s for s in _SIGNAL_PRIORITY if signals[s] >= DOMINANT_SHARE * len(rows)]
@@ -94,6 +123,8 @@ def summarise(rows: Sequence[FailureFeatures], clustering: Clustering, *, start_
     ``window_totals`` is the number of sessions active in each window (failing or not)."""
     windows = len(window_totals)
     population_edge = _size_edge([row.total_tokens for row in rows]) if rows else 0
+    population_classes = {row.request_class for row in rows if row.request_class}
+    population_tools = int(np.percentile([row.offered_tools for row in rows], 10)) if rows else 0
     summaries = []
     for cluster in sorted(set(clustering.labels.tolist())):
         members = [i for i, label in enumerate(clustering.labels) if label == cluster]
@@ -101,7 +132,10 @@ def summarise(rows: Sequence[FailureFeatures], clustering: Clustering, *, start_
         what, facts = _what(chosen)
         tier = _dominant([row.tier for row in chosen])
         size_phrase = _size_phrase([row.total_tokens for row in chosen], population_edge)
-        name = " · ".join(part for part in (tier, size_phrase, what) if part)
+        request_class = _class_phrase([row.request_class for row in chosen], population_classes)
+        tools_phrase = _tools_phrase([row.offered_tools for row in chosen], population_tools)
+        name = " · ".join(part for part in (_tier_phrase([row.tier for row in chosen]), request_class, tools_phrase,
+                                            size_phrase, what) if part)
         # sessions, not turns: one stuck session repeats its failure turn after turn
         touched = {(window_index(start_ns, end_ns, windows, row.started_at_ns), row.session_id) for row in chosen}
         counts = [sum(1 for window, _ in touched if window == w) for w in range(windows)]

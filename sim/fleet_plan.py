@@ -83,6 +83,8 @@ class PlannedTurn:
     # What the request tells the proxy (FleetConfig.facts); the defaults are a fleet without a mix.
     thinking: bool = True
     tool_count: int = TOOL_COUNT
+    # Claude Code's request-class hint (the fleet's turns are all main-loop; sim.world_plan's are not)
+    request_class: str = "main"
 
     @property
     def stop_reason(self) -> str | None:

@@ -2,9 +2,10 @@
 and the telemetry events Claude Code would have sent (tool results, API errors, prompts). Pure.
 
 The records match what the real path produces field for field where it matters to the evals:
-one trace per session (the proxy derives it from the session id), request class ``main`` (the fleet
-sends Claude Code's hint headers), tool_use ids and names on the answering turn, the tool_result
-ids and ``is_error`` ids on the *next* request, error types and messages as Anthropic words them.
+one trace per session (the proxy derives it from the session id), the request class the plan
+gives (``main`` for the fleet, which sends Claude Code's hint headers), tool_use ids and names on
+the answering turn, the tool_result ids and ``is_error`` ids on the *next* request, error types and
+messages as Anthropic words them.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def _turn(plan: SessionPlan, planned: PlannedTurn, trace_id: bytes, span_id: byt
     return Turn(
         trace_id=trace_id, span_id=span_id, start_ns=start_ns, end_ns=end_ns, status_code=planned.status,
         session_id=plan.session_id, developer=plan.developer.name, team=plan.developer.team, repo=plan.repo,
-        cli_version=CLI_VERSION, request_class="main", requested_model=planned.requested_model or planned.model,
+        cli_version=CLI_VERSION, request_class=planned.request_class,
+        requested_model=planned.requested_model or planned.model,
         served_model=planned.model if planned.status == 200 else None,
         target=planned.target or "anthropic",
         estimated_input_tokens=planned.total_tokens, tool_count=planned.tool_count, thinking=planned.thinking,

@@ -31,10 +31,10 @@ class PolicyRouter:
         self._compiled = compile_policy(policy)
 
     def route(self, *, session_id: str, tokens: int, requested_tier: str, developer: str, team: str,
-              repo: str, thinking: bool, tool_count: int) -> Routed:
+              repo: str, thinking: bool, tool_count: int, request_class: str = "main") -> Routed:
         decision = decide(self._compiled, RouteFacts(
             input_tokens=tokens, tool_count=tool_count, requested_tier=requested_tier, thinking=thinking,
-            request_class="main", developer=developer, team=team, repo=repo, session_id=session_id))
+            request_class=request_class, developer=developer, team=team, repo=repo, session_id=session_id))
         first = decision.chain[0]
         if first.tier is None:
             raise ValueError(f"target {first.name!r} has no tier: a routed fleet needs a tier on every target")
