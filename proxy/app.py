@@ -287,7 +287,7 @@ class ProxyApp:
                 raise ProxyError("invalid_request_error", "/managed/settings accepts only GET", status=405,
                                  headers=[(b"allow", b"GET")])
             headers = self._headers(scope)
-            record, _ = self._authenticate(headers, counted=False)
+            record, _ = self._authenticate(headers, model_request=False)
             if record is None:  # pass-through without a switchyard credential: nobody's settings to serve
                 raise ProxyError("authentication_error", "managed settings need a switchyard credential "
                                  "(a /login bearer or a virtual key)")
@@ -309,7 +309,7 @@ class ProxyApp:
                                  headers=[(b"allow", b"POST")])
             # not counted against the key's requests a minute: a CLI's periodic export must not
             # starve its model requests (the relay's own bounds hold the load: proxy/client_telemetry.py)
-            record, _ = self._authenticate(headers, counted=False)
+            record, _ = self._authenticate(headers, model_request=False)
             if record is None:  # pass-through without a switchyard credential: nobody to attribute it to
                 raise ProxyError("authentication_error", "telemetry needs a switchyard credential "
                                  "(a /login bearer or a virtual key)")
@@ -334,7 +334,7 @@ class ProxyApp:
             if scope["method"] != "GET":
                 raise ProxyError("invalid_request_error", f"{USAGE_PATH} accepts only GET", status=405,
                                  headers=[(b"allow", b"GET")])
-            record, _ = self._authenticate(headers, counted=False)  # a read about oneself: no body, not counted
+            record, _ = self._authenticate(headers, model_request=False)  # a read about oneself: no body, not counted
         except ProxyError as exc:
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
                            extra=[*exc.headers, *_closing(headers)])
@@ -391,14 +391,15 @@ class ProxyApp:
             if flow.hold is not None and flow.hold.open:
                 await self.budgets.release(flow.hold)
 
-    def _authenticate(self, headers: dict[str, str], *, counted: bool = True) -> tuple[KeyRecord | None, bool]:
+    def _authenticate(self, headers: dict[str, str], *, model_request: bool = True) -> tuple[KeyRecord | None, bool]:
         """The developer's key record (None in pass-through) and whether the client's own
         credential is forwarded (pass-through) instead of the target's provider key.
 
         A key that lists its repos may tag only those (403 otherwise, from the headers alone); when
         it lists one and the request names none, ``headers`` gets that one, so the facts, budgets
-        and span read it like a header the client sent. ``counted``: whether the request takes one of
-        the key's requests a minute (the protocol's side endpoints do not)."""
+        and span read it like a header the client sent. ``model_request``: False for the protocol's
+        side endpoints (settings, telemetry, usage), which are about the caller, name no repo and do
+        not take one of the key's requests a minute."""
         presented = presented_key(headers)
         if self.bearer is not None and presented is not None and self.bearer.claims(presented):
             # a /login bearer (proxy/bearer.py); 401 if bad. It never names another developer.
@@ -414,12 +415,14 @@ class ProxyApp:
             hint = "" if len(self.keyring) else " (this gateway has no virtual keys yet: `switchyard keys create`)"
             raise ProxyError("authentication_error", "invalid x-api-key" + hint)
         record = _identity(record, headers)  # a fronting gateway's key may name the developer
+        if not model_request:
+            return record, False
         claim = claim_repo(record, headers.get(REPO_HEADER))
         if claim.refused is not None:
             raise ProxyError("permission_error", claim.refused)
         if claim.repo is not None:
             headers[REPO_HEADER] = claim.repo
-        if record.rate_limit_rpm is not None and counted:
+        if record.rate_limit_rpm is not None:
             self._check_rate(record)
         return record, False
 

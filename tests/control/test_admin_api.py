@@ -144,7 +144,7 @@ def test_keys_plaintext_once_listing_without_secrets_and_revocation(http: httpx.
     assert key.split(".")[1] not in listed.text and "secret_hash" not in listed.text and "salt" not in listed.text
     assert listed.json()["keys"][0] | {"created_at": None} == {
         "key_id": key_id, "developer": "dana", "team": "payments", "rate_limit_rpm": 60, "created_at": None,
-        "repos": None, "fronting_gateway": False,
+        "repos": None, "fronting_gateway": False, "groups": [],
         "created_by": "alice",
         "revoked": False, "revoked_at": None, "revoked_by": None}
     revoked = http.post(f"/admin/keys/{key_id}/revoke", headers=BOB).json()

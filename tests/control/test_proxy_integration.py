@@ -109,7 +109,8 @@ def test_keys_policies_and_balances_reach_the_proxy(gateway: Gateway, ingest_url
                 "hour": hour, "developer": "dana", "team": "payments", "repo": "", "model": "m", "target": "t",
                 "rule": "r", "requests": 1, "errors": 0, "unpriced": 0, "input_tokens": 1, "output_tokens": 1,
                 "cache_write_tokens": 0, "cache_read_tokens": 0, "cost_usd": Decimal("42.5")}])
-        _within(PROPAGATION_S, lambda: gateway.app.ledger.current().get(("developer", "dana"), 0) >= Decimal("42.5"))
+        ledger = gateway.app.ledger  # spend keys carry their period: (this month, scope, name)
+        _within(PROPAGATION_S, lambda: ledger.current().get((ledger.month, "developer", "dana"), 0) >= Decimal("42.5"))
 
         assert admin.post(f"/admin/keys/{created['key_id']}/revoke").json()["revoked"]
         _within(PROPAGATION_S, lambda: _turn(gateway, key, 2).status_code == 401)
