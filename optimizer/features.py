@@ -13,7 +13,7 @@ without a score cannot inform an off-policy estimate and are left out; ``Loaded`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +21,7 @@ import polars as pl
 from sqlalchemy import Engine, func, select
 
 from core.pricing import PriceTable
-from store.schema import scores, turns
+from store.schema import policy_versions, scores, turns
 
 _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.String(), "requested_model": pl.String(),
            "policy_version": pl.String(), "propensity": pl.Float64(), "input_tokens": pl.Int64(),
@@ -29,10 +29,12 @@ _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.St
            "cache_creation_1h_tokens": pl.Int64(), "reward": pl.Float64(), "session_id": pl.String(),
            "thinking": pl.Boolean(), "tool_count": pl.Int64(),
            "repo": pl.String(), "request_class": pl.String(), "agent_type": pl.String(), "team": pl.String(),
-           "developer": pl.String()}
+           "developer": pl.String(), "fallback_hops": pl.List(pl.String())}
 
 
 NOT_QUALITY = ("cost_outlier", "latency_slo")
+# (policy version, target name) → the target's tier; a key (None, name) serves any version
+TargetTiers = Mapping[tuple[str | None, str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +46,16 @@ class Loaded:
     turns: int  # turns in the window
     usable: int  # of which have a propensity, a tier and a score
     days: float  # the window's length
+    fell_back: int = 0  # usable turns served by a fallback hop, counted against their primary (attribute_fallbacks)
 
 
 def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetime, *,
                evaluators: Sequence[str] | None = None, excluded: Sequence[str] = NOT_QUALITY,
-               policy_version: str | None = None) -> Loaded:
+               policy_version: str | None = None, fallback_reward: float | None = 0.0) -> Loaded:
     """Turns started in [start, end) (optionally only those routed by ``policy_version``), their
-    outcome from ``evaluators`` (all when None) except ``excluded``."""
+    outcome from ``evaluators`` (all when None) except ``excluded``. A turn a fallback hop served
+    counts against the tier its policy decided, with a reward of at most ``fallback_reward``
+    (attribute_fallbacks; None leaves it as logged: the served tier, its own score)."""
     score = select(scores.c.trace_id, scores.c.span_id, func.min(scores.c.value).label("reward"))
     if evaluators is not None:
         score = score.where(scores.c.evaluator.in_(list(evaluators)))
@@ -66,16 +71,20 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
                     turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
                     turns.c.cache_creation_1h_tokens, score_sq.c.reward, turns.c.session_id, turns.c.thinking,
                     turns.c.tool_count, turns.c.repo, turns.c.request_class, turns.c.agent_type, turns.c.team,
-                    turns.c.developer)
+                    turns.c.developer, turns.c.fallback_hops)
              .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
              .where(*window)
              .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(turns).where(*window)).scalar_one()
         rows = connection.execute(query).all()
-    frame = pl.DataFrame([tuple(row) for row in rows], schema=_SCHEMA, orient="row")
-    frame = with_tiers(frame, prices).drop_nulls(["tokens", "tier", "propensity", "reward"])
-    return Loaded(frame, int(total), frame.height, (end - start).total_seconds() / 86_400)
+    frame = pl.DataFrame([(*row[:-1], list(row[-1] or ())) for row in rows], schema=_SCHEMA, orient="row")
+    frame = with_tiers(frame, prices)
+    if fallback_reward is not None:
+        frame = attribute_fallbacks(frame, target_tiers(engine, prices), failed_reward=fallback_reward)
+    frame = frame.drop_nulls(["tokens", "tier", "propensity", "reward"])
+    fell_back = int((frame["fallback_hops"].list.len() > 0).sum()) if fallback_reward is not None else 0
+    return Loaded(frame, int(total), frame.height, (end - start).total_seconds() / 86_400, fell_back)
 
 
 def with_tiers(frame: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
@@ -87,3 +96,58 @@ def with_tiers(frame: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
         pl.col("model").replace_strict(tier_of, default=None, return_dtype=pl.String()).alias("tier"),
         pl.col("requested_model").replace_strict(tier_of, default=None, return_dtype=pl.String())
         .alias("requested_tier"))
+
+
+def primary_target(hops: Sequence[str]) -> str | None:
+    """The target a fallback chain tried first: its first hop, ``name:status`` (a name may itself
+    hold ``:``, the status never does)."""
+    return hops[0].rsplit(":", 1)[0] if hops else None
+
+
+def attribute_fallbacks(frame: pl.DataFrame, target_tiers: TargetTiers, *,
+                        failed_reward: float = 0.0) -> pl.DataFrame:
+    """Count a turn a fallback hop served as a failed outcome of the tier its policy *decided*.
+
+    The proxy logs the decision's propensity, which is the primary target's (the chain's first),
+    while the served model is the fallback's. Left as it was, such a turn is evidence about the tier
+    that rescued it, weighted by a propensity it never had (0.98 for a sonnet-served turn the policy
+    sent to opus), and the primary's 529s and timeouts never count against it. So the turn's tier
+    becomes its first hop's target's tier (by the turn's policy version, else any version that names
+    the target) and its reward at most ``failed_reward`` (0: the primary failed it). A turn whose
+    first hop names no known tiered target cannot be attributed and loses its tier (the caller drops
+    it)."""
+    if "fallback_hops" not in frame.columns or frame.height == 0:
+        return frame
+    hops = frame["fallback_hops"].to_list()
+    versions = frame["policy_version"].to_list() if "policy_version" in frame.columns else [None] * frame.height
+    fell = [bool(h) for h in hops]
+    if not any(fell):
+        return frame
+    tiers = frame["tier"].to_list()
+    for index, (chain, version) in enumerate(zip(hops, versions, strict=True)):
+        if chain:
+            name = primary_target(chain)
+            tiers[index] = target_tiers.get((version, name or ""), target_tiers.get((None, name or "")))
+    mask = pl.Series(fell)
+    return frame.with_columns(
+        pl.Series("tier", tiers, dtype=pl.String()),
+        pl.when(mask).then(pl.min_horizontal(pl.col("reward"), pl.lit(failed_reward))).otherwise(pl.col("reward"))
+        .alias("reward"))
+
+
+def target_tiers(engine: Engine, prices: PriceTable) -> dict[tuple[str | None, str], str]:
+    """(version, target name) → tier for every stored policy version's tiered targets (a target
+    without a tier by its model's, core.pricing), and (None, name) → the newest version's tier for
+    the name: what attribute_fallbacks looks a primary target up in."""
+    found: dict[tuple[str | None, str], str] = {}
+    with engine.connect() as connection:
+        rows = connection.execute(select(policy_versions.c.version, policy_versions.c.document)
+                                  .order_by(policy_versions.c.created_at)).all()
+    for version, document in rows:
+        for target in (document or {}).get("targets", ()):
+            name = target.get("name")
+            tier = target.get("tier") or (prices.tier_of(target["model"]) if target.get("model") else None)
+            if isinstance(name, str) and tier:
+                found[(version, name)] = tier
+                found[(None, name)] = tier  # the newest version wins
+    return found

@@ -68,6 +68,9 @@ class Settings:
     # an invalid candidate is a bug: "raise" fails the run (tests, direct callers); "skip" logs it
     # and stores nothing (the CLI and the loop, which must keep running)
     on_invalid: Literal["raise", "skip"] = "raise"
+    # a turn a fallback hop served counts against the tier its policy decided, with at most this
+    # reward (optimizer.features.attribute_fallbacks); None: as logged (the rescuing tier's success)
+    fallback_reward: float | None = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     except NotAThresholdPolicyError as refused:
         return Outcome(None, f"nothing the optimizer can move in {policy.version}: {refused}", {}, None, 0, 0)
     loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators,
-                        excluded=settings.excluded_evaluators)
+                        excluded=settings.excluded_evaluators, fallback_reward=settings.fallback_reward)
     if loaded.usable == 0:
         return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
     # turns a rule kept as written routes go the same way under any candidate: out of the replay
@@ -169,6 +172,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
                 "turns_in_window": loaded.turns, "kept_as_written": kept_evidence(policy, kept_counts),
                 "turns_routed_by_kept_rules": int(kept_mask.sum()),
+                "fallback_turns_counted_against_primary": loaded.fell_back,
                 "clusters": clusters_addressed(engine, baseline, choice.params)}
     taken = [entry for entry in evidence["kept_as_written"] if entry["turns"]]
     if taken:
