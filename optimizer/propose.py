@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
@@ -29,9 +30,10 @@ from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import choose
 from optimizer.features import NOT_QUALITY, load_turns
 from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
-from optimizer.replay import TIERS, prepare
+from optimizer.replay import REQUIRED, TIERS, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
+from optimizer.split import held_out_sessions
 from store.errors import NotFoundError
 from store.policies import active_policy, get_version
 from store.proposals import Proposal, StaleParentError, create_proposal
@@ -71,6 +73,13 @@ class Settings:
     # a turn a fallback hop served counts against the tier its policy decided, with at most this
     # reward (optimizer.features.attribute_fallbacks); None: as logged (the rescuing tier's success)
     fallback_reward: float | None = 0.0
+    # sample splitting (optimizer.split): this share of the sessions, by a hash seeded with ``seed``,
+    # is held out of the outcome model and the search and certifies the candidate (0: no split)
+    held_out_share: float = 0.5
+    # every part of a candidate that moves turns rests on at least this many explored sessions
+    min_explored_sessions: int = 10
+    # developer → tier name (``switchyard optimize --developer-tiers FILE``): a segment per tier
+    developer_tiers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +145,15 @@ def _fresh_version(engine: Engine, candidate: Policy) -> Policy:
     return candidate.model_copy(update={"version": f"{candidate.version[:119]}.{digest}"})
 
 
+def prepare_frame_split(frame: pl.DataFrame, settings: Settings) -> np.ndarray:
+    """Per row of ``frame`` as optimizer.replay.prepare keeps it: whether it is held out
+    (optimizer.split); rows prepare drops never reach the mask, so they are dropped here first."""
+    kept = frame.drop_nulls(list(REQUIRED)).filter(
+        pl.col("tier").is_in(TIERS) & (pl.col("propensity") > 0) & (pl.col("propensity") <= 1))
+    ids = kept["session_id"].to_list() if "session_id" in kept.columns else [None] * kept.height
+    return held_out_sessions(ids, seed=settings.seed, share=settings.held_out_share)
+
+
 def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: str = "optimizer",
             progress: Progress | None = None) -> Outcome:
     active = active_policy(engine)
@@ -158,15 +176,23 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if frame.height == 0:
         return Outcome(None, "every scored turn is routed by a rule kept as written", {}, None, loaded.turns,
                        loaded.usable)
+    held = prepare_frame_split(frame, settings)
     data = prepare(frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed,
-                   cache_aware=settings.cache_aware)
-    result = search(data, baseline, trials=settings.trials, seed=settings.seed, database_url=settings.database_url,
+                   cache_aware=settings.cache_aware, held_out=held)
+    selection, certify = (data.subset(~held), data.subset(held)) if held.any() else (data, data)
+    split = None if not held.any() else {
+        "held_out_share": settings.held_out_share, "seed": settings.seed,
+        "selection_sessions": int(np.unique(selection.sessions).size), "selection_turns": selection.n,
+        "held_out_sessions": int(np.unique(certify.sessions).size), "held_out_turns": certify.n}
+    result = search(selection, baseline, trials=settings.trials, seed=settings.seed,
+                    database_url=settings.database_url,
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
                     max_quality_loss=settings.max_quality_loss,
                     bootstrap_rounds=settings.bootstrap_rounds,
-                    progress=progress)
-    choice = choose(data, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
-                    seed=settings.seed, rounds=settings.bootstrap_rounds)
+                    progress=progress, developer_tiers=settings.developer_tiers)
+    choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
+                    seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,
+                    min_explored_sessions=settings.min_explored_sessions, split=split)
     if choice.params is None:
         return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
