@@ -1,5 +1,7 @@
 """Search the token thresholds between tiers (haiku → sonnet → opus), and the thresholds of segment
-overrides (optimizer.segments: thinking, tool-dense requests, busy repos), with Optuna.
+overrides (optimizer.segments: request class, agent type, thinking, tool-dense requests, teams,
+developer tiers, busy repos — those where the tiers compare differently), with Optuna. With a
+sample split (optimizer.split) it sees only the selection part of the sessions.
 
 Minimise the replayed cost subject to a quality floor: a candidate's doubly robust quality may
 fall below the active policy's by at most the active estimate's confidence half-width (× slack;

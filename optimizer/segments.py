@@ -3,13 +3,17 @@ of their own.
 
 A routing policy the optimizer tunes is a base pair of thresholds (haiku below, opus from) and an
 ordered list of overrides, each a segment with its own pair; a turn takes the thresholds of the
-first segment it belongs to, else the base. Three kinds of segment, all predicates the policy
+first segment it belongs to, else the base. Every kind of segment is a predicate the policy
 schema already has, so an override is three ordinary rules in the written policy:
 
+* ``request_class``: Claude Code's hint header (compaction and auxiliary calls are easy on every
+  tier, main turns with many tools are not);
+* ``agent_type``: one kind of sub-agent (one tier for all its calls also keeps its cache warm);
 * ``thinking``: the developer turned extended thinking on (a per-session choice that signals harder
   work; escalating these lets the base move cheaper);
 * ``tools``: the request offers at least ``value`` tools (Claude Code offers ~17 of its own, MCP
   servers add more; a long tool list makes choosing the right call harder);
+* ``team``: one team; ``developers``: the members of one developer tier (from a setting);
 * ``repo``: one repository (some codebases are harder or easier than the rest).
 
 Escalation on thinking or tool density is such an override with lower thresholds than the base;
