@@ -13,12 +13,14 @@ without a score cannot inform an off-policy estimate and are left out; ``Loaded`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Text, cast, func, select
 
 from core.pricing import PriceTable
 from store.schema import policy_versions, scores, turns
@@ -29,7 +31,7 @@ _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.St
            "cache_creation_1h_tokens": pl.Int64(), "reward": pl.Float64(), "session_id": pl.String(),
            "thinking": pl.Boolean(), "tool_count": pl.Int64(),
            "repo": pl.String(), "request_class": pl.String(), "agent_type": pl.String(), "team": pl.String(),
-           "developer": pl.String(), "fallback_hops": pl.List(pl.String())}
+           "developer": pl.String(), "fallback_hops": pl.String()}  # JSON text: parsed only where not "[]"
 
 
 NOT_QUALITY = ("cost_outlier", "latency_slo")
@@ -71,19 +73,19 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
                     turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
                     turns.c.cache_creation_1h_tokens, score_sq.c.reward, turns.c.session_id, turns.c.thinking,
                     turns.c.tool_count, turns.c.repo, turns.c.request_class, turns.c.agent_type, turns.c.team,
-                    turns.c.developer, turns.c.fallback_hops)
+                    turns.c.developer, cast(turns.c.fallback_hops, Text).label("fallback_hops"))
              .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
              .where(*window)
              .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit
     with engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(turns).where(*window)).scalar_one()
         rows = connection.execute(query).all()
-    frame = pl.DataFrame([(*row[:-1], list(row[-1] or ())) for row in rows], schema=_SCHEMA, orient="row")
+    frame = pl.DataFrame([tuple(row) for row in rows], schema=_SCHEMA, orient="row")
     frame = with_tiers(frame, prices)
     if fallback_reward is not None:
         frame = attribute_fallbacks(frame, target_tiers(engine, prices), failed_reward=fallback_reward)
     frame = frame.drop_nulls(["tokens", "tier", "propensity", "reward"])
-    fell_back = int((frame["fallback_hops"].list.len() > 0).sum()) if fallback_reward is not None else 0
+    fell_back = int(fell_back_mask(frame).sum()) if fallback_reward is not None else 0
     return Loaded(frame, int(total), frame.height, (end - start).total_seconds() / 86_400, fell_back)
 
 
@@ -96,6 +98,14 @@ def with_tiers(frame: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
         pl.col("model").replace_strict(tier_of, default=None, return_dtype=pl.String()).alias("tier"),
         pl.col("requested_model").replace_strict(tier_of, default=None, return_dtype=pl.String())
         .alias("requested_tier"))
+
+
+def fell_back_mask(frame: pl.DataFrame) -> pl.Series:
+    """Per row: whether a fallback hop served the turn (``fallback_hops`` as the store's JSON text, or a list)."""
+    column = frame["fallback_hops"]
+    if column.dtype == pl.String():
+        return (column.is_not_null() & (column.str.strip_chars() != "[]")).fill_null(False)
+    return (column.list.len() > 0).fill_null(False)
 
 
 def primary_target(hops: Sequence[str]) -> str | None:
@@ -118,17 +128,19 @@ def attribute_fallbacks(frame: pl.DataFrame, target_tiers: TargetTiers, *,
     it)."""
     if "fallback_hops" not in frame.columns or frame.height == 0:
         return frame
-    hops = frame["fallback_hops"].to_list()
-    versions = frame["policy_version"].to_list() if "policy_version" in frame.columns else [None] * frame.height
-    fell = [bool(h) for h in hops]
-    if not any(fell):
+    mask = fell_back_mask(frame)
+    if not mask.any():
         return frame
+    rows = np.flatnonzero(mask.to_numpy())
+    hops, versions = frame["fallback_hops"], frame["policy_version"] if "policy_version" in frame.columns else None
     tiers = frame["tier"].to_list()
-    for index, (chain, version) in enumerate(zip(hops, versions, strict=True)):
-        if chain:
-            name = primary_target(chain)
-            tiers[index] = target_tiers.get((version, name or ""), target_tiers.get((None, name or "")))
-    mask = pl.Series(fell)
+    for index in rows:
+        chain = hops[int(index)]
+        chain = json.loads(chain) if isinstance(chain, str) else chain.to_list() if isinstance(chain, pl.Series) \
+            else chain
+        name = primary_target(chain) or ""
+        version = versions[int(index)] if versions is not None else None
+        tiers[index] = target_tiers.get((version, name), target_tiers.get((None, name)))
     return frame.with_columns(
         pl.Series("tier", tiers, dtype=pl.String()),
         pl.when(mask).then(pl.min_horizontal(pl.col("reward"), pl.lit(failed_reward))).otherwise(pl.col("reward"))

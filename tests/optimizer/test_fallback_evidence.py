@@ -15,7 +15,7 @@ import pytest
 from bench.optimizer_world import START, default_policy, generate
 from core.pricing import builtin_price_table
 from core.spans import Turn
-from optimizer.features import attribute_fallbacks, load_turns, primary_target, target_tiers
+from optimizer.features import attribute_fallbacks, fell_back_mask, load_turns, primary_target, target_tiers
 from optimizer.propose import tier_rates
 from optimizer.replay import TIERS, dr_value, prepare, snips_value
 from store.engine import make_engine
@@ -109,11 +109,14 @@ def test_load_turns_counts_fallbacks_against_the_primary(tmp_path: Path) -> None
         assert target_tiers(engine, prices)[("v1", "anthropic-opus")] == "opus"
         loaded = load_turns(engine, prices, *window)
         as_logged = load_turns(engine, prices, *window, fallback_reward=None)
-        hops = loaded.frame["fallback_hops"].list.len() > 0
+        hops = fell_back_mask(loaded.frame)
         assert loaded.fell_back == int(hops.sum()) > 20 and as_logged.fell_back == 0
         assert loaded.frame.filter(hops)["tier"].unique().to_list() == ["opus"]
         assert loaded.frame.filter(hops)["reward"].max() == 0.0
         assert as_logged.frame.filter(hops)["tier"].unique().to_list() == ["sonnet"]
         assert loaded.usable == as_logged.usable == world.frame.height
+        # the store's JSON text, parsed where a hop was recorded: the same as a list column
+        listed = loaded.frame.with_columns(pl.col("fallback_hops").str.json_decode(pl.List(pl.String())))
+        assert fell_back_mask(listed).equals(hops)
     finally:
         engine.dispose()
