@@ -30,7 +30,7 @@ from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import choose
 from optimizer.features import NOT_QUALITY, load_turns
 from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
-from optimizer.replay import REQUIRED, TIERS, prepare
+from optimizer.replay import REQUIRED, TIERS, dr_estimate, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
 from optimizer.split import held_out_sessions
@@ -184,12 +184,15 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
         "held_out_share": settings.held_out_share, "seed": settings.seed,
         "selection_sessions": int(np.unique(selection.sessions).size), "selection_turns": selection.n,
         "held_out_sessions": int(np.unique(certify.sessions).size), "held_out_turns": certify.n}
+    # the floor's margin from the active policy's interval on every turn, not on the selection part
+    half_width = None if split is None else dr_estimate(data, baseline.actions(data.tokens, data.facts),
+                                                        rounds=settings.bootstrap_rounds, seed=settings.seed).half_width
     result = search(selection, baseline, trials=settings.trials, seed=settings.seed,
                     database_url=settings.database_url,
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
                     max_quality_loss=settings.max_quality_loss,
                     bootstrap_rounds=settings.bootstrap_rounds,
-                    progress=progress, developer_tiers=settings.developer_tiers)
+                    progress=progress, developer_tiers=settings.developer_tiers, baseline_half_width=half_width)
     choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
                     seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,
                     min_explored_sessions=settings.min_explored_sessions, split=split)

@@ -293,7 +293,8 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
            max_quality_loss: float | None = 0.01, segments: Sequence[Segment] | None = None,
            segment_trials: int | None = None, rounds: int = 2,
            bootstrap_rounds: int = 200, polish: int = 3, progress: Progress | None = None,
-           developer_tiers: Mapping[str, str] | None = None) -> SearchResult:
+           developer_tiers: Mapping[str, str] | None = None,
+           baseline_half_width: float | None = None) -> SearchResult:
     """Run the study. A candidate is feasible when quality − baseline quality, less ``z`` standard
     errors, is at least −(slack × the baseline's 95% half-width, at most ``max_quality_loss``);
     ``z=0`` trusts point estimates. ``segments`` (None: optimizer.segments.candidate_segments of the
@@ -312,7 +313,9 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
                              dr_term_matrix(data), data.facts, data.sessions)
     baseline_actions = start.actions(data.tokens, data.facts)
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
-    margin = slack * baseline_quality.half_width
+    # the active policy's half-width on the whole window when given (a sample split's selection part
+    # alone would widen it by √2 and so loosen the floor: the allowed loss is not the split's to grow)
+    margin = slack * (baseline_quality.half_width if baseline_half_width is None else baseline_half_width)
     if max_quality_loss is not None:
         # a wide interval (little data) must not license a large loss: the margin is capped
         margin = min(margin, max_quality_loss)
