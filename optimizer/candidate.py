@@ -132,7 +132,8 @@ def _segment_of_rule(policy: Policy, rule: Rule) -> tuple[Segment, str] | None:
     if rule.route is None or rule.when.input_tokens is None:
         return None
     when = rule.when
-    rest = when.model_copy(update={"input_tokens": None, "thinking": None, "tool_count": None, "repo": None})
+    rest = when.model_copy(update={"input_tokens": None, "thinking": None, "tool_count": None, "repo": None,
+                                   "request_class": None, "agent_type": None, "team": None, "developer": None})
     if rest != Match():
         return None
     segments = []
@@ -144,10 +145,14 @@ def _segment_of_rule(policy: Policy, rule: Rule) -> tuple[Segment, str] | None:
         if when.tool_count.lt is not None or when.tool_count.gte is None:
             return None
         segments.append(Segment.tools(when.tool_count.gte))
-    if when.repo is not None:
-        if len(when.repo) != 1:
-            return None
-        segments.append(Segment.repo(when.repo[0]))
+    for kind in ("request_class", "agent_type", "team", "repo"):
+        values = getattr(when, kind)
+        if values is not None:
+            if len(values) != 1:
+                return None
+            segments.append(Segment.one_of(kind, values[0]))
+    if when.developer is not None:
+        segments.append(Segment.developers(when.developer))
     first = next((target for target in policy.targets if target.name == rule.route[0]), None)
     if len(segments) != 1 or first is None or first.tier is None:
         return None

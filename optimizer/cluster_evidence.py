@@ -54,7 +54,8 @@ def clusters_addressed(engine: Engine, baseline: RoutingParams, candidate: Routi
     names = dict(zip(frame["cluster"].to_list(), frame["name"].to_list(), strict=True))
     sizes = dict(zip(frame["cluster"].to_list(), frame["size"].to_list(), strict=True))
     query = (select(failure_cluster_members.c.cluster, turns.c.estimated_input_tokens, turns.c.thinking,
-                    turns.c.tool_count, turns.c.repo)
+                    turns.c.tool_count, turns.c.repo, turns.c.request_class, turns.c.agent_type, turns.c.team,
+                    turns.c.developer)
              .join(turns, (turns.c.trace_id == failure_cluster_members.c.trace_id)
                    & (turns.c.span_id == failure_cluster_members.c.span_id))
              .where(failure_cluster_members.c.run_id == run_id, turns.c.estimated_input_tokens.is_not(None)))
@@ -62,6 +63,6 @@ def clusters_addressed(engine: Engine, baseline: RoutingParams, candidate: Routi
         rows = connection.execute(query).all()
     members = [(int(row[0]), int(row[1])) for row in rows]
     facts = TurnFacts(np.array([bool(row[2]) for row in rows], dtype=bool),
-                      np.array([row[3] or 0 for row in rows], dtype=np.int64), np.array([row[4] for row in rows],
-                                                                                        dtype=object))
+                      np.array([row[3] or 0 for row in rows], dtype=np.int64),
+                      *(np.array([row[column] for row in rows], dtype=object) for column in range(4, 9)))
     return addressed(names, sizes, members, baseline, candidate, facts=facts)

@@ -11,6 +11,11 @@ proposed it must also clear two guards, checked on the cheapest feasible candida
   the data cannot tell the candidate from a regression.
 
 And it must be cheaper than the active policy, or there is nothing to propose.
+
+With a sample split (optimizer.split, on in ``propose``) the guards and the claims are computed on
+the held-out sessions, which took no part in choosing the candidate; and every part of the candidate
+that moves turns (base thresholds, each override) must rest on at least ``min_explored_sessions``
+explored sessions (optimizer.explored), or it is left as it was.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.pruning import pruned
+from optimizer.explored import explored_sessions, thin_parts
+from optimizer.pruning import feasible, pruned
 from optimizer.replay import (
     ReplayData,
     dr_difference,
+    dr_estimate,
     effective_sample_size,
     effective_sessions,
     monthly,
@@ -35,6 +42,8 @@ from optimizer.segments import RoutingParams
 METHOD = ("doubly robust (one seeded gradient-boosted outcome model per tier, logged propensities), "
           "SNIPS alongside; percentile bootstrap over sessions (whole sessions drawn with replacement, "
           "all their turns taken; sessions assumed independent of each other)")
+SPLIT_METHOD = ("; sample split by session: the outcome model and the search saw one part of the sessions, the "
+                "guards and the claimed saving and quality change are computed on the held-out rest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,52 +71,73 @@ def changes_in_words(baseline: RoutingParams, candidate: RoutingParams) -> str:
 
 
 def evidence_for(data: ReplayData, result: SearchResult, candidate: RoutingParams, *, seed: int,
-                 rounds: int) -> dict[str, Any]:
+                 rounds: int, full: ReplayData | None = None, split: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The evidence for ``candidate``, its claims computed on ``data``: the held-out sessions of a
+    sample split (optimizer.split), or the whole window without one. ``full`` (default ``data``):
+    every turn of the window, for the monthly costs the policies will run at and the counts."""
+    full = data if full is None else full
     base_actions = result.baseline.actions(data.tokens, data.facts)
     cand_actions = candidate.actions(data.tokens, data.facts)
     base_cost, cand_cost = total_cost(data, base_actions), total_cost(data, cand_actions)
     # the guard's interval has the search's confidence: two-sided level erf(z/√2) (0.95 for z=1.96)
     level = math.erf(result.z / math.sqrt(2))
     delta = dr_difference(data, cand_actions, base_actions, rounds=rounds, seed=seed, level=level)
+    base_quality = dr_estimate(data, base_actions, rounds=rounds, seed=seed)
     cand_snips = snips_estimate(data, cand_actions, rounds=rounds, seed=seed)
     base_snips = snips_estimate(data, base_actions, rounds=rounds, seed=seed)
     margin = result.margin
     ess = effective_sample_size(data, cand_actions)
     ess_sessions = effective_sessions(data, cand_actions)
     saving = 1 - cand_cost / base_cost if base_cost > 0 else 0.0
-    sessions = int(data.sessions.max()) + 1 if data.n else 0
-    moved = int((base_actions != cand_actions).sum())
-    rationale = (f"Moving {changes_in_words(result.baseline, candidate)} re-routes {moved:,} of {data.n:,} turns and "
-                 f"cuts replayed cost by {saving:.1%} (${monthly(data, base_cost - cand_cost):,.2f} a month) while "
+    full_base = monthly(full, total_cost(full, result.baseline.actions(full.tokens, full.facts)))
+    full_cand = monthly(full, total_cost(full, candidate.actions(full.tokens, full.facts)))
+    sessions = int(full.sessions.max()) + 1 if full.n else 0
+    certified = int(data.sessions.max()) + 1 if data.n else 0
+    moved = int((result.baseline.actions(full.tokens, full.facts) != candidate.actions(full.tokens, full.facts)).sum())
+    where = (f"on the {certified:,} held-out sessions ({data.n:,} turns) that took no part in choosing it"
+             if split is not None else f"on {data.n:,} turns in {sessions:,} sessions")
+    rationale = (f"Moving {changes_in_words(result.baseline, candidate)} re-routes {moved:,} of {full.n:,} turns and, "
+                 f"{where}, cuts replayed cost by {saving:.1%} (${saving * full_base:,.2f} a month) while "
                  f"quality changes by {delta.value:+.4f} ({level:.0%} CI {delta.low:+.4f} … {delta.high:+.4f}), "
-                 f"within the allowed margin of {margin:.4f}; {data.n:,} turns in {sessions:,} sessions, effective "
-                 f"sample size {ess:,.0f} turns ({ess_sessions:,.0f} sessions).")
+                 f"within the allowed margin of {margin:.4f}; effective sample size {ess:,.0f} turns "
+                 f"({ess_sessions:,.0f} sessions).")
     return {
-        "method": METHOD, "turns": data.n, "sessions": sessions,
-        "days": data.days, "seed": seed, "bootstrap_rounds": rounds,
+        "method": METHOD + (SPLIT_METHOD if split is not None else ""), "turns": full.n, "sessions": sessions,
+        "days": full.days, "seed": seed, "bootstrap_rounds": rounds,
         "trials": len(result.trials) - 1, "ess": ess, "ess_sessions": ess_sessions,
         "agreeing_turns": int((data.logged == cand_actions).sum()),
         "baseline": {"thresholds": result.baseline.effective().to_dict(),
-                     "quality_dr": result.baseline_quality.to_dict(),
-                     "quality_snips": base_snips.to_dict(), "monthly_cost_usd": monthly(data, base_cost)},
+                     "quality_dr": base_quality.to_dict(),
+                     "quality_snips": base_snips.to_dict(), "monthly_cost_usd": full_base},
         "candidate": {"thresholds": candidate.effective().to_dict(), "quality_snips": cand_snips.to_dict(),
-                      "quality_dr_value": result.baseline_quality.value + delta.value,
-                      "monthly_cost_usd": monthly(data, cand_cost)},
-        "delta_monthly_cost_usd": monthly(data, cand_cost - base_cost), "delta_cost_share": -saving,
+                      "quality_dr_value": base_quality.value + delta.value,
+                      "monthly_cost_usd": full_cand},
+        # the claim is the held-out sessions' (the priced monthly costs above are the whole window's)
+        "delta_monthly_cost_usd": -saving * full_base, "delta_cost_share": -saving,
         "delta_quality": {**delta.to_dict(), "level": level}, "quality_floor": result.floor, "quality_margin": margin,
+        "explored_sessions": explored_sessions(full, result.baseline, candidate),
+        **({"split": split} if split is not None else {}),
         "rationale": rationale,
     }
 
 
 def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, min_ess_sessions: float = 30.0,
-           seed: int = 0, rounds: int = 200, candidates: int = 10, min_override_saving: float = 0.01) -> Choice:
+           seed: int = 0, rounds: int = 200, candidates: int = 10, min_override_saving: float = 0.01,
+           held: ReplayData | None = None, full: ReplayData | None = None, min_explored_sessions: int = 0,
+           split: dict[str, Any] | None = None) -> Choice:
     """The cheapest feasible candidate that passes the guards (looking at up to ``candidates``), less
-    the segment overrides that save under ``min_override_saving`` of the active cost (optimizer.pruning).
+    the segment overrides that save under ``min_override_saving`` of the active cost (optimizer.pruning)
+    and those resting on fewer than ``min_explored_sessions`` explored sessions (optimizer.explored).
+
+    ``data`` is what the search chose on; ``held`` (default ``data``) the held-out sessions the
+    guards and the claims are computed on (optimizer.split); ``full`` (default ``data``) every turn.
 
     After a candidate's bootstrap interval crosses the floor, only candidates the search judged safer
     by at least the gap between its normal-approximation bound and the bootstrap's are looked at: the
     cheapest trials crowd the edge of the floor, and their near-twins would fail the same way, using
     up the look."""
+    held = data if held is None else held
+    full = data if full is None else full
     margin = result.margin
     refusals: list[str] = []
     needed = -math.inf  # the search's lower bound a candidate needs to be worth a bootstrap
@@ -119,11 +149,31 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
             continue
         looked += 1
         params = pruned(data, result, trial.params, min_saving=min_override_saving)
+        dropped: list[str] = []
+        if min_explored_sessions > 0:
+            params, dropped, base_thin = thin_parts(full, result.baseline, params, min_explored_sessions)
+            if base_thin:
+                thin = next(e for e in explored_sessions(full, result.baseline, params) if e["segment"] is None)
+                refusals.append(f"{params.to_dict()}: the base thresholds' change rests on {thin['explored_sessions']} "
+                                f"explored sessions < {min_explored_sessions}")
+                continue
+            if dropped and not feasible(data, result, params):
+                refusals.append(f"{params.to_dict()}: without {', '.join(dropped)} it misses the quality floor")
+                continue
         label = params.to_dict()
-        if params == result.baseline.effective() or trial.cost >= result.baseline_cost:
-            refusals.append(f"{label}: not cheaper than the active policy")
-            break  # sorted by cost: nothing after it is cheaper either
-        evidence = evidence_for(data, result, params, seed=seed, rounds=rounds)
+        if params == result.baseline.effective() or total_cost(data, params.actions(data.tokens, data.facts)) \
+                >= result.baseline_cost:
+            refusals.append(f"{label}: not cheaper than the active policy"
+                            + (f" (once {', '.join(dropped)} was left out)" if dropped else ""))
+            if not dropped:
+                break  # sorted by cost: nothing after it is cheaper either
+            continue
+        evidence = evidence_for(held, result, params, seed=seed, rounds=rounds, full=full, split=split)
+        if dropped:
+            evidence["parts_left_unchanged"] = dropped
+        if evidence["delta_cost_share"] >= 0:
+            refusals.append(f"{label}: not cheaper on the held-out sessions ({-evidence['delta_cost_share']:+.1%})")
+            continue
         if evidence["ess"] < min_ess:
             refusals.append(f"{label}: ESS {evidence['ess']:.0f} < {min_ess:.0f}")
             continue

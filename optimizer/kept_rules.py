@@ -66,26 +66,34 @@ def _tunable_only(policy: Policy) -> Policy:
                                      "rules": tuple(rule for rule in policy.rules if rule.name in tunable)})
 
 
+def _look(segment: Segment) -> dict[str, object]:
+    """Facts of a turn inside ``segment`` (and no other)."""
+    if segment.kind == "thinking":
+        return {"thinking": True}
+    if segment.kind == "tools":
+        return {"tool_count": int(segment.value)}
+    if segment.kind == "developers":
+        return {"developer": segment.members[0]}
+    return {segment.kind: segment.value}
+
+
+_FIELDS = ("thinking", "tool_count", "repo", "request_class", "agent_type", "team", "developer")
+
+
 def _grid(params: RoutingParams) -> tuple[np.ndarray, TurnFacts]:
     blocks = [params.base, *(override.thresholds for override in params.overrides)]
     edges = sorted({value + step for t in blocks for value in (t.haiku_below, t.opus_from) for step in (-1, 0, 1)
                     if value + step >= 0} | {0, 1_000_000_000})
-    looks: list[tuple[bool, int, str | None]] = [(False, 0, None)]
+    looks: list[dict[str, object]] = [{}]
     limit = params.haiku_limit
     if limit is not None:  # turns the haiku rule's other predicates turn away
-        looks.append((limit.thinking is False, limit.tool_count_below or 0, None))
-    for override in params.overrides:
-        segment: Segment = override.segment
-        if segment.kind == "thinking":
-            looks.append((True, 0, None))
-        elif segment.kind == "tools":
-            looks.append((False, int(segment.value), None))
-        else:
-            looks.append((False, 0, segment.value))
+        looks.append({"thinking": limit.thinking is False, "tool_count": limit.tool_count_below or 0})
+    looks += [_look(override.segment) for override in params.overrides]
     tokens = np.array([edge for _ in looks for edge in edges], dtype=np.int64)
-    facts = TurnFacts(np.array([look[0] for look in looks for _ in edges], dtype=bool),
-                      np.array([look[1] for look in looks for _ in edges], dtype=np.int64),
-                      np.array([look[2] for look in looks for _ in edges], dtype=object))
+    defaults: dict[str, object] = {"thinking": False, "tool_count": 0}
+    columns = {name: [look.get(name, defaults.get(name)) for look in looks for _ in edges] for name in _FIELDS}
+    facts = TurnFacts(np.array(columns["thinking"], dtype=bool), np.array(columns["tool_count"], dtype=np.int64),
+                      *(np.array(columns[name], dtype=object) for name in _FIELDS[2:]))
     return tokens, facts
 
 
@@ -98,7 +106,11 @@ def check_reading(policy: Policy, params: RoutingParams) -> None:
     expected = params.actions(tokens, facts)
     for i in range(tokens.size):
         decision = decide(compiled, RouteFacts(input_tokens=int(tokens[i]), thinking=bool(facts.thinking[i]),
-                                               tool_count=int(facts.tool_count[i]), repo=facts.repo[i]))
+                                               tool_count=int(facts.tool_count[i]), repo=facts.repo[i],
+                                               request_class=facts.column("request_class", tokens.size)[i],
+                                               agent_type=facts.column("agent_type", tokens.size)[i],
+                                               team=facts.column("team", tokens.size)[i],
+                                               developer=facts.column("developer", tokens.size)[i]))
         routed = tier_of.get(decision.chain[0].name)
         if routed != TIERS[expected[i]]:
             raise NotAThresholdPolicyError(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
@@ -29,9 +30,10 @@ from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import choose
 from optimizer.features import NOT_QUALITY, load_turns
 from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
-from optimizer.replay import TIERS, prepare
+from optimizer.replay import REQUIRED, TIERS, dr_estimate, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
+from optimizer.split import held_out_sessions
 from store.errors import NotFoundError
 from store.policies import active_policy, get_version
 from store.proposals import Proposal, StaleParentError, create_proposal
@@ -68,6 +70,16 @@ class Settings:
     # an invalid candidate is a bug: "raise" fails the run (tests, direct callers); "skip" logs it
     # and stores nothing (the CLI and the loop, which must keep running)
     on_invalid: Literal["raise", "skip"] = "raise"
+    # a turn a fallback hop served counts against the tier its policy decided, with at most this
+    # reward (optimizer.features.attribute_fallbacks); None: as logged (the rescuing tier's success)
+    fallback_reward: float | None = 0.0
+    # sample splitting (optimizer.split): this share of the sessions, by a hash seeded with ``seed``,
+    # is held out of the outcome model and the search and certifies the candidate (0: no split)
+    held_out_share: float = 0.5
+    # every part of a candidate that moves turns rests on at least this many explored sessions
+    min_explored_sessions: int = 10
+    # developer → tier name (``switchyard optimize --developer-tiers FILE``): a segment per tier
+    developer_tiers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,15 @@ def _fresh_version(engine: Engine, candidate: Policy) -> Policy:
     return candidate.model_copy(update={"version": f"{candidate.version[:119]}.{digest}"})
 
 
+def prepare_frame_split(frame: pl.DataFrame, settings: Settings) -> np.ndarray:
+    """Per row of ``frame`` as optimizer.replay.prepare keeps it: whether it is held out
+    (optimizer.split); rows prepare drops never reach the mask, so they are dropped here first."""
+    kept = frame.drop_nulls(list(REQUIRED)).filter(
+        pl.col("tier").is_in(TIERS) & (pl.col("propensity") > 0) & (pl.col("propensity") <= 1))
+    ids = kept["session_id"].to_list() if "session_id" in kept.columns else [None] * kept.height
+    return held_out_sessions(ids, seed=settings.seed, share=settings.held_out_share)
+
+
 def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: str = "optimizer",
             progress: Progress | None = None) -> Outcome:
     active = active_policy(engine)
@@ -146,7 +167,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     except NotAThresholdPolicyError as refused:
         return Outcome(None, f"nothing the optimizer can move in {policy.version}: {refused}", {}, None, 0, 0)
     loaded = load_turns(engine, prices, settings.start, settings.end, evaluators=settings.evaluators,
-                        excluded=settings.excluded_evaluators)
+                        excluded=settings.excluded_evaluators, fallback_reward=settings.fallback_reward)
     if loaded.usable == 0:
         return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
     # turns a rule kept as written routes go the same way under any candidate: out of the replay
@@ -155,20 +176,32 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if frame.height == 0:
         return Outcome(None, "every scored turn is routed by a rule kept as written", {}, None, loaded.turns,
                        loaded.usable)
+    held = prepare_frame_split(frame, settings)
     data = prepare(frame, tier_rates(policy, prices, settings.end), days=loaded.days, seed=settings.seed,
-                   cache_aware=settings.cache_aware)
-    result = search(data, baseline, trials=settings.trials, seed=settings.seed, database_url=settings.database_url,
+                   cache_aware=settings.cache_aware, held_out=held)
+    selection, certify = (data.subset(~held), data.subset(held)) if held.any() else (data, data)
+    split = None if not held.any() else {
+        "held_out_share": settings.held_out_share, "seed": settings.seed,
+        "selection_sessions": int(np.unique(selection.sessions).size), "selection_turns": selection.n,
+        "held_out_sessions": int(np.unique(certify.sessions).size), "held_out_turns": certify.n}
+    # the floor's margin from the active policy's interval on every turn, not on the selection part
+    half_width = None if split is None else dr_estimate(data, baseline.actions(data.tokens, data.facts),
+                                                        rounds=settings.bootstrap_rounds, seed=settings.seed).half_width
+    result = search(selection, baseline, trials=settings.trials, seed=settings.seed,
+                    database_url=settings.database_url,
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
                     max_quality_loss=settings.max_quality_loss,
                     bootstrap_rounds=settings.bootstrap_rounds,
-                    progress=progress)
-    choice = choose(data, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
-                    seed=settings.seed, rounds=settings.bootstrap_rounds)
+                    progress=progress, developer_tiers=settings.developer_tiers, baseline_half_width=half_width)
+    choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
+                    seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,
+                    min_explored_sessions=settings.min_explored_sessions, split=split)
     if choice.params is None:
         return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
                 "turns_in_window": loaded.turns, "kept_as_written": kept_evidence(policy, kept_counts),
                 "turns_routed_by_kept_rules": int(kept_mask.sum()),
+                "fallback_turns_counted_against_primary": loaded.fell_back,
                 "clusters": clusters_addressed(engine, baseline, choice.params)}
     taken = [entry for entry in evidence["kept_as_written"] if entry["turns"]]
     if taken:

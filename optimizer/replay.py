@@ -83,6 +83,23 @@ class ReplayData:
     def sessions(self) -> np.ndarray:
         return dense(self.session) if self.session is not None else np.arange(self.n, dtype=np.int64)
 
+    def subset(self, rows: np.ndarray) -> ReplayData:
+        """The turns of ``rows`` (a mask) as data of their own, ``days`` unchanged. Meant for whole
+        sessions (optimizer.split): a turn whose session's previous turn is left out is priced as
+        if it had none."""
+        index = np.flatnonzero(rows)
+        switches = None
+        if self.switches is not None:
+            new_row = np.full(self.n, -1, dtype=np.int64)
+            new_row[index] = np.arange(index.size)
+            previous = self.switches.previous[index]
+            switches = CacheSwitches(np.where(previous >= 0, new_row[np.maximum(previous, 0)], -1),
+                                     self.switches.extra[index], self.switches.saved[index])
+        facts = None if self.facts is None else self.facts.subset(index)
+        return ReplayData(self.tokens[index], self.logged[index], self.propensity[index], self.reward[index],
+                          self.cost[index], self.predicted[index], self.days,
+                          None if self.session is None else dense(self.session[index]), switches, facts)
+
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
@@ -169,24 +186,27 @@ def features(tokens: np.ndarray, facts: TurnFacts | None = None) -> tuple[np.nda
 
 
 def outcome_model(tokens: np.ndarray, logged: np.ndarray, reward: np.ndarray, *, seed: int,
-                  facts: TurnFacts | None = None) -> np.ndarray:
+                  facts: TurnFacts | None = None, fit_rows: np.ndarray | None = None) -> np.ndarray:
     """q̂(x, tier) for every turn and tier: one gradient-boosted regressor per tier on the turns
     that tier served (early stopping off, so the fit is deterministic for a seed); a tier with too
-    few turns falls back to its mean reward, or the overall mean."""
+    few turns falls back to its mean reward, or the overall mean. ``fit_rows`` (a mask): fit on
+    those turns only and predict for all (the held-out part of a sample split then gets an
+    outcome model that never saw it)."""
     x, categorical = features(tokens, facts)
     predicted = np.empty((tokens.shape[0], 3))
+    fit = np.ones(tokens.shape[0], dtype=bool) if fit_rows is None else fit_rows
     # One OpenMP thread: a few features and ~10⁵ rows fit in a second or two, while the default (a
     # thread per core) slows down 5× on a machine whose cores are busy with the proxy and ingest.
     with threadpool_limits(limits=1, user_api="openmp"):
-        _fit_tiers(x, categorical, logged, reward, predicted, seed)
+        _fit_tiers(x, categorical, logged, reward, predicted, seed, fit)
     return predicted
 
 
 def _fit_tiers(x: np.ndarray, categorical: np.ndarray | None, logged: np.ndarray, reward: np.ndarray,
-               predicted: np.ndarray, seed: int) -> None:
-    overall = float(reward.mean()) if reward.size else 0.0
+               predicted: np.ndarray, seed: int, fit: np.ndarray) -> None:
+    overall = float(reward[fit].mean()) if fit.any() else 0.0
     for code in range(3):
-        mask = logged == code
+        mask = (logged == code) & fit
         if mask.sum() >= 50:
             model = HistGradientBoostingRegressor(max_iter=60, learning_rate=0.1, min_samples_leaf=40,
                                                   early_stopping=False, random_state=seed,
@@ -198,13 +218,15 @@ def _fit_tiers(x: np.ndarray, categorical: np.ndarray | None, logged: np.ndarray
 
 
 def prepare(frame: pl.DataFrame, rates: Mapping[str, PerToken], *, days: float, seed: int = 0,
-            cache_aware: bool = False) -> ReplayData:
+            cache_aware: bool = False, held_out: np.ndarray | None = None) -> ReplayData:
     """Arrays from a turns frame with the columns in ``REQUIRED`` (rows with a null in them, an
     unknown tier or a propensity outside (0, 1] are dropped) and, when it has one, ``session_id``
     (the bootstrap's unit; a frame without it, or a turn with a null, counts each turn as a session)
     and, when it has them all, ``thinking``, ``tool_count`` and ``repo`` (optimizer.turn_facts).
     ``cache_aware`` prices the prompt-cache writes a candidate's tier switches cause
-    (optimizer.cache_switches; needs ``session_id`` and ``started_at``)."""
+    (optimizer.cache_switches; needs ``session_id`` and ``started_at``). ``held_out`` (a mask over
+    the frame's rows, after the drops above: see optimizer.split): the outcome model is fitted on
+    the other rows only."""
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
         raise ValueError(f"replay needs columns {missing}")
@@ -216,7 +238,9 @@ def prepare(frame: pl.DataFrame, rates: Mapping[str, PerToken], *, days: float, 
     facts = TurnFacts.from_frame(frame)
     return ReplayData(tokens=tokens, logged=logged, propensity=frame["propensity"].to_numpy().astype(np.float64),
                       reward=reward, cost=cost_matrix(frame, logged, rates),
-                      predicted=outcome_model(tokens, logged, reward, seed=seed, facts=facts), days=max(days, 1e-9),
+                      predicted=outcome_model(tokens, logged, reward, seed=seed, facts=facts,
+                                              fit_rows=None if held_out is None else ~held_out),
+                      days=max(days, 1e-9),
                       session=session_codes(frame["session_id"] if "session_id" in frame.columns else None,
                                             frame.height),
                       switches=cache_switches(frame, rates, TIERS) if cache_aware else None, facts=facts)

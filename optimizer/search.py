@@ -1,5 +1,7 @@
 """Search the token thresholds between tiers (haiku → sonnet → opus), and the thresholds of segment
-overrides (optimizer.segments: thinking, tool-dense requests, busy repos), with Optuna.
+overrides (optimizer.segments: request class, agent type, thinking, tool-dense requests, teams,
+developer tiers, busy repos — those where the tiers compare differently), with Optuna. With a
+sample split (optimizer.split) it sees only the selection part of the sessions.
 
 Minimise the replayed cost subject to a quality floor: a candidate's doubly robust quality may
 fall below the active policy's by at most the active estimate's confidence half-width (× slack;
@@ -32,7 +34,7 @@ same study.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,13 +292,15 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
            database_url: str | None = None, study_name: str | None = None, slack: float = 1.0, z: float = 1.96,
            max_quality_loss: float | None = 0.01, segments: Sequence[Segment] | None = None,
            segment_trials: int | None = None, rounds: int = 2,
-           bootstrap_rounds: int = 200, polish: int = 3, progress: Progress | None = None) -> SearchResult:
+           bootstrap_rounds: int = 200, polish: int = 3, progress: Progress | None = None,
+           developer_tiers: Mapping[str, str] | None = None,
+           baseline_half_width: float | None = None) -> SearchResult:
     """Run the study. A candidate is feasible when quality − baseline quality, less ``z`` standard
     errors, is at least −(slack × the baseline's 95% half-width, at most ``max_quality_loss``);
     ``z=0`` trusts point estimates. ``segments`` (None: optimizer.segments.candidate_segments of the
     data that pass optimizer.segments.differing) get overrides of their own, searched with
     ``segment_trials`` trials a block (a third of ``trials`` by default) for at most ``rounds`` rounds
-    over the blocks."""
+    over the blocks; ``developer_tiers`` (developer → tier name) adds a segment per developer tier."""
     start = RoutingParams.of(baseline)
     if start.haiku_limit is not None:
         # a new override at the base's thresholds would not route like the base (its haiku rule
@@ -304,11 +308,14 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
         # a haiku limit, only the existing blocks are searched (issue 16, item 1, first step)
         segments = ()
     elif segments is None:
-        segments = differing(candidate_segments(data.tokens, data.facts, data.sessions), dr_term_matrix(data),
-                             data.facts, data.sessions)
+        segments = differing(candidate_segments(data.tokens, data.facts, data.sessions,
+                                                developer_tiers=developer_tiers),
+                             dr_term_matrix(data), data.facts, data.sessions)
     baseline_actions = start.actions(data.tokens, data.facts)
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
-    margin = slack * baseline_quality.half_width
+    # the active policy's half-width on the whole window when given (a sample split's selection part
+    # alone would widen it by √2 and so loosen the floor: the allowed loss is not the split's to grow)
+    margin = slack * (baseline_quality.half_width if baseline_half_width is None else baseline_half_width)
     if max_quality_loss is not None:
         # a wide interval (little data) must not license a large loss: the margin is capped
         margin = min(margin, max_quality_loss)

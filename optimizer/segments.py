@@ -3,13 +3,17 @@ of their own.
 
 A routing policy the optimizer tunes is a base pair of thresholds (haiku below, opus from) and an
 ordered list of overrides, each a segment with its own pair; a turn takes the thresholds of the
-first segment it belongs to, else the base. Three kinds of segment, all predicates the policy
+first segment it belongs to, else the base. Every kind of segment is a predicate the policy
 schema already has, so an override is three ordinary rules in the written policy:
 
+* ``request_class``: Claude Code's hint header (compaction and auxiliary calls are easy on every
+  tier, main turns with many tools are not);
+* ``agent_type``: one kind of sub-agent (one tier for all its calls also keeps its cache warm);
 * ``thinking``: the developer turned extended thinking on (a per-session choice that signals harder
   work; escalating these lets the base move cheaper);
 * ``tools``: the request offers at least ``value`` tools (Claude Code offers ~17 of its own, MCP
   servers add more; a long tool list makes choosing the right call harder);
+* ``team``: one team; ``developers``: the members of one developer tier (from a setting);
 * ``repo``: one repository (some codebases are harder or easier than the rest).
 
 Escalation on thinking or tool density is such an override with lower thresholds than the base;
@@ -20,24 +24,38 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
 
 import numpy as np
 
+from core.policy.schema import RequestClass
 from optimizer.bootstrap import clustered_standard_error
 from optimizer.replay import Thresholds
 from optimizer.turn_facts import TurnFacts
 
-Kind = Literal["thinking", "tools", "repo"]
+Kind = Literal["request_class", "agent_type", "thinking", "tools", "team", "developers", "repo"]
 _SLUG = re.compile(r"[^A-Za-z0-9_.:-]+")
+# Claude Code's request classes the policy language accepts (core.policy.schema.RequestClass)
+REQUEST_CLASSES = frozenset(get_args(RequestClass))
+_ONE_OF = {"request_class": "request_class", "agent_type": "agent_type", "team": "team", "repo": "repo"}
+
+
+def _clean(text: str, room: int) -> str:
+    clean = _SLUG.sub("-", text).strip("-")[:room] or "x"
+    if clean != text:  # keep two names that clean to the same text apart
+        clean = f"{clean}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+    return clean
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Segment:
     kind: Kind
-    value: str  # the repo; the minimum tool count, as digits; "true" for thinking
+    # the repo, team, request class or agent type; the minimum tool count, as digits; "true" for
+    # thinking; the developers of a tier, sorted and joined by "," (the policy names them, not the tier)
+    value: str
+    label: str = field(default="", compare=False)  # a developer tier's name (from --developer-tiers)
 
     @classmethod
     def thinking(cls) -> Segment:
@@ -51,6 +69,19 @@ class Segment:
     def repo(cls, name: str) -> Segment:
         return cls("repo", name)
 
+    @classmethod
+    def one_of(cls, kind: Kind, value: str) -> Segment:
+        """A request class, an agent type, a team or a repo."""
+        return cls(kind, value)
+
+    @classmethod
+    def developers(cls, members: Sequence[str], label: str = "") -> Segment:
+        return cls("developers", ",".join(sorted(set(members))), label)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(self.value.split(",")) if self.kind == "developers" else ()
+
     def mask(self, facts: TurnFacts | None, n: int) -> np.ndarray:
         if facts is None:
             return np.zeros(n, dtype=bool)
@@ -58,7 +89,9 @@ class Segment:
             return facts.thinking.copy()
         if self.kind == "tools":
             return facts.tool_count >= int(self.value)
-        return facts.repo == self.value
+        if self.kind == "developers":
+            return np.isin(facts.column("developer", n), np.array(self.members, dtype=object))
+        return facts.column(_ONE_OF[self.kind], n) == self.value
 
     def when(self) -> dict[str, object]:
         """The rule predicate (besides input_tokens) that selects the segment."""
@@ -66,24 +99,33 @@ class Segment:
             return {"thinking": True}
         if self.kind == "tools":
             return {"tool_count": {"gte": int(self.value)}}
-        return {"repo": [self.value]}
+        if self.kind == "developers":
+            return {"developer": list(self.members)}
+        return {_ONE_OF[self.kind]: [self.value]}
 
     @property
     def slug(self) -> str:
         """A rule-name prefix (rule names allow ``[A-Za-z0-9_.:-]``, 64 characters)."""
-        if self.kind != "repo":
-            return "thinking" if self.kind == "thinking" else f"tools-{self.value}"
-        clean = _SLUG.sub("-", self.value).strip("-")[:40] or "repo"
-        if clean != self.value:  # keep two repos that clean to the same text apart
-            clean = f"{clean}-{hashlib.sha256(self.value.encode()).hexdigest()[:6]}"
-        return f"repo-{clean}"
+        if self.kind == "thinking":
+            return "thinking"
+        if self.kind == "tools":
+            return f"tools-{self.value}"
+        if self.kind == "developers":
+            name = self.label or hashlib.sha256(self.value.encode()).hexdigest()[:8]
+            return f"devs-{_clean(name, 30)}"
+        prefix = {"request_class": "class", "agent_type": "agent", "team": "team", "repo": "repo"}[self.kind]
+        return f"{prefix}-{_clean(self.value, 40)}"
 
     def describe(self) -> str:
         if self.kind == "thinking":
             return "turns with thinking on"
         if self.kind == "tools":
             return f"requests offering ≥ {self.value} tools"
-        return f"repo {self.value}"
+        if self.kind == "developers":
+            who = f"developer tier {self.label}" if self.label else "developers"
+            return f"{who} ({len(self.members)}: {', '.join(self.members[:3])}{' …' if len(self.members) > 3 else ''})"
+        what = {"request_class": "request class", "agent_type": "agent type", "team": "team", "repo": "repo"}
+        return f"{what[self.kind]} {self.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,14 +223,34 @@ class RoutingParams:
                                                    **pair(o.thresholds)} for o in self.overrides], **limit}
 
 
+_TOOL_CUTS = 12  # tool-count cuts tried (quantiles of the tools offered); differing keeps the best
+
+
+def _busiest(values: np.ndarray, most: int) -> list[str]:
+    tagged = np.array([value for value in values if isinstance(value, str)], dtype=object)
+    if tagged.size == 0:
+        return []
+    names, counts = np.unique(tagged, return_counts=True)
+    return [str(name) for name in names[np.argsort(-counts, kind="stable")][:most]]
+
+
 def candidate_segments(tokens: np.ndarray, facts: TurnFacts | None, sessions: np.ndarray, *,
-                       min_share: float = 0.05, min_sessions: int = 30, max_repos: int = 4) -> list[Segment]:
-    """The segments worth searching on this data: each (and, for thinking, its complement) holds at
-    least ``min_share`` of the turns and ``min_sessions`` sessions, so the off-policy estimate of its
-    thresholds rests on enough evidence. In the order they take effect: thinking first (the
-    developer's own signal that the work is hard, whatever the repo), then the tool-dense requests
-    (those offering more tools than the most common request does), then the ``max_repos`` busiest
-    repos (for the turns neither of those took)."""
+                       min_share: float = 0.05, min_sessions: int = 30, max_repos: int = 4, max_values: int = 4,
+                       developer_tiers: Mapping[str, str] | None = None) -> list[Segment]:
+    """The segments worth searching on this data: each, and the rest of the traffic, holds at least
+    ``min_share`` of the turns and ``min_sessions`` sessions, so the off-policy estimate of its
+    thresholds rests on enough evidence. In the order they take effect:
+
+    * Claude Code's request class (``compaction`` and ``auxiliary`` calls are easy on every tier,
+      ``main`` turns with many tools are not) and agent type (a sub-agent's calls are one kind of
+      work: one tier for all of them also keeps its prompt cache warm), the ``max_values``
+      commonest of each;
+    * thinking (the developer's own signal that the work is hard);
+    * tool-dense requests: one segment per cut among up to ``_TOOL_CUTS`` quantiles of the tools
+      offered (``differing`` keeps the one where the tiers compare most differently: the cut is
+      searched, not fixed);
+    * the ``max_values`` busiest teams, the developer tiers of ``developer_tiers`` (developer →
+      tier name) and the ``max_repos`` busiest repos, for the turns none of the above took."""
     n = tokens.shape[0]
     if facts is None or n == 0:
         return []
@@ -196,22 +258,30 @@ def candidate_segments(tokens: np.ndarray, facts: TurnFacts | None, sessions: np
     def enough(mask: np.ndarray) -> bool:
         return bool(mask.mean() >= min_share and np.unique(sessions[mask]).size >= min_sessions)
 
-    found: list[Segment] = []
-    if enough(facts.thinking) and enough(~facts.thinking):
-        found.append(Segment.thinking())
-    values, counts = np.unique(facts.tool_count, return_counts=True)
-    common = values[np.argmax(counts)] if values.size else 0
-    for value in values[values > common]:
-        segment = Segment.tools(int(value))
-        if enough(segment.mask(facts, n)):
-            found.append(segment)
-            break
-    names, counts = np.unique(facts.repo[facts.repo != None].astype(str), return_counts=True)  # noqa: E711
-    for name in names[np.argsort(-counts, kind="stable")][:max_repos]:
-        segment = Segment.repo(str(name))
+    def both_sides(segment: Segment) -> bool:
         mask = segment.mask(facts, n)
-        if enough(mask) and enough(~mask):
-            found.append(segment)
+        return enough(mask) and enough(~mask)
+
+    found: list[Segment] = []
+    classes = [name for name in _busiest(facts.column("request_class", n), max_values) if name in REQUEST_CLASSES]
+    found += [s for s in (Segment.one_of("request_class", name) for name in classes) if both_sides(s)]
+    found += [s for s in (Segment.one_of("agent_type", name)
+                          for name in _busiest(facts.column("agent_type", n), max_values)) if both_sides(s)]
+    if both_sides(Segment.thinking()):
+        found.append(Segment.thinking())
+    values = np.unique(facts.tool_count)
+    if values.size > 1:
+        cuts = np.unique(np.quantile(facts.tool_count, np.linspace(0.05, 0.95, _TOOL_CUTS), method="higher"))
+        found += [s for s in (Segment.tools(int(cut)) for cut in cuts if cut > values[0]) if both_sides(s)]
+    found += [s for s in (Segment.one_of("team", name) for name in _busiest(facts.column("team", n), max_values))
+              if both_sides(s)]
+    if developer_tiers:
+        tiers: dict[str, list[str]] = {}
+        for developer, tier in sorted(developer_tiers.items()):
+            tiers.setdefault(tier, []).append(developer)
+        found += [s for s in (Segment.developers(members, tier) for tier, members in sorted(tiers.items()))
+                  if both_sides(s)]
+    found += [s for s in (Segment.repo(name) for name in _busiest(facts.repo, max_repos)) if both_sides(s)]
     return found
 
 
@@ -223,30 +293,42 @@ def with_segments(params: RoutingParams, segments: Sequence[Segment]) -> Routing
     return replace(params, overrides=params.overrides + extra)
 
 
+def contrast(segment: Segment, terms: np.ndarray, facts: TurnFacts | None, sessions: np.ndarray) -> float:
+    """How differently the tiers compare inside ``segment`` than outside it: for each pair of tiers,
+    the difference of their gap inside and outside, over its session-clustered standard error; the
+    largest |z| of the three pairs (0 when the segment is empty or everything)."""
+    n = terms.shape[0]
+    inside = segment.mask(facts, n)
+    share_in, share_out = inside.sum() / n, (~inside).sum() / n
+    if share_in == 0 or share_out == 0:
+        return 0.0
+    # per-turn values whose mean is (gap inside) − (gap outside), so one clustered SE covers both
+    weight = np.where(inside, 1 / share_in, -1 / share_out)
+    best = 0.0
+    for high, low in ((2, 0), (2, 1), (1, 0)):
+        values = (terms[:, high] - terms[:, low]) * weight
+        error = clustered_standard_error(sessions, values)
+        if np.isfinite(error) and error > 0:
+            best = max(best, abs(float(values.mean())) / error)
+    return best
+
+
 def differing(segments: Sequence[Segment], terms: np.ndarray, facts: TurnFacts | None, sessions: np.ndarray, *,
-              z: float = 2.0) -> list[Segment]:
+              z: float = 2.0, most: int = 6) -> list[Segment]:
     """The segments whose tiers compare differently than on the rest of the traffic, by the evidence.
 
     An override is worth searching only where a tier does better or worse, relative to the others,
     than it does elsewhere: otherwise its thresholds can only fit the sample's noise, and a search
     over them buys quality that is not there (on a fleet where repos do not matter, repo overrides
     raised the claimed saving well above the truth's). ``terms`` are the n × 3 doubly robust terms
-    (optimizer.replay.dr_term_matrix); for each pair of tiers, the difference of their gap inside
-    the segment and outside it is tested against its session-clustered standard error, and the
-    segment stays when any pair's |difference| exceeds ``z`` of them."""
-    n = terms.shape[0]
-    kept = []
-    for segment in segments:
-        inside = segment.mask(facts, n)
-        share_in, share_out = inside.sum() / n, (~inside).sum() / n
-        if share_in == 0 or share_out == 0:
-            continue
-        # per-turn values whose mean is (gap inside) − (gap outside), so one clustered SE covers both
-        weight = np.where(inside, 1 / share_in, -1 / share_out)
-        for high, low in ((2, 0), (2, 1), (1, 0)):
-            values = (terms[:, high] - terms[:, low]) * weight
-            error = clustered_standard_error(sessions, values)
-            if np.isfinite(error) and error > 0 and abs(float(values.mean())) > z * error:
-                kept.append(segment)
-                break
-    return kept
+    (optimizer.replay.dr_term_matrix); a segment stays when its ``contrast`` exceeds ``z``. Of the
+    tool-count cuts, only the one with the largest contrast can stay (the cut is chosen by the
+    evidence; with a sample split the held-out sessions then certify what it buys). At most ``most``
+    stay, those with the largest contrasts (each is a block of the search), in the order given."""
+    scored = [(segment, contrast(segment, terms, facts, sessions)) for segment in segments]
+    cuts = [(segment, score) for segment, score in scored if segment.kind == "tools"]
+    best_cut = max(cuts, key=lambda pair: (pair[1], -int(pair[0].value)))[0] if cuts else None
+    passing = [(segment, score) for segment, score in scored
+               if score > z and (segment.kind != "tools" or segment == best_cut)]
+    strongest = {segment for segment, _ in sorted(passing, key=lambda pair: -pair[1])[:most]}
+    return [segment for segment, _ in passing if segment in strongest]

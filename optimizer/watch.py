@@ -80,8 +80,9 @@ def watch(engine: Engine, prices: PriceTable, *, window: timedelta, now: datetim
         return Verdict(version, None, "insufficient")
     if now < since + window:
         return Verdict(version, previous, "waiting")
-    current = load_turns(engine, prices, since, since + window, policy_version=version).frame
-    before = load_turns(engine, prices, since - window, since, policy_version=previous).frame
+    # on-policy means of what each version served: fallbacks as logged (no propensities involved)
+    current = load_turns(engine, prices, since, since + window, policy_version=version, fallback_reward=None).frame
+    before = load_turns(engine, prices, since - window, since, policy_version=previous, fallback_reward=None).frame
     if current.height < min_turns or before.height < min_turns:
         return Verdict(version, previous, "insufficient", turns=current.height, previous_turns=before.height)
     delta = compare(current["reward"].to_numpy(), before["reward"].to_numpy(), seed=seed,

@@ -31,6 +31,28 @@ def _actor() -> str:
         return "optimizer"
 
 
+def read_developer_tiers(path: Path) -> dict[str, str]:
+    """developer → tier from a YAML file mapping each tier to a list of developers; ValueError
+    saying what is wrong (unreadable, not that shape, a developer in two tiers)."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"--developer-tiers {path}: cannot read it ({error.__class__.__name__})") from None
+    if not isinstance(document, dict) or not document:
+        raise ValueError(f"--developer-tiers {path}: expected a mapping of tier → list of developers")
+    found: dict[str, str] = {}
+    for tier, developers in document.items():
+        if not isinstance(tier, str) or not tier.strip() or not isinstance(developers, list) or not developers \
+                or not all(isinstance(name, str) and name for name in developers):
+            raise ValueError(f"--developer-tiers {path}: tier {tier!r} needs a non-empty list of developer names")
+        for name in developers:
+            if found.setdefault(name, tier) != tier:
+                raise ValueError(f"--developer-tiers {path}: {name!r} is in tiers {found[name]!r} and {tier!r}")
+    return found
+
+
 def optimize(
     days: Annotated[float, typer.Option(help="Replay the turns of this many days, up to now.")] = 7.0,
     trials: Annotated[int, typer.Option(min=1, help="Optuna trials (a short polish follows).")] = 300,
@@ -53,6 +75,13 @@ def optimize(
     watch: Annotated[bool, typer.Option("--watch", help="Check the active version; roll back on regression.")]
     = False,
     window_hours: Annotated[float, typer.Option(help="--watch: the comparison window.")] = 24.0,
+    developer_tiers: Annotated[Path | None, typer.Option(
+        "--developer-tiers", help="YAML file mapping each developer tier to its developers "
+        "(senior: [alice, bob]); each tier becomes a segment the search may give thresholds of its own.")] = None,
+    held_out_share: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of the sessions held out of the "
+                                                  "search to certify the proposal's claims (0: no split).")] = 0.5,
+    min_explored_sessions: Annotated[int, typer.Option(min=0, help="Leave a segment unchanged when fewer explored "
+                                                       "sessions back the change.")] = 10,
 ) -> None:
     """Propose cheaper tier thresholds from stored, scored turns (or, with --watch, guard the active one)."""
     import optuna
@@ -65,6 +94,13 @@ def optimize(
     from store.errors import NotFoundError
 
     console = Console()
+    tiers = None
+    if developer_tiers is not None:
+        try:
+            tiers = read_developer_tiers(developer_tiers)
+        except ValueError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it better
     engine = make_engine(database_url, data_dir=data_dir)
     # the shared Optuna study lives next to the store actually used
@@ -81,7 +117,8 @@ def optimize(
         settings = Settings(start=now - timedelta(days=days), end=now, seed=seed, trials=trials, min_ess=min_ess,
                             min_ess_sessions=min_ess_sessions, z=z, max_quality_loss=max_quality_loss,
                             database_url=study_database if shared_study else None, study_name=shared_study,
-                            on_invalid="skip")
+                            on_invalid="skip", developer_tiers=tiers, held_out_share=held_out_share,
+                            min_explored_sessions=min_explored_sessions)
         columns = (TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("trials", total=trials)
