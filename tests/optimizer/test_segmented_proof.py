@@ -10,9 +10,10 @@ worse than the default's, and within 12 % of the cheapest policy in the same sea
 truth allows at the same quality (the oracle). They were 25 % and 5 % until every claim came from a
 held-out half of the sessions (issue 16 item 3: the search sees the other half, so its interval
 survives the selection): on this world that trade costs about four points of saving (28.7 % →
-24.4 % true; 1.034 → 1.096 × the oracle), for claims that are no longer the winner's curse. On this world token thresholds alone
-cannot get there (the cheapest threshold-only policy saves ~3–5 %); the world was chosen to hold
-that much routine work, see sim/fleet_presets.py. More seeds: bench/optimize_fleet.py --segmented.
+24.4 % true; 1.034 → 1.096 × the oracle), for claims that are no longer the winner's curse. On this
+world token thresholds alone cannot get there (the cheapest threshold-only policy saves ~3–5 %);
+the world was chosen to hold that much routine work, see sim/fleet_presets.py. More seeds:
+bench/optimize_fleet.py --segmented.
 """
 
 from __future__ import annotations
