@@ -15,7 +15,9 @@ from tests.optimizer.stored import world_store
 
 
 def test_one_round_proposes_guards_and_keeps_the_study_in_the_database(tmp_path: Path) -> None:
-    url, engine, _ = world_store(tmp_path, turns=4_000, seed=3)
+    # 8 000 turns: a held-out half of the sessions certifies (optimizer/split.py), and each half needs its
+    # explored sessions (optimizer/explored.py)
+    url, engine, _ = world_store(tmp_path, turns=8_000, seed=3)
     # the world's turns are from November 2026: a window of years reaches them whatever today is
     jobs = LoopJobs(engine, LoopSettings(window=timedelta(days=3650), trials=30, min_ess=50.0))
     jobs.run_once()
