@@ -326,9 +326,13 @@ def run_demo(options: DemoOptions) -> int:
         from store.engine import make_engine
 
         engine = make_engine(database_url)
+        # A week of demo history (840 sessions, 10 % explored) is too small for the two evidence guards
+        # of issue 16: the demo's claims are certified on the sessions the search chose from
+        # (held_out_share 0) and a segment needs no minimum of explored sessions (10 by default), as
+        # before they existed; `switchyard jobs` and `switchyard optimize` keep both
         jobs = LoopJobs(engine, LoopSettings(interval_s=options.jobs_interval_s, first_after_s=2.0, settle_s=5.0,
                                              window=timedelta(days=max(1.0, options.history_days + 1)), trials=60,
-                                             min_ess=50.0,
+                                             min_ess=50.0, held_out_share=0.0, min_explored_sessions=0,
                                              watch_window=timedelta(minutes=3), watch_min_turns=50))
         tally = Tally(jobs=jobs.status)
         jobs.start()

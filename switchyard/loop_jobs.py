@@ -41,6 +41,10 @@ class LoopSettings:
     min_ess: float = 200.0
     watch_window: timedelta = timedelta(hours=24)  # auto-rollback compares windows this long
     watch_min_turns: int = 100
+    # the share of sessions held out to certify a proposal's claims (optimizer/split.py); 0 certifies
+    # on the sessions the search chose from (the demo: its week is too small to hold half out)
+    held_out_share: float = 0.5
+    min_explored_sessions: int = 10  # behind every segment a proposal changes (optimizer/explored.py)
 
 
 @dataclass
@@ -141,6 +145,7 @@ class LoopJobs:
                     self._seen = state.version if state else None
                     outcome = propose(self.engine, prices, Settings(
                         start=now - settings.window, end=now, trials=settings.trials, min_ess=settings.min_ess,
+                        held_out_share=settings.held_out_share, min_explored_sessions=settings.min_explored_sessions,
                         database_url=database_url, study_name=f"scheduled-{now:%Y%m%dT%H%M%S}-{attempt}",
                         on_invalid="skip"), actor="optimizer (scheduled)")
                     if outcome.skipped != "stale":
