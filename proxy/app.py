@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -22,10 +23,8 @@ import httpx
 import orjson
 
 from core.facts import REPO_HEADER, RequestFacts, extract_facts
-from core.fronting import asserted
 from core.keys import KeyRecord, KeyRing, claim_repo, parse_key
 from core.paths import path_problem, shown
-from core.policy.access import check_model
 from core.policy.decide import decide
 from core.policy.facts import Decision, RouteFacts
 from core.price_memo import PriceMemo
@@ -38,6 +37,7 @@ from .asgi import MountedApp, Receive, Scope, Send
 from .bearer import BearerVerifier
 from .breaker import CircuitBreaker
 from .budget_gate import BudgetGate
+from .caller_rules import allowed, attributed
 from .client_telemetry import SIGNALS, TelemetryRelay, empty_answer
 from .control import ControlPlane
 from .dead_letters import DeadLetters
@@ -53,7 +53,7 @@ from .ledger import SpendLedger
 from .managed_settings import ManagedSettingsEndpoint
 from .metrics import ProxyMetrics
 from .providers.registry import Upstreams
-from .request import ClientGone, parse_json, read_body, request_id, with_model
+from .request import ClientGone, closing, parse_json, read_body, request_id, with_model
 from .routing import Routing, RoutingError, builtin_policy, load_routing_file, routing_for
 from .settings import ProxySettings
 from .stats import ExportStats
@@ -75,7 +75,7 @@ class ProxyApp:
         self.settings = settings
         # What budgets read the time from (their periods' buckets and resets): the test seam for
         # "the day turns".
-        self.clock = clock or _utc_now
+        self.clock = clock or partial(datetime.now, UTC)
         # /login (issue 18): the sign-in service's paths, and its bearer tokens beside virtual keys.
         self.signin = signin
         self.bearer = bearer
@@ -238,7 +238,7 @@ class ProxyApp:
         if refusal is not None:  # decided before anything else: nothing read, nothing forwarded
             self.metrics.requests.labels(code=str(refusal.status), origin="proxy").inc()
             await _respond(send, refusal.status, error_body(refusal.error_type, refusal.message, request_id()),
-                           extra=[*refusal.headers, *_closing(flow.header_map)])
+                           extra=[*refusal.headers, *closing(flow.header_map)])
             return
         try:
             # The credential comes from the headers alone: a caller without one is refused before a
@@ -257,7 +257,7 @@ class ProxyApp:
             state.status, state.error_type, state.error_message = exc.status, exc.error_type, exc.message
             self.metrics.requests.labels(code=str(exc.status), origin="proxy").inc()
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
-                           extra=exc.headers if flow.body_read else [*exc.headers, *_closing(flow.header_map)])
+                           extra=exc.headers if flow.body_read else [*exc.headers, *closing(flow.header_map)])
         except ClientGone:
             flow.response.error_type = "client_disconnected"
             flow.response.error_message = "the client went away before the request was complete"
@@ -317,7 +317,7 @@ class ProxyApp:
         except ProxyError as exc:
             self.metrics.requests.labels(code=str(exc.status), origin="proxy").inc()
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
-                           extra=[*exc.headers, *_closing(headers)])
+                           extra=[*exc.headers, *closing(headers)])
             return
         except ClientGone:
             return
@@ -337,7 +337,7 @@ class ProxyApp:
             record, _ = self._authenticate(headers, model_request=False)  # a read about oneself: no body, not counted
         except ProxyError as exc:
             await _respond(send, exc.status, error_body(exc.error_type, exc.message, request_id()),
-                           extra=[*exc.headers, *_closing(headers)])
+                           extra=[*exc.headers, *closing(headers)])
             return
         await _respond(send, 200, orjson.dumps(self.budgets.usage(self.routing, record)),
                        extra=[(b"cache-control", b"no-store")])
@@ -361,7 +361,7 @@ class ProxyApp:
             return
         decision = decide(routing.compiled, flow.route_facts)
         if routing.compiled.access:
-            decision = _allowed(routing, flow.route_facts, flow.facts, decision)
+            decision = allowed(routing, flow.route_facts, flow.facts, decision)
         if flow.is_turn:
             (decision, flow.budget_state, flow.budget_headers, flow.hold,
              flow.usage_headers) = await self.budgets.admit(routing, flow.route_facts, decision, flow.facts)
@@ -403,9 +403,9 @@ class ProxyApp:
         presented = presented_key(headers)
         if self.bearer is not None and presented is not None and self.bearer.claims(presented):
             # a /login bearer (proxy/bearer.py); 401 if bad. It never names another developer.
-            return _identity(self.bearer.authenticate(presented), headers), False
+            return attributed(self.bearer.authenticate(presented), headers), False
         if self.settings.passthrough and (presented is None or parse_key(presented) is None):
-            _identity(None, headers)
+            attributed(None, headers)
             return None, True
         if presented is None:
             raise ProxyError("authentication_error",
@@ -414,7 +414,7 @@ class ProxyApp:
         if record is None:
             hint = "" if len(self.keyring) else " (this gateway has no virtual keys yet: `switchyard keys create`)"
             raise ProxyError("authentication_error", "invalid x-api-key" + hint)
-        record = _identity(record, headers)  # a fronting gateway's key may name the developer
+        record = attributed(record, headers)  # a fronting gateway's key may name the developer
         if not model_request:
             return record, False
         claim = claim_repo(record, headers.get(REPO_HEADER))
@@ -474,38 +474,6 @@ class ProxyApp:
             watcher.cancel()
 
 
-def _identity(record: KeyRecord | None, headers: dict[str, str]) -> KeyRecord:
-    """The record the request is attributed to: a fronting gateway's key may name the developer in
-    x-claude-gateway-user-*; from any other caller (pass-through included) those headers are refused
-    with a 400 (core/fronting.py), so a misconfigured deployment is loud instead of billing the
-    wrong person."""
-    decided = asserted(record or _NOBODY, headers)
-    if decided.refused is not None or decided.record is None:
-        raise ProxyError("invalid_request_error", decided.refused or "identity headers refused",
-                         headers=[(b"x-should-retry", b"false")])
-    return decided.record
-
-
-# Pass-through has no key record; for the identity check it is a caller that is not a fronting gateway.
-_NOBODY = KeyRecord(key_id="", salt="", secret_hash="", developer="")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _allowed(routing: Routing, facts: RouteFacts, request: RequestFacts, decision: Decision) -> Decision:
-    """The decision under the caller's groups' model allowlists: unchanged, downgraded (the policy's
-    ``on_denied: downgrade``), or ProxyError 400 ``invalid_request_error`` naming the allowlist."""
-    denial = check_model(routing.compiled.access, facts.groups, request.model, facts.requested_tier)
-    if denial is None:
-        return decision
-    if denial.downgrade_to is None:
-        raise ProxyError("invalid_request_error", denial.message, status=400)
-    return Decision(chain=(denial.downgrade_to,), rule="model-access-downgrade", version=decision.version,
-                    propensity=1.0)
-
-
 def _path_refusal(method: str, path: str) -> ProxyError | None:
     """Why the proxy will not forward ``method path``, or None. Only the canonical spelling of a path
     is forwarded (core/paths.py), and the routed endpoints only as POST: anything else that some
@@ -519,15 +487,6 @@ def _path_refusal(method: str, path: str) -> ProxyError | None:
         return ProxyError("invalid_request_error", f"{path} accepts only POST, not {shown(method)}", status=405,
                           headers=[(b"allow", b"POST")])
     return None
-
-
-def _closing(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    """``connection: close`` when the request has a body the proxy refuses to read: the server then
-    stops reading it instead of draining a 60 MB upload from a caller it has already refused."""
-    declared = headers.get("content-length")
-    if "transfer-encoding" in headers or (declared is not None and declared.strip() not in ("", "0")):
-        return [(b"connection", b"close")]
-    return []
 
 
 async def _respond(

@@ -67,3 +67,12 @@ def with_model(body: bytes, parsed: dict[str, object] | None, model: str | None)
     if model is None or parsed is None or parsed.get("model") == model:
         return body
     return orjson.dumps({**parsed, "model": model})
+
+
+def closing(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """``connection: close`` when the request has a body the proxy refuses to read: the server then
+    stops reading it instead of draining a 60 MB upload from a caller it has already refused."""
+    declared = headers.get("content-length")
+    if "transfer-encoding" in headers or (declared is not None and declared.strip() not in ("", "0")):
+        return [(b"connection", b"close")]
+    return []
