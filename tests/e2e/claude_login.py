@@ -103,4 +103,11 @@ def run_login(terminal: Terminal, gateway: SigninGateway, username: str, passwor
     terminal.wait_for(r"Connected to Cloud gateway")
     time.sleep(SETTLE_S)
     terminal.press("enter")
+    # the gateway's managed settings (the default document sets an env var) need the developer's
+    # approval once; the dialog's default is "No, exit Claude Code", the second choice approves
+    terminal.wait_for(r"Managed ?settings ?require ?approval")
+    time.sleep(SETTLE_S)
+    terminal.press("down")
+    time.sleep(0.3)
+    terminal.press("enter")
     return code

@@ -105,7 +105,9 @@ def test_what_the_cli_shows_signed_in_and_with_a_virtual_key(tmp_path: Path) -> 
         try:
             run_login(terminal, gw, "alice", "alice-password")
             _spend(gw, "alice@example.com", "96.14")
-            terminal.wait_for(r"Login\s*successful")
+            # once the managed settings are approved the CLI restarts itself to apply them (else: "Login successful")
+            terminal.wait_for(r"Login\s*successful|Restarting\s*Claude\s*Code")
+            terminal.wait_for(r"Claude\s*Code\s*v\d")
             time.sleep(2 * SETTLE_S)  # the prompt takes keys a moment after the login screen closes
             _ask(terminal)
             terminal.wait_for(r"Simulated\s*coding\s*session", timeout=60)
