@@ -68,10 +68,14 @@ def _headers(raw: bytes) -> dict[str, str | bytes | None]:
 class FrameReader:
     """Feed bytes as they arrive; get back the complete messages among them, in order."""
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_buffer", "_last_raw", "_last_headers")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        # a stream's frames repeat one header block (every Bedrock chunk: the same three headers), so
+        # the last one parsed is kept and a repeat costs a comparison instead of a parse
+        self._last_raw = b""
+        self._last_headers: dict[str, str | bytes | None] = {}
 
     @property
     def pending(self) -> int:
@@ -102,8 +106,10 @@ class FrameReader:
                 if zlib.crc32(view[start:end - _CRC_BYTES]) != message_crc:
                     raise FrameError("message CRC mismatch")
                 body = start + _PRELUDE_BYTES + headers_length
-                headers = _headers(bytes(view[start + _PRELUDE_BYTES:body]))
-                messages.append((headers, bytes(view[body:end - _CRC_BYTES])))
+                raw = bytes(view[start + _PRELUDE_BYTES:body])
+                if raw != self._last_raw:
+                    self._last_headers, self._last_raw = _headers(raw), raw
+                messages.append((dict(self._last_headers), bytes(view[body:end - _CRC_BYTES])))
                 start = end
         finally:
             view.release()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 import botocore.session
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 from botocore.exceptions import BotoCoreError
+from yarl import URL
+
+from core.providers.sigv4 import sign
 
 log = logging.getLogger("switchyard.proxy.aws")
 
@@ -69,11 +71,15 @@ class AwsCredentials:
         return None
 
 
-def sigv4_headers(credentials: ReadOnlyCredentials, service: str, region: str, url: str,
+def sigv4_headers(credentials: ReadOnlyCredentials, service: str, region: str, url: URL,
                   headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
     """``headers`` plus SigV4's (``x-amz-date``, ``x-amz-security-token``, ``authorization``) for a
     POST of ``body`` to ``url`` (already percent-encoded, exactly as it will be sent)."""
-    request = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
-    SigV4Auth(Credentials(credentials.access_key, credentials.secret_key, credentials.token),
-              service, region).add_auth(request)
-    return list(request.headers.items())
+    host = (url.raw_host or "").lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    if url.explicit_port is not None and not url.is_default_port():
+        host = f"{host}:{url.explicit_port}"
+    return sign(method="POST", host=host, path=url.raw_path, query=url.raw_query_string, headers=headers, body=body,
+                access_key=credentials.access_key, secret_key=credentials.secret_key, token=credentials.token,
+                service=service, region=region, now=datetime.now(UTC))

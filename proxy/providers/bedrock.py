@@ -50,7 +50,7 @@ async def signed(target: Target, request: ProviderRequest, key: str | None, cred
     except CredentialsUnavailable as exc:
         raise UpstreamFailure("credentials", f"upstream {target.name}: {exc}", status=502) from None
     assert target.region is not None  # the policy validator requires it
-    headers = sigv4_headers(frozen, SIGNING_NAME[target.provider], target.region, str(url), headers, request.body)
+    headers = sigv4_headers(frozen, SIGNING_NAME[target.provider], target.region, url, headers, request.body)
     return Outgoing(url, headers, request.body, request.dropped)
 
 

@@ -17,8 +17,13 @@ async def chunks_or_silence(content: aiohttp.StreamReader, every_s: float) -> As
 
     A timer per read, not a task: cancelling ``readany()`` at the deadline loses nothing (the bytes
     stay in aiohttp's buffer for the next read), and a TimeoutError that is not the deadline's (the
-    session's own read timeout) propagates as it would without pings."""
+    session's own read timeout) propagates as it would without pings. Bytes already buffered are
+    taken without arming a timer: a busy stream's reads mostly find some."""
     while True:
+        data = content.read_nowait()
+        if data:
+            yield data
+            continue
         try:
             async with asyncio.timeout(every_s) as deadline:
                 data = await content.readany()
