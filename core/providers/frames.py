@@ -68,7 +68,7 @@ def _headers(raw: bytes) -> dict[str, str | bytes | None]:
 class FrameReader:
     """Feed bytes as they arrive; get back the complete messages among them, in order."""
 
-    __slots__ = ("_buffer", "_last_raw", "_last_headers")
+    __slots__ = ("_buffer", "_last_headers", "_last_raw")
 
     def __init__(self) -> None:
         self._buffer = bytearray()

@@ -69,5 +69,6 @@ def sign(*, method: str, host: str, path: str, query: str, headers: list[tuple[s
     string_to_sign = f"{_ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
     signature = hmac.new(signing_key(secret_key, stamp[:8], region, service), string_to_sign.encode(),
                          hashlib.sha256).hexdigest()
-    authorization = f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
+    authorization = (f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_headers}, "
+                     f"Signature={signature}")
     return [*kept, *signed_extra, ("Authorization", authorization)]
