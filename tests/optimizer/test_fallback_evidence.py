@@ -147,3 +147,40 @@ def test_load_turns_counts_fallbacks_against_the_primary(tmp_path: Path, recorde
         assert fell_back_mask(listed).equals(hops)
     finally:
         engine.dispose()
+
+
+def test_a_failure_no_fallback_rescued_counts_against_its_target_not_the_requested_model(tmp_path: Path) -> None:
+    """A haiku-decided turn whose only target answered 529 (no model served it, no hop recorded)
+    is haiku's failure: not the tier of the model Claude Code asked for (sonnet here), which the
+    policy rewrote and the proxy never sent."""
+    prices = builtin_price_table()
+    engine = make_engine(migrated_sqlite_url(tmp_path))
+    try:
+        policy = default_policy("v1", explore=30)
+        create_version(engine, policy, actor="setup", now=START)
+        activate(engine, "v1", actor="setup", now=START)
+        world = generate(policy, prices, turns=600, seed=5)
+
+        edited: set[int] = set()
+
+        def overloaded(records: list[Turn]) -> list[Turn]:
+            edited.update(index for index, record in enumerate(records)
+                          if record.target == "anthropic-haiku" and index % 2 == 0)
+            return [dataclasses.replace(records[index], served_model=None, status_code=529,
+                                        error_type="overloaded_error") if index in edited else records[index]
+                    for index in range(len(records))]
+
+        store_world(engine, world, prices, edit=overloaded)
+        window = (START, START + timedelta(days=8))
+        for fallback_reward in (0.0, None):
+            loaded = load_turns(engine, prices, *window, fallback_reward=fallback_reward)
+            assert "target" not in loaded.frame.columns and "unserved" not in loaded.frame.columns
+            # read with the requested model (sonnet's) for want of a served one, yet haiku's
+            unserved = loaded.frame.filter((pl.col("model") == pl.col("requested_model")) & (pl.col("tier") == "haiku"))
+            assert unserved.height == len(edited) > 20
+            assert unserved["requested_tier"].unique().to_list() == ["sonnet"]
+            # every turn on the tier that was decided for it, as the world routed it
+            assert loaded.frame["tier"].value_counts().sort("tier").equals(
+                world.frame["tier"].value_counts().sort("tier"))
+    finally:
+        engine.dispose()
