@@ -6,7 +6,9 @@ one :class:`FailureFeatures` out.
 
 The tier is the one that *failed*: for a turn a fallback rescued (the proxy records the chain it
 walked, ``target:outcome`` per hop, in ``fallback_hops``), that is the first hop's target's tier,
-not the tier that answered in the end; a slow rescued timeout is the primary's failure mode."""
+not the tier that answered in the end (the first hop may be ``breaker_open``: the primary's circuit
+was open from a recent failure); a slow rescued timeout is the primary's failure mode. A turn no
+model served (its target answered an error and there was nowhere else to go) is its target's tier."""
 
 from __future__ import annotations
 
@@ -71,6 +73,10 @@ def failure_features(ctx: TurnContext, signals: Collection[str], tier_of: Callab
                      target_tiers: Mapping[str, str] | None = None) -> FailureFeatures:
     turn = ctx.turn
     tier = tier_of(turn.served_model or turn.requested_model) or "unknown"
+    if turn.served_model is None and turn.target:
+        # no model served it (an error the chain could not get round): the target the proxy sent it
+        # to failed it, not the model the client asked for, which the policy may have rewritten
+        tier = tier_of_target(turn.target, target_tiers or {}) or tier
     rescued_from = failed_target(turn.fallback_hops)
     if rescued_from:  # a fallback walked the chain: the failure is the first target's, whoever answered
         tier = tier_of_target(rescued_from, target_tiers or {}) or tier

@@ -31,7 +31,8 @@ _SCHEMA = {"started_at": pl.Datetime("us"), "tokens": pl.Int64(), "model": pl.St
            "cache_creation_1h_tokens": pl.Int64(), "reward": pl.Float64(), "session_id": pl.String(),
            "thinking": pl.Boolean(), "tool_count": pl.Int64(),
            "repo": pl.String(), "request_class": pl.String(), "agent_type": pl.String(), "team": pl.String(),
-           "developer": pl.String(), "fallback_hops": pl.String()}  # JSON text: parsed only where not "[]"
+           "developer": pl.String(), "fallback_hops": pl.String(),  # JSON text: parsed only where not "[]"
+           "target": pl.String(), "unserved": pl.Boolean()}  # read by attribute_unserved, then dropped
 
 
 NOT_QUALITY = ("cost_outlier", "latency_slo")
@@ -73,7 +74,8 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
                     turns.c.output_tokens, turns.c.cache_creation_tokens, turns.c.cache_read_tokens,
                     turns.c.cache_creation_1h_tokens, score_sq.c.reward, turns.c.session_id, turns.c.thinking,
                     turns.c.tool_count, turns.c.repo, turns.c.request_class, turns.c.agent_type, turns.c.team,
-                    turns.c.developer, cast(turns.c.fallback_hops, Text).label("fallback_hops"))
+                    turns.c.developer, cast(turns.c.fallback_hops, Text).label("fallback_hops"), turns.c.target,
+                    turns.c.served_model.is_(None).label("unserved"))
              .join(score_sq, (score_sq.c.trace_id == turns.c.trace_id) & (score_sq.c.span_id == turns.c.span_id))
              .where(*window)
              .order_by(turns.c.started_at, turns.c.trace_id, turns.c.span_id))  # same rows, same order, same fit
@@ -82,8 +84,10 @@ def load_turns(engine: Engine, prices: PriceTable, start: datetime, end: datetim
         rows = connection.execute(query).all()
     frame = pl.DataFrame([tuple(row) for row in rows], schema=_SCHEMA, orient="row")
     frame = with_tiers(frame, prices)
+    tiers = target_tiers(engine, prices)
+    frame = attribute_unserved(frame, tiers).drop("target", "unserved")
     if fallback_reward is not None:
-        frame = attribute_fallbacks(frame, target_tiers(engine, prices), failed_reward=fallback_reward)
+        frame = attribute_fallbacks(frame, tiers, failed_reward=fallback_reward)
     frame = frame.drop_nulls(["tokens", "tier", "propensity", "reward"])
     fell_back = int(fell_back_mask(frame).sum()) if fallback_reward is not None else 0
     return Loaded(frame, int(total), frame.height, (end - start).total_seconds() / 86_400, fell_back)
@@ -100,6 +104,24 @@ def with_tiers(frame: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
         .alias("requested_tier"))
 
 
+def attribute_unserved(frame: pl.DataFrame, target_tiers: TargetTiers) -> pl.DataFrame:
+    """A turn no model served (its target answered an error, or nothing, and the chain had nowhere
+    else to go, so no fallback hop was recorded) is its target's tier: the tier the policy decided.
+    Its ``model`` falls back to the model the *client* asked for, which the policy may have
+    rewritten (a haiku-decided 529 would read as the requested opus's failure). By the turn's policy
+    version, else any version that names the target; unknown targets keep the requested tier."""
+    if "unserved" not in frame.columns or frame.height == 0:
+        return frame
+    mask = (frame["unserved"] & frame["target"].is_not_null()).fill_null(False)
+    if not mask.any():
+        return frame
+    names, versions, tiers = frame["target"], frame["policy_version"], frame["tier"].to_list()
+    for index in np.flatnonzero(mask.to_numpy()):
+        name, version = names[int(index)], versions[int(index)]
+        tiers[index] = target_tiers.get((version, name), target_tiers.get((None, name), tiers[index]))
+    return frame.with_columns(pl.Series("tier", tiers, dtype=pl.String()))
+
+
 def fell_back_mask(frame: pl.DataFrame) -> pl.Series:
     """Per row: whether a fallback hop served the turn (``fallback_hops`` as the store's JSON text, or a list)."""
     column = frame["fallback_hops"]
@@ -109,8 +131,9 @@ def fell_back_mask(frame: pl.DataFrame) -> pl.Series:
 
 
 def primary_target(hops: Sequence[str]) -> str | None:
-    """The target a fallback chain tried first: its first hop, ``name:status`` (a name may itself
-    hold ``:``, the status never does)."""
+    """The target a fallback chain tried first: its first hop, ``name:outcome`` (a status, a failure
+    kind, or ``breaker_open`` when its open circuit passed it over; a name may itself hold ``:``,
+    the outcome never does)."""
     return hops[0].rsplit(":", 1)[0] if hops else None
 
 
@@ -123,7 +146,8 @@ def attribute_fallbacks(frame: pl.DataFrame, target_tiers: TargetTiers, *,
     that rescued it, weighted by a propensity it never had (0.98 for a sonnet-served turn the policy
     sent to opus), and the primary's 529s and timeouts never count against it. So the turn's tier
     becomes its first hop's target's tier (by the turn's policy version, else any version that names
-    the target) and its reward at most ``failed_reward`` (0: the primary failed it). A turn whose
+    the target) and its reward at most ``failed_reward`` (0: the primary failed it, by an error or
+    because its circuit was still open from a recent one: proxy.chain records either). A turn whose
     first hop names no known tiered target cannot be attributed and loses its tier (the caller drops
     it)."""
     if "fallback_hops" not in frame.columns or frame.height == 0:

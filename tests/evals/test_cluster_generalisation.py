@@ -36,7 +36,23 @@ def test_a_rescued_turn_is_the_failing_tiers() -> None:
     plain = failure_features(contexts([turn(0, served_model=SONNET)])[0], ("latency_slo",), TIERS.get)
     assert (plain.tier, plain.rescued_from) == ("sonnet", "")
     assert failed_target(()) is None and failed_target(("a:b:529",)) == "a:b"
+    # passed over because its circuit was open (proxy.chain): still the primary's failure
+    skipped = turn(0, served_model=SONNET, fallback_hops=("anthropic-opus:breaker_open", "anthropic-sonnet:200"))
+    assert failure_features(contexts([skipped])[0], ("latency_slo",), TIERS.get).tier == "opus"
     assert tier_of_target("eu-Opus-1", {}) == "opus" and tier_of_target("x", {}) is None
+
+
+def test_a_failure_no_model_served_is_its_targets_tier() -> None:
+    """Haiku's only target answered 529: no model served the turn, so it is haiku's failure, not
+    that of the opus Claude Code asked for (the policy rewrote the model)."""
+    failed = turn(0, served_model=None, requested_model=OPUS, target="haiku-us", status_code=529,
+                  error_type="overloaded_error")
+    [ctx] = contexts([failed])
+    assert failure_features(ctx, ("upstream_error",), TIERS.get, {"haiku-us": "haiku"}).tier == "haiku"
+    named = turn(0, served_model=None, requested_model=OPUS, target="anthropic-haiku", status_code=529)
+    assert failure_features(contexts([named])[0], ("upstream_error",), TIERS.get).tier == "haiku"
+    unknown = turn(0, served_model=None, requested_model=OPUS, target="primary", status_code=529)
+    assert failure_features(contexts([unknown])[0], ("upstream_error",), TIERS.get).tier == "opus"
 
 
 def test_features_carry_request_class_and_tools_offered() -> None:

@@ -4,6 +4,7 @@ failure of it: the logged propensity is the primary's, and the primary's 529s mu
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
@@ -18,10 +19,14 @@ from core.spans import Turn
 from optimizer.features import attribute_fallbacks, fell_back_mask, load_turns, primary_target, target_tiers
 from optimizer.propose import tier_rates
 from optimizer.replay import TIERS, dr_value, prepare, snips_value
+from proxy.breaker import CircuitBreaker
+from proxy.chain import walk_chain
 from store.engine import make_engine
 from store.policies import activate, create_version
 from store.testing import migrated_sqlite_url
 from tests.optimizer.stored import store_world
+
+RESCUED_529 = ("anthropic-opus:529", "anthropic-sonnet:200")
 
 SESSIONS, PER_SESSION = 2_000, 5
 OVERLOADED, OPUS_SUCCESS, SONNET_SUCCESS = 0.3, 0.9, 0.8  # opus answers 529 on 30 % of its turns
@@ -88,11 +93,33 @@ def test_a_first_hop_naming_no_known_target_loses_its_tier() -> None:
     assert fell.any() and fixed.filter(fell)["tier"].null_count() == int(fell.sum())
 
 
-def test_load_turns_counts_fallbacks_against_the_primary(tmp_path: Path) -> None:
-    """Through the store: turns served by sonnet after the opus target answered 529 load as opus
-    turns that failed, by the stored policy's targets."""
+def _passed_over_primary() -> tuple[str, ...]:
+    """What the proxy records for a turn decided for opus while opus's circuit is open (it failed a
+    moment ago): the real chain walk, sonnet serving."""
+    policy = default_policy("v1")
+    chain = tuple(next(t for t in policy.targets if t.name == f"anthropic-{tier}") for tier in ("opus", "sonnet"))
+    breaker = CircuitBreaker(clock=lambda: 0.0)
+    breaker.trip("anthropic-opus", policy.fallback.cooldown_s)
+
+    async def attempt(target, hold, trail):
+        return 200
+
+    async def respond(held, trail):
+        raise AssertionError("nothing is held back when the serving target answers 200")
+
+    outcome = asyncio.run(walk_chain(chain, policy.fallback, breaker, attempt, respond))
+    assert outcome.served_by is not None and outcome.served_by.name == "anthropic-sonnet"
+    return outcome.fallback_hops
+
+
+@pytest.mark.parametrize("recorded", [lambda: RESCUED_529, _passed_over_primary], ids=["rescued-529", "open-circuit"])
+def test_load_turns_counts_fallbacks_against_the_primary(tmp_path: Path, recorded) -> None:
+    """Through the store: turns served by sonnet after the opus target answered 529, or after the
+    chain passed over opus because its circuit was open, load as opus turns that failed, by the
+    stored policy's targets."""
     prices = builtin_price_table()
     engine = make_engine(migrated_sqlite_url(tmp_path))
+    hops = recorded()
     try:
         policy = default_policy("v1", explore=30)
         create_version(engine, policy, actor="setup", now=START)
@@ -100,7 +127,7 @@ def test_load_turns_counts_fallbacks_against_the_primary(tmp_path: Path) -> None
         world = generate(policy, prices, turns=600, seed=5)
 
         def fall_back(records: list[Turn]) -> list[Turn]:
-            return [dataclasses.replace(record, fallback_hops=("anthropic-opus:529", "anthropic-sonnet:200"))
+            return [dataclasses.replace(record, fallback_hops=hops)
                     if record.target == "anthropic-sonnet" and index % 3 == 0 else record
                     for index, record in enumerate(records)]
 
@@ -118,5 +145,42 @@ def test_load_turns_counts_fallbacks_against_the_primary(tmp_path: Path) -> None
         # the store's JSON text, parsed where a hop was recorded: the same as a list column
         listed = loaded.frame.with_columns(pl.col("fallback_hops").str.json_decode(pl.List(pl.String())))
         assert fell_back_mask(listed).equals(hops)
+    finally:
+        engine.dispose()
+
+
+def test_a_failure_no_fallback_rescued_counts_against_its_target_not_the_requested_model(tmp_path: Path) -> None:
+    """A haiku-decided turn whose only target answered 529 (no model served it, no hop recorded)
+    is haiku's failure: not the tier of the model Claude Code asked for (sonnet here), which the
+    policy rewrote and the proxy never sent."""
+    prices = builtin_price_table()
+    engine = make_engine(migrated_sqlite_url(tmp_path))
+    try:
+        policy = default_policy("v1", explore=30)
+        create_version(engine, policy, actor="setup", now=START)
+        activate(engine, "v1", actor="setup", now=START)
+        world = generate(policy, prices, turns=600, seed=5)
+
+        edited: set[int] = set()
+
+        def overloaded(records: list[Turn]) -> list[Turn]:
+            edited.update(index for index, record in enumerate(records)
+                          if record.target == "anthropic-haiku" and index % 2 == 0)
+            return [dataclasses.replace(records[index], served_model=None, status_code=529,
+                                        error_type="overloaded_error") if index in edited else records[index]
+                    for index in range(len(records))]
+
+        store_world(engine, world, prices, edit=overloaded)
+        window = (START, START + timedelta(days=8))
+        for fallback_reward in (0.0, None):
+            loaded = load_turns(engine, prices, *window, fallback_reward=fallback_reward)
+            assert "target" not in loaded.frame.columns and "unserved" not in loaded.frame.columns
+            # read with the requested model (sonnet's) for want of a served one, yet haiku's
+            unserved = loaded.frame.filter((pl.col("model") == pl.col("requested_model")) & (pl.col("tier") == "haiku"))
+            assert unserved.height == len(edited) > 20
+            assert unserved["requested_tier"].unique().to_list() == ["sonnet"]
+            # every turn on the tier that was decided for it, as the world routed it
+            assert loaded.frame["tier"].value_counts().sort("tier").equals(
+                world.frame["tier"].value_counts().sort("tier"))
     finally:
         engine.dispose()

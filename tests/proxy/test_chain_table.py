@@ -86,11 +86,74 @@ def test_the_last_target_is_never_held_back_and_failed_targets_open_their_circui
     assert not breaker.available("a") and not breaker.available("bedrock")
 
 
-def test_an_open_circuit_is_skipped_and_a_success_closes_it() -> None:
+def _open(*names: str) -> CircuitBreaker:
     breaker = CircuitBreaker(clock=lambda: 0.0)
-    breaker.trip("a", 30)
-    played, outcome, _ = play((A, B), {"b": [200]}, breaker=breaker)
-    assert [name for name, _, _ in played.attempts] == ["b"] and outcome.hops == ["b:200"]
+    for name in names:
+        breaker.trip(name, 30)
+    return breaker
+
+
+def test_an_open_circuit_is_skipped_and_a_success_closes_it() -> None:
+    played, outcome, _ = play((A, B), {"b": [200]}, breaker=_open("a"))
+    assert [name for name, _, _ in played.attempts] == ["b"] and outcome.hops == ["a:breaker_open", "b:200"]
+
+
+# Open circuits: chain, the targets whose circuit is open, seconds on the clock (each trip lasts
+# 30 s from 0), script, what the client gets, hops (the recorded ones), targets tried, circuits
+# open after the walk. A target passed over is a hop where the walk passes it, so the first hop
+# names the decided target; one the walk never needed (after the target that served) is not.
+BREAKER_ROWS = [
+    # the primary's circuit is open: passed over, recorded, the second serves
+    ((A, B), "a", 0, {"b": [200]}, 200, ["a:breaker_open", "b:200"], ["b"], ["a"]),
+    # the one in the middle: recorded in route order
+    ((A, B, C), "b", 0, {"a": [529], "c": [200]}, 200, ["a:529", "b:breaker_open", "c:200"], ["a", "c"], ["a", "b"]),
+    # two open before the one that serves
+    ((A, B, C), "ab", 0, {"c": [200]}, 200, ["a:breaker_open", "b:breaker_open", "c:200"], ["c"], ["a", "b"]),
+    # open after the target that served: never reached, not a hop
+    ((A, B), "b", 0, {"a": [200]}, 200, ["a:200"], ["a"], ["b"]),
+    # the primary serves once its cooldown is over (the probe after the open circuit) and stays closed
+    ((A, B), "a", 31, {"a": [200]}, 200, ["a:200"], ["a"], []),
+    # the probe fails: the circuit opens again and the walk falls back
+    ((A, B), "a", 31, {"a": [529], "b": [200]}, 200, ["a:529", "b:200"], ["a", "b"], ["a"]),
+    # every circuit open: the first is tried anyway, the rest are never reached
+    ((A, B), "ab", 0, {"a": [200]}, 200, ["a:200"], ["a"], ["b"]),
+    ((A, B), "ab", 0, {"a": [529]}, 529, ["a:529"], ["a"], ["a", "b"]),
+    # an open primary and a second that fails too: the last answer, with the hops that led to it
+    ((A, B), "a", 0, {"b": [529]}, 529, ["a:breaker_open", "b:529"], ["b"], ["a", "b"]),
+]
+
+
+@pytest.mark.parametrize(("chain", "opened", "now", "script", "status", "hops", "tried", "open_after"), BREAKER_ROWS)
+def test_the_chain_table_with_open_circuits(chain, opened, now, script, status, hops, tried, open_after) -> None:
+    clock = [0.0]
+    breaker = CircuitBreaker(clock=lambda: clock[0])
+    for name in opened:
+        breaker.trip(name, 30)
+    clock[0] = now
+    played, outcome, _ = play(chain, script, breaker=breaker)
+    assert outcome.hops == hops and outcome.status == status
+    assert outcome.fallback_hops == (tuple(hops) if len(hops) > 1 else ())
+    assert [name for name, _, _ in played.attempts] == tried
+    # each upstream is told every hop before it, passed-over circuits included
+    for name, _, trail in played.attempts:
+        assert trail == ",".join(hops[:hops.index(f"{name}:{script[name][0]}")]).encode()
+    assert sorted(breaker.open_targets()) == open_after
+
+
+def test_an_open_primary_before_a_failing_second_is_said_in_the_gateways_own_answer() -> None:
+    _, error, _ = play((A, B, C), {"b": ["connect"], "c": ["timeout"]}, breaker=_open("a"))
+    assert isinstance(error, ProxyError) and error.status == 529
+    assert dict(error.headers)[FALLBACK_HEADER] == b"a:breaker_open,b:connect,c:timeout"
+    # one upstream tried behind an open circuit: still its own plain 504, the skip in the header
+    _, error, _ = play((A, B), {"b": ["timeout"]}, breaker=_open("a"))
+    assert isinstance(error, UpstreamFailure) and error.status == 504
+    assert dict(error.headers)[FALLBACK_HEADER] == b"a:breaker_open,b:timeout"
+
+
+def test_passed_over_circuits_are_not_tries_against_max_hops() -> None:
+    played, outcome, _ = play((A, B, C), {"b": [529], "c": [200]}, Fallback(max_hops=2), breaker=_open("a"))
+    assert [name for name, _, _ in played.attempts] == ["b", "c"]
+    assert outcome.hops == ["a:breaker_open", "b:529", "c:200"]
 
 
 def test_retry_after_skips_the_immediate_retry_and_is_relayed_when_nothing_else_answers() -> None:

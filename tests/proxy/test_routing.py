@@ -101,14 +101,19 @@ def test_a_529_wall_on_the_primary_is_invisible_to_the_client(tmp_path, two_upst
         assert response.status_code == 200
         assert secondary.requests[-1].header("x-api-key") == SECONDARY_KEY
         assert response.headers["x-switchyard-fallback"] == "sonnet-us:529"
-        # the primary's circuit is open now: the next turns go straight to the secondary
+        # the primary's circuit is open now: the next turns go straight to the secondary, and say
+        # so (the decided target passed over is the first hop, in the header and in the record)
         for seed in range(3, 8):
-            assert _turn(gateway, seed=seed).status_code == 200
+            skipped = _turn(gateway, seed=seed)
+            assert skipped.status_code == 200
+            assert skipped.headers["x-switchyard-fallback"] == "sonnet-us:breaker_open"
         assert len([r for r in primary.requests if r.path == "/v1/messages"]) == 1
         turns = gateway.receiver.wait_for_turns(6)
-        first = next(t for t in turns if t.fallback_hops)
-        assert first.fallback_hops == ("sonnet-us:529", "sonnet-eu:200")
-        assert first.target == "sonnet-eu" and first.region == "eu"
+        assert sorted(t.fallback_hops for t in turns) == (
+            [("sonnet-us:529", "sonnet-eu:200")] + [("sonnet-us:breaker_open", "sonnet-eu:200")] * 5)
+        assert {(t.target, t.region, t.rule) for t in turns} == {("sonnet-eu", "eu", "default")}
+        # every turn carries its decision's propensity (the decided target's), rescued or passed over
+        assert {t.propensity for t in turns} == {1.0}
         assert gateway.app.breaker.open_targets() == ["sonnet-us"]
 
 
