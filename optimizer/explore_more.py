@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from core.policy.exploration import MAX_SHARE
 from core.policy.reachability import covers
 from core.policy.schema import Match, Policy
 from optimizer.explored import explored_sessions
@@ -141,6 +142,7 @@ def part_asks(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms,
 def _ask(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, piece: Piece, actions: np.ndarray,
          min_sessions: int, cap: float) -> dict[str, Any] | None:
     rows, when, name, words, selected = piece
+    cap = min(math.floor(round(cap * 100, 9)) / 100, MAX_SHARE)  # a share is a whole percent, at most the block's
     current = arms.share_for(when)
     sessions, first = np.unique(data.sessions[rows], return_index=True)
     on_tier = np.array([arms.tiers.count(tier) for tier in range(len(TIERS))], dtype=float) / len(arms.tiers)
