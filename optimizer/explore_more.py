@@ -11,8 +11,9 @@ works out an exploration segment (docs/policy.md, "Exploring a segment more"):
   probability share, and lands on its candidate tier with probability (arms on that tier) / (arms),
   so over a window as long as this one ``reach`` = Σ over those sessions of that arm fraction, and
   share × reach sessions back the move;
-* the share: the smallest whole percent giving ``min_sessions`` in such a window, at least one
-  point above the share the segment has now, at most ``cap``;
+* the share: the smallest whole percent giving ``min_sessions`` in such a window, at most ``cap``;
+  nothing is asked when the segment is explored that much already (the window is what is short:
+  raising the share on every run would only ratchet it up to the cap);
 * what it costs: the segment's turns priced by the replay's per-turn costs (the one pricing), each
   explored turn at the mean over the arms' tiers instead of the tier the active policy gives it,
   for the extra share of sessions, per month. Cache writes of a turn-level segment are not counted.
@@ -147,10 +148,11 @@ def _ask(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, piec
     sessions, first = np.unique(data.sessions[rows], return_index=True)
     on_tier = np.array([arms.tiers.count(tier) for tier in range(len(TIERS))], dtype=float) / len(arms.tiers)
     reach = float(on_tier[actions[rows][first]].sum())
-    if reach <= 0 or current >= cap - 1e-9:
+    if reach <= 0:
         return None
-    needed = math.ceil(round(100 * min_sessions / reach, 9)) / 100
-    share = min(cap, max(needed, round(current + 0.01, 2)))
+    share = min(cap, math.ceil(round(100 * min_sessions / reach, 9)) / 100)
+    if share <= current + 1e-9:  # explored as much already: the window is what is short, not the share
+        return None
     weekly = share * reach * 7 / data.days
     explored_tiers = [tier for tier in arms.tiers if tier >= 0]
     now = float(data.cost[selected, baseline.actions(data.tokens, data.facts)[selected]].sum())

@@ -245,9 +245,9 @@ def exploration_evidence(choice: Choice, asks: list[dict[str, Any]], data: Repla
     return {**choice.evidence, "kind": "exploration", "exploration_asks": asks, "delta_monthly_cost_usd": cost,
             "turns": data.n, "sessions": int(np.unique(data.sessions).size), "days": data.days,
             "turns_in_window": turns, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
-            "rationale": ("No routing change is proposed: every candidate rested on too few explored sessions "
-                          f"(at least {settings.min_explored_sessions} needed). Exploring more where they differ: "
-                          + "; ".join(ask["words"] for ask in asks) + f". Together ~${cost:,.2f} a month.")}
+            "rationale": ("No routing change passed the guards (the refusals say why); where one was refused for "
+                          f"too few explored sessions (at least {settings.min_explored_sessions} needed), exploring "
+                          "more: " + "; ".join(ask["words"] for ask in asks) + f". Together ~${cost:+,.2f} a month.")}
 
 
 def _store(engine: Engine, policy: Policy, candidate: Policy, evidence: dict[str, Any], settings: Settings,

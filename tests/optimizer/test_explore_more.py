@@ -78,6 +78,11 @@ def test_the_ask_is_capped_and_says_how_long_the_cap_takes() -> None:
     # already explored at the cap (here by an existing segment with the same predicates): nothing to ask
     at_cap = Arms((0, 1, 2), 0.02, (({"repo": ["r3"]}, 0.1),))
     assert part_asks(data, BASE, thin, at_cap, min_sessions=500, cap=0.1) == []
+    # explored that much already (the window is short, not the share): asking again would ratchet it
+    [few] = thin_of(data, BASE, _to_haiku(3), min_sessions=10)
+    [ask] = part_asks(data, BASE, few, ARMS, min_sessions=10, cap=0.5)
+    enough = Arms((0, 1, 2), 0.02, (({"repo": ["r3", "r4"]}, ask["share"]),))  # a segment that covers it
+    assert part_asks(data, BASE, few, enough, min_sessions=10, cap=0.5) == []
     # no arm on the tier the candidate moves to: exploring more would not help
     assert part_asks(data, BASE, thin, Arms((1, 2), 0.02), min_sessions=500, cap=0.1) == []
 
