@@ -84,6 +84,10 @@ class Settings:
     # a part refused for too few explored sessions asks for its segment to be explored at up to
     # this share of its sessions (optimizer.explore_more); 0: never ask
     max_exploration_share: float = DEFAULT_CAP
+    # write those asks into the proposal (or, with no routing change, store an exploration-only one);
+    # off: they are only reported in the evidence. Off by default for library callers (benchmarks,
+    # proofs) that judge every proposal as a routing change; ``switchyard optimize`` turns it on
+    propose_exploration: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +208,9 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
         data, result.baseline, choice.thin, arms_of(policy), min_sessions=settings.min_explored_sessions,
         cap=settings.max_exploration_share)
     if choice.params is None:
-        if not asks:
-            return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
+        if not asks or not settings.propose_exploration:
+            return Outcome(None, choice.reason, {**choice.evidence, **({"exploration_asks": asks} if asks else {})},
+                           None, loaded.turns, loaded.usable)
         explore = _fresh_version(engine, with_exploration(policy, asks, tier_targets(policy)).model_copy(
             update={"version": f"{policy.version}.explore-{len(asks)}seg"[:128]}))
         return _store(engine, policy, explore, exploration_evidence(choice, asks, data, loaded.turns, settings),
@@ -229,10 +234,11 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     if asks:
         evidence["exploration_asks"] = asks
         evidence["rationale"] = (f"{evidence.get('rationale', '')} Left unchanged for too few explored sessions, "
-                                 "so explored more: " + "; ".join(ask["words"] for ask in asks) + ".").strip()
+                                 + ("so explored more: " if settings.propose_exploration else "more exploration "
+                                    "would settle it: ") + "; ".join(ask["words"] for ask in asks) + ".").strip()
     # the rationale lives in the evidence, not the description: the diff shows the rules only
     written = with_params(policy, choice.params, candidate_version(policy.version, choice.params))
-    if asks:
+    if asks and settings.propose_exploration:
         written = with_exploration(written, asks, tier_targets(policy))
     return _store(engine, policy, _fresh_version(engine, written), evidence, settings, actor, loaded.turns,
                   loaded.usable, params=choice.params)

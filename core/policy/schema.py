@@ -172,7 +172,8 @@ class Exploration(_Frozen):
     active policy never picks for some kind of request leaves nothing to learn its quality from.
     Sessions are chosen by hash, not turns, so an explored session keeps one tier (and its prompt
     cache) throughout, and because every assignment is a hash, decide() logs the exact propensity
-    of what it chose. It compiles into a rule placed before all others (compile.py, exploration.py).
+    of what it chose. It compiles into a rule placed before all others, after one per segment
+    (compile.py, exploration.py).
     """
 
     share: float = Field(0.02, description="share of sessions explored, 0..0.5 in whole percent; 0 disables")

@@ -145,7 +145,7 @@ def test_refused_for_thin_evidence_it_proposes_exploring_that_segment_more(db_en
     where the base thresholds' move was refused, capped, priced, validated, stored for review."""
     _stored(db_engine)
     outcome = propose(db_engine, builtin_price_table(), _settings(min_explored_sessions=100_000,
-                                                                  max_exploration_share=0.08))
+                                                                  max_exploration_share=0.08, propose_exploration=True))
     assert outcome.proposal is not None, outcome.reason
     proposal = get_proposal(db_engine, outcome.proposal.id)
     evidence = proposal.evidence
@@ -163,9 +163,12 @@ def test_refused_for_thin_evidence_it_proposes_exploring_that_segment_more(db_en
     assert outcome.diff_text is not None and "+ exploration: " in outcome.diff_text
 
 
-def test_no_exploration_is_asked_for_with_the_cap_at_zero(db_engine: Engine) -> None:
+@pytest.mark.parametrize(("cap", "write", "reported"), [(0.0, True, False), (0.08, False, True)])
+def test_exploration_is_only_reported_unless_proposing_it_is_on(db_engine: Engine, cap: float, write: bool,
+                                                                 reported: bool) -> None:
     _stored(db_engine)
     outcome = propose(db_engine, builtin_price_table(), _settings(min_explored_sessions=100_000,
-                                                                  max_exploration_share=0.0))
+                                                                  max_exploration_share=cap, propose_exploration=write))
     assert outcome.proposal is None and "explored sessions" in outcome.reason
+    assert bool(outcome.evidence.get("exploration_asks")) is reported
     assert list_proposals(db_engine) == []
