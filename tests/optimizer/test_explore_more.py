@@ -9,12 +9,25 @@ import math
 import numpy as np
 import pytest
 
+from bench.optimizer_world import default_policy
 from core.policy.compile import compile_policy
 from core.policy.decide import decide
+from core.policy.diff import diff, render_diff
 from core.policy.facts import RouteFacts
 from core.policy.validate import validate
+from optimizer.candidate import with_params
 from optimizer.evidence import choose
-from optimizer.explore_more import Arms, arms_of, exploration_asks, part_asks, thin_of, with_exploration
+from optimizer.explore_more import (
+    Arms,
+    arms_of,
+    exploration_asks,
+    part_asks,
+    thin_of,
+    tier_targets,
+    with_exploration,
+)
+from optimizer.kept_rules import check_reading
+from optimizer.propose import candidate_problems
 from optimizer.replay import Estimate, ReplayData, Thresholds, dr_terms, total_cost
 from optimizer.search import SearchResult, Trial
 from optimizer.segments import Override, RoutingParams, Segment
@@ -166,3 +179,18 @@ def test_choose_hands_over_the_parts_it_refused_for_thin_evidence() -> None:
 def test_thin_of_is_empty_when_enough_sessions_back_the_move() -> None:
     data = _world(explore=0.3)
     assert thin_of(data, BASE, _to_haiku(3), min_sessions=10) == []
+
+
+def test_a_routing_proposal_with_asks_validates_and_still_reads_as_its_thresholds() -> None:
+    """The path propose() takes with parts left unchanged: thresholds written, then the asks; the
+    result passes the proposal validator and its tier rules still route as the params say."""
+    start = default_policy("v1", explore=10)  # a hand-written exploration rule, no block
+    params = RoutingParams(Thresholds(3_000, 150_000), (Override(Segment.repo("r1"), Thresholds(HIGH, HIGH)),))
+    asks = [{"name": "repo-r2", "when": {"repo": ["r2"]}, "share": 0.08},
+            {"name": "tokens-2000-3000", "when": {"input_tokens": {"gte": 2_000, "lt": 3_000}}, "share": 0.05}]
+    written = with_exploration(with_params(start, params, "v1.opt"), asks, tier_targets(start))
+    assert candidate_problems(written) == []
+    check_reading(written, params.effective())  # raises when the rules route elsewhere than priced
+    assert written.exploration is not None and written.exploration.targets == (
+        "anthropic-haiku", "anthropic-sonnet", "anthropic-opus")
+    assert "+ exploration: " in render_diff(diff(start, written))
