@@ -62,11 +62,12 @@ def _covers(wide: dict[str, Any], narrow: dict[str, Any]) -> bool:
 
 
 def arms_of(policy: Policy) -> Arms:
-    """The policy's exploration; without a block, one arm per tier at share 0 (what a block the
-    proposal adds would explore)."""
+    """The policy's exploration; without a block, the arms of the block a proposal would add (one
+    per tier the policy has a target of, none when that is under two: no block to add) at share 0."""
     block = policy.exploration
     if block is None:
-        return Arms(tuple(range(len(TIERS))), 0.0)
+        named = [target.tier for name in tier_targets(policy) for target in policy.targets if target.name == name]
+        return Arms(tuple(TIERS.index(tier) for tier in named if tier in TIERS) if len(named) >= 2 else (), 0.0)
     tier_of = {target.name: target.tier for target in policy.targets}
     tiers = tuple(TIERS.index(tier) if tier in TIERS else -1 for tier in (tier_of.get(n) for n in block.targets))
     return Arms(tiers, block.share, tuple((s.when.model_dump(mode="json", exclude_none=True), s.share)

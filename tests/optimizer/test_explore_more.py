@@ -14,6 +14,7 @@ from core.policy.compile import compile_policy
 from core.policy.decide import decide
 from core.policy.diff import diff, render_diff
 from core.policy.facts import RouteFacts
+from core.policy.schema import Policy
 from core.policy.validate import validate
 from optimizer.candidate import with_params
 from optimizer.evidence import choose
@@ -151,6 +152,12 @@ def test_with_exploration_raises_an_existing_segment_or_adds_one_and_the_policy_
     added = with_exploration(policy(), asks[1:], ["haiku", "opus"])
     assert added.exploration is not None and added.exploration.share == 0 and validate(added) == []
     assert added.exploration.targets == ("haiku", "opus")
+    # the arms such a block would have: one per tier the policy has (none when under two)
+    assert arms_of(policy()).tiers == (0, 1, 2) and arms_of(policy()).share == 0
+    sonnets = [t.model_dump(mode="json") for t in policy().targets if t.tier == "sonnet"]
+    only_sonnet = Policy.model_validate({**policy().model_dump(mode="json"), "targets": sonnets,
+                                         "default": {"route": ["sonnet-us"]}})
+    assert arms_of(only_sonnet).tiers == ()
 
 
 def _search_result(data: ReplayData) -> SearchResult:
