@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from core.policy.compile import DEFAULT_RULE, CompiledPolicy
-from core.policy.exploration import EXPLORATION_RULE, rules_in_order
+from core.policy.exploration import EXPLORATION_RULE, is_exploration_rule, rules_in_order
 from core.policy.hashing import session_bytes, unit_hash
 from core.policy.schema import Rule
 from core.pricing import PriceTable
@@ -62,7 +62,7 @@ def _arm(compiled: CompiledPolicy, rule: Rule, session_id: str | None) -> str:
     share = propensity_words(rule.split[index].weight / sum(arm.weight for arm in rule.split))
     # a split over a share of sessions (the exploration block, or a hand-written bucketed split) is
     # exploration; any other split is an experiment's arm
-    if rule.name == EXPLORATION_RULE or rule.when.session_bucket is not None:
+    if is_exploration_rule(rule.name) or rule.when.session_bucket is not None:
         return f"exploration arm (propensity {share})"
     return f"split arm {index + 1} of {len(rule.split)} (propensity {share})"
 
@@ -72,6 +72,9 @@ def _matched(compiled: CompiledPolicy, rule: Rule, facts: StoredFacts, session_i
     said = " and ".join(condition.text for condition in found) if found else "matches every turn"
     if rule.name == EXPLORATION_RULE and compiled.policy.exploration is not None:
         head = f"exploration of {compiled.policy.exploration.share:.0%} of sessions: {said}"
+    elif is_exploration_rule(rule.name) and rule.when.session_bucket is not None:  # a segment's rule
+        share = (rule.when.session_bucket.lt or 0) / 100
+        head = f"exploration of {share:.0%} of sessions in segment {rule.name}: {said}"
     else:
         head = f"rule {rule.name}: {said}"
     return f"{head}; {_arm(compiled, rule, session_id)}" if rule.split else head

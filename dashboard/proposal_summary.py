@@ -101,7 +101,18 @@ def summary_sentences(evidence: Mapping[str, Any], review: RuleDiff | None) -> l
     if kept:
         sentences.append(f"Rules kept as written routed {kept:,.0f} turns. They route the same under the proposal "
                          "and are left out of these figures.")
-    return sentences
+    return sentences + _exploration_sentences(evidence)
+
+
+def _exploration_sentences(evidence: Mapping[str, Any]) -> list[str]:
+    """One per segment the proposal explores more (optimizer.explore_more): too few explored sessions
+    backed a change there."""
+    asks = evidence.get("exploration_asks")
+    fields = {"part", "share", "current_share", "explored_sessions", "needed"}
+    return [f"It explores {ask['part']} at {ask['share']:.0%} of their sessions (now {ask['current_share']:.0%}): "
+            f"{ask['explored_sessions']} explored sessions backed the change there, {ask['needed']} are needed."
+            for ask in (asks if isinstance(asks, list) else [])
+            if isinstance(ask, Mapping) and fields <= set(ask)]
 
 
 def _cost_sentences(evidence: Mapping[str, Any]) -> list[str]:

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from optimizer.explore_more import Thin, thin_of
 from optimizer.explored import explored_sessions, thin_parts
 from optimizer.pruning import feasible, pruned
 from optimizer.replay import (
@@ -51,6 +52,9 @@ class Choice:
     params: RoutingParams | None  # None: nothing to propose (see reason)
     reason: str
     evidence: dict[str, Any]
+    # the parts refused for too few explored sessions (of ``params``, or of every candidate looked
+    # at when nothing is proposed): where more exploration would settle it (optimizer.explore_more)
+    thin: tuple[Thin, ...] = ()
 
 
 def changes_in_words(baseline: RoutingParams, candidate: RoutingParams) -> str:
@@ -140,6 +144,7 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
     full = data if full is None else full
     margin = result.margin
     refusals: list[str] = []
+    refused_thin: list[Thin] = []
     needed = -math.inf  # the search's lower bound a candidate needs to be worth a bootstrap
     looked = 0
     for trial in result.feasible_by_cost():
@@ -150,8 +155,13 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
         looked += 1
         params = pruned(data, result, trial.params, min_saving=min_override_saving)
         dropped: list[str] = []
+        mine: list[Thin] = []
         if min_explored_sessions > 0:
+            looked_at = params
             params, dropped, base_thin = thin_parts(full, result.baseline, params, min_explored_sessions)
+            if dropped or base_thin:
+                mine = thin_of(full, result.baseline, looked_at, min_explored_sessions)
+                refused_thin += mine
             if base_thin:
                 thin = next(e for e in explored_sessions(full, result.baseline, params) if e["segment"] is None)
                 refusals.append(f"{params.to_dict()}: the base thresholds' change rests on {thin['explored_sessions']} "
@@ -187,6 +197,6 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
             gap = max(trial.delta_low - evidence["delta_quality"]["low"], 0.0)
             needed = max(needed, -margin + gap, trial.delta_low + 1e-12)
             continue
-        return Choice(params, "ok", evidence)
+        return Choice(params, "ok", evidence, tuple(mine))
     reason = "; ".join(refusals) or "no candidate met the quality floor"
-    return Choice(None, reason, {"refusals": refusals})
+    return Choice(None, reason, {"refusals": refusals}, tuple(refused_thin))

@@ -27,10 +27,11 @@ from core.price_memo import PerToken, per_token_of
 from core.pricing import PriceEntry, PriceTable
 from optimizer.candidate import NotAThresholdPolicyError, params_of, with_params
 from optimizer.cluster_evidence import clusters_addressed
-from optimizer.evidence import choose
+from optimizer.evidence import Choice, choose
+from optimizer.explore_more import DEFAULT_CAP, arms_of, exploration_asks, tier_targets, with_exploration
 from optimizer.features import NOT_QUALITY, load_turns
 from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
-from optimizer.replay import REQUIRED, TIERS, dr_estimate, prepare
+from optimizer.replay import REQUIRED, TIERS, ReplayData, dr_estimate, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
 from optimizer.split import held_out_sessions
@@ -80,6 +81,13 @@ class Settings:
     min_explored_sessions: int = 10
     # developer → tier name (``switchyard optimize --developer-tiers FILE``): a segment per tier
     developer_tiers: Mapping[str, str] | None = None
+    # a part refused for too few explored sessions asks for its segment to be explored at up to
+    # this share of its sessions (optimizer.explore_more); 0: never ask
+    max_exploration_share: float = DEFAULT_CAP
+    # write those asks into the proposal (or, with no routing change, store an exploration-only one);
+    # off: they are only reported in the evidence. Off by default for library callers (benchmarks,
+    # proofs) that judge every proposal as a routing change; ``switchyard optimize`` turns it on
+    propose_exploration: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +204,17 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
     choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
                     seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,
                     min_explored_sessions=settings.min_explored_sessions, split=split)
+    asks = [] if settings.max_exploration_share <= 0 else exploration_asks(
+        data, result.baseline, choice.thin, arms_of(policy), min_sessions=settings.min_explored_sessions,
+        cap=settings.max_exploration_share)
     if choice.params is None:
-        return Outcome(None, choice.reason, choice.evidence, None, loaded.turns, loaded.usable)
+        if not asks or not settings.propose_exploration:
+            return Outcome(None, choice.reason, {**choice.evidence, **({"exploration_asks": asks} if asks else {})},
+                           None, loaded.turns, loaded.usable)
+        explore = _fresh_version(engine, with_exploration(policy, asks, tier_targets(policy)).model_copy(
+            update={"version": f"{policy.version}.explore-{len(asks)}seg"[:128]}))
+        return _store(engine, policy, explore, exploration_evidence(choice, asks, data, loaded.turns, settings),
+                      settings, actor, loaded.turns, loaded.usable)
     evidence = {**choice.evidence, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
                 "turns_in_window": loaded.turns, "kept_as_written": kept_evidence(policy, kept_counts),
                 "turns_routed_by_kept_rules": int(kept_mask.sum()),
@@ -214,28 +231,54 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
         top = evidence["clusters"][0]
         evidence["rationale"] = (f"{evidence.get('rationale', '')} Of the failure clusters, it re-routes most turns of "
                                  f"\"{top['name']}\" ({top['moved']:,} of {top['size']:,}).").strip()
+    if asks:
+        evidence["exploration_asks"] = asks
+        evidence["rationale"] = (f"{evidence.get('rationale', '')} Left unchanged for too few explored sessions, "
+                                 + ("so explored more: " if settings.propose_exploration else "more exploration "
+                                    "would settle it: ") + "; ".join(ask["words"] for ask in asks) + ".").strip()
     # the rationale lives in the evidence, not the description: the diff shows the rules only
-    candidate = _fresh_version(engine, with_params(policy, choice.params,
-                                                   candidate_version(policy.version, choice.params)))
+    written = with_params(policy, choice.params, candidate_version(policy.version, choice.params))
+    if asks and settings.propose_exploration:
+        written = with_exploration(written, asks, tier_targets(policy))
+    return _store(engine, policy, _fresh_version(engine, written), evidence, settings, actor, loaded.turns,
+                  loaded.usable, params=choice.params)
+
+
+def exploration_evidence(choice: Choice, asks: list[dict[str, Any]], data: ReplayData, turns: int,
+                         settings: Settings) -> dict[str, Any]:
+    """The evidence of a proposal that only explores more: what was refused, and each ask."""
+    cost = sum(ask["monthly_cost_usd"] for ask in asks)
+    return {**choice.evidence, "kind": "exploration", "exploration_asks": asks, "delta_monthly_cost_usd": cost,
+            "turns": data.n, "sessions": int(np.unique(data.sessions).size), "days": data.days,
+            "turns_in_window": turns, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
+            "rationale": ("No routing change passed the guards (the refusals say why); where one was refused for "
+                          f"too few explored sessions (at least {settings.min_explored_sessions} needed), exploring "
+                          "more: " + "; ".join(ask["words"] for ask in asks) + f". Together ~${cost:+,.2f} a month.")}
+
+
+def _store(engine: Engine, policy: Policy, candidate: Policy, evidence: dict[str, Any], settings: Settings,
+           actor: str, turns: int, usable: int, params: RoutingParams | None = None) -> Outcome:
+    """Validate ``candidate`` as the admin API would (and, for a routing change, that its rules read
+    as ``params``), then store it as a proposal."""
     change = diff(policy, candidate)
     problems = candidate_problems(candidate)
-    if not problems:
+    if not problems and params is not None:
         try:
-            check_reading(candidate, choice.params.effective())
+            check_reading(candidate, params.effective())
         except NotAThresholdPolicyError as mismatch:  # the writer wrote something the replay did not price
             problems = [Problem("rules", str(mismatch))]
     if problems:
         invalid = InvalidCandidateError(candidate.version, problems)
         if settings.on_invalid == "raise":
             raise invalid
-        log.error("optimizer bug, nothing stored: %s (params %s)", invalid, choice.params.to_dict())
+        log.error("optimizer bug, nothing stored: %s (params %s)", invalid, params.to_dict() if params else None)
         return Outcome(None, f"the candidate is not a valid policy (an optimizer bug, logged): {invalid}", evidence,
-                       render_diff(change), loaded.turns, loaded.usable, skipped="invalid")
+                       render_diff(change), turns, usable, skipped="invalid")
     try:
         proposal = create_proposal(engine, parent_version=policy.version, candidate_version=candidate.version,
                                    document=candidate.model_dump(mode="json"), diff=change.to_dict(),
                                    evidence=evidence, actor=actor, require_active_parent=True)
     except StaleParentError as stale:
         return Outcome(None, f"{stale} (it changed while the optimizer ran): run it again", evidence,
-                       render_diff(change), loaded.turns, loaded.usable, skipped="stale")
-    return Outcome(proposal, "ok", evidence, render_diff(change), loaded.turns, loaded.usable)
+                       render_diff(change), turns, usable, skipped="stale")
+    return Outcome(proposal, "ok", evidence, render_diff(change), turns, usable)

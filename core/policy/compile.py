@@ -1,8 +1,8 @@
 """A validated Policy turned into frozen lookup tables that decide() walks without allocating.
 
 What is prepared here, once per policy version:
-- the exploration block becomes the first rule (exploration.py), so it costs decide() what any
-  rule costs and its propensities come out of the same arithmetic;
+- the exploration block becomes the first rules, one per segment then its own (exploration.py), so
+  it costs decide() what any rule costs and its propensities come out of the same arithmetic;
 - targets by name, and every chain as a tuple of Target objects;
 - each rule's predicates as specialised closures (predicates.py);
 - split arms as normalised cumulative weights, for a bisect on the session's hash;

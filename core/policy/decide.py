@@ -15,7 +15,8 @@ and the randomness is the session id's hash, which drives three independent choi
 where, for the rule that fires, P(action) is the sum of the weight shares of the arms (1 for a
 route) whose chain starts with the action, divided by the pool size when that first target is in
 a sticky pool. A deterministic route therefore has propensity 1.0; an arm of weight w out of W has
-w / W; a 2% exploration rule (the policy's ``exploration`` block compiles into one, placed first)
+w / W; a 2% exploration rule (the policy's ``exploration`` block compiles into one, placed first,
+after one per exploration segment, each with its own share)
 above a fixed route gives 0.02 × arm share to the explored action and 0.98 (+ whatever the
 exploration also sends there) to the usual one. It is never 0 for the action actually chosen.
 

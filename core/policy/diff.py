@@ -3,7 +3,7 @@ shown in the dashboard, and as the few lines a reviewer reads before approving (
 
     policy v7 → v8
     + target opus-eu
-    ~ exploration: share 0.02 → 0.05
+    ~ exploration: share 0.02 → 0.05; segments[0].share 0.05 → 0.08
     - rule legacy-large
     ~ rule small-turns: when.input_tokens.lt 20000 → 12000
     ↕ rule explore: position 0 → 2
@@ -132,7 +132,7 @@ def diff(old: Policy, new: Policy) -> PolicyDiff:
         sticky=_section(old.sticky, new.sticky, lambda p: p["name"]),
         budgets=_section(old.budgets, new.budgets, _budget_name),
         model_access=_section(old.model_access, new.model_access, lambda a: a["group"]),
-        exploration=field_changes(_optional(old.exploration), _optional(new.exploration)),
+        exploration=field_changes(_exploration(old.exploration), _exploration(new.exploration)),
         default=field_changes(_json(old.default), _json(new.default)),
         fallback=field_changes(_json(old.fallback), _json(new.fallback)),
         guardrails=field_changes(_json(old.guardrails), _json(new.guardrails)),
@@ -148,6 +148,17 @@ def _json(model: BaseModel) -> dict[str, Json]:
 
 def _optional(model: BaseModel | None) -> dict[str, Json]:
     return {} if model is None else _json(model)
+
+
+def _exploration(block: BaseModel | None) -> dict[str, Json]:
+    """The block without ``segments`` when it has none (a block added reads as before segments
+    existed), and each segment's ``when`` without the predicates it leaves out."""
+    data = _optional(block)
+    if data.get("segments") == []:
+        del data["segments"]
+    for segment in data.get("segments", ()):
+        segment["when"] = {name: value for name, value in segment["when"].items() if value is not None}
+    return data
 
 
 def _section(old: Sequence[BaseModel], new: Sequence[BaseModel], key: Any, ordered: bool = False) -> SectionDiff:
@@ -253,9 +264,10 @@ def _render_section(kind: str, section: SectionDiff) -> Iterable[str]:
 def _render_exploration(changes: Sequence[FieldChange]) -> Iterable[str]:
     if not changes:
         return
-    if all(c.before is None for c in changes):
+    # a block has targets (required): targets from or to nothing is the block added or removed
+    if any(c.path == "targets" and c.before is None for c in changes):
         yield "+ exploration: " + "; ".join(f"{c.path} {_value(c.after)}" for c in changes)
-    elif all(c.after is None for c in changes):
+    elif any(c.path == "targets" and c.after is None for c in changes):
         yield "- exploration"
     else:
         yield f"~ exploration: {_render_changes(changes)}"

@@ -26,6 +26,7 @@ Tier = Literal["haiku", "sonnet", "opus"]
 TIERS: tuple[Tier, ...] = ("haiku", "sonnet", "opus")  # cheapest first
 RequestClass = Literal["main", "subagent", "workflow", "compaction", "auxiliary"]
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+_SEGMENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,51}$"  # exploration:<name> is a rule name (_NAME)
 _REGION = r"^[a-z0-9][a-z0-9-]{0,39}$"  # us-east-1, europe-west4, global: it goes into host names and URLs
 _PROJECT = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"  # Google Cloud's rule for project ids
 
@@ -153,6 +154,16 @@ class StickyPool(_Frozen):
     targets: tuple[str, ...] = Field(min_length=2)
 
 
+class ExplorationSegment(_Frozen):
+    """Sessions matching ``when`` explored at their own ``share`` (more than the block's: evidence
+    where candidates differ). Compiles into a rule placed before the block's own (exploration.py)."""
+
+    when: Match = Field(description="the usual predicates, except session_bucket (the share picks the buckets)")
+    share: float = Field(description="share of the segment's sessions explored, 0..0.5 in whole percent")
+    name: str | None = Field(None, pattern=_SEGMENT_NAME,
+                             description="names the rule, exploration:<name> (default: its position, from 1)")
+
+
 class Exploration(_Frozen):
     """A small share of sessions, chosen by the session id's hash, routed to one of ``targets`` at
     (hash-)random, equal weights.
@@ -161,12 +172,15 @@ class Exploration(_Frozen):
     active policy never picks for some kind of request leaves nothing to learn its quality from.
     Sessions are chosen by hash, not turns, so an explored session keeps one tier (and its prompt
     cache) throughout, and because every assignment is a hash, decide() logs the exact propensity
-    of what it chose. It compiles into a rule placed before all others (compile.py, exploration.py).
+    of what it chose. It compiles into a rule placed before all others, after one per segment
+    (compile.py, exploration.py).
     """
 
     share: float = Field(0.02, description="share of sessions explored, 0..0.5 in whole percent; 0 disables")
     targets: tuple[str, ...] = Field(min_length=2, description="the arms, equal weights; each falls back "
                                      "along the default route")
+    segments: tuple[ExplorationSegment, ...] = Field((), max_length=100, description="segments explored at "
+                                                     "their own share, tried before the block's share")
 
 
 BudgetScope = Literal["developer", "team", "repo", "group"]

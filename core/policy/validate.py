@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 
 from core.providers.kinds import ALLOWED_AUTH, REQUIRED_FIELDS
 
-from .exploration import EXPLORATION_RULE, exploration_problems, rules_in_order
+from .exploration import EXPLORATION_RULE, SEGMENT_PREFIX, exploration_problems, exploration_rules, segment_rule_name
 from .guardrails import guardrail_problems
 from .problems import Problem, errors_in
 from .reachability import shadowing_problems
-from .schema import PERIOD_ADJECTIVES, TIERS, Budget, IntRange, ModelAccess, Policy, Rule, StickyPool, Target
+from .schema import PERIOD_ADJECTIVES, TIERS, Budget, IntRange, Match, ModelAccess, Policy, Rule, StickyPool, Target
 
 # Decision.rule names the default route "default" and the exploration block "exploration"
 RESERVED_RULE_NAMES = {"default": "the default route", EXPLORATION_RULE: "the exploration block"}
@@ -32,6 +32,8 @@ def validate(policy: Policy) -> list[Problem]:
     problems += _duplicates("rules", [r.name for r in policy.rules], "rule")
     problems += _duplicates("sticky", [p.name for p in policy.sticky], "sticky pool")
     block = list(exploration_problems(policy.exploration, targets, policy.sticky)) if policy.exploration else []
+    for index, segment in enumerate(policy.exploration.segments if policy.exploration else ()):
+        block += _when_problems(f"exploration.segments[{index}].when", segment.when)
     problems += block
     by_name = {t.name: t for t in policy.targets}
     for index, rule in enumerate(policy.rules):
@@ -52,9 +54,13 @@ def _shadowing(policy: Policy, block_is_valid: bool) -> Iterable[Problem]:
     takes only its share of session buckets, so the rules after it stay reachable)."""
     if not block_is_valid:  # no rule to place first: check the policy's own rules alone
         return shadowing_problems(policy.rules)
-    rules = rules_in_order(policy)
-    paths = ["exploration"] * (len(rules) - len(policy.rules)) + [f"rules[{i}]" for i in range(len(policy.rules))]
-    return shadowing_problems(rules, paths)
+    block = policy.exploration
+    path_of = {EXPLORATION_RULE: "exploration"} | {
+        segment_rule_name(segment, i): f"exploration.segments[{i}]" for i, segment in enumerate(block.segments)
+    } if block is not None else {}
+    explore = exploration_rules(policy)
+    return shadowing_problems((*explore, *policy.rules), [path_of[rule.name] for rule in explore]
+                              + [f"rules[{i}]" for i in range(len(policy.rules))])
 
 
 def _duplicates(section: str, names: Sequence[str], what: str) -> Iterable[Problem]:
@@ -110,15 +116,10 @@ def _model_override_problems(path: str, rule: Rule, targets: dict[str, Target]) 
 def _rule_problems(path: str, rule: Rule, targets: set[str]) -> Iterable[Problem]:
     if rule.name in RESERVED_RULE_NAMES:
         yield Problem(f"{path}.name", f"{rule.name!r} is reserved for {RESERVED_RULE_NAMES[rule.name]}")
-    when = rule.when
-    yield from _range_problems(f"{path}.when.input_tokens", when.input_tokens, upper=None)
-    yield from _range_problems(f"{path}.when.tool_count", when.tool_count, upper=None)
-    yield from _range_problems(f"{path}.when.session_bucket", when.session_bucket, upper=100)
-    for field in ("requested_tier", "request_class", "agent_type", "developer", "team", "repo", "group"):
-        values = getattr(when, field)
-        if values is not None and not values:
-            yield Problem(f"{path}.when.{field}", "an empty list matches nothing: leave the field out instead",
-                          "warning")
+    elif rule.name.startswith(SEGMENT_PREFIX):
+        yield Problem(f"{path}.name", f"names starting {SEGMENT_PREFIX!r} are reserved for the exploration "
+                      "block's segments")
+    yield from _when_problems(f"{path}.when", rule.when)
     if (rule.route is None) == (rule.split is None):
         yield Problem(path, f"rule {rule.name!r} needs exactly one of route or split")
     if rule.route is not None:
@@ -131,6 +132,17 @@ def _rule_problems(path: str, rule: Rule, targets: set[str]) -> Iterable[Problem
             yield Problem(f"{path}.split", "weights sum to 0: name at least one arm with a positive weight")
         for index, arm in enumerate(rule.split):
             yield from _chain_problems(f"{path}.split[{index}].route", arm.route, targets)
+
+
+def _when_problems(path: str, when: Match) -> Iterable[Problem]:
+    yield from _range_problems(f"{path}.input_tokens", when.input_tokens, upper=None)
+    yield from _range_problems(f"{path}.tool_count", when.tool_count, upper=None)
+    yield from _range_problems(f"{path}.session_bucket", when.session_bucket, upper=100)
+    for field in ("requested_tier", "request_class", "agent_type", "developer", "team", "repo", "group"):
+        values = getattr(when, field)
+        if values is not None and not values:
+            yield Problem(f"{path}.{field}", "an empty list matches nothing: leave the field out instead",
+                          "warning")
 
 
 def _range_problems(path: str, bounds: IntRange | None, upper: int | None) -> Iterable[Problem]:

@@ -74,6 +74,13 @@ def test_a_recorded_margin_reason_wins_and_a_missing_one_is_said() -> None:
     assert summary_sentences({}, None) == []  # nothing the evidence lacks is made up
 
 
+def test_the_summary_names_each_segment_explored_more() -> None:
+    ask = {"part": "repo payments", "share": 0.08, "current_share": 0.02, "explored_sessions": 3, "needed": 10}
+    sentences = summary_sentences({"exploration_asks": [ask, {"part": "incomplete"}]}, None)
+    assert sentences == ["It explores repo payments at 8% of their sessions (now 2%): 3 explored sessions backed the "
+                         "change there, 10 are needed."]
+
+
 def test_what_changes_in_one_sentence(db_engine: Engine) -> None:
     seed_policies(db_engine)
     v1 = get_version(db_engine, "v1").policy()

@@ -98,6 +98,17 @@ def test_an_explored_session_says_exploration_arm_and_its_propensity(share: floa
     assert f" < {round(share * 100)}; exploration arm (propensity 1/3) → {target};" in text
 
 
+def test_a_session_explored_in_a_segment_names_the_segment_and_its_share() -> None:
+    block = Exploration(share=0.02, targets=("haiku", "sonnet", "opus"),
+                        segments=({"name": "tooly", "when": {"tool_count": {"gte": 10}}, "share": 0.1},))  # type: ignore[arg-type]
+    compiled = compile_policy(policy(SMALL, exploration=block))
+    session, decision = _session_in(compiled, "exploration:tooly", RouteFacts(input_tokens=26_327, tool_count=12))
+    target = decision.chain[0].name
+    text = explain_decision(turn("exploration:tooly", 26_327, session, target=target), PRICES, compiled)
+    assert text.startswith("exploration of 10% of sessions in segment exploration:tooly: ")
+    assert "exploration arm (propensity 1/3)" in text and "tool" in text
+
+
 def test_a_bucketed_split_rule_is_exploration_too() -> None:
     # the demo's hand-written "explore" rule: a share of sessions spread over the tiers
     explore = Rule(name="explore", when={"session_bucket": {"lt": 10}},

@@ -138,3 +138,37 @@ def test_candidate_keeps_everything_but_the_thresholds() -> None:
         {"secrets": "block", "overrides": [{"scope": "repo", "name": "sandbox", "secrets": "flag"}],
          "allow": {"paths": ["*/fixtures/*"]}})})
     assert with_thresholds(guarded, Thresholds(30_000, 80_000), "v3").guardrails == guarded.guardrails
+
+
+def test_refused_for_thin_evidence_it_proposes_exploring_that_segment_more(db_engine: Engine) -> None:
+    """No candidate has the explored sessions it needs: the proposal only explores more, exactly
+    where the base thresholds' move was refused, capped, priced, validated, stored for review."""
+    _stored(db_engine)
+    outcome = propose(db_engine, builtin_price_table(), _settings(min_explored_sessions=100_000,
+                                                                  max_exploration_share=0.08, propose_exploration=True))
+    assert outcome.proposal is not None, outcome.reason
+    proposal = get_proposal(db_engine, outcome.proposal.id)
+    evidence = proposal.evidence
+    assert evidence["kind"] == "exploration" and "explored sessions" in " ".join(evidence["refusals"])
+    asks = evidence["exploration_asks"]
+    assert asks and all(set(ask["when"]) == {"input_tokens"} and ask["share"] == 0.08 and ask["needed"] == 100_000
+                        and ask["words"] in evidence["rationale"] for ask in asks)
+    assert evidence["delta_monthly_cost_usd"] == pytest.approx(sum(ask["monthly_cost_usd"] for ask in asks)) != 0
+    # the rules are untouched: a block at share 0 over one target per tier explores the segment only
+    assert not proposal.diff["rules"]["added"] and not proposal.diff["rules"]["changed"]
+    block = proposal.document["exploration"]
+    assert block["share"] == 0 and block["targets"] == ["anthropic-haiku", "anthropic-sonnet", "anthropic-opus"]
+    assert [({k: v for k, v in s["when"].items() if v is not None}, s["share"]) for s in block["segments"]] == [
+        (ask["when"], 0.08) for ask in asks]
+    assert outcome.diff_text is not None and "+ exploration: " in outcome.diff_text
+
+
+@pytest.mark.parametrize(("cap", "write", "reported"), [(0.0, True, False), (0.08, False, True)])
+def test_exploration_is_only_reported_unless_proposing_it_is_on(db_engine: Engine, cap: float, write: bool,
+                                                                 reported: bool) -> None:
+    _stored(db_engine)
+    outcome = propose(db_engine, builtin_price_table(), _settings(min_explored_sessions=100_000,
+                                                                  max_exploration_share=cap, propose_exploration=write))
+    assert outcome.proposal is None and "explored sessions" in outcome.reason
+    assert bool(outcome.evidence.get("exploration_asks")) is reported
+    assert list_proposals(db_engine) == []

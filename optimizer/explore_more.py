@@ -1,0 +1,213 @@
+"""Where the optimizer needs more exploration, and how much: a share of sessions per segment.
+
+A part of a candidate (the base thresholds, a segment's override) that moves turns to another tier
+is refused when fewer than ``min_sessions`` explored sessions back the move (optimizer.explored).
+More exploration *of that part's turns* is what would settle it, so for each such part this module
+works out an exploration segment (docs/policy.md, "Exploring a segment more"):
+
+* its predicates, the policy's own: the override's segment (``repo: [payments]``…), or for the
+  base the token range its moved turns span (``input_tokens: {gte, lt}``);
+* how many explored sessions a share would give: each session with moved turns is explored with
+  probability share, and lands on its candidate tier with probability (arms on that tier) / (arms),
+  so over a window as long as this one ``reach`` = Σ over those sessions of that arm fraction, and
+  share × reach sessions back the move;
+* the share: the smallest whole percent giving ``min_sessions`` in such a window, at most ``cap``;
+  nothing is asked when the segment is explored that much already (the window is what is short:
+  raising the share on every run would only ratchet it up to the cap);
+* what it costs: the segment's turns priced by the replay's per-turn costs (the one pricing), each
+  explored turn at the mean over the arms' tiers instead of the tier the active policy gives it,
+  for the extra share of sessions, per month. Cache writes of a turn-level segment are not counted.
+
+Pure (numpy).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.policy.exploration import MAX_SHARE
+from core.policy.reachability import covers
+from core.policy.schema import Match, Policy
+from optimizer.explored import explored_sessions
+from optimizer.replay import TIERS, ReplayData, monthly
+from optimizer.segments import RoutingParams, Segment
+
+DEFAULT_CAP = 0.10  # a tenth of a segment's sessions off its best tier is as much as a proposal asks
+_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Arms:
+    """The exploration the policy has: one tier code (TIERS index, −1: untiered) per arm, the block's
+    share, and each existing segment's predicates (JSON, unset ones left out) with its share."""
+
+    tiers: tuple[int, ...]
+    share: float
+    segments: tuple[tuple[dict[str, Any], float], ...] = ()
+
+    def share_for(self, when: dict[str, Any]) -> float:
+        """The share the turns these predicates select are explored at now, at least: the block's,
+        or that of an existing segment whose predicates take every one of them."""
+        return max([self.share, *(share for existing, share in self.segments if _covers(existing, when))])
+
+
+def _covers(wide: dict[str, Any], narrow: dict[str, Any]) -> bool:
+    return covers(Match.model_validate(wide), Match.model_validate(narrow))
+
+
+def arms_of(policy: Policy) -> Arms:
+    """The policy's exploration; without a block, the arms of the block a proposal would add (one
+    per tier the policy has a target of, none when that is under two: no block to add) at share 0."""
+    block = policy.exploration
+    if block is None:
+        named = [target.tier for name in tier_targets(policy) for target in policy.targets if target.name == name]
+        return Arms(tuple(TIERS.index(tier) for tier in named if tier in TIERS) if len(named) >= 2 else (), 0.0)
+    tier_of = {target.name: target.tier for target in policy.targets}
+    tiers = tuple(TIERS.index(tier) if tier in TIERS else -1 for tier in (tier_of.get(n) for n in block.targets))
+    return Arms(tiers, block.share, tuple((s.when.model_dump(mode="json", exclude_none=True), s.share)
+                                          for s in block.segments))
+
+
+@dataclass(frozen=True, slots=True)
+class Thin:
+    """A part of ``candidate`` the guards refused for too few explored sessions: ``segment`` None
+    is the base thresholds."""
+
+    candidate: RoutingParams
+    segment: Segment | None
+    explored_sessions: int
+
+
+def thin_of(data: ReplayData, baseline: RoutingParams, candidate: RoutingParams, min_sessions: int) -> list[Thin]:
+    """The parts of ``candidate`` resting on fewer than ``min_sessions`` explored sessions."""
+    found = []
+    for entry in explored_sessions(data, baseline, candidate):
+        if entry["explored_sessions"] >= min_sessions:
+            continue
+        key = entry["segment"]
+        segment = None if key is None else next(o.segment for o in candidate.overrides
+                                                if (o.segment.kind, o.segment.value) == (key["kind"], key["value"]))
+        found.append(Thin(candidate, segment, entry["explored_sessions"]))
+    return found
+
+
+def _part(data: ReplayData, baseline: RoutingParams, thin: Thin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the turns the part moves, the candidate's action per turn, the turns the part governs)."""
+    candidate = thin.candidate
+    actions = candidate.actions(data.tokens, data.facts)
+    moved = baseline.actions(data.tokens, data.facts) != actions
+    index = -1 if thin.segment is None else next(
+        (i for i, o in enumerate(candidate.overrides) if o.segment == thin.segment), -2)
+    governed = candidate.governing(data.facts, data.n) == index
+    return moved & governed, actions, governed
+
+
+Piece = tuple[np.ndarray, dict[str, Any], str, str, np.ndarray]  # moved turns, predicates, name, words, selected
+
+
+def _pieces(data: ReplayData, thin: Thin, rows: np.ndarray, governed: np.ndarray) -> Iterable[Piece]:
+    """The segments to explore for the part: an override's own; for the base thresholds, each run
+    of token counts the move takes (a cheaper haiku threshold and a dearer opus one are two runs,
+    and the turns between them are not moved, so not explored)."""
+    if thin.segment is not None:
+        segment = thin.segment
+        name = _NAME.sub("-", segment.slug).strip("-")[:52] or "segment"
+        yield rows, segment.when(), name, segment.describe(), segment.mask(data.facts, data.n)
+        return
+    values = np.unique(data.tokens[governed])
+    flags = np.isin(values, data.tokens[rows])
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        low, high = int(values[start]), int(values[stop - 1]) + 1
+        selected = (data.tokens >= low) & (data.tokens < high)
+        yield (rows & selected, {"input_tokens": {"gte": low, "lt": high}}, f"tokens-{low}-{high}",
+               f"turns of {low:,}–{high - 1:,} input tokens (the base thresholds' move)", selected)
+
+
+def part_asks(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, *,
+              min_sessions: int, cap: float = DEFAULT_CAP) -> list[dict[str, Any]]:
+    """The exploration segments that would back ``thin`` (see the module docstring), leaving out a
+    segment no arm reaches the tiers of, or already explored at ``cap``."""
+    rows, actions, governed = _part(data, baseline, thin)
+    if not rows.any() or not arms.tiers:
+        return []
+    return [ask for piece in _pieces(data, thin, rows, governed)
+            if (ask := _ask(data, baseline, thin, arms, piece, actions, min_sessions, cap)) is not None]
+
+
+def _ask(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, piece: Piece, actions: np.ndarray,
+         min_sessions: int, cap: float) -> dict[str, Any] | None:
+    rows, when, name, words, selected = piece
+    cap = min(math.floor(round(cap * 100, 9)) / 100, MAX_SHARE)  # a share is a whole percent, at most the block's
+    current = arms.share_for(when)
+    sessions, first = np.unique(data.sessions[rows], return_index=True)
+    on_tier = np.array([arms.tiers.count(tier) for tier in range(len(TIERS))], dtype=float) / len(arms.tiers)
+    reach = float(on_tier[actions[rows][first]].sum())
+    if reach <= 0:
+        return None
+    share = min(cap, math.ceil(round(100 * min_sessions / reach, 9)) / 100)
+    if share <= current + 1e-9:  # explored as much already: the window is what is short, not the share
+        return None
+    weekly = share * reach * 7 / data.days
+    explored_tiers = [tier for tier in arms.tiers if tier >= 0]
+    now = float(data.cost[selected, baseline.actions(data.tokens, data.facts)[selected]].sum())
+    exploring = float(data.cost[selected][:, explored_tiers].mean(axis=1).sum())
+    cost = monthly(data, (share - current) * (exploring - now))
+    return {
+        "part": words, "name": name, "when": when, "share": share, "current_share": current,
+        "explored_sessions": thin.explored_sessions, "needed": min_sessions,
+        "sessions_moved": int(sessions.size), "explored_sessions_per_week": weekly,
+        "weeks_to_needed": min_sessions / weekly if weekly > 0 else None, "monthly_cost_usd": cost,
+        "words": (f"{words}: {thin.explored_sessions} explored sessions, {min_sessions} needed; at {share:.0%} of "
+                  f"its sessions (now {current:.0%}) it would have ~{weekly:.1f} a week"
+                  + (f", {min_sessions} in ~{min_sessions / weekly:.1f} weeks" if weekly > 0 else "")
+                  + f"; exploring them costs ~${cost:+,.2f} a month"),
+    }
+
+
+def exploration_asks(data: ReplayData, baseline: RoutingParams, thin: Iterable[Thin], arms: Arms, *,
+                     min_sessions: int, cap: float = DEFAULT_CAP) -> list[dict[str, Any]]:
+    """One ask per segment (the first part refused there wins: the cheapest candidate's), in the
+    order the parts came; the base thresholds ask once. An ask whose turns an earlier ask takes at a
+    share as large is left out: its rule would never fire (validation refuses that)."""
+    asks: list[dict[str, Any]] = []
+    seen: set[Segment | None] = set()
+    for part in thin:
+        if part.segment in seen:
+            continue
+        seen.add(part.segment)
+        for ask in part_asks(data, baseline, part, arms, min_sessions=min_sessions, cap=cap):
+            if not any(_covers(earlier["when"], ask["when"]) and earlier["share"] >= ask["share"] for earlier in asks):
+                asks.append(ask)
+    return asks
+
+
+def tier_targets(policy: Policy) -> list[str]:
+    """The first target of each tier, in tier order: the arms of a block the proposal adds."""
+    return [next(t.name for t in policy.targets if t.tier == tier) for tier in TIERS
+            if any(t.tier == tier for t in policy.targets)]
+
+
+def with_exploration(policy: Policy, asks: Sequence[dict[str, Any]], targets: Sequence[str]) -> Policy:
+    """``policy`` whose exploration block explores each ask's segment at its share: an existing
+    segment with the same predicates is raised, a new one added after the others. Without a block
+    one is added at share 0 over ``targets`` (the asks' arms)."""
+    block = policy.exploration
+    document: dict[str, Any] = (block.model_dump(mode="json", exclude_none=True) if block is not None
+                                else {"share": 0.0, "targets": list(targets)})
+    segments = [dict(s) for s in document.get("segments", [])]
+    for ask in asks:
+        same = next((s for s in segments if s["when"] == ask["when"]), None)
+        if same is not None:
+            same["share"] = max(float(same["share"]), ask["share"])
+        else:
+            names = {s.get("name") for s in segments}
+            name = ask["name"] if ask["name"] not in names else f"{ask['name'][:45]}-{len(segments) + 1}"
+            segments.append({"name": name, "when": ask["when"], "share": ask["share"]})
+    return Policy.model_validate({**policy.model_dump(mode="json"), "exploration": {**document, "segments": segments}})
