@@ -14,7 +14,7 @@ import numpy as np
 
 from core.policy.compile import compile_policy
 from core.policy.decide import decide
-from core.policy.exploration import EXPLORATION_RULE
+from core.policy.exploration import rules_in_order
 from core.policy.facts import RouteFacts
 from core.policy.schema import TIERS, Policy
 from sim.world_plan import REQUESTED_TIER, WorldTruth
@@ -60,4 +60,4 @@ def judge(policy: Policy, truth: WorldTruth) -> Judged:
 def split_rules(policy: Policy) -> frozenset[str]:
     """The rules whose routing is a hashed split (exploration): a proposal keeps them, so the turns
     they catch are routed alike by every candidate the oracle compares."""
-    return frozenset({EXPLORATION_RULE, *(rule.name for rule in policy.rules if rule.split is not None)})
+    return frozenset(rule.name for rule in rules_in_order(policy) if rule.split is not None)
