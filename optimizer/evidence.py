@@ -156,7 +156,8 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
         if min_explored_sessions > 0:
             # per move (part × tier pair), not per part: a part's sessions may all stand behind one of
             # its moves while another rests on a handful (optimizer.moves)
-            params, dropped, base_thin = thin_moves(full, result.baseline, params, min_explored_sessions)
+            params, dropped, base_thin = thin_moves(full, result.baseline, params, min_explored_sessions,
+                                                    negligible=margin / 2)
             if base_thin:
                 refusals.append(f"{params.to_dict()}: the base thresholds' change rests on too few explored "
                                 "sessions (" + ", ".join(f"{e['move']} on {e['tokens'][0]:,}–{e['tokens'][1]:,} "

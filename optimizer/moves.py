@@ -68,19 +68,31 @@ def reverted(thresholds: Thresholds, before: Thresholds, move: tuple[int, int]) 
 
 
 def thin_moves(data: ReplayData, baseline: RoutingParams, candidate: RoutingParams,
-               min_sessions: int) -> tuple[RoutingParams, list[str], list[dict[str, Any]]]:
+               min_sessions: int, *, negligible: float = 0.0) -> tuple[RoutingParams, list[str], list[dict[str, Any]]]:
     """``candidate`` with every move that rests on fewer than ``min_sessions`` explored sessions
     undone: the threshold that makes it put back where the active policy has it for the part (so the
     part's other moves stay), or, when that does not undo it (a segment whose turns the active policy
     routes by several rules), the override dropped (its turns fall to a later override or the base,
     whose moves are then counted again). Returns the candidate, the moves undone in words, and the
-    base thresholds' thin moves that could not be undone (then the candidate cannot be proposed)."""
+    base thresholds' thin moves that could not be undone (then the candidate cannot be proposed).
+
+    ``negligible``: thin moves whose turns add up to at most this share of all turns are left as they
+    are (the smallest first). A threshold moved a little makes a sliver of a move with a session or
+    two behind it; if every one of its turns failed, quality would drop by at most that share, so
+    with ``negligible`` at half the search's quality margin the risk stays inside what the floor
+    allows. The request-class move above was 6 % of the turns."""
     current = candidate.effective()
     undone: list[str] = []
     tried: set[tuple[object, ...]] = set()
     while True:
         thin = [entry for entry in explored_moves(data, baseline, current)
                 if entry["explored_sessions"] < min_sessions]
+        allowed = negligible * data.n
+        for small in sorted(thin, key=lambda e: e["moved_turns"]):
+            if small["moved_turns"] > allowed:
+                break
+            allowed -= small["moved_turns"]
+            thin.remove(small)
         if not thin:
             return current, undone, []
         entry = thin[-1]  # the last part first: undoing it can hand turns to a later part or the base

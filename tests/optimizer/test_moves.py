@@ -102,3 +102,11 @@ def test_choose_does_not_propose_a_move_that_rests_on_three_lucky_sessions() -> 
     honest = choose(data, result, min_explored_sessions=10, **guards)  # type: ignore[arg-type]
     assert honest.params == RoutingParams(Thresholds(20_000, 60_000)), honest.reason
     assert [m["move"] for m in honest.evidence["explored_moves"]] == ["sonnet → haiku"]
+
+
+def test_a_thin_move_too_small_to_matter_is_left_as_it_is() -> None:
+    data = _world(3)  # the thin opus → sonnet move is half the turns
+    moved = RoutingParams(CANDIDATE)
+    assert thin_moves(data, RoutingParams(ACTIVE), moved, 10, negligible=0.5)[0] == moved
+    assert thin_moves(data, RoutingParams(ACTIVE), moved, 10, negligible=0.49)[0] == RoutingParams(
+        Thresholds(20_000, 60_000))
