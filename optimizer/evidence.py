@@ -15,7 +15,8 @@ And it must be cheaper than the active policy, or there is nothing to propose.
 With a sample split (optimizer.split, on in ``propose``) the guards and the claims are computed on
 the held-out sessions, which took no part in choosing the candidate; and every part of the candidate
 that moves turns (base thresholds, each override) must rest on at least ``min_explored_sessions``
-explored sessions (optimizer.explored), or it is left as it was.
+explored sessions (optimizer.explored), and so must every move within it (each pair of tiers it
+re-routes turns between: optimizer.moves), or it is left as it was.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from optimizer.explore_more import Thin, thin_of
-from optimizer.explored import explored_sessions, thin_parts
+from optimizer.explored import explored_sessions
+from optimizer.moves import explored_moves, thin_moves
 from optimizer.pruning import feasible, pruned
 from optimizer.replay import (
     ReplayData,
@@ -120,6 +122,7 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: RoutingParam
         "delta_monthly_cost_usd": -saving * full_base, "delta_cost_share": -saving,
         "delta_quality": {**delta.to_dict(), "level": level}, "quality_floor": result.floor, "quality_margin": margin,
         "explored_sessions": explored_sessions(full, result.baseline, candidate),
+        "explored_moves": explored_moves(full, result.baseline, candidate),
         **({"split": split} if split is not None else {}),
         "rationale": rationale,
     }
@@ -158,14 +161,19 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
         mine: list[Thin] = []
         if min_explored_sessions > 0:
             looked_at = params
-            params, dropped, base_thin = thin_parts(full, result.baseline, params, min_explored_sessions)
+            # per move (part × tier pair), not per part: a part's sessions may all stand behind one of
+            # its moves while another rests on a handful (optimizer.moves)
+            params, dropped, base_thin = thin_moves(full, result.baseline, params, min_explored_sessions,
+                                                    negligible=margin / 2)
             if dropped or base_thin:
+                # where more exploration would settle it (the parts' own counts: optimizer.explore_more)
                 mine = thin_of(full, result.baseline, looked_at, min_explored_sessions)
                 refused_thin += mine
             if base_thin:
-                thin = next(e for e in explored_sessions(full, result.baseline, params) if e["segment"] is None)
-                refusals.append(f"{params.to_dict()}: the base thresholds' change rests on {thin['explored_sessions']} "
-                                f"explored sessions < {min_explored_sessions}")
+                refusals.append(f"{params.to_dict()}: the base thresholds' change rests on too few explored "
+                                "sessions (" + ", ".join(f"{e['move']} on {e['tokens'][0]:,}–{e['tokens'][1]:,} "
+                                                        f"tokens: {e['explored_sessions']}" for e in base_thin)
+                                + f" < {min_explored_sessions})")
                 continue
             if dropped and not feasible(data, result, params):
                 refusals.append(f"{params.to_dict()}: without {', '.join(dropped)} it misses the quality floor")

