@@ -34,7 +34,7 @@ import numpy as np
 from core.policy.exploration import MAX_SHARE
 from core.policy.reachability import covers
 from core.policy.schema import Match, Policy
-from optimizer.explored import explored_sessions
+from optimizer.moves import explored_moves
 from optimizer.replay import TIERS, ReplayData, monthly
 from optimizer.segments import RoutingParams, Segment
 
@@ -84,16 +84,24 @@ class Thin:
     explored_sessions: int
 
 
+def monthly_words(usd: float) -> str:
+    """"costs ~$1.20 a month", or "saves ~$0.40 a month" when exploring sends turns to a cheaper tier."""
+    return f"{'saves' if usd < 0 else 'costs'} ~${abs(usd):,.2f} a month"
+
+
 def thin_of(data: ReplayData, baseline: RoutingParams, candidate: RoutingParams, min_sessions: int) -> list[Thin]:
-    """The parts of ``candidate`` resting on fewer than ``min_sessions`` explored sessions."""
+    """The parts of ``candidate`` with a move resting on fewer than ``min_sessions`` explored sessions
+    (optimizer.moves: the guards count per move), each once, with its thinnest move's count."""
+    thinnest: dict[tuple[str, str] | None, int] = {}
+    for entry in explored_moves(data, baseline, candidate):
+        if entry["explored_sessions"] < min_sessions:
+            key = None if entry["segment"] is None else (entry["segment"]["kind"], entry["segment"]["value"])
+            thinnest[key] = min(thinnest.get(key, min_sessions), entry["explored_sessions"])
     found = []
-    for entry in explored_sessions(data, baseline, candidate):
-        if entry["explored_sessions"] >= min_sessions:
-            continue
-        key = entry["segment"]
+    for key, sessions in thinnest.items():
         segment = None if key is None else next(o.segment for o in candidate.overrides
-                                                if (o.segment.kind, o.segment.value) == (key["kind"], key["value"]))
-        found.append(Thin(candidate, segment, entry["explored_sessions"]))
+                                                if (o.segment.kind, o.segment.value) == key)
+        found.append(Thin(candidate, segment, sessions))
     return found
 
 
@@ -167,7 +175,7 @@ def _ask(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, piec
         "words": (f"{words}: {thin.explored_sessions} explored sessions, {min_sessions} needed; at {share:.0%} of "
                   f"its sessions (now {current:.0%}) it would have ~{weekly:.1f} a week"
                   + (f", {min_sessions} in ~{min_sessions / weekly:.1f} weeks" if weekly > 0 else "")
-                  + f"; exploring them costs ~${cost:+,.2f} a month"),
+                  + f"; exploring them {monthly_words(cost)}"),
     }
 
 

@@ -28,7 +28,7 @@ from core.pricing import PriceEntry, PriceTable
 from optimizer.candidate import NotAThresholdPolicyError, params_of, with_params
 from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import Choice, choose
-from optimizer.explore_more import DEFAULT_CAP, arms_of, exploration_asks, tier_targets, with_exploration
+from optimizer.explore_more import DEFAULT_CAP, arms_of, exploration_asks, monthly_words, tier_targets, with_exploration
 from optimizer.features import NOT_QUALITY, load_turns
 from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
 from optimizer.replay import REQUIRED, TIERS, ReplayData, dr_estimate, prepare
@@ -253,7 +253,7 @@ def exploration_evidence(choice: Choice, asks: list[dict[str, Any]], data: Repla
             "turns_in_window": turns, "window": {"start": settings.start.isoformat(), "end": settings.end.isoformat()},
             "rationale": ("No routing change passed the guards (the refusals say why); where one was refused for "
                           f"too few explored sessions (at least {settings.min_explored_sessions} needed), exploring "
-                          "more: " + "; ".join(ask["words"] for ask in asks) + f". Together ~${cost:+,.2f} a month.")}
+                          "more: " + "; ".join(ask["words"] for ask in asks) + f". Together it {monthly_words(cost)}.")}
 
 
 def _store(engine: Engine, policy: Policy, candidate: Policy, evidence: dict[str, Any], settings: Settings,

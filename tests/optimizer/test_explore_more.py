@@ -201,3 +201,9 @@ def test_a_routing_proposal_with_asks_validates_and_still_reads_as_its_threshold
     assert written.exploration is not None and written.exploration.targets == (
         "anthropic-haiku", "anthropic-sonnet", "anthropic-opus")
     assert "+ exploration: " in render_diff(diff(start, written))
+
+
+def test_the_monthly_cost_of_exploring_reads_as_a_cost_or_a_saving() -> None:
+    from optimizer.explore_more import monthly_words
+    assert monthly_words(1.2) == "costs ~$1.20 a month"
+    assert monthly_words(-0.4) == "saves ~$0.40 a month"
