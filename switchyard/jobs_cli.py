@@ -60,6 +60,8 @@ def jobs(
         # SIGTERM (docker stop, a pod's termination) ends the loop between rounds, like Ctrl-C
         signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
         loop.start()
+        print(f"jobs: a round every {every:g} s; SIGTERM or Ctrl-C ends the loop between rounds", file=sys.stderr,
+              flush=True)
         try:
             while not stopped.wait(every):
                 _report(loop)

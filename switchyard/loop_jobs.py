@@ -66,6 +66,9 @@ class LoopJobs:
         if alerts is not None:
             self.status.alerts = "waiting for the first round"
         self._stop = threading.Event()
+        # one round at a time: stop() gives up waiting for the thread after a minute, and a caller's
+        # own last round (the demo's) must not check "no proposal pending" while a round is proposing
+        self._round = threading.Lock()
         self._seen: str | None = None  # the active version the last round worked against
         self._thread = threading.Thread(target=self._run, name="switchyard-loop-jobs", daemon=True)
 
@@ -108,6 +111,10 @@ class LoopJobs:
         return state is not None and state.version != self._seen
 
     def run_once(self) -> None:
+        with self._round:
+            self._run_round()
+
+    def _run_round(self) -> None:
         # Imported here: scikit-learn and optuna take seconds to import, and the services start
         # (and the demo shows its first turns) before that.
         import optuna

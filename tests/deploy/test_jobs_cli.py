@@ -5,6 +5,7 @@ SIGTERM (docker stop, a pod's termination) ending the loop between rounds."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -39,8 +40,13 @@ def test_sigterm_ends_the_loop(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "switchyard", "jobs", "--every", "1000", "--data-dir",
                                 str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(3)  # started and waiting for its first round
-        assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+        # started (its SIGTERM handler in place) and waiting for its first round; a loaded machine
+        # takes seconds to import the services, so wait for the line, not a fixed time
+        deadline, seen = time.monotonic() + 60, b""
+        while b"SIGTERM or Ctrl-C ends the loop" not in seen:
+            assert process.poll() is None and time.monotonic() < deadline, seen.decode()
+            if select.select([process.stdout], [], [], 0.5)[0]:
+                seen += process.stdout.readline()  # type: ignore[union-attr]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     finally:

@@ -66,13 +66,13 @@ def test_login_then_the_agentic_loop_with_the_bearer_then_logout(tmp_path: Path,
             # /logout: the CLI revokes its bearer and its refresh token (RFC 7009); both stop working.
             terminal.type("/logout")
             terminal.press("enter")
-            wait_until(lambda: gateway.messages(bearer).status_code == 401, timeout=30, what="the bearer revoked")
+            wait_until(lambda: gateway.messages(bearer).status_code == 401, timeout=90, what="the bearer revoked")
             # the refresh token's revocation is a request of its own, which may land a moment later
 
             def refresh_states() -> set[str]:
                 with engine.connect() as connection:
                     return set(connection.execute(select(signin_refresh_tokens.c.state)).scalars())
 
-            wait_until(lambda: refresh_states() == {"revoked"}, timeout=30, what="the refresh token revoked")
+            wait_until(lambda: refresh_states() == {"revoked"}, timeout=90, what="the refresh token revoked")
         finally:
             terminal.close()
