@@ -171,8 +171,10 @@ def test_the_summary_reads_the_evidence_the_real_optimizer_stores(db_engine: Eng
     create_version(db_engine, policy, actor="alice", now=START - timedelta(days=1))
     activate(db_engine, "v1", actor="alice", now=START - timedelta(days=1))
     store_world(db_engine, generate(policy, prices, turns=3_000, seed=5, days=7.0), prices)
+    # 3 000 turns hold 5-9 explored sessions behind each move (the default asks 10 a move)
     outcome = propose(db_engine, prices, Settings(start=START, end=START + timedelta(days=7), seed=5, trials=30,
-                                                  min_ess=50.0, min_ess_sessions=10.0, bootstrap_rounds=50, z=0.0))
+                                                  min_ess=50.0, min_ess_sessions=10.0, bootstrap_rounds=50, z=0.0,
+                                                  min_explored_sessions=4))
     assert outcome.proposal is not None, outcome.reason
     stored = get_proposal(db_engine, outcome.proposal.id)
     review = review_of(db_engine, stored)
