@@ -111,3 +111,14 @@ def run_login(terminal: Terminal, gateway: SigninGateway, username: str, passwor
     time.sleep(0.3)
     terminal.press("enter")
     return code
+
+
+def run_logout(terminal: Terminal) -> None:
+    """``/logout`` at the prompt, once the UI is idle (after the managed-settings approval the CLI
+    restarts; keys typed meanwhile are lost) and once it has drawn the typed command (an Enter
+    against a completion list still filtered by a prefix runs the first match), to its confirmation."""
+    terminal.wait_quiet()
+    terminal.type("/logout")
+    terminal.wait_quiet(0.5)
+    terminal.press("enter")
+    terminal.wait_for(r"Successfully ?logged ?out", timeout=60)

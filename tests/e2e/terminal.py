@@ -80,6 +80,23 @@ class Terminal:
                                      f"screen tail: {shown[-2500:]!r}")
             time.sleep(0.05)
 
+    def wait_quiet(self, quiet: float = 1.0, timeout: float = 60) -> None:
+        """Until nothing new has been shown for ``quiet`` seconds: the UI is idle (a busy CLI animates
+        a spinner) and has drawn what the last keys asked for. Keys typed into a UI still drawing, or
+        restarting, are read against the wrong screen: an Enter while a slash command's completion
+        list still shows the half-typed name picks the first match (``/log`` -> ``/login``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = sum(len(chunk) for chunk in self._raw)
+            time.sleep(quiet)
+            with self._lock:
+                if sum(len(chunk) for chunk in self._raw) == seen:
+                    return
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"the CLI never went quiet for {quiet} s (exit {self.process.poll()}); "
+                                     f"screen tail: {self.text()[-2500:]!r}")
+
     def type(self, text: str) -> None:
         os.write(self._master, text.encode())
 

@@ -16,7 +16,7 @@ from store.schema import signin_device_grants, signin_refresh_tokens
 from store.testing import migrated_sqlite_url
 from tests.conftest import require_or_skip
 from tests.e2e.claude_cli import require_claude, run_claude
-from tests.e2e.claude_login import interactive_env, login_command, overlay_works, prepare_home, run_login
+from tests.e2e.claude_login import interactive_env, login_command, overlay_works, prepare_home, run_login, run_logout
 from tests.e2e.terminal import Terminal
 from tests.gateway import PROVIDER_KEY
 from tests.loopback import wait_until
@@ -64,15 +64,14 @@ def test_login_then_the_agentic_loop_with_the_bearer_then_logout(tmp_path: Path,
             assert gateway.messages(bearer).status_code == 200
 
             # /logout: the CLI revokes its bearer and its refresh token (RFC 7009); both stop working.
-            terminal.type("/logout")
-            terminal.press("enter")
-            wait_until(lambda: gateway.messages(bearer).status_code == 401, timeout=90, what="the bearer revoked")
+            run_logout(terminal)
+            wait_until(lambda: gateway.messages(bearer).status_code == 401, timeout=30, what="the bearer revoked")
             # the refresh token's revocation is a request of its own, which may land a moment later
 
             def refresh_states() -> set[str]:
                 with engine.connect() as connection:
                     return set(connection.execute(select(signin_refresh_tokens.c.state)).scalars())
 
-            wait_until(lambda: refresh_states() == {"revoked"}, timeout=90, what="the refresh token revoked")
+            wait_until(lambda: refresh_states() == {"revoked"}, timeout=30, what="the refresh token revoked")
         finally:
             terminal.close()
