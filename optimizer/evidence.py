@@ -131,7 +131,7 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: RoutingParam
 def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, min_ess_sessions: float = 30.0,
            seed: int = 0, rounds: int = 200, candidates: int = 10, min_override_saving: float = 0.01,
            held: ReplayData | None = None, full: ReplayData | None = None, min_explored_sessions: int = 0,
-           split: dict[str, Any] | None = None) -> Choice:
+           split: dict[str, Any] | None = None, thin_candidates: int = 200) -> Choice:
     """The cheapest feasible candidate that passes the guards (looking at up to ``candidates``), less
     the segment overrides that save under ``min_override_saving`` of the active cost (optimizer.pruning)
     and those resting on fewer than ``min_explored_sessions`` explored sessions (optimizer.explored).
@@ -142,20 +142,28 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
     After a candidate's bootstrap interval crosses the floor, only candidates the search judged safer
     by at least the gap between its normal-approximation bound and the bootstrap's are looked at: the
     cheapest trials crowd the edge of the floor, and their near-twins would fail the same way, using
-    up the look."""
+    up the look.
+
+    A candidate refused for its thin moves (its policy once they are undone misses the floor, or its
+    base thresholds' thin moves cannot be undone) does not use up one of the ``candidates`` looks,
+    which bound the bootstraps: no bootstrap was run, and the cheapest trials are often near-twins
+    resting on the same thinly explored band, so ten of them can be refused alike while a policy that
+    stays out of it waits further down (the segmented fleet: ten twins moving tool-heavy turns opus →
+    sonnet on five explored sessions). Up to ``thin_candidates`` of them are looked at; a policy that
+    comes out the same once its thin moves are undone is refused once."""
     held = data if held is None else held
     full = data if full is None else full
     margin = result.margin
     refusals: list[str] = []
     refused_thin: list[Thin] = []
     needed = -math.inf  # the search's lower bound a candidate needs to be worth a bootstrap
-    looked = 0
+    looked = thin_looked = 0
+    refused_undone: set[RoutingParams] = set()  # policies refused once their thin moves were undone
     for trial in result.feasible_by_cost():
-        if looked == candidates:
+        if looked == candidates or thin_looked == thin_candidates:
             break
         if trial.delta_low < needed and trial.cost < result.baseline_cost:
             continue
-        looked += 1
         params = pruned(data, result, trial.params, min_saving=min_override_saving)
         dropped: list[str] = []
         mine: list[Thin] = []
@@ -166,18 +174,24 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
             params, dropped, base_thin = thin_moves(full, result.baseline, params, min_explored_sessions,
                                                     negligible=margin / 2)
             if dropped or base_thin:
+                thin_looked += 1
+                if params in refused_undone:
+                    continue
                 # where more exploration would settle it (the parts' own counts: optimizer.explore_more)
                 mine = thin_of(full, result.baseline, looked_at, min_explored_sessions)
                 refused_thin += mine
             if base_thin:
+                refused_undone.add(params)
                 refusals.append(f"{params.to_dict()}: the base thresholds' change rests on too few explored "
                                 "sessions (" + ", ".join(f"{e['move']} on {e['tokens'][0]:,}–{e['tokens'][1]:,} "
                                                         f"tokens: {e['explored_sessions']}" for e in base_thin)
                                 + f" < {min_explored_sessions})")
                 continue
             if dropped and not feasible(data, result, params):
+                refused_undone.add(params)
                 refusals.append(f"{params.to_dict()}: without {', '.join(dropped)} it misses the quality floor")
                 continue
+        looked += 1
         label = params.to_dict()
         if params == result.baseline.effective() or total_cost(data, params.actions(data.tokens, data.facts)) \
                 >= result.baseline_cost:

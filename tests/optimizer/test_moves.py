@@ -110,3 +110,60 @@ def test_a_thin_move_too_small_to_matter_is_left_as_it_is() -> None:
     assert thin_moves(data, RoutingParams(ACTIVE), moved, 10, negligible=0.5)[0] == moved
     assert thin_moves(data, RoutingParams(ACTIVE), moved, 10, negligible=0.49)[0] == RoutingParams(
         Thresholds(20_000, 60_000))
+
+
+LOW, SOLID = 5_000, 70_000  # a haiku band whose sonnet rests on three sessions; a well-explored opus one
+
+
+def _twins_world() -> ReplayData:
+    """380 sessions: 100 on 5 K prompts (haiku serves, 0.7; sonnet 1.0 but explored in only three
+    sessions), 80 on 15 K (sonnet serves; haiku as good, explored in 30) and 200 on 70 K (opus serves,
+    1.0; sonnet 0.9, explored in 40). The outcome model knows the truth (its corrections are zero)."""
+    groups = [(LOW, 100, 0, 1, 3), (MID, 80, 1, 0, 30), (SOLID, 200, 2, 1, 40)]
+    tokens, logged, served = [], [], []
+    for band, count, active, explored, how_many in groups:
+        tokens += [band] * count
+        served += [active] * count
+        logged += [explored] * how_many + [active] * (count - how_many)
+    session = np.repeat(np.arange(len(tokens)), PER_SESSION)
+    token = np.array(tokens)[session]
+    tier = np.array(logged, dtype=np.int64)[session]
+    by_band = {LOW: [0.7, 1.0, 1.0], MID: [1.0, 1.0, 1.0], SOLID: [1.0, 0.9, 1.0]}
+    truth = np.array([by_band[t] for t in token.tolist()])
+    n = session.size
+    facts = TurnFacts(np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.full(n, "r", dtype=object))
+    explored = tier != np.array(served)[session]
+    return ReplayData(tokens=token, logged=tier, propensity=np.where(explored, 0.05, 0.9),
+                      reward=truth[np.arange(n), tier], cost=np.tile([1.0, 3.0, 5.0], (n, 1)), predicted=truth,
+                      days=7.0, session=session, facts=facts)
+
+
+def test_twins_refused_for_the_same_thin_band_do_not_use_up_the_looks() -> None:
+    """The cheapest trials are a dozen near-twins (haiku_below 4 000 … 4 011): each sends the 5 K band
+    haiku → sonnet, on three explored sessions, to pay for sending the 70 K band opus → sonnet. Undone,
+    every twin is the same policy, which misses the floor. Further down waits a policy that stays out
+    of the thin band (15 K sonnet → haiku, well explored): it is the proposal, not "nothing passed"."""
+    data = _twins_world()
+    baseline = RoutingParams(ACTIVE)
+    base_actions = baseline.actions(data.tokens, data.facts)
+    base_terms = dr_terms(data, base_actions)
+
+    def trial(params: RoutingParams) -> Trial:
+        terms = dr_terms(data, params.actions(data.tokens, data.facts))
+        return Trial(params, total_cost(data, params.actions(data.tokens, data.facts)), float(terms.mean()), True,
+                     float((terms - base_terms).mean()))
+
+    twins = [RoutingParams(Thresholds(4_000 + i, 80_000)) for i in range(12)]
+    apart = RoutingParams(Thresholds(20_000, 60_000))
+    base = trial(baseline)
+    result = SearchResult(baseline, Estimate(base.quality, base.quality - 0.01, base.quality + 0.01), base.cost,
+                          base.quality - 0.01, 0.01, 1.96, (base, *map(trial, twins), trial(apart)))
+    assert [t.params for t in result.feasible_by_cost()][:13] == [*twins, apart]  # the twins come first
+    guards = {"min_ess": 0.0, "min_ess_sessions": 0.0, "min_override_saving": 0.0, "rounds": 50, "seed": 0,
+              "min_explored_sessions": 10}
+    choice = choose(data, result, **guards)  # type: ignore[arg-type]
+    assert choice.params == apart, choice.reason
+    # bounded: after five twins it stops, having said their refusal once, and asks for exploration there
+    refused = choose(data, result, thin_candidates=5, **guards)  # type: ignore[arg-type]
+    assert refused.params is None and refused.reason.count("misses the quality floor") == 1
+    assert [t.segment for t in refused.thin] == [None]
