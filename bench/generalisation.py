@@ -10,7 +10,7 @@ true success curves, every turn routed by ``core.policy.decide`` (sim.world_judg
 oracle: the cheapest policy the policy language expresses at no worse true quality, found by brute
 force on the truth (sim.world_oracle).
 
-    .venv/bin/python bench/generalisation.py [--quick] [--seeds 3] [--sessions 1000] [--worlds a,b]
+    .venv/bin/python bench/generalisation.py [--quick] [--seeds 3] [--sessions 1000] [--worlds a,b] [--explore 10]
 
 Prints one markdown row per case and a summary; ``--quick`` is the smoke size (one seed, 250
 sessions, 40 trials). The default trials are the scheduled loop's (150; ``switchyard optimize`` runs
@@ -103,7 +103,7 @@ def _aris(rows: list[Any], labels: Any, truth: Any) -> tuple[float, float] | Non
 
 
 def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTable, seed: int, sessions: int,
-             *, trials: int = 150) -> Case:
+             *, trials: int = 150, explore: int = 10) -> Case:
     from evals.cluster_runner import run_clustering
     from evals.clusters import TOOL_NAME_WEIGHTS, ClusterSettings, cluster_failures
     from evals.registry import builtin_evaluators
@@ -124,7 +124,7 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
     def lap(name: str) -> None:
         phases.append((name, time.perf_counter() - began - sum(s for _, s in phases)))
 
-    world, policy, at = world_named(world_name), logged_policy(), START.replace(tzinfo=None)
+    world, policy, at = world_named(world_name), logged_policy(explore), START.replace(tzinfo=None)
     engine = make_engine(migrated_sqlite_url(directory))
     try:
         create_version(engine, policy, actor="bench", now=at)
@@ -215,6 +215,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=150, help="Optuna trials (the scheduled loop's default)")
     parser.add_argument("--worlds", default=",".join(world.name for world in WORLDS))
     parser.add_argument("--prices", default="today,narrow")
+    parser.add_argument("--explore", type=int, default=10,
+                        help="the logged policy's explored share of sessions, %% (issue 16's fleet: 3)")
     args = parser.parse_args()
     if args.quick:  # the smoke size, unless a size is given as well
         args.seeds = 1
@@ -224,13 +226,14 @@ def main() -> None:
     tables = price_tables()
     cases: list[Case] = []
     began = time.perf_counter()
-    print(f"{args.sessions:,} sessions a week, {args.trials} trials, seeds 1..{args.seeds}\n\n{HEADER}", flush=True)
+    print(f"{args.sessions:,} sessions a week, {args.explore} % explored, {args.trials} trials, seeds 1..{args.seeds}"
+          f"\n\n{HEADER}", flush=True)
     for seed in range(1, args.seeds + 1):  # seed-major: an interrupted run still covers every world
         for world in args.worlds.split(","):
             for name in args.prices.split(","):
                 with tempfile.TemporaryDirectory() as directory:
                     case = run_case(Path(directory), world, name, tables[name], seed, args.sessions,
-                                    trials=args.trials)
+                                    trials=args.trials, explore=args.explore)
                 cases.append(case)
                 print(row(case), flush=True)
     proposed = [c for c in cases if c.proposed]
