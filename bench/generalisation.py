@@ -11,6 +11,7 @@ oracle: the cheapest policy the policy language expresses at no worse true quali
 force on the truth (sim.world_oracle).
 
     .venv/bin/python bench/generalisation.py [--quick] [--seeds 3] [--sessions 1000] [--worlds a,b] [--explore 10]
+        [--ask-weeks 2]
 
 Prints one markdown row per case and a summary; ``--quick`` is the smoke size (one seed, 250
 sessions, 40 trials). The default trials are the scheduled loop's (150; ``switchyard optimize`` runs
@@ -65,6 +66,10 @@ class Case:
     ari: tuple[float, float] | None = None
     ari_before: tuple[float, float] | None = None
     clusters: tuple[str, ...] = ()
+    # the loop's later weeks (--ask-weeks): while a week proposed nothing but asked for exploration,
+    # the segments asked for each time, and the last explored policy's true cost on the fresh week
+    asks: tuple[int, ...] = ()
+    explore_cost: float | None = None
     seconds: float = 0.0
     phases: tuple[tuple[str, float], ...] = ()  # wall seconds: ingest, evals, clusters, propose, judge
 
@@ -103,12 +108,13 @@ def _aris(rows: list[Any], labels: Any, truth: Any) -> tuple[float, float] | Non
 
 
 def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTable, seed: int, sessions: int,
-             *, trials: int = 150, explore: int = 10) -> Case:
+             *, trials: int = 150, explore: int = 10, ask_weeks: int = 0) -> Case:
     from evals.cluster_runner import run_clustering
     from evals.clusters import TOOL_NAME_WEIGHTS, ClusterSettings, cluster_failures
     from evals.registry import builtin_evaluators
     from evals.runner import EvalSettings, run_evals
     from ingest.local import LocalIngest, fixed_clock
+    from optimizer.explore_more import tier_targets, with_exploration
     from optimizer.propose import Settings, propose
     from sim.world_config import world_named
     from sim.world_judge import judge
@@ -140,6 +146,28 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
         outcome = propose(engine, prices, Settings(start=at, end=at + timedelta(days=7), seed=seed, trials=trials,
                                                    on_invalid="skip"))
         lap("propose")
+        # the loop's answer to "too few explored sessions": the asks approved as written (by the function
+        # the exploration-only proposal is written with), a week routed by that policy, and the optimizer
+        # again on every week so far; up to ``ask_weeks`` times
+        asked: list[int] = []
+        explored = active = policy
+        while len(asked) < ask_weeks and outcome.proposal is None and outcome.evidence.get("exploration_asks"):
+            asks = list(outcome.evidence["exploration_asks"])
+            asked.append(len(asks))
+            week = len(asked)
+            explored = with_exploration(active, asks, tier_targets(active)).model_copy(
+                update={"version": f"explored-{week}"})
+            create_version(engine, explored, actor="bench", now=at + timedelta(days=7 * week))
+            activate(engine, explored.version, actor="bench", now=at + timedelta(days=7 * week))
+            active = explored
+            sink = LocalIngest(engine, prices=prices, clock=fixed_clock(at + timedelta(days=7 * week + 8))).write
+            run_week(WorldWeek(world, seed + 500 * week, sessions, START + timedelta(days=7 * week), explored),
+                     prices, sink)
+            run_evals(engine, builtin_evaluators(prices), EvalSettings(settle_s=0))
+            lap(f"week {week + 1}")
+            outcome = propose(engine, prices, Settings(start=at, end=at + timedelta(days=7 * (week + 1)), seed=seed,
+                                                       trials=trials, on_invalid="skip"))
+            lap(f"propose {week + 1}")
     finally:
         engine.dispose()
     fresh = week_truth(WorldWeek(world, seed + 1000, sessions, START, policy), prices)
@@ -148,7 +176,8 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
     common = dict(world=world.name, prices=prices_name, seed=seed, turns=len(trained.request_class),
                   base_quality=base.quality, base_cost=base.cost, oracle_quality=best.quality,
                   oracle_cost=best.cost, ari=_aris(clustered.rows, clustered.clustering.labels, trained),
-                  ari_before=_aris(clustered.rows, before.labels, trained), clusters=names, phases=phases)
+                  ari_before=_aris(clustered.rows, before.labels, trained), clusters=names, phases=phases,
+                  asks=tuple(asked), explore_cost=judge(explored, fresh).cost if asked else None)
     if outcome.proposal is None:
         lap("judge")
         return Case(proposed=False, reason=outcome.reason, quality=base.quality, cost=base.cost,
@@ -187,15 +216,24 @@ def _ari(case: Case) -> str:
             f"{case.ari[1]:.2f})")
 
 
+def _second_week(case: Case) -> str:
+    """" after 2 weeks exploring 4, 2 segments (+0.4 % cost)": the proposal (or none) came from a later week."""
+    if not case.asks or case.explore_cost is None:
+        return ""
+    weeks = len(case.asks)
+    return (f" after {weeks} week{'s' if weeks > 1 else ''} exploring {', '.join(map(str, case.asks))} "
+            f"segment{'s' if sum(case.asks) > 1 else ''} ({case.explore_cost / case.base_cost - 1:+.1%} cost)")
+
+
 def row(case: Case) -> str:
     ari = _ari(case)
     if not case.proposed:
-        return (f"| {case.world} | {case.prices} | {case.seed} | {case.turns:,} | none | – | – | – "
+        return (f"| {case.world} | {case.prices} | {case.seed} | {case.turns:,} | none{_second_week(case)} | – | – | – "
                 f"| {case.oracle_saving:.1%} | {1 / (case.oracle_cost / case.base_cost):.3f} | {verdict(case)} "
                 f"| {ari} |")
     assert case.claimed_dq is not None and case.claimed_saving is not None
     value, low, high = case.claimed_dq
-    return (f"| {case.world} | {case.prices} | {case.seed} | {case.turns:,} | yes "
+    return (f"| {case.world} | {case.prices} | {case.seed} | {case.turns:,} | yes{_second_week(case)} "
             f"| {case.saving:.1%} ({case.claimed_saving:.1%}) "
             f"| {case.dq:+.4f} ({value:+.4f}, {low:+.4f} … {high:+.4f}) "
             f"| {'yes' if case.dq_inside else '**no**'} | {case.oracle_saving:.1%} "
@@ -217,6 +255,10 @@ def main() -> None:
     parser.add_argument("--prices", default="today,narrow")
     parser.add_argument("--explore", type=int, default=10,
                         help="the logged policy's explored share of sessions, %% (issue 16's fleet: 3)")
+    parser.add_argument("--ask-weeks", type=int, default=0,
+                        help="while a week proposes nothing but asks for exploration, explore as asked for another "
+                             "week and propose on every week so far, up to this many times (the loop's answer to "
+                             "thin evidence)")
     args = parser.parse_args()
     if args.quick:  # the smoke size, unless a size is given as well
         args.seeds = 1
@@ -227,13 +269,14 @@ def main() -> None:
     cases: list[Case] = []
     began = time.perf_counter()
     print(f"{args.sessions:,} sessions a week, {args.explore} % explored, {args.trials} trials, seeds 1..{args.seeds}"
+          f"{f', up to {args.ask_weeks} more weeks exploring what was asked for' if args.ask_weeks else ''}"
           f"\n\n{HEADER}", flush=True)
     for seed in range(1, args.seeds + 1):  # seed-major: an interrupted run still covers every world
         for world in args.worlds.split(","):
             for name in args.prices.split(","):
                 with tempfile.TemporaryDirectory() as directory:
                     case = run_case(Path(directory), world, name, tables[name], seed, args.sessions,
-                                    trials=args.trials, explore=args.explore)
+                                    trials=args.trials, explore=args.explore, ask_weeks=args.ask_weeks)
                 cases.append(case)
                 print(row(case), flush=True)
     proposed = [c for c in cases if c.proposed]

@@ -131,7 +131,7 @@ def evidence_for(data: ReplayData, result: SearchResult, candidate: RoutingParam
 def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, min_ess_sessions: float = 30.0,
            seed: int = 0, rounds: int = 200, candidates: int = 10, min_override_saving: float = 0.01,
            held: ReplayData | None = None, full: ReplayData | None = None, min_explored_sessions: int = 0,
-           split: dict[str, Any] | None = None, thin_candidates: int = 200) -> Choice:
+           split: dict[str, Any] | None = None, thin_candidates: int = 200, min_saving: float = 0.0) -> Choice:
     """The cheapest feasible candidate that passes the guards (looking at up to ``candidates``), less
     the segment overrides that save under ``min_override_saving`` of the active cost (optimizer.pruning)
     and those resting on fewer than ``min_explored_sessions`` explored sessions (optimizer.explored).
@@ -150,7 +150,11 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
     resting on the same thinly explored band, so ten of them can be refused alike while a policy that
     stays out of it waits further down (the segmented fleet: ten twins moving tool-heavy turns opus →
     sonnet on five explored sessions). Up to ``thin_candidates`` of them are looked at; a policy that
-    comes out the same once its thin moves are undone is refused once."""
+    comes out the same once its thin moves are undone is refused once.
+
+    ``min_saving``: a candidate whose held-out saving is under this share of the active cost is
+    refused: a near no-op is not worth a review, and where no cheaper policy is safe, the guards'
+    margin would otherwise let one through (issue 16's no-cheaper world: 0.0–0.4 % "savings")."""
     held = data if held is None else held
     full = data if full is None else full
     margin = result.margin
@@ -205,6 +209,10 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
             evidence["parts_left_unchanged"] = dropped
         if evidence["delta_cost_share"] >= 0:
             refusals.append(f"{label}: not cheaper on the held-out sessions ({-evidence['delta_cost_share']:+.1%})")
+            continue
+        if -evidence["delta_cost_share"] < min_saving:
+            refusals.append(f"{label}: saves {-evidence['delta_cost_share']:.2%} on the held-out sessions, under the "
+                            f"{min_saving:.1%} worth a review")
             continue
         if evidence["ess"] < min_ess:
             refusals.append(f"{label}: ESS {evidence['ess']:.0f} < {min_ess:.0f}")

@@ -79,6 +79,9 @@ class Settings:
     held_out_share: float = 0.5
     # every part of a candidate that moves turns rests on at least this many explored sessions
     min_explored_sessions: int = 10
+    # a candidate saving less than this share of the active cost (on the held-out sessions) is not
+    # proposed: a near no-op is not worth a review (optimizer.evidence.choose)
+    min_saving: float = 0.01
     # developer → tier name (``switchyard optimize --developer-tiers FILE``): a segment per tier
     developer_tiers: Mapping[str, str] | None = None
     # a part refused for too few explored sessions asks for its segment to be explored at up to
@@ -203,7 +206,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                     progress=progress, developer_tiers=settings.developer_tiers, baseline_half_width=half_width)
     choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
                     seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,
-                    min_explored_sessions=settings.min_explored_sessions, split=split)
+                    min_explored_sessions=settings.min_explored_sessions, split=split, min_saving=settings.min_saving)
     asks = [] if settings.max_exploration_share <= 0 else exploration_asks(
         data, result.baseline, choice.thin, arms_of(policy), min_sessions=settings.min_explored_sessions,
         cap=settings.max_exploration_share)

@@ -45,6 +45,7 @@ class LoopSettings:
     # on the sessions the search chose from (the demo: its week is too small to hold half out)
     held_out_share: float = 0.5
     min_explored_sessions: int = 10  # behind every segment a proposal changes (optimizer/explored.py)
+    min_saving: float = 0.01  # a proposal saving less of the active cost is not worth a review
 
 
 @dataclass
@@ -153,6 +154,7 @@ class LoopJobs:
                     outcome = propose(self.engine, prices, Settings(
                         start=now - settings.window, end=now, trials=settings.trials, min_ess=settings.min_ess,
                         held_out_share=settings.held_out_share, min_explored_sessions=settings.min_explored_sessions,
+                        min_saving=settings.min_saving,
                         database_url=database_url, study_name=f"scheduled-{now:%Y%m%dT%H%M%S}-{attempt}",
                         on_invalid="skip"), actor="optimizer (scheduled)")
                     if outcome.skipped != "stale":

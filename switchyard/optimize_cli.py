@@ -82,6 +82,8 @@ def optimize(
                                                   "search to certify the proposal's claims (0: no split).")] = 0.5,
     min_explored_sessions: Annotated[int, typer.Option(min=0, help="Leave a segment unchanged when fewer explored "
                                                        "sessions back the change.")] = 10,
+    min_saving: Annotated[float, typer.Option(min=0.0, max=0.99, help="Propose nothing that saves less than this "
+                                              "share of the active policy's cost (0.01: 1 %).")] = 0.01,
     max_exploration_share: Annotated[float, typer.Option(min=0.0, max=0.5, help="When a change is refused for too "
                                                          "few explored sessions, propose exploring its segment at "
                                                          "up to this share of its sessions (0: never).")] = 0.1,
@@ -124,7 +126,7 @@ def optimize(
                             min_ess_sessions=min_ess_sessions, z=z, max_quality_loss=max_quality_loss,
                             database_url=study_database if shared_study else None, study_name=shared_study,
                             on_invalid="skip", developer_tiers=tiers, held_out_share=held_out_share,
-                            min_explored_sessions=min_explored_sessions,
+                            min_explored_sessions=min_explored_sessions, min_saving=min_saving,
                             max_exploration_share=max_exploration_share, propose_exploration=propose_exploration)
         columns = (TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:

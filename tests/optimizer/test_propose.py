@@ -124,6 +124,17 @@ def test_no_proposal_when_the_evidence_is_too_few_sessions(db_engine: Engine) ->
     assert list_proposals(db_engine) == []
 
 
+def test_no_proposal_when_it_saves_less_than_is_worth_a_review(db_engine: Engine) -> None:
+    """The same store proposes with the default minimum saving (1 %: the tests above); a proposal
+    saving less than the minimum asked is refused, saying how much it saved."""
+    _stored(db_engine)
+    outcome = propose(db_engine, builtin_price_table(), _settings(min_saving=0.9))
+    assert outcome.proposal is None and "worth a review" in outcome.reason, outcome.reason
+    saved = float(outcome.reason.split(" saves ")[1].split("%")[0]) / 100
+    assert 0.01 <= saved < 0.9  # it was cheaper, by more than the default minimum
+    assert list_proposals(db_engine) == []
+
+
 def test_candidate_keeps_everything_but_the_thresholds() -> None:
     from optimizer.candidate import with_thresholds
     from optimizer.replay import Thresholds
