@@ -55,8 +55,16 @@ def previous_turns(frame: pl.DataFrame) -> np.ndarray:
     previous = np.full(frame.height, -1, dtype=np.int64)
     if frame.height == 0 or "session_id" not in frame.columns or "started_at" not in frame.columns:
         return previous
-    ordered = (frame.select("session_id", "started_at").with_row_index("row")
-               .filter(pl.col("session_id").is_not_null())
+    # a cache is its thread's: Claude Code's auxiliary calls (titles, checks) and compaction requests
+    # carry prompts of their own, so a main turn follows the session's previous main turn and they
+    # follow nothing (priced as logged). Counting them as the thread's turns made every auxiliary
+    # call a tier switch for the main turn after it, and a candidate that moved the calls to the main
+    # turns' tier claimed cache writes saved that were never paid (issue 16's request-class world:
+    # claimed 7.1 %, truly 3 % dearer). A turn without a class (stored before it was) is the thread's.
+    threaded = pl.col("session_id").is_not_null()
+    if "request_class" in frame.columns:
+        threaded = threaded & (pl.col("request_class").is_null() | (pl.col("request_class") == "main"))
+    ordered = (frame.with_row_index("row").filter(threaded).select("row", "session_id", "started_at")
                .sort(["session_id", "started_at", "row"]))
     same_session = ordered["session_id"] == ordered["session_id"].shift(1)
     gap_s = (ordered["started_at"] - ordered["started_at"].shift(1)).dt.total_microseconds() / 1e6
