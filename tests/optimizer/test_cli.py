@@ -39,3 +39,18 @@ def test_optimize_stores_a_proposal_and_watch_reports(tmp_path: Path) -> None:
     assert watched.exit_code == 0, watched.output
     assert "v1:" in watched.output
     engine.dispose()
+
+
+def test_min_saving_out_of_range_is_a_usage_error_and_touches_no_store(tmp_path: Path) -> None:
+    """Who sends it: whoever runs the CLI. The worst values (negative, a whole saving or more, not a
+    number) are refused by the option itself (exit 2, the option named) before any store is opened."""
+    app = typer.Typer()
+    app.command("optimize")(optimize)
+    app.command("noop")(lambda: None)
+    runner = CliRunner()
+    for value in ("-0.1", "1.0", "5", "nan%"):
+        result = runner.invoke(app, ["optimize", "--min-saving", value, "--data-dir", str(tmp_path)],
+                               env={"DATABASE_URL": ""})
+        assert result.exit_code == 2, (value, result.output)
+        assert "--min-saving" in result.output, (value, result.output)
+    assert not (tmp_path / SQLITE_FILENAME).exists()
