@@ -8,8 +8,9 @@ Actions are tiers (0 haiku, 1 sonnet, 2 opus). A *threshold policy* sends a turn
 Cost is counterfactual but deterministic: each turn's input side (uncached, cache write, cache
 read tokens) is priced at the chosen tier's rates, and its output tokens are scaled by the ratio
 of mean output tokens on the chosen tier to that of the tier that served it (tiers differ in
-verbosity and in how often they truncate; each tier's mean is over the turn's prompt-size band,
-weighted by 1/propensity, not over the turns the routing happened to give it: output_means).
+verbosity and in how often they truncate; each tier's mean is over the turn's prompt-size band and
+request class, weighted by 1/propensity, not over the turns the routing happened to give it:
+output_means).
 Quality is estimated off-policy from the logged propensities:
 
 * SNIPS: Σ w·r / Σ w with w = 1[logged = chosen] / propensity (self-normalised: bounded in [0, 1]);
@@ -121,34 +122,50 @@ def tier_codes(tiers: pl.Series) -> np.ndarray:
 
 
 _BANDS = 5  # prompt-size bands for the output ratios (quantiles of the estimated input tokens)
-_MIN_BAND_TURNS = 30  # a band × tier with fewer logged turns takes the tier's overall mean
+_MIN_CELL_TURNS = 30  # a cell × tier with fewer logged turns keeps the coarser cell's mean
 
 
-def output_means(out: np.ndarray, logged: np.ndarray, weight: np.ndarray, tokens: np.ndarray | None) -> np.ndarray:
+def output_means(out: np.ndarray, logged: np.ndarray, weight: np.ndarray, tokens: np.ndarray | None,
+                 classes: np.ndarray | None = None) -> np.ndarray:
     """n × 3: each turn's expected output tokens on each tier — the tier's mean over the turns of the
-    turn's prompt-size band, weighted by 1/propensity so that it stands for the whole band, not the
-    turns the routing happened to send that tier (haiku's small turns, opus's large ones). Bands,
-    because verbosity and truncation depend on the size (a weak tier truncates large turns, not
-    small ones); a band × tier with few turns falls back to the tier's overall mean."""
+    turn's cell, weighted by 1/propensity so that it stands for the whole cell, not the turns the
+    routing happened to send that tier (haiku's small turns, opus's large ones).
+
+    Cells, from coarse to fine: every turn; the prompt-size band (a weak tier truncates large turns,
+    not small ones); Claude Code's request class (``classes``; None counts as main, as in
+    optimizer.cache_switches); the class within the band. A cell × tier with fewer than
+    ``_MIN_CELL_TURNS`` logged turns keeps the coarser cell's mean. The class matters because a
+    tier's verbosity is the class's: where haiku truncates main turns at the maximum output, a band's
+    haiku mean over main turns and auxiliary calls together priced an auxiliary call moved to sonnet
+    at a third of its output (issue 16's request-class world: the proposal "saved" 5 points by moving
+    auxiliary calls to a tier three times dearer)."""
     n = out.shape[0]
 
-    def mean_of(rows: np.ndarray) -> np.ndarray:
-        means = np.array([float(np.average(out[rows & (logged == t)], weights=weight[rows & (logged == t)]))
-                          if np.any(rows & (logged == t)) else np.nan for t in range(3)])
-        means = np.where(np.isnan(means), np.nanmean(means) if np.any(~np.isnan(means)) else 1.0, means)
-        return np.where(means > 0, means, 1.0)
-
-    overall = mean_of(np.ones(n, dtype=bool))
-    result = np.tile(overall, (n, 1))
-    if tokens is None or n == 0:
-        return result
-    edges = np.quantile(tokens, np.linspace(0, 1, _BANDS + 1)[1:-1])
-    band = np.searchsorted(edges, tokens, side="right")
-    for b in range(_BANDS):
-        rows = band == b
-        means = mean_of(rows)
+    def mean_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         counts = np.array([np.sum(rows & (logged == t)) for t in range(3)])
-        result[rows] = np.where(counts >= _MIN_BAND_TURNS, means, overall)
+        means = np.array([float(np.average(out[rows & (logged == t)], weights=weight[rows & (logged == t)]))
+                          if counts[t] else np.nan for t in range(3)])
+        means = np.where(np.isnan(means), np.nanmean(means) if np.any(~np.isnan(means)) else 1.0, means)
+        return np.where(means > 0, means, 1.0), counts
+
+    result = np.tile(mean_of(np.ones(n, dtype=bool))[0], (n, 1))
+    if n == 0:
+        return result
+    cells: list[np.ndarray] = []
+    band = None
+    if tokens is not None:
+        edges = np.quantile(tokens, np.linspace(0, 1, _BANDS + 1)[1:-1])
+        band = np.searchsorted(edges, tokens, side="right")
+        cells.append(band)
+    if classes is not None:
+        names = np.array([value if isinstance(value, str) else "main" for value in classes], dtype=object)
+        kind = np.unique(names, return_inverse=True)[1].reshape(-1)
+        cells += [kind] if band is None else [kind, kind * _BANDS + band]
+    for cell in cells:
+        for code in np.unique(cell):
+            rows = cell == code
+            means, counts = mean_of(rows)
+            result[rows] = np.where(counts >= _MIN_CELL_TURNS, means, result[rows])
     return result
 
 
@@ -158,7 +175,9 @@ def cost_matrix(frame: pl.DataFrame, logged: np.ndarray, rates: Mapping[str, Per
     out = frame["output_tokens"].to_numpy().astype(np.float64)
     weight = 1.0 / frame["propensity"].to_numpy().astype(np.float64) if "propensity" in frame.columns \
         else np.ones(out.shape[0])
-    mean_out = output_means(out, logged, weight, frame["tokens"].to_numpy() if "tokens" in frame.columns else None)
+    mean_out = output_means(out, logged, weight, frame["tokens"].to_numpy() if "tokens" in frame.columns else None,
+                            np.array(frame["request_class"].to_list(), dtype=object)
+                            if "request_class" in frame.columns else None)
     uncached = frame["input_tokens"].to_numpy().astype(np.float64)
     written = frame["cache_creation_tokens"].to_numpy().astype(np.float64)
     written_1h = frame["cache_creation_1h_tokens"].to_numpy().astype(np.float64) \

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from bench.optimizer_world import default_policy, generate
+from core.price_memo import PerToken
 from core.pricing import builtin_price_table
 from optimizer.candidate import thresholds_of
 from optimizer.propose import tier_rates
@@ -123,3 +125,36 @@ def test_output_means_follow_the_prompt_size_not_the_routing() -> None:
     assert means[np.argmax(tokens), 0] == pytest.approx(32_000, rel=0.01)  # a large turn on haiku truncates
     assert means[np.argmin(tokens), 0] == pytest.approx(500, rel=0.01)  # a small one does not
     assert means[np.argmax(tokens), 2] == pytest.approx(500, rel=0.01)
+
+
+def test_output_ratios_are_the_request_class_s_own() -> None:
+    """Haiku truncates main turns (32 000 output tokens) but never an auxiliary call, and the routing
+    sends auxiliary calls to haiku and main turns to sonnet, at every size. Over a size band, haiku's
+    mean output is the main turns' truncations, so an auxiliary call moved haiku → sonnet was priced
+    at a fiftieth of its output (issue 16's request-class world: a proposal "saved" by moving the
+    calls to a tier three times dearer). Per class, its output is the same on every tier."""
+    from optimizer.replay import cost_matrix
+
+    rng = np.random.default_rng(1)
+    n = 20_000
+    tokens = rng.integers(1_000, 100_000, n)
+    auxiliary = rng.random(n) < 0.3
+    explored = rng.random(n) < 0.1
+    logged = np.where(explored, rng.integers(0, 3, n), np.where(auxiliary, 0, 1)).astype(np.int8)
+    out = np.where((logged == 0) & ~auxiliary, 32_000.0, 600.0)
+    frame = pl.DataFrame({"tokens": tokens, "output_tokens": out.astype(np.int64),
+                          "propensity": np.where(explored, 0.1 / 3, 0.9 + 0.1 / 3),
+                          "input_tokens": np.full(n, 500), "cache_creation_tokens": np.zeros(n, dtype=np.int64),
+                          "cache_read_tokens": np.zeros(n, dtype=np.int64),
+                          "request_class": np.where(auxiliary, "auxiliary", "main").tolist()})
+    rates = {tier: PerToken(input=rate, output=5 * rate, cache_write_5m=1.25 * rate, cache_write_1h=2 * rate,
+                            cache_read=rate / 10) for tier, rate in (("haiku", 1e-6), ("sonnet", 3e-6),
+                                                                     ("opus", 5e-6))}
+    costs = cost_matrix(frame, logged, rates)
+    calls = auxiliary & (logged == 0)
+    # an auxiliary call's output is 600 tokens on every tier: sonnet costs 3× haiku, opus 5×
+    assert costs[calls, 1] / costs[calls, 0] == pytest.approx(np.full(int(calls.sum()), 3.0), rel=0.02)
+    assert costs[calls, 2] / costs[calls, 0] == pytest.approx(np.full(int(calls.sum()), 5.0), rel=0.02)
+    # a main turn moved to haiku still costs haiku's truncation
+    main_on_sonnet = ~auxiliary & (logged == 1)
+    assert np.all(costs[main_on_sonnet, 0] > 5 * costs[main_on_sonnet, 1])
