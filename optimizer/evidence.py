@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.explore_more import Thin, thin_of
+from optimizer.explore_more import Thin, thin_of, too_wide
 from optimizer.explored import explored_sessions
 from optimizer.moves import explored_moves, thin_moves
 from optimizer.pruning import feasible, pruned
@@ -224,6 +224,11 @@ def choose(data: ReplayData, result: SearchResult, *, min_ess: float = 200.0, mi
         if evidence["delta_quality"]["low"] < -margin:
             refusals.append(f"{label}: quality interval low end "
                             f"{evidence['delta_quality']['low']:+.4f} crosses the floor margin {-margin:+.4f}")
+            value, low = evidence["delta_quality"]["value"], evidence["delta_quality"]["low"]
+            if min_explored_sessions > 0 and value + margin > 0:
+                # its point estimate clears the floor, its interval does not: more explored sessions
+                # behind its moves would narrow it (optimizer.explore_more.too_wide)
+                refused_thin += too_wide(full, result.baseline, params, ((value - low) / (value + margin)) ** 2)
             gap = max(trial.delta_low - evidence["delta_quality"]["low"], 0.0)
             needed = max(needed, -margin + gap, trial.delta_low + 1e-12)
             continue

@@ -77,11 +77,13 @@ def arms_of(policy: Policy) -> Arms:
 @dataclass(frozen=True, slots=True)
 class Thin:
     """A part of ``candidate`` the guards refused for too few explored sessions: ``segment`` None
-    is the base thresholds."""
+    is the base thresholds. ``needed``: the explored sessions that would settle it, when more than
+    the guards' minimum (a quality interval too wide: :func:`too_wide`)."""
 
     candidate: RoutingParams
     segment: Segment | None
     explored_sessions: int
+    needed: int | None = None
 
 
 def monthly_words(usd: float) -> str:
@@ -89,20 +91,35 @@ def monthly_words(usd: float) -> str:
     return f"{'saves' if usd < 0 else 'costs'} ~${abs(usd):,.2f} a month"
 
 
+def _thinnest_parts(data: ReplayData, baseline: RoutingParams, candidate: RoutingParams,
+                    below: int | None) -> list[tuple[Segment | None, int]]:
+    """Each part of ``candidate`` that moves turns (with a move under ``below`` explored sessions,
+    when given) once, with its thinnest move's count (optimizer.moves)."""
+    thinnest: dict[tuple[str, str] | None, int] = {}
+    for entry in explored_moves(data, baseline, candidate):
+        if below is None or entry["explored_sessions"] < below:
+            key = None if entry["segment"] is None else (entry["segment"]["kind"], entry["segment"]["value"])
+            thinnest[key] = min(thinnest.get(key, entry["explored_sessions"]), entry["explored_sessions"])
+    return [(None if key is None else next(o.segment for o in candidate.overrides
+                                           if (o.segment.kind, o.segment.value) == key), sessions)
+            for key, sessions in thinnest.items()]
+
+
 def thin_of(data: ReplayData, baseline: RoutingParams, candidate: RoutingParams, min_sessions: int) -> list[Thin]:
     """The parts of ``candidate`` with a move resting on fewer than ``min_sessions`` explored sessions
     (optimizer.moves: the guards count per move), each once, with its thinnest move's count."""
-    thinnest: dict[tuple[str, str] | None, int] = {}
-    for entry in explored_moves(data, baseline, candidate):
-        if entry["explored_sessions"] < min_sessions:
-            key = None if entry["segment"] is None else (entry["segment"]["kind"], entry["segment"]["value"])
-            thinnest[key] = min(thinnest.get(key, min_sessions), entry["explored_sessions"])
-    found = []
-    for key, sessions in thinnest.items():
-        segment = None if key is None else next(o.segment for o in candidate.overrides
-                                                if (o.segment.kind, o.segment.value) == key)
-        found.append(Thin(candidate, segment, sessions))
-    return found
+    return [Thin(candidate, segment, sessions)
+            for segment, sessions in _thinnest_parts(data, baseline, candidate, min_sessions)]
+
+
+def too_wide(data: ReplayData, baseline: RoutingParams, candidate: RoutingParams, factor: float) -> list[Thin]:
+    """Every part of ``candidate`` that moves turns, when its quality interval is ``factor`` times
+    too wide to clear the floor (squared: (half-width / the room to the floor)²). An interval's width
+    goes as 1/√(explored sessions) behind it (optimizer.replay.upgrade_standard_error: the weights
+    1/propensity of the explored turns), so each part needs ``factor`` times the explored sessions its
+    thinnest move has."""
+    return [Thin(candidate, segment, sessions, math.ceil(max(sessions, 1) * factor))
+            for segment, sessions in _thinnest_parts(data, baseline, candidate, None)]
 
 
 def _part(data: ReplayData, baseline: RoutingParams, thin: Thin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,6 +169,7 @@ def part_asks(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms,
 def _ask(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, piece: Piece, actions: np.ndarray,
          min_sessions: int, cap: float) -> dict[str, Any] | None:
     rows, when, name, words, selected = piece
+    min_sessions = max(min_sessions, thin.needed or 0)
     cap = min(math.floor(round(cap * 100, 9)) / 100, MAX_SHARE)  # a share is a whole percent, at most the block's
     current = arms.share_for(when)
     sessions, first = np.unique(data.sessions[rows], return_index=True)

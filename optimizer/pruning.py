@@ -14,18 +14,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from optimizer.bootstrap import clustered_standard_error
-from optimizer.replay import ReplayData, dr_terms, total_cost
+from optimizer.replay import ReplayData, difference_lower_bound, total_cost
 from optimizer.search import SearchResult
 from optimizer.segments import RoutingParams
 
 
 def feasible(data: ReplayData, result: SearchResult, params: RoutingParams) -> bool:
-    """The search's test: the paired DR difference, less z session-clustered standard errors, is at
-    least −margin."""
+    """The search's test (optimizer.replay.difference_lower_bound): the paired DR difference, less z
+    standard errors, is at least −margin."""
     base = result.baseline.actions(data.tokens, data.facts)
-    paired = dr_terms(data, params.actions(data.tokens, data.facts)) - dr_terms(data, base)
-    lower = float(paired.mean()) - result.z * clustered_standard_error(data.sessions, paired)
+    _, lower = difference_lower_bound(data, params.actions(data.tokens, data.facts), base, result.z)
     return bool(np.isfinite(lower)) and lower >= -result.margin
 
 

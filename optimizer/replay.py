@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
@@ -35,7 +36,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from core.price_memo import PerToken
-from optimizer.bootstrap import dense, resampled_means, resampled_sums, session_codes
+from optimizer.bootstrap import clustered_standard_error, dense, resampled_means, resampled_sums, session_codes
 from optimizer.cache_switches import CacheSwitches, cache_switches
 from optimizer.turn_facts import TurnFacts
 
@@ -342,10 +343,62 @@ def snips_estimate(data: ReplayData, actions: np.ndarray, *, rounds: int = 200, 
     return _interval(snips_value(data, actions), samples, level)
 
 
+def upgrade_standard_error(data: ReplayData, candidate: np.ndarray, baseline: np.ndarray) -> float:
+    """The standard error the paired DR difference (candidate − baseline) would have over the turns
+    the candidate moves to a *dearer* tier (TIERS order) if each of their outcomes were a coin flip
+    with the outcome model's probability of success on the tier that served it:
+    √(Σ (w_cand − w_base)² · q̂(1 − q̂)) / n over those turns.
+
+    The floor under the data's own standard error, for the quality a candidate buys. A handful of
+    explored turns that all succeeded show no spread, so a bootstrap or a clustered standard error
+    over them is zero, however large their weights (1/propensity: 30 for a tier explored on 10 % of
+    sessions). On issue 16's worlds every claim outside its interval came from such a purchase paying
+    for cheaper moves elsewhere: 25 explored auxiliary calls on sonnet, all successful (the truth,
+    0.97, is haiku's too), credited a proposal with +0.0045 (95 % CI +0.0003 … +0.0100) for moving
+    auxiliary calls to sonnet; a size-only proposal bought +0.0026 the same way on 11 explored turns
+    and was truly 2.1 % dearer. As coin flips those purchases are ±0.006 … ±0.011.
+
+    Moves to a cheaper tier, what the optimizer is for, are left to the data's own interval and the
+    explored-session minimum per move (optimizer.moves): a floor there too (measured, docs/
+    generalisation.md, session 11) refuses every proposal at a thousand sessions a week, since an
+    off-policy move of a share s of the turns explored at propensity π is s/π times noisier than the
+    active policy's own estimate, which sets the margin. Turns are taken as independent given the
+    model (within a session too). Where the model is sure (q̂ = 1.0, fitted to a cell of successes)
+    there is no floor: never below the tier's mean spread was tried and taken back (docs/
+    generalisation.md, session 11)."""
+    if data.n == 0:
+        return float("nan")
+    rows = np.flatnonzero(candidate > baseline)
+    success = data.predicted[rows, data.logged[rows]]
+    moved = ((data.logged[rows] == candidate[rows]).astype(np.float64)
+             - (data.logged[rows] == baseline[rows])) / data.propensity[rows]
+    return float(np.sqrt(float((moved * moved) @ (success * (1 - success))))) / data.n
+
+
+def difference_lower_bound(data: ReplayData, candidate: np.ndarray, baseline: np.ndarray, z: float, *,
+                           baseline_terms: np.ndarray | None = None,
+                           sizes: np.ndarray | None = None) -> tuple[float, float]:
+    """(the paired DR difference candidate − baseline, its lower bound z standard errors down): the
+    search's test, the larger of the session-clustered standard error (optimizer.bootstrap) and the
+    model's over the turns moved to a dearer tier (:func:`upgrade_standard_error`). ``baseline_terms``
+    and ``sizes`` (turns per session) may be passed in when called many times."""
+    base = dr_terms(data, baseline) if baseline_terms is None else baseline_terms
+    paired = dr_terms(data, candidate) - base
+    delta = float(paired.mean())
+    error = max(clustered_standard_error(data.sessions, paired, sizes=sizes),
+                upgrade_standard_error(data, candidate, baseline))
+    return delta, delta - z * error
+
+
 def dr_difference(data: ReplayData, candidate: np.ndarray, baseline: np.ndarray, *, rounds: int = 200,
                   seed: int = 0, level: float = 0.95) -> Estimate:
     """candidate − baseline quality, bootstrapped on paired sessions (the same resample for both),
-    which is far tighter than differencing two separate intervals."""
+    which is far tighter than differencing two separate intervals; never narrower than ± z model
+    standard errors over the turns moved to a dearer tier (:func:`upgrade_standard_error`, z for ``level``)."""
     terms = dr_terms(data, candidate) - dr_terms(data, baseline)
     samples = resampled_means(data.sessions, terms, rounds, np.random.default_rng(seed))
-    return _interval(float(terms.mean()), samples, level)
+    found = _interval(float(terms.mean()), samples, level)
+    reach = NormalDist().inv_cdf(0.5 + level / 2) * upgrade_standard_error(data, candidate, baseline)
+    if not np.isfinite(reach):
+        return found
+    return Estimate(found.value, min(found.low, found.value - reach), max(found.high, found.value + reach))

@@ -43,9 +43,17 @@ import optuna
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from optimizer.bootstrap import clustered_standard_error
 from optimizer.lagrange import block_map
-from optimizer.replay import Estimate, ReplayData, Thresholds, dr_estimate, dr_term_matrix, dr_terms, total_cost
+from optimizer.replay import (
+    Estimate,
+    ReplayData,
+    Thresholds,
+    difference_lower_bound,
+    dr_estimate,
+    dr_term_matrix,
+    dr_terms,
+    total_cost,
+)
 from optimizer.segments import RoutingParams, Segment, candidate_segments, differing, with_segments
 
 Progress = Callable[[int, int], None]  # (trials done, trials in all)
@@ -164,14 +172,14 @@ class _Space:
     bounds of the thresholds (in tokens)."""
 
     data: ReplayData
+    baseline_actions: np.ndarray
     baseline_terms: np.ndarray
     margin: float
     z: float
     low: int
     high: int
     found: list[Trial]
-    sessions: np.ndarray  # session code per turn (computed once: every trial needs it)
-    sizes: np.ndarray  # turns per session
+    sizes: np.ndarray  # turns per session (computed once: every trial needs it)
 
     @property
     def span(self) -> float:
@@ -179,9 +187,8 @@ class _Space:
 
     def evaluate(self, params: RoutingParams, actions: np.ndarray) -> Trial:
         data = self.data
-        paired = dr_terms(data, actions) - self.baseline_terms
-        delta = float(paired.mean())
-        lower = delta - self.z * clustered_standard_error(self.sessions, paired, sizes=self.sizes)
+        delta, lower = difference_lower_bound(data, actions, self.baseline_actions, self.z,
+                                              baseline_terms=self.baseline_terms, sizes=self.sizes)
         trial = Trial(params, total_cost(data, actions), float(self.baseline_terms.mean()) + delta,
                       lower >= -self.margin, lower)
         self.found.append(trial)
@@ -321,8 +328,8 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
         margin = min(margin, max_quality_loss)
     low = max(1, int(data.tokens.min()))
     high = max(low + 1, int(data.tokens.max()) + 1)  # at the top: "this tier is never used"
-    sessions = data.sessions
-    space = _Space(data, dr_terms(data, baseline_actions), margin, z, low, high, [], sessions, np.bincount(sessions))
+    space = _Space(data, baseline_actions, dr_terms(data, baseline_actions), margin, z, low, high, [],
+                   np.bincount(data.sessions))
     current = with_segments(start, segments)  # routes exactly like the baseline
     governing = current.governing(data.facts, data.n)
     blocks = [-1, *range(len(current.overrides))]

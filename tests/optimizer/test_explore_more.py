@@ -5,6 +5,7 @@ cost priced by the replay and the evidence in words."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,11 +26,12 @@ from optimizer.explore_more import (
     part_asks,
     thin_of,
     tier_targets,
+    too_wide,
     with_exploration,
 )
 from optimizer.kept_rules import check_reading
 from optimizer.propose import candidate_problems
-from optimizer.replay import Estimate, ReplayData, Thresholds, dr_terms, total_cost
+from optimizer.replay import Estimate, ReplayData, Thresholds, dr_difference, dr_terms, total_cost
 from optimizer.search import SearchResult, Trial
 from optimizer.segments import Override, RoutingParams, Segment
 from optimizer.turn_facts import TurnFacts
@@ -181,6 +183,43 @@ def test_choose_hands_over_the_parts_it_refused_for_thin_evidence() -> None:
     assert all(ask["share"] == 0.1 for ask in asks)
     # without the guard nothing is thin
     assert choose(data, _search_result(data), min_ess=0, min_ess_sessions=0, rounds=20).thin == ()
+
+
+def test_an_interval_too_wide_asks_for_the_square_of_the_factor_in_sessions() -> None:
+    """A candidate whose point estimate clears the floor but whose interval is k times too wide needs
+    k² times the explored sessions behind each of its parts (the width goes as 1/√sessions): its
+    ask says so and is sized for that many, not for the guards' minimum."""
+    data = _world(explore=0.3)
+    assert thin_of(data, BASE, _to_haiku(3), min_sessions=10) == []  # past the minimum already
+    [wide] = too_wide(data, BASE, _to_haiku(3), 4.0)
+    explored = int(np.unique(data.session[(data.facts.repo == "r3") & (data.logged == 0)]).size)  # type: ignore[union-attr]
+    assert wide.segment == Segment.repo("r3") and wide.explored_sessions == explored
+    assert wide.needed == math.ceil(explored * 4.0)
+    [ask] = part_asks(data, BASE, wide, Arms((0, 1, 2), 0.0), min_sessions=10, cap=0.5)
+    assert ask["needed"] == wide.needed
+    assert ask["words"].startswith(f"repo r3: {explored} explored sessions, {wide.needed} needed; at ")
+    reach = _repo_sessions(data, "r3") / 3
+    assert ask["share"] == min(0.5, math.ceil(100 * wide.needed / reach) / 100)
+
+
+def test_choose_hands_over_a_candidate_whose_interval_is_too_wide_sized_for_it() -> None:
+    """Past the explored-session minimum, a candidate whose point estimate clears the floor and whose
+    interval does not is handed over as thin, needing (half-width / room to the floor)² times the
+    explored sessions it has; one whose point estimate misses the floor is not (no exploration helps)."""
+    data = _world(explore=0.3)
+    data = replace(data, reward=(np.random.default_rng(5).random(data.n) < 0.8).astype(float))
+    result = replace(_search_result(data), margin=0.001)
+    choice = choose(data, result, min_ess=0, min_ess_sessions=0, rounds=20, min_explored_sessions=10)
+    assert choice.params is None and "crosses the floor margin" in choice.reason
+    [wide] = choice.thin
+    base = BASE.actions(data.tokens, data.facts)
+    delta = dr_difference(data, wide.candidate.actions(data.tokens, data.facts), base, rounds=20)
+    assert delta.value + result.margin > 0 > delta.low + result.margin
+    assert wide.needed == math.ceil(wide.explored_sessions * ((delta.value - delta.low)
+                                                             / (delta.value + result.margin)) ** 2)
+    assert wide.needed > wide.explored_sessions >= 10
+    # without the explored-session guard, nothing is asked
+    assert choose(data, result, min_ess=0, min_ess_sessions=0, rounds=20).thin == ()
 
 
 def test_thin_of_is_empty_when_enough_sessions_back_the_move() -> None:

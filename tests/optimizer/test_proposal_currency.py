@@ -77,7 +77,9 @@ def test_a_parent_that_stopped_being_active_is_not_stored(store: Engine, monkeyp
 
 
 def test_after_a_rollback_the_stale_proposal_is_superseded_and_the_loop_proposes_again(store: Engine) -> None:
-    create_version(store, default_policy("v2", haiku_below=3_000, explore=30), actor="setup")
+    # v2 sends more to opus than this world needs: the proposal against it moves turns to a cheaper tier
+    # (one moving turns haiku → sonnet would have to clear the floor under what a candidate buys)
+    create_version(store, default_policy("v2", opus_from=60_000, explore=30), actor="setup")
     activate(store, "v2", actor="setup")
     # min_saving 0: against v1 this small world's proposal saves 0.7 %; the rounds are what is tested
     jobs = LoopJobs(store, LoopSettings(window=timedelta(days=3650), trials=25, min_ess=50.0, poll_s=0.05,

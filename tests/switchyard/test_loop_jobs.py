@@ -15,9 +15,10 @@ from tests.optimizer.stored import world_store
 
 
 def test_one_round_proposes_guards_and_keeps_the_study_in_the_database(tmp_path: Path) -> None:
-    # 8 000 turns: a held-out half of the sessions certifies (optimizer/split.py), and each half needs its
-    # explored sessions (optimizer/explored.py)
-    url, engine, _ = world_store(tmp_path, turns=8_000, seed=3)
+    # 16 000 turns: a held-out half of the sessions certifies (optimizer/split.py), each half needs its
+    # explored sessions (optimizer/explored.py), and at 8 000 the candidate's haiku → sonnet purchase
+    # did not clear the floor under what a candidate buys (optimizer.replay.upgrade_standard_error)
+    url, engine, _ = world_store(tmp_path, turns=16_000, seed=3)
     # the world's turns are from November 2026: a window of years reaches them whatever today is
     # min_saving 0: this small world's proposal saves under 1 %; the round is what is tested
     jobs = LoopJobs(engine, LoopSettings(window=timedelta(days=3650), trials=30, min_ess=50.0, min_saving=0.0))
