@@ -1,5 +1,6 @@
 """The clustering run (I/O): read the failing scores of a time window, rebuild those turns'
-contexts, cluster them (:mod:`evals.clusters`), name them (:mod:`evals.cluster_summary`) and store
+contexts, cluster them (:mod:`evals.clusters`), merge the clusters that are no one tier's
+(:mod:`evals.cluster_tiers`, against every turn of the window), name them (:mod:`evals.cluster_summary`) and store
 the run in ``failure_clusters`` / ``failure_cluster_members``."""
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from sqlalchemy import Engine
 
 from core.price_memo import PriceMemo
 from core.pricing import PriceTable
-from evals.cluster_features import CLUSTERED_EVALUATORS, FailureFeatures, failure_features
+from evals.cluster_features import CLUSTERED_EVALUATORS, FailureFeatures, failure_features, tier_of_target
 from evals.cluster_summary import ClusterSummary, summarise, window_index
+from evals.cluster_tiers import TurnPopulation, merge_shared
 from evals.clusters import Clustering, ClusterSettings, cluster_failures
 from evals.context import build_contexts
 from evals.protocol import FAILING_BELOW
 from evals.runner import frame_keys, load_sessions
 from evals.tiers import TierLookup
 from store.cluster_runs import write_cluster_run
-from store.eval_queries import failing_scores, turn_start_times
+from store.eval_queries import failing_scores, window_turns
 from store.policies import list_versions
 
 
@@ -73,6 +75,24 @@ def failing_rows(engine: Engine, start: datetime, end: datetime, prices: PriceTa
     return rows
 
 
+def population(frame: pl.DataFrame, tiers: TierLookup, by_target: dict[str, str]) -> TurnPopulation:
+    """The window's turns (store.eval_queries.window_turns) as evals.cluster_tiers reads them: a
+    turn's tier and size found as evals.cluster_features finds a failing turn's (a turn no model
+    served is its target's tier)."""
+    def tier(served: str | None, requested: str | None, target: str | None) -> str:
+        found = tiers(served or requested) or "unknown"
+        return (tier_of_target(target, by_target) or found) if served is None and target else found
+
+    memo: dict[tuple[str | None, str | None, str | None], str] = {}
+    keys = zip(frame["served_model"].to_list(), frame["requested_model"].to_list(), frame["target"].to_list(),
+               strict=True)
+    prompt = frame["prompt_tokens"].fill_null(0)
+    tokens = pl.select(pl.when(prompt > 0).then(prompt).otherwise(frame["estimated_input_tokens"].fill_null(0)))
+    return TurnPopulation.of([memo.setdefault(key, tier(*key)) for key in keys],
+                             frame["request_class"].fill_null("").to_list(),
+                             frame["tool_count"].fill_null(0).to_list(), tokens.to_series().to_list())
+
+
 def run_clustering(engine: Engine, prices: PriceTable, *, start: datetime | None = None, end: datetime | None = None,
                    windows: int = 4, settings: ClusterSettings | None = None, now: datetime | None = None,
                    store: bool = True) -> ClusterRun:
@@ -81,10 +101,12 @@ def run_clustering(engine: Engine, prices: PriceTable, *, start: datetime | None
     end = end or now
     start = start or end - timedelta(days=7)
     rows = failing_rows(engine, start, end, prices)
-    clustering = cluster_failures(rows, settings)
+    window = window_turns(engine, start, end)
+    clustering = merge_shared(rows, cluster_failures(rows, settings),
+                              population(window, TierLookup(PriceMemo(prices)), target_tiers(engine)))
     start_ns, end_ns = _ns(start), _ns(end)
     active: set[tuple[int, str]] = set()
-    for moment, session_id in turn_start_times(engine, start, end).iter_rows():
+    for moment, session_id in window.select("started_at", "session_id").iter_rows():
         active.add((window_index(start_ns, end_ns, windows, _ns(moment)), session_id or f"{moment}"))
     totals = [sum(1 for window, _ in active if window == w) for w in range(windows)]
     clusters = summarise(rows, clustering, start_ns=start_ns, end_ns=end_ns, window_totals=totals)

@@ -1,10 +1,10 @@
-"""Turn a clustering into named failure modes: a readable name from each cluster's dominant
-features ("haiku · > 12 K tokens · Edit failures"; "haiku · main · ≥ 12 tools offered · tool
-failure"), always led by the tier that failed (the dominant one, else every tier with a quarter of
-the cluster, "haiku/sonnet"; for a turn a fallback rescued, the tier that failed, not the one that
-answered: evals.cluster_features), its size, the cost it burned, its trend over
-time windows (rising / steady / falling, as a share of all turns in each window) and example
-turns (the ones nearest its centre). Pure."""
+"""Turn a clustering into named failure modes: a readable name from each cluster's dominant features
+("haiku · > 12 K tokens · Edit failures"; "haiku · main · ≥ 12 tools offered · tool failure"),
+always led by the tier that failed (the dominant one, else every tier with a quarter of the cluster,
+"haiku/sonnet"; for a turn a fallback rescued, the tier that failed, not the one that answered:
+evals.cluster_features; "any tier" for failures no tier has more of: evals.cluster_tiers), its size,
+the cost it burned, its trend over time windows (rising / steady / falling, as a share of all turns
+in each window) and example turns (the ones nearest its centre). Pure."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class ClusterSummary:
     members: list[int]  # row indices
 
 
-def _dominant(values: Sequence[str]) -> str | None:
+def dominant(values: Sequence[str]) -> str | None:
     if not values:
         return None
     value, count = Counter(values).most_common(1)[0]
@@ -66,14 +66,16 @@ def _size_phrase(tokens: Sequence[int], population_edge: int) -> str | None:
 
 
 TIER_ORDER = ("haiku", "sonnet", "opus")
+# leads the name of a cluster whose failures no tier has more of than the others (evals.cluster_tiers)
+ANY_TIER = "any tier"
 # a tier is named in a mixed cluster's name when it holds at least this share of it
 NAMED_TIER_SHARE = 0.25
 
 
 def _tier_phrase(tiers: Sequence[str]) -> str:
-    dominant = _dominant(tiers)
-    if dominant is not None:
-        return dominant
+    most = dominant(tiers)
+    if most is not None:
+        return most
     counts = Counter(tiers)
     named = [tier for tier in (*TIER_ORDER, *sorted(set(tiers) - set(TIER_ORDER)))
              if counts[tier] >= NAMED_TIER_SHARE * len(tiers)]
@@ -82,8 +84,8 @@ def _tier_phrase(tiers: Sequence[str]) -> str:
 
 def _class_phrase(classes: Sequence[str], population: set[str]) -> str | None:
     # worth naming only when the failing population has more than one class
-    dominant = _dominant(classes)
-    return dominant if dominant and len(population) > 1 else None
+    most = dominant(classes)
+    return most if most and len(population) > 1 else None
 
 
 def _tools_phrase(offered: Sequence[int], population_low: int) -> str | None:
@@ -91,14 +93,20 @@ def _tools_phrase(offered: Sequence[int], population_low: int) -> str | None:
     return f"≥ {low} tools offered" if low > population_low else None
 
 
-def _what(rows: Sequence[FailureFeatures]) -> tuple[str, dict[str, Any]]:
+def cluster_signal(rows: Sequence[FailureFeatures]) -> str:
+    """The evaluator that names a cluster: the most specific one flagging most of its turns, else
+    the most common."""
     signals = Counter(signal for row in rows for signal in row.signals)
     frequent = [s for s in _SIGNAL_PRIORITY if signals[s] >= DOMINANT_SHARE * len(rows)]
-    signal = frequent[0] if frequent else (signals.most_common(1)[0][0] if signals else "failure")
+    return frequent[0] if frequent else (signals.most_common(1)[0][0] if signals else "failure")
+
+
+def _what(rows: Sequence[FailureFeatures]) -> tuple[str, dict[str, Any]]:
+    signal = cluster_signal(rows)
     facts: dict[str, Any] = {"signal": signal}
-    tool = _dominant([tool for row in rows for tool in (row.failed_tools or ("",))])
-    called = _dominant([row.tool_names[0] if len(row.tool_names) == 1 else "" for row in rows])
-    error = _dominant([row.error_type for row in rows])
+    tool = dominant([tool for row in rows for tool in (row.failed_tools or ("",))])
+    called = dominant([row.tool_names[0] if len(row.tool_names) == 1 else "" for row in rows])
+    error = dominant([row.error_type for row in rows])
     if signal == "stuck_loop":
         facts["tool"] = called
         return (f"{called} loops" if called else "stuck loops"), facts
@@ -130,11 +138,13 @@ def summarise(rows: Sequence[FailureFeatures], clustering: Clustering, *, start_
         members = [i for i, label in enumerate(clustering.labels) if label == cluster]
         chosen = [rows[i] for i in members]
         what, facts = _what(chosen)
-        tier = _dominant([row.tier for row in chosen])
+        shared = cluster in clustering.shared
+        tier = None if shared else dominant([row.tier for row in chosen])
         size_phrase = _size_phrase([row.total_tokens for row in chosen], population_edge)
         request_class = _class_phrase([row.request_class for row in chosen], population_classes)
         tools_phrase = _tools_phrase([row.offered_tools for row in chosen], population_tools)
-        name = " · ".join(part for part in (_tier_phrase([row.tier for row in chosen]), request_class, tools_phrase,
+        tiers = ANY_TIER if shared else _tier_phrase([row.tier for row in chosen])
+        name = " · ".join(part for part in (tiers, request_class, tools_phrase,
                                             size_phrase, what) if part)
         # sessions, not turns: one stuck session repeats its failure turn after turn
         touched = {(window_index(start_ns, end_ns, windows, row.started_at_ns), row.session_id) for row in chosen}
@@ -144,7 +154,7 @@ def summarise(rows: Sequence[FailureFeatures], clustering: Clustering, *, start_
         summaries.append(ClusterSummary(
             cluster=cluster, name=name, size=len(members), cost_usd=sum(row.cost_usd for row in chosen),
             trend=window_trend(counts, window_totals), window_counts=counts,
-            features={**facts, "tier": tier, "tokens_p10": p10},
+            features={**facts, "tier": tier, "any_tier": shared, "tokens_p10": p10},
             examples=[f"{rows[i].trace_id}:{rows[i].span_id}" for i in nearest], members=members,
         ))
     summaries.sort(key=lambda summary: -summary.size)

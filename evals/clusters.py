@@ -127,6 +127,8 @@ class Clustering:
     centroid_distance: np.ndarray  # each row's distance to its cluster's centre (for examples)
     k: int
     silhouette: float | None
+    # clusters of failures that are no one tier's (evals.cluster_tiers: merged across tiers)
+    shared: frozenset[int] = frozenset()
 
 
 def cluster_failures(rows: Sequence[FailureFeatures], settings: ClusterSettings | None = None) -> Clustering:

@@ -376,16 +376,18 @@ def upgrade_standard_error(data: ReplayData, candidate: np.ndarray, baseline: np
 
 
 def difference_lower_bound(data: ReplayData, candidate: np.ndarray, baseline: np.ndarray, z: float, *,
-                           baseline_terms: np.ndarray | None = None,
+                           baseline_terms: np.ndarray | None = None, sessions: np.ndarray | None = None,
                            sizes: np.ndarray | None = None) -> tuple[float, float]:
     """(the paired DR difference candidate − baseline, its lower bound z standard errors down): the
     search's test, the larger of the session-clustered standard error (optimizer.bootstrap) and the
-    model's over the turns moved to a dearer tier (:func:`upgrade_standard_error`). ``baseline_terms``
-    and ``sizes`` (turns per session) may be passed in when called many times."""
+    model's over the turns moved to a dearer tier (:func:`upgrade_standard_error`). ``baseline_terms``,
+    ``sessions`` (``data.sessions``) and ``sizes`` (turns per session) may be passed in when called
+    many times."""
     base = dr_terms(data, baseline) if baseline_terms is None else baseline_terms
     paired = dr_terms(data, candidate) - base
     delta = float(paired.mean())
-    error = max(clustered_standard_error(data.sessions, paired, sizes=sizes),
+    codes = data.sessions if sessions is None else sessions
+    error = max(clustered_standard_error(codes, paired, sizes=sizes),
                 upgrade_standard_error(data, candidate, baseline))
     return delta, delta - z * error
 

@@ -179,7 +179,9 @@ class _Space:
     low: int
     high: int
     found: list[Trial]
-    sizes: np.ndarray  # turns per session (computed once: every trial needs it)
+    # each turn's session code and the turns per session: every trial needs them, computed once
+    sessions: np.ndarray
+    sizes: np.ndarray
 
     @property
     def span(self) -> float:
@@ -188,7 +190,8 @@ class _Space:
     def evaluate(self, params: RoutingParams, actions: np.ndarray) -> Trial:
         data = self.data
         delta, lower = difference_lower_bound(data, actions, self.baseline_actions, self.z,
-                                              baseline_terms=self.baseline_terms, sizes=self.sizes)
+                                              baseline_terms=self.baseline_terms, sessions=self.sessions,
+                                              sizes=self.sizes)
         trial = Trial(params, total_cost(data, actions), float(self.baseline_terms.mean()) + delta,
                       lower >= -self.margin, lower)
         self.found.append(trial)
@@ -328,8 +331,9 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
         margin = min(margin, max_quality_loss)
     low = max(1, int(data.tokens.min()))
     high = max(low + 1, int(data.tokens.max()) + 1)  # at the top: "this tier is never used"
+    sessions = data.sessions
     space = _Space(data, baseline_actions, dr_terms(data, baseline_actions), margin, z, low, high, [],
-                   np.bincount(data.sessions))
+                   sessions, np.bincount(sessions))
     current = with_segments(start, segments)  # routes exactly like the baseline
     governing = current.governing(data.facts, data.n)
     blocks = [-1, *range(len(current.overrides))]

@@ -146,9 +146,14 @@ def turn_rows_by_keys(engine: Engine, keys: Sequence[tuple[str, str]]) -> list[M
     return rows
 
 
-def turn_start_times(engine: Engine, start: datetime | None, end: datetime | None) -> pl.DataFrame:
-    """(started_at, session_id) of every turn in [start, end): trends need the activity per window."""
-    columns = [turns.c.started_at, turns.c.session_id]
+def window_turns(engine: Engine, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+    """Every turn in [start, end), failing or not: when it started and its session (trends need the
+    activity per window), who served it, its request class, the tools offered and its prompt size
+    (whether a failure cluster is its tier's needs every tier's turns: evals.cluster_tiers)."""
+    prompt = turns.c.input_tokens + turns.c.cache_creation_tokens + turns.c.cache_read_tokens
+    columns = [turns.c.started_at, turns.c.session_id, turns.c.served_model, turns.c.requested_model,
+               turns.c.target, turns.c.request_class, turns.c.tool_count, turns.c.estimated_input_tokens,
+               prompt.label("prompt_tokens")]
     query = select(*columns)
     query = between(query, turns.c.started_at, start, end)
     with engine.connect() as connection:

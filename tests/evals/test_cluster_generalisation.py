@@ -116,8 +116,10 @@ def test_a_mixed_cluster_names_every_tier_it_holds() -> None:
 @pytest.mark.parametrize("world_name", ["tool-density"])
 def test_clusters_recover_a_worlds_modes_through_the_store(tmp_path: Path, world_name: str) -> None:
     """A week of a world the clustering was not written for, through ingest, the built-in evals and
-    the clustering run: the clusters match the injected modes (natural failures grouped per tier,
-    sim.world_clusters), better than grouping by the tool that failed, and name the failing tier."""
+    the clustering run: the clusters match the injected modes (every natural failure one group,
+    sim.world_clusters' strict reading), better than grouping by the tool that failed or than the
+    clusters before the ones no tier has more of are merged (evals.cluster_tiers), and name the
+    failing tier, or "any tier" for the natural failures."""
     from bench.generalisation import START, logged_policy
     from core.pricing import builtin_price_table
     from evals.cluster_runner import run_clustering
@@ -143,14 +145,18 @@ def test_clusters_recover_a_worlds_modes_through_the_store(tmp_path: Path, world
     finally:
         engine.dispose()
     before = cluster_failures(run.rows, ClusterSettings(weights=TOOL_NAME_WEIGHTS))
-    after_ari = adjusted_rand(run.rows, run.clustering.labels, truth, background_by_tier=True)
-    before_ari = adjusted_rand(run.rows, before.labels, truth, background_by_tier=True)
-    assert after_ari is not None and before_ari is not None
+    unmerged = cluster_failures(run.rows)
+    after_ari = adjusted_rand(run.rows, run.clustering.labels, truth)
+    before_ari = adjusted_rand(run.rows, before.labels, truth)
+    unmerged_ari = adjusted_rand(run.rows, unmerged.labels, truth)
+    assert after_ari is not None and before_ari is not None and unmerged_ari is not None
     assert after_ari >= 0.8 and after_ari > before_ari + 0.1, (before_ari, after_ari)
-    assert all(summary.name.split(" · ")[0] in ("haiku", "sonnet", "opus") or "/" in summary.name.split(" · ")[0]
-               for summary in run.clusters)
-    assert any(summary.name.startswith("haiku · ≥ 6 tools offered") for summary in run.clusters), \
-        [summary.name for summary in run.clusters]
+    assert after_ari > unmerged_ari + 0.05, (unmerged_ari, after_ari)
+    names = [summary.name for summary in run.clusters]
+    assert all(name.split(" · ")[0] in ("haiku", "sonnet", "opus", "any tier") or "/" in name.split(" · ")[0]
+               for name in names), names
+    assert any(name.startswith("haiku · ≥ 6 tools offered") for name in names), names
+    assert any(name.startswith("any tier · ") and name.endswith("tool failure") for name in names), names
 
 
 def test_target_tiers_come_from_the_stored_policies(tmp_path: Path) -> None:
