@@ -43,10 +43,12 @@ def features_in_words(features: Mapping[str, Any]) -> str:
         parts.append(f"error {features['error_type']}")
     if features.get("tier"):
         parts.append(f"mostly {features['tier']}")
+    if features.get("any_tier"):  # evals.cluster_tiers: no tier fails such turns more than another
+        parts.append("as often on every tier compared: no routing avoids it")
     tokens = features.get("tokens_p10")
     if isinstance(tokens, int | float) and tokens > 0:
         parts.append(f"9 in 10 turns above {grouped(int(tokens))} tokens")
-    known = {"signal", "tool", "error_type", "tier", "tokens_p10"}
+    known = {"signal", "tool", "error_type", "tier", "any_tier", "tokens_p10"}
     for key in sorted(set(features) - known):  # a feature a newer clustering adds still reads as words
         value = features[key]
         if value not in (None, "", [], {}):

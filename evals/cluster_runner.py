@@ -1,7 +1,8 @@
 """The clustering run (I/O): read the failing scores of a time window, rebuild those turns'
 contexts, cluster them (:mod:`evals.clusters`), merge the clusters that are no one tier's
-(:mod:`evals.cluster_tiers`, against every turn of the window), name them (:mod:`evals.cluster_summary`) and store
-the run in ``failure_clusters`` / ``failure_cluster_members``."""
+(:mod:`evals.cluster_tiers`, against every turn of the window), name them
+(:mod:`evals.cluster_summary`) and store the run in ``failure_clusters`` /
+``failure_cluster_members``."""
 
 from __future__ import annotations
 
@@ -78,7 +79,9 @@ def failing_rows(engine: Engine, start: datetime, end: datetime, prices: PriceTa
 def population(frame: pl.DataFrame, tiers: TierLookup, by_target: dict[str, str]) -> TurnPopulation:
     """The window's turns (store.eval_queries.window_turns) as evals.cluster_tiers reads them: a
     turn's tier and size found as evals.cluster_features finds a failing turn's (a turn no model
-    served is its target's tier)."""
+    served is its target's tier), except that a turn a fallback rescued counts among the turns of the
+    tier that answered it while its failure counts against the first hop's: a few turns in a
+    denominator, against reading every turn's fallback chain."""
     def tier(served: str | None, requested: str | None, target: str | None) -> str:
         found = tiers(served or requested) or "unknown"
         return (tier_of_target(target, by_target) or found) if served is None and target else found

@@ -25,6 +25,11 @@ def test_features_read_as_words_not_json() -> None:
     # a feature this page does not know yet still reads as words, never as JSON
     assert features_in_words({"signal": "new_signal", "regions": ["eu", "us"]}) == "new signal; regions eu, us"
     assert features_in_words({}) == "no dominant feature"
+    # a cluster no tier has more of (evals.cluster_tiers), and one that is a tier's
+    assert features_in_words({"signal": "tool_failure", "tier": None, "any_tier": True}) == \
+        "tool calls failing; as often on every tier compared: no routing avoids it"
+    assert features_in_words({"signal": "tool_failure", "tier": "haiku", "any_tier": False}) == \
+        "tool calls failing; mostly haiku"
 
 
 @pytest.mark.parametrize(("counts", "trend"), [
