@@ -6,11 +6,14 @@ chain whose first target has a tier. The haiku rule's ``lt`` is the haiku → so
 opus rule's ``gte`` the sonnet → opus one; a sonnet threshold rule, when there is one, gets the
 range between them.
 
-A *segment rule* is the same with one more predicate: ``thinking: true``, ``tool_count: {gte: k}``
-or ``repo: [name]``. A segment's rules form an override when they come before the first threshold
-rule and cover every token count: a haiku rule (``lt``), an opus rule (``gte``) and, when those
-differ, a sonnet rule for the range between. The override's thresholds apply to the segment's
-turns before the base thresholds do, in the order the segments first appear.
+A *segment rule* is the same with one more predicate: ``thinking: true``, ``tool_count: {gte: k}``,
+``repo: [name]`` and the like (optimizer.segments). A segment's rules form an override when they
+come in a row before the first threshold rule and are what :func:`with_params` writes for some
+thresholds: a haiku rule (``lt``), an opus rule (``gte``) and, when those differ, a sonnet rule
+for the range between. On a policy with a haiku limit the haiku rule asks the limit's predicates
+too and the sonnet rule runs from 0; a rule an earlier rule would catch every turn of is left
+out. The override's thresholds apply to the segment's turns before the base thresholds do, in the
+order the segments first appear.
 
 Other rules (exploration splits, team rules, segment rules that do not cover every token count)
 and the default are kept as they are; the replay models only threshold and segment rules, which is
@@ -19,6 +22,9 @@ why a policy without a haiku and an opus threshold rule is refused rather than g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from core.policy.reachability import covers
 from core.policy.schema import IntRange, Match, Policy, Rule
 from optimizer.replay import Thresholds
 from optimizer.segments import HaikuLimit, Override, RoutingParams, Segment
@@ -127,11 +133,36 @@ def _range(tier: str, thresholds: Thresholds) -> IntRange:
     return IntRange(gte=thresholds.haiku_below, lt=thresholds.opus_from)
 
 
-def _segment_of_rule(policy: Policy, rule: Rule) -> tuple[Segment, str] | None:
-    """(segment, tier) of a rule routing one segment's token range to one tier, else None."""
+def _without_limit(when: Match, limit: HaikuLimit) -> Match | None:
+    """A segment's haiku rule's predicate less the haiku limit's (None: it does not ask all of them,
+    so it is no override's haiku rule on this policy)."""
+    update: dict[str, object] = {}
+    if limit.thinking is not None:
+        if when.thinking is not limit.thinking:
+            return None
+        update["thinking"] = None
+    if limit.tool_count_below is not None:
+        tools = when.tool_count
+        if tools is None or tools.lt != limit.tool_count_below:
+            return None
+        update["tool_count"] = None if tools.gte is None else IntRange(gte=tools.gte)
+    return when.model_copy(update=update)
+
+
+def _segment_of_rule(policy: Policy, rule: Rule, limit: HaikuLimit | None) -> tuple[Segment, str] | None:
+    """(segment, tier) of a rule routing one segment's token range to one tier, else None. On a
+    policy with a haiku limit a segment's haiku rule asks the limit's predicates too."""
     if rule.route is None or rule.when.input_tokens is None:
         return None
+    first = next((target for target in policy.targets if target.name == rule.route[0]), None)
+    if first is None or first.tier is None:
+        return None
     when = rule.when
+    if first.tier == "haiku" and limit is not None:
+        stripped = _without_limit(rule.when, limit)
+        if stripped is None:
+            return None
+        when = stripped
     rest = when.model_copy(update={"input_tokens": None, "thinking": None, "tool_count": None, "repo": None,
                                    "request_class": None, "agent_type": None, "team": None, "developer": None})
     if rest != Match():
@@ -153,8 +184,7 @@ def _segment_of_rule(policy: Policy, rule: Rule) -> tuple[Segment, str] | None:
             segments.append(Segment.one_of(kind, values[0]))
     if when.developer is not None:
         segments.append(Segment.developers(when.developer))
-    first = next((target for target in policy.targets if target.name == rule.route[0]), None)
-    if len(segments) != 1 or first is None or first.tier is None:
+    if len(segments) != 1:
         return None
     return segments[0], first.tier
 
@@ -164,33 +194,47 @@ def _first_threshold_index(policy: Policy) -> int:
     return next(index for index, rule in enumerate(policy.rules) if rule.name in chosen)
 
 
-def _covering(ranges: dict[str, IntRange]) -> Thresholds | None:
-    """The thresholds a segment's tier ranges spell out, if they cover every token count."""
-    haiku, opus, sonnet = ranges.get("haiku"), ranges.get("opus"), ranges.get("sonnet")
-    if haiku is None or opus is None or haiku.gte is not None or haiku.lt is None or opus.lt is not None \
-            or opus.gte is None or haiku.lt > opus.gte:
-        return None
-    if haiku.lt < opus.gte and (sonnet is None or sonnet != IntRange(gte=haiku.lt, lt=opus.gte)):
-        return None
-    return Thresholds(haiku.lt, opus.gte)
+def _read_override(policy: Policy, segment: Segment, run: Sequence[Rule], before: Sequence[Rule]) -> Thresholds | None:
+    """The thresholds whose override, written after ``before``, is exactly ``run`` (None: no
+    thresholds are): the values its rules name are tried, smallest first. So a rule the writer left
+    out, because an earlier rule catches every turn it would (kept ``thinking`` turns from 120 K to
+    opus, say), is read as there, and a hand-written override reads back the way it is written."""
+    numbers = sorted({0, *(value for rule in run if rule.when.input_tokens is not None
+                           for value in (rule.when.input_tokens.gte, rule.when.input_tokens.lt) if value is not None)})
+    whens = [rule.when for rule in run]
+    for below in numbers:
+        for start in (value for value in numbers if value >= below):
+            thresholds = Thresholds(below, start)
+            if [rule.when for rule in _override_rules(policy, Override(segment, thresholds), before)] == whens:
+                return thresholds
+    return None
+
+
+_TIER_ORDER = {"haiku": 0, "sonnet": 1, "opus": 2}
 
 
 def segment_rules(policy: Policy) -> dict[Segment, tuple[Thresholds, tuple[str, ...]]]:
     """segment → (its thresholds, the names of its rules), for the overrides the policy holds, in
-    the order they take effect."""
+    the order they take effect. An override is a run of rules in a row, one segment's, tiers
+    rising, that with_params would write for some thresholds: a hand-written segment rule elsewhere
+    (``thinking`` turns from 120 K to opus, say) is no part of one and is kept as written."""
     thresholds_of(policy)
-    ranges: dict[Segment, dict[str, IntRange]] = {}
-    names: dict[Segment, list[str]] = {}
-    for rule in policy.rules[:_first_threshold_index(policy)]:
-        found = _segment_of_rule(policy, rule)
-        if found is None or found[1] in ranges.get(found[0], {}):
-            continue
-        assert rule.when.input_tokens is not None  # _segment_of_rule checked
-        ranges.setdefault(found[0], {})[found[1]] = rule.when.input_tokens
-        names.setdefault(found[0], []).append(rule.name)
-    covered = {segment: _covering(tiers) for segment, tiers in ranges.items()}
-    return {segment: (thresholds, tuple(names[segment]))
-            for segment, thresholds in covered.items() if thresholds is not None}
+    limit = haiku_limit(policy)
+    runs: list[tuple[Segment, int, list[Rule]]] = []  # segment, index of its first rule, its rules
+    previous: tuple[Segment, str] | None = None
+    for index, rule in enumerate(policy.rules[:_first_threshold_index(policy)]):
+        found = _segment_of_rule(policy, rule, limit)
+        if found is not None:
+            if previous is None or previous[0] != found[0] or _TIER_ORDER[found[1]] <= _TIER_ORDER[previous[1]]:
+                runs.append((found[0], index, []))
+            runs[-1][2].append(rule)
+        previous = found
+    found_overrides: dict[Segment, tuple[Thresholds, tuple[str, ...]]] = {}
+    for segment, first, run in runs:
+        thresholds = _read_override(policy, segment, run, policy.rules[:first])
+        if thresholds is not None and segment not in found_overrides:  # a later one is never reached
+            found_overrides[segment] = (thresholds, tuple(rule.name for rule in run))
+    return found_overrides
 
 
 def params_of(policy: Policy) -> RoutingParams:
@@ -215,13 +259,28 @@ def _route_of_tier(policy: Policy, tier: str) -> tuple[str, ...]:
     return (named,)
 
 
-def _override_rules(policy: Policy, override: Override) -> list[Rule]:
-    segment, thresholds = override.segment, override.thresholds
-    tiers = ["haiku", "sonnet", "opus"] if thresholds.haiku_below < thresholds.opus_from else ["haiku", "opus"]
-    return [Rule.model_validate({"name": f"{segment.slug}-{tier}",
-                                 "when": {**segment.when(), "input_tokens": _range(tier, thresholds).model_dump(
-                                     exclude_none=True)},
-                                 "route": list(_route_of_tier(policy, tier))}) for tier in tiers]
+def _override_rules(policy: Policy, override: Override, before: Sequence[Rule]) -> list[Rule]:
+    """An override's rules, tiers rising, written after ``before``. With a haiku limit its haiku
+    rule asks the limit's predicates too (none when the limit excludes the segment, or
+    ``haiku_below`` is 0) and its sonnet rule runs from 0, so the turns the limit turns away stay in
+    the segment. A rule an earlier one would catch every turn of is left out: it could never fire,
+    and the validator refuses a policy holding one (a kept rule for big thinking turns, say, covers
+    the thinking override's opus rule once its threshold is above the kept rule's)."""
+    segment, thresholds, limit = override.segment, override.thresholds, haiku_limit(policy)
+    written: list[tuple[str, dict[str, object], IntRange]] = []
+    if limit is None:
+        tiers = ["haiku", "sonnet", "opus"] if thresholds.haiku_below < thresholds.opus_from else ["haiku", "opus"]
+        written = [(tier, segment.when(), _range(tier, thresholds)) for tier in tiers]
+    else:
+        if thresholds.haiku_below > 0 and not limit.excludes(segment):
+            written.append(("haiku", limit.when(segment), IntRange(lt=thresholds.haiku_below)))
+        if thresholds.opus_from > 0:
+            written.append(("sonnet", segment.when(), IntRange(lt=thresholds.opus_from)))
+        written.append(("opus", segment.when(), IntRange(gte=thresholds.opus_from)))
+    rules = [Rule.model_validate({"name": f"{segment.slug}-{tier}",
+                                  "when": {**when, "input_tokens": tokens.model_dump(exclude_none=True)},
+                                  "route": list(_route_of_tier(policy, tier))}) for tier, when, tokens in written]
+    return [rule for rule in rules if not any(covers(earlier.when, rule.when) for earlier in before)]
 
 
 def with_params(policy: Policy, params: RoutingParams, version: str, *, description: str | None = None) -> Policy:
@@ -233,8 +292,10 @@ def with_params(policy: Policy, params: RoutingParams, version: str, *, descript
     kept = [rule for rule in base.rules if rule.name not in old]
     first = next(index for index, rule in enumerate(kept) if rule.name in
                  {r.name for r in threshold_rules(base).values()})
-    added = [rule for override in params.effective().overrides for rule in _override_rules(policy, override)]
-    rules = [*kept[:first], *added, *kept[first:]]
+    rules = kept[:first]
+    for override in params.effective().overrides:
+        rules += _override_rules(policy, override, rules)
+    rules += kept[first:]
     return Policy.model_validate({**base.model_dump(mode="json"),
                                   "rules": [rule.model_dump(mode="json") for rule in rules]})
 

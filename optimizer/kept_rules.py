@@ -85,10 +85,14 @@ def _grid(params: RoutingParams) -> tuple[np.ndarray, TurnFacts]:
     edges = sorted({value + step for t in blocks for value in (t.haiku_below, t.opus_from) for step in (-1, 0, 1)
                     if value + step >= 0} | {0, 1_000_000_000})
     looks: list[dict[str, object]] = [{}]
+    segments = [_look(override.segment) for override in params.overrides]
+    looks += segments
     limit = params.haiku_limit
-    if limit is not None:  # turns the haiku rule's other predicates turn away
-        looks.append({"thinking": limit.thinking is False, "tool_count": limit.tool_count_below or 0})
-    looks += [_look(override.segment) for override in params.overrides]
+    if limit is not None:  # turns the haiku limit turns away, outside every segment and inside each
+        for look in [{}, *segments]:
+            tools = look.get("tool_count", 0)
+            looks.append({**look, "thinking": limit.thinking is False or look.get("thinking") is True,
+                          "tool_count": max(limit.tool_count_below or 0, tools if isinstance(tools, int) else 0)})
     tokens = np.array([edge for _ in looks for edge in edges], dtype=np.int64)
     defaults: dict[str, object] = {"thinking": False, "tool_count": 0}
     columns = {name: [look.get(name, defaults.get(name)) for look in looks for _ in edges] for name in _FIELDS}

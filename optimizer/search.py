@@ -217,7 +217,7 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
     parameters are named after the block (``haiku_below``, ``sonnet_band`` for the base;
     ``thinking.haiku_below`` …), so every block's trials live in the one study."""
     tokens = space.data.tokens[rows]
-    blocked = current.haiku_blocked(space.data.facts, space.data.n) if block < 0 else None
+    blocked = current.haiku_blocked(space.data.facts, space.data.n)
     mine: list[Trial] = []
     prefix = "" if block < 0 else current.overrides[block].segment.slug + "."
     below_name, band_name = prefix + "haiku_below", prefix + "sonnet_band"
@@ -312,12 +312,7 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
     ``segment_trials`` trials a block (a third of ``trials`` by default) for at most ``rounds`` rounds
     over the blocks; ``developer_tiers`` (developer → tier name) adds a segment per developer tier."""
     start = RoutingParams.of(baseline)
-    if start.haiku_limit is not None:
-        # a new override at the base's thresholds would not route like the base (its haiku rule
-        # lacks the limit's predicates), so the search could not start at the active policy: with
-        # a haiku limit, only the existing blocks are searched (issue 16, item 1, first step)
-        segments = ()
-    elif segments is None:
+    if segments is None:
         segments = differing(candidate_segments(data.tokens, data.facts, data.sessions,
                                                 developer_tiers=developer_tiers),
                              dr_term_matrix(data), data.facts, data.sessions)

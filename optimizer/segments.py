@@ -137,12 +137,35 @@ class Override:
 @dataclass(frozen=True, slots=True)
 class HaikuLimit:
     """What a hand-written haiku rule asks besides the token count (``tool_count: {lt: k}``,
-    ``thinking: false``): turns the base thresholds would send to haiku but that fail it go on to
-    the next rule, sonnet (the policy is checked to do so: optimizer.kept_rules.check_reading).
-    The optimizer moves the rule's token threshold and keeps these predicates as written."""
+    ``thinking: false``): turns the thresholds would send to haiku but that fail it go on to
+    sonnet (the policy is checked to do so: optimizer.kept_rules.check_reading). The optimizer
+    moves the rule's token threshold and keeps these predicates as written, and every segment
+    override's haiku rule asks them too: the team said which turns haiku may never see, and no
+    segment's thresholds overrule that (which also lets a new override start at the base's
+    thresholds and route exactly like the base)."""
 
     tool_count_below: int | None = None
     thinking: bool | None = None
+
+    def excludes(self, segment: Segment) -> bool:
+        """Whether no turn of ``segment`` passes: its haiku rule could only be written as a
+        contradiction (``thinking: true`` and ``false``; at least and fewer than k tools)."""
+        if segment.kind == "thinking":
+            return self.thinking is False
+        if segment.kind == "tools":
+            return self.tool_count_below is not None and int(segment.value) >= self.tool_count_below
+        return False
+
+    def when(self, segment: Segment) -> dict[str, object]:
+        """``segment``'s rule predicate with the limit's added (for its haiku rule; the segment must
+        not be one the limit excludes)."""
+        when = dict(segment.when())
+        if self.thinking is not None:
+            when["thinking"] = self.thinking
+        if self.tool_count_below is not None:
+            tools = when.get("tool_count")
+            when["tool_count"] = {**(tools if isinstance(tools, dict) else {}), "lt": self.tool_count_below}
+        return when
 
     def allows(self, facts: TurnFacts | None, n: int) -> np.ndarray:
         allowed = np.ones(n, dtype=bool)
@@ -165,10 +188,10 @@ class RoutingParams:
     haiku_limit: HaikuLimit | None = None
 
     def haiku_blocked(self, facts: TurnFacts | None, n: int) -> np.ndarray | None:
-        """Per turn: base-governed turns the haiku rule's other predicates keep off haiku (None: none)."""
+        """Per turn: whether the haiku limit keeps it off haiku, whichever block governs it (None: no limit)."""
         if self.haiku_limit is None:
             return None
-        blocked: np.ndarray = (self.governing(facts, n) == -1) & ~self.haiku_limit.allows(facts, n)
+        blocked: np.ndarray = ~self.haiku_limit.allows(facts, n)
         return blocked
 
     @classmethod
@@ -204,12 +227,19 @@ class RoutingParams:
     def block(self, block: int) -> Thresholds:
         return self.base if block < 0 else self.overrides[block].thresholds
 
+    def _canonical(self, segment: Segment, thresholds: Thresholds) -> Thresholds:
+        """The thresholds as written for ``segment``: a segment the haiku limit excludes has no
+        haiku rule, which reads back as ``haiku_below`` 0 (any other value routes the same)."""
+        if self.haiku_limit is not None and self.haiku_limit.excludes(segment):
+            return Thresholds(0, thresholds.opus_from)
+        return thresholds
+
     def effective(self) -> RoutingParams:
-        """Without the trailing overrides that route exactly like the base (nothing to write for
-        them). One followed by others stays: it still keeps its turns from the later ones."""
-        overrides = list(self.overrides)
-        # with a haiku limit an override at the base's thresholds still differs: it is not limited
-        while overrides and overrides[-1].thresholds == self.base and self.haiku_limit is None:
+        """As written: without the trailing overrides that route exactly like the base (nothing to
+        write for them; one followed by others stays, it still keeps its turns from the later ones),
+        and an excluded segment's thresholds canonical (``_canonical``)."""
+        overrides = [Override(o.segment, self._canonical(o.segment, o.thresholds)) for o in self.overrides]
+        while overrides and overrides[-1].thresholds == self._canonical(overrides[-1].segment, self.base):
             overrides.pop()
         return replace(self, overrides=tuple(overrides))
 
