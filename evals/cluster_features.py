@@ -49,6 +49,8 @@ class FailureFeatures:
 
 
 TIER_WORDS = ("haiku", "sonnet", "opus")
+# a turn's tier when its model is in no price table: no route can choose it
+UNKNOWN_TIER = "unknown"
 
 
 def failed_target(fallback_hops: Collection[str]) -> str | None:
@@ -72,7 +74,7 @@ def token_bucket(tokens: int) -> str:
 def failure_features(ctx: TurnContext, signals: Collection[str], tier_of: Callable[[str | None], str | None],
                      target_tiers: Mapping[str, str] | None = None) -> FailureFeatures:
     turn = ctx.turn
-    tier = tier_of(turn.served_model or turn.requested_model) or "unknown"
+    tier = tier_of(turn.served_model or turn.requested_model) or UNKNOWN_TIER
     if turn.served_model is None and turn.target:
         # no model served it (an error the chain could not get round): the target the proxy sent it
         # to failed it, not the model the client asked for, which the policy may have rewritten

@@ -16,7 +16,13 @@ from sqlalchemy import Engine
 
 from core.price_memo import PriceMemo
 from core.pricing import PriceTable
-from evals.cluster_features import CLUSTERED_EVALUATORS, FailureFeatures, failure_features, tier_of_target
+from evals.cluster_features import (
+    CLUSTERED_EVALUATORS,
+    UNKNOWN_TIER,
+    FailureFeatures,
+    failure_features,
+    tier_of_target,
+)
 from evals.cluster_summary import ClusterSummary, summarise, window_index
 from evals.cluster_tiers import TurnPopulation, merge_shared
 from evals.clusters import Clustering, ClusterSettings, cluster_failures
@@ -83,7 +89,7 @@ def population(frame: pl.DataFrame, tiers: TierLookup, by_target: dict[str, str]
     tier that answered it while its failure counts against the first hop's: a few turns in a
     denominator, against reading every turn's fallback chain."""
     def tier(served: str | None, requested: str | None, target: str | None) -> str:
-        found = tiers(served or requested) or "unknown"
+        found = tiers(served or requested) or UNKNOWN_TIER
         return (tier_of_target(target, by_target) or found) if served is None and target else found
 
     memo: dict[tuple[str | None, str | None, str | None], str] = {}

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from evals.cluster_features import FailureFeatures
+from evals.cluster_features import UNKNOWN_TIER, FailureFeatures
 from evals.cluster_summary import cluster_signal, dominant
 from evals.clusters import Clustering
 
@@ -101,27 +101,47 @@ def _z(failed: int, served: int, failed_other: int, served_other: int) -> float:
     return (failed / served - failed_other / served_other) / spread
 
 
-def tier_test(rows: Sequence[FailureFeatures], members: Sequence[int], population: TurnPopulation) -> TierTest | None:
-    """Whether the cluster of ``rows[members]`` is its dominant tier's; None when no tier dominates."""
+@dataclass(frozen=True, slots=True)
+class _Flagged:
+    """The failing rows that carry one signal, as the arrays the test counts over."""
+
+    classes: np.ndarray
+    offered: np.ndarray
+    tokens: np.ndarray
+    tiers: np.ndarray
+
+    @classmethod
+    def of(cls, rows: Sequence[FailureFeatures], signal: str) -> _Flagged:
+        flagged = [row for row in rows if signal in row.signals]
+        return cls(np.asarray([row.request_class for row in flagged], dtype=object),
+                   np.asarray([row.offered_tools for row in flagged], dtype=np.int64),
+                   np.asarray([row.total_tokens for row in flagged], dtype=np.int64),
+                   np.asarray([row.tier for row in flagged], dtype=object))
+
+
+def tier_test(rows: Sequence[FailureFeatures], members: Sequence[int], population: TurnPopulation,
+              flagged: dict[str, _Flagged] | None = None) -> TierTest | None:
+    """Whether the cluster of ``rows[members]`` is its dominant tier's; None when no tier dominates
+    or the dominant one is no tier (``unknown``: a model no price names, which no route can choose,
+    so neither is it compared with). ``flagged`` caches the failing rows' arrays per signal
+    across the clusters of one clustering."""
     chosen = [rows[i] for i in members]
     tier = dominant([row.tier for row in chosen])
-    if tier is None:
+    if tier is None or tier == UNKNOWN_TIER:
         return None
     signal = cluster_signal(chosen)
     kind = _Kind.of(chosen)
     served = kind.holds(population.request_class, population.offered_tools, population.tokens)
-    flagged = [row for row in rows if signal in row.signals]
-    failed = kind.holds(np.asarray([row.request_class for row in flagged], dtype=object),
-                        np.asarray([row.offered_tools for row in flagged], dtype=np.int64),
-                        np.asarray([row.total_tokens for row in flagged], dtype=np.int64))
-    failed_tiers = np.asarray([row.tier for row in flagged], dtype=object)
+    cache = {} if flagged is None else flagged
+    failing = cache.get(signal) or cache.setdefault(signal, _Flagged.of(rows, signal))
+    failed = kind.holds(failing.classes, failing.offered, failing.tokens)
     n = int((served & (population.tier == tier)).sum())
-    k = min(int((failed & (failed_tiers == tier)).sum()), n)
+    k = min(int((failed & (failing.tiers == tier)).sum()), n)
     scores = []
-    for other in sorted(set(population.tier[served].tolist()) - {tier}):
+    for other in sorted(set(population.tier[served].tolist()) - {tier, UNKNOWN_TIER}):
         n_other = int((served & (population.tier == other)).sum())
         if n and n_other >= MIN_OTHER_TURNS:
-            k_other = min(int((failed & (failed_tiers == other)).sum()), n_other)
+            k_other = min(int((failed & (failing.tiers == other)).sum()), n_other)
             scores.append(_z(k, n, k_other, n_other))
     return TierTest(tier, signal, max(scores) if scores else None)
 
@@ -133,8 +153,9 @@ def merge_shared(rows: Sequence[FailureFeatures], clustering: Clustering, popula
     for index, label in enumerate(clustering.labels.tolist()):
         members.setdefault(label, []).append(index)
     by_signal: dict[str, list[int]] = {}
+    flagged: dict[str, _Flagged] = {}
     for label in sorted(members, key=lambda label: (-len(members[label]), label)):
-        test = tier_test(rows, members[label], population)
+        test = tier_test(rows, members[label], population, flagged)
         if test is not None and not test.tier_specific:
             by_signal.setdefault(test.signal, []).append(label)
     into = {label: labels[0] for labels in by_signal.values() for label in labels}

@@ -4,6 +4,8 @@ opus) and explores, so every tier serves some turns of every size."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from evals.cluster_features import FailureFeatures
@@ -91,3 +93,43 @@ def test_without_turns_of_other_tiers_to_compare_nothing_is_merged() -> None:
     merged = merge_shared(rows, clustering, population)
     assert merged is clustering and not merged.shared
     assert MIN_OTHER_TURNS > 0
+
+
+def test_turns_of_a_model_no_price_names_are_no_tier_to_compare_with() -> None:
+    """A fifth more turns served by a model outside the price table ("unknown"), never failing: it is
+    no tier a route can choose, so sonnet's and opus's natural failures are still shared (compared
+    with it, sonnet's 3 % would look like a mode of its own); and a cluster of such turns gets no
+    verdict at all."""
+    rows, clustering, population = world()
+    rng = np.random.default_rng(8)
+    extra = 1_200
+    widened = TurnPopulation.of([*population.tier.tolist(), *["unknown"] * extra],
+                                [*population.request_class.tolist(), *["main"] * extra],
+                                [*population.offered_tools.tolist(), *rng.choice(TOOLS, extra).tolist()],
+                                [*population.tokens.tolist(), *rng.integers(1_000, 150_000, extra).tolist()])
+    merged = merge_shared(rows, clustering, widened)
+    tiers = np.asarray([row.tier for row in rows])
+    assert set(merged.labels[tiers == "sonnet"].tolist()) == set(merged.labels[tiers == "opus"].tolist())
+    assert merged.shared
+    unknown = [_row(i, "unknown", 17, 30_000) for i in range(40)]
+    assert tier_test(unknown, list(range(40)), widened) is None
+
+
+def test_unlabelled_classes_and_a_tier_the_window_never_served_are_read_safely() -> None:
+    """Every turn without a request class reads as one class, "" (the same merges); a cluster whose
+    tier served none of the window's turns (a failure read before its turn was) has no rate and no
+    verdict: it stays as k-means made it."""
+    rows, clustering, population = world()
+    unlabelled = [replace(row, request_class="") for row in rows]
+    blank = TurnPopulation.of(population.tier.tolist(), [""] * len(population.tier),
+                              population.offered_tools.tolist(), population.tokens.tolist())
+    assert np.array_equal(merge_shared(unlabelled, clustering, blank).labels,
+                          merge_shared(rows, clustering, population).labels)
+    without_haiku = population.tier != "haiku"
+    no_haiku = TurnPopulation(population.tier[without_haiku], population.request_class[without_haiku],
+                              population.offered_tools[without_haiku], population.tokens[without_haiku])
+    haiku_rows = [i for i, row in enumerate(rows) if row.tier == "haiku"]
+    test = tier_test(rows, haiku_rows, no_haiku)
+    assert test is not None and test.z is None and test.tier_specific
+    merged = merge_shared(rows, clustering, no_haiku)
+    assert set(merged.labels[haiku_rows].tolist()).isdisjoint(merged.shared)
