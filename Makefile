@@ -50,12 +50,19 @@ wheel: | $(BIN)/python
 claude-code:
 	@bash scripts/install-claude-code.sh || echo "Claude Code CLI not installed: the end-to-end tests will skip"
 
+# Two pytest workers (pytest-xdist), each test module whole on one of them (--dist loadfile: a
+# module's fixtures, such as a proof's simulated weeks, are built once). The suite's long tests wait
+# on the processes they start as much as they compute, so two workers pay off on two cores:
+# 1 175 s against 2 117 s one at a time. `make test WORKERS=0` runs in one process.
+WORKERS ?= 2
+XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
+
 test: $(STAMP) claude-code
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The loop while working: everything but the whole-system proofs and soaks (marker `slow`).
 test-fast: $(STAMP) claude-code
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
