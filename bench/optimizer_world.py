@@ -78,12 +78,18 @@ def _rates(prices: PriceTable, day: datetime) -> list[tuple[float, float]]:
 
 
 def generate(policy: Policy, prices: PriceTable, *, turns: int, seed: int, start: datetime = START,
-             days: float = 7.0, turns_per_session: int = 10) -> World:
+             days: float = 7.0, turns_per_session: int = 10, compaction_every: int = 0) -> World:
+    """``compaction_every`` k > 0: every k-th session's turns are Claude Code compaction calls
+    (request class ``compaction``, routed by the policy as such, and easy on every tier, as
+    summarising a conversation is)."""
     rng = np.random.default_rng(seed)
     tokens = np.clip(np.exp(rng.normal(np.log(15_000), 1.1, turns)), 1_000, 400_000).astype(np.int64)
     # small prompts are easy (every tier does them); difficulty climbs with the context beyond ~15 K
     difficulty = np.clip(0.05 + 0.25 * np.maximum(0.0, np.log(tokens / 15_000)) + np.abs(rng.normal(0, 0.08, turns)),
                          0, 1)
+    classes = [("compaction" if compaction_every and (index // turns_per_session) % compaction_every == 0 else None)
+               for index in range(turns)]
+    difficulty = np.where(np.array([c is not None for c in classes], dtype=bool), 0.05, difficulty)
     p_success = 1 / (1 + np.exp(-(SKILL[None, :] - 9 * difficulty[:, None])))
     base_output = np.clip(rng.lognormal(6.4, 0.6, turns), 20, 8_000)
     # Claude Code's prompts are mostly cache reads; a tenth is written, a twentieth uncached.
@@ -100,7 +106,8 @@ def generate(policy: Policy, prices: PriceTable, *, turns: int, seed: int, start
     code = {tier: index for index, tier in enumerate(TIERS)}
     for index in range(turns):
         decision = decide(compiled, RouteFacts(input_tokens=int(tokens[index]), requested_tier="sonnet",
-                                               session_id=session_ids[index // turns_per_session]))
+                                               session_id=session_ids[index // turns_per_session],
+                                               request_class=classes[index]))
         served[index] = code[tier_of_target[decision.chain[0].name]]
         propensity[index] = decision.propensity
     rows = np.arange(turns)
@@ -113,6 +120,7 @@ def generate(policy: Policy, prices: PriceTable, *, turns: int, seed: int, start
         "cache_read_tokens": read, "session_id": [session_ids[i // turns_per_session] for i in range(turns)],
         "started_at": [start + timedelta(seconds=float(s)) for s in offsets],
         "model": [MODELS[TIERS[s]] for s in served], "policy_version": policy.version,
+        "request_class": pl.Series(classes, dtype=pl.Utf8),
     })
     return World(frame, p_success, cost, days)
 
@@ -151,6 +159,7 @@ def turn_records(world: World) -> list[Turn]:
             start_ns=start_ns, end_ns=start_ns + 1_000_000_000, status_code=200, session_id=row["session_id"],
             requested_model=MODELS["sonnet"], served_model=row["model"], target=f"anthropic-{row['tier']}",
             policy_version=row["policy_version"], propensity=row["propensity"], rule="replayed",
+            request_class=row.get("request_class"),
             estimated_input_tokens=row["tokens"], input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
             cache_creation_tokens=usage.cache_creation_tokens, cache_read_tokens=usage.cache_read_tokens))
     return records

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 
 from core.policy.reachability import covers
 from core.policy.schema import IntRange, Match, Policy, Rule
-from optimizer.replay import Thresholds
-from optimizer.segments import HaikuLimit, Override, RoutingParams, Segment
+from optimizer.replay import TIERS, Thresholds
+from optimizer.segments import HaikuLimit, Override, RoutingParams, RuleRoute, Segment
 
 
 class NotAThresholdPolicyError(ValueError):
@@ -237,11 +237,53 @@ def segment_rules(policy: Policy) -> dict[Segment, tuple[Thresholds, tuple[str, 
     return found_overrides
 
 
+def _tier_of_route(policy: Policy, route: Sequence[str]) -> str | None:
+    return next((target.tier for target in policy.targets if target.name == route[0]), None)
+
+
+def tunable_names(policy: Policy) -> set[str]:
+    """The threshold and segment rules: what the search moves."""
+    names = {rule.name for rule in threshold_rules(policy).values()}
+    return names | {name for _, rule_names in segment_rules(policy).values() for name in rule_names}
+
+
+def explores(rule: Rule) -> bool:
+    """A split or a session-bucket rule: the exploration the replay learns from."""
+    return rule.split is not None or rule.when.session_bucket is not None
+
+
+def routing_rules_before(policy: Policy) -> list[Rule]:
+    """The rules that route besides the tunable ones and exploration, in policy order (they must
+    come before the tunable ones: optimizer.kept_rules.check_order)."""
+    tunable = tunable_names(policy)
+    return [rule for rule in policy.rules if rule.name not in tunable and not explores(rule)]
+
+
+# what a re-routable rule may ask: what the request is, not who sends it or for which code
+_WORK_FIELDS = frozenset({"input_tokens", "tool_count", "thinking", "request_class", "agent_type"})
+
+
+def reroutable(policy: Policy, rule: Rule) -> bool:
+    """Whether the search may send ``rule``'s turns to another tier (optimizer.kept_rules explains)."""
+    if rule.route is None or rule.model is not None or explores(rule):
+        return False
+    asked = {name for name, value in rule.when if value is not None}
+    return _tier_of_route(policy, rule.route) is not None and asked <= _WORK_FIELDS
+
+
+def reroutable_rules(policy: Policy) -> list[Rule]:
+    """The re-routable rules, in policy order."""
+    return [rule for rule in routing_rules_before(policy) if reroutable(policy, rule)]
+
+
 def params_of(policy: Policy) -> RoutingParams:
-    """The base thresholds, segment overrides and haiku limit the replay models for ``policy``."""
+    """The base thresholds, segment overrides, haiku limit and re-routable rules the replay models
+    for ``policy``."""
+    rules = tuple(RuleRoute(rule.name, TIERS.index(str(_tier_of_route(policy, rule.route or ()))))
+                  for rule in reroutable_rules(policy))
     return RoutingParams(thresholds_of(policy), tuple(Override(segment, thresholds)
                                                       for segment, (thresholds, _) in segment_rules(policy).items()),
-                         haiku_limit(policy))
+                         haiku_limit(policy), rules)
 
 
 def _route_of_tier(policy: Policy, tier: str) -> tuple[str, ...]:
@@ -292,8 +334,14 @@ def with_params(policy: Policy, params: RoutingParams, version: str, *, descript
     kept = [rule for rule in base.rules if rule.name not in old]
     first = next(index for index, rule in enumerate(kept) if rule.name in
                  {r.name for r in threshold_rules(base).values()})
+    written = params.as_written()
+    routes = {rule.name: rule.tier for rule in written.rules}
+    # a re-routed rule keeps its name, place and predicate; only its route changes
+    kept = [rule if rule.name not in routes or _tier_of_route(policy, rule.route or ()) == TIERS[routes[rule.name]]
+            else rule.model_copy(update={"route": _route_of_tier(policy, TIERS[routes[rule.name]])})
+            for rule in kept]
     rules = kept[:first]
-    for override in params.effective().overrides:
+    for override in written.overrides:
         rules += _override_rules(policy, override, rules)
     rules += kept[first:]
     return Policy.model_validate({**base.model_dump(mode="json"),

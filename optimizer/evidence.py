@@ -30,6 +30,7 @@ from optimizer.explored import explored_sessions
 from optimizer.moves import explored_moves, thin_moves
 from optimizer.pruning import feasible, pruned
 from optimizer.replay import (
+    TIERS,
     ReplayData,
     dr_difference,
     dr_estimate,
@@ -40,7 +41,7 @@ from optimizer.replay import (
     total_cost,
 )
 from optimizer.search import SearchResult
-from optimizer.segments import RoutingParams
+from optimizer.segments import RoutingParams, constant_tier
 
 METHOD = ("doubly robust (one seeded gradient-boosted outcome model per tier, logged propensities), "
           "SNIPS alongside; percentile bootstrap over sessions (whole sessions drawn with replacement, "
@@ -68,7 +69,11 @@ def changes_in_words(baseline: RoutingParams, candidate: RoutingParams) -> str:
     before = {o.segment: o.thresholds for o in baseline.effective().overrides}
     after = candidate.effective()
     for override in after.overrides:
-        old = before.pop(override.segment, baseline.base)
+        old = before.pop(override.segment, baseline.start_of(override.segment))
+        if override.segment.kind == "rule":
+            parts.append(f"{override.segment.describe()}: {TIERS[constant_tier(old)]} → "
+                         f"{TIERS[constant_tier(override.thresholds)]}")
+            continue
         parts.append(f"for {override.segment.describe()}: " + ", ".join((
             pair(old.haiku_below, override.thresholds.haiku_below, "haiku below"),
             pair(old.opus_from, override.thresholds.opus_from, "opus from"))))

@@ -139,7 +139,10 @@ Piece = tuple[np.ndarray, dict[str, Any], str, str, np.ndarray]  # moved turns, 
 def _pieces(data: ReplayData, thin: Thin, rows: np.ndarray, governed: np.ndarray) -> Iterable[Piece]:
     """The segments to explore for the part: an override's own; for the base thresholds, each run
     of token counts the move takes (a cheaper haiku threshold and a dearer opus one are two runs,
-    and the turns between them are not moved, so not explored)."""
+    and the turns between them are not moved, so not explored). A re-routable rule's turns get no
+    ask: an exploration segment would need the rule's whole predicate (not built)."""
+    if thin.segment is not None and thin.segment.kind == "rule":
+        return
     if thin.segment is not None:
         segment = thin.segment
         name = _NAME.sub("-", segment.slug).strip("-")[:52] or "segment"

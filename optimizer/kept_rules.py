@@ -3,12 +3,26 @@ written, and which turns those kept rules take out of the replay. Pure (core.pol
 
 The *tunable* rules are the threshold and segment rules optimizer.candidate reads (and the default,
 where the turns no rule takes go). Every other rule that routes (not a split, not a session-bucket
-rule: those carry the exploration the replay learns from) is *kept as written*: the candidate
-copies it unchanged, in place. A kept rule before the tunable ones catches the same turns under
-the active policy and under any candidate, so those turns cost and score the same under both: they
-are taken out of the replay (pinned) and counted in the evidence. A kept rule after the first
-tunable rule would catch different turns as the thresholds move, which the replay does not model:
-such a policy is refused, naming the rule.
+rule: those carry the exploration the replay learns from) comes before them and catches the same
+turns under the active policy and under any candidate. Of those:
+
+* a *re-routable* rule is one the team wrote for a kind of work: it asks only what the request is
+  (request class, agent type, thinking, tools offered, input tokens), routes to a chain whose first
+  target has a tier, and rewrites no model. Compaction calls to haiku, Explore sub-agents to haiku,
+  big thinking turns to opus: whether another tier does as well there is a question for the
+  evidence. Its turns stay in the replay as a block of their own that the search may send, whole,
+  to another tier (optimizer.segments, ``rule`` segments); the candidate then changes the rule's
+  route and nothing else;
+* every other one is *kept as written*: a rule that names who asks (team, developer, group, the
+  tier the client asked for) or where (repo) is the team's decision about people or code, not a
+  routing guess; as is one that rewrites the model. The candidate copies it unchanged, in place;
+  its turns cost and score the same under both, so they are taken out of the replay (pinned) and
+  counted in the evidence.
+
+Which rule routes a turn is asked of decide() on the policy without its exploration: an explored
+turn counts where the rule would have sent it, as the replay prices every turn outside exploration.
+A rule after the first tunable rule would catch different turns as the thresholds move, which the
+replay does not model: such a policy is refused, naming the rule.
 
 Before the search and after writing the candidate, :func:`check_reading` asks decide() how the
 tunable rules route a grid of token counts (every threshold and its neighbour, in and outside each
@@ -18,8 +32,6 @@ thresholds read from it say: the replay prices what the proxy will do, or nothin
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import polars as pl
 
@@ -27,32 +39,29 @@ from core.policy.compile import compile_policy
 from core.policy.decide import decide
 from core.policy.facts import RouteFacts
 from core.policy.schema import Policy, Rule
-from optimizer.candidate import NotAThresholdPolicyError, segment_rules, threshold_rules
+from optimizer.candidate import (
+    NotAThresholdPolicyError,
+    explores,
+    reroutable,
+    reroutable_rules,
+    routing_rules_before,
+    tunable_names,
+)
 from optimizer.replay import TIERS
 from optimizer.segments import RoutingParams, Segment
 from optimizer.turn_facts import TurnFacts
 
 
-def tunable_names(policy: Policy) -> set[str]:
-    names = {rule.name for rule in threshold_rules(policy).values()}
-    return names | {name for _, rule_names in segment_rules(policy).values() for name in rule_names}
-
-
-def _explores(rule: Rule) -> bool:
-    return rule.split is not None or rule.when.session_bucket is not None
-
-
 def kept_rules(policy: Policy) -> list[Rule]:
-    """The rules the optimizer copies unchanged (in policy order), exploration rules aside."""
-    tunable = tunable_names(policy)
-    return [rule for rule in policy.rules if rule.name not in tunable and not _explores(rule)]
+    """The rules the optimizer copies unchanged (in policy order), exploration and re-routable ones aside."""
+    return [rule for rule in routing_rules_before(policy) if not reroutable(policy, rule)]
 
 
 def check_order(policy: Policy) -> None:
     """Refuse a kept rule after the first tunable one (see the module docstring)."""
     tunable = tunable_names(policy)
     first = next(index for index, rule in enumerate(policy.rules) if rule.name in tunable)
-    late = [rule.name for rule in policy.rules[first:] if rule.name not in tunable and not _explores(rule)]
+    late = [rule.name for rule in policy.rules[first:] if rule.name not in tunable and not explores(rule)]
     if late:
         raise NotAThresholdPolicyError(
             f"rule(s) {', '.join(repr(name) for name in late)} come after the tier rules the optimizer moves: which "
@@ -103,9 +112,18 @@ def _grid(params: RoutingParams) -> tuple[np.ndarray, TurnFacts]:
 
 def check_reading(policy: Policy, params: RoutingParams) -> None:
     """NotAThresholdPolicyError when the policy's tunable rules route some grid point elsewhere
-    than ``params`` (see the module docstring)."""
-    compiled = compile_policy(_tunable_only(policy))
+    than ``params`` (see the module docstring), or a re-routable rule's route starts elsewhere than
+    ``params`` says."""
+    params = params.as_written()
     tier_of = {target.name: target.tier for target in policy.targets}
+    routes = {rule.name: rule.route for rule in policy.rules}
+    for rule in params.rules:
+        route = routes.get(rule.name)
+        routed = None if not route else tier_of.get(route[0])
+        if routed != TIERS[rule.tier]:
+            raise NotAThresholdPolicyError(f"policy {policy.version!r} routes rule {rule.name!r} to "
+                                           f"{routed or 'no tier'} where it reads as {TIERS[rule.tier]}")
+    compiled = compile_policy(_tunable_only(policy))
     tokens, facts = _grid(params)
     expected = params.actions(tokens, facts)
     for i in range(tokens.size):
@@ -131,24 +149,48 @@ def _facts_of(row: dict[str, object]) -> RouteFacts:
                       session_id=row.get("session_id"))  # type: ignore[arg-type]
 
 
-def pinned(policy: Policy, frame: pl.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
-    """(per row of ``frame``: whether a kept rule routes it under ``policy``; turns per kept rule)."""
-    kept = [rule.name for rule in kept_rules(policy)]
-    counts: Counter[str] = Counter({name: 0 for name in kept})
-    if not kept:
-        return np.zeros(frame.height, dtype=bool), dict(counts)
-    names = set(kept)
-    compiled = compile_policy(policy)
-    mask = np.zeros(frame.height, dtype=bool)
+def routing_rules(policy: Policy, frame: pl.DataFrame) -> np.ndarray:
+    """Per row of ``frame``: the name of the rule before the tunable ones that routes it under
+    ``policy`` without its exploration (kept or re-routable), else None."""
+    names = {rule.name for rule in routing_rules_before(policy)}
+    found = np.full(frame.height, None, dtype=object)
+    if not names:
+        return found
+    compiled = compile_policy(policy.model_copy(update={
+        "exploration": None, "rules": tuple(rule for rule in policy.rules if not explores(rule))}))
     for index, row in enumerate(frame.iter_rows(named=True)):
         rule = decide(compiled, _facts_of(row)).rule
         if rule in names:
-            mask[index] = True
-            counts[rule] += 1
-    return mask, dict(counts)
+            found[index] = rule
+    return found
+
+
+def pinned(policy: Policy, routed: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+    """(per row: whether a kept rule routes it; turns per kept rule), from :func:`routing_rules`."""
+    counts = {rule.name: int((routed == rule.name).sum()) for rule in kept_rules(policy)}
+    mask = np.isin(routed, np.array(list(counts), dtype=object)) if counts else np.zeros(routed.size, dtype=bool)
+    return mask, counts
+
+
+def rule_column(policy: Policy, routed: np.ndarray) -> np.ndarray:
+    """Per row: the re-routable rule that routes it (TurnFacts.rule), else None, from :func:`routing_rules`."""
+    names = {rule.name for rule in reroutable_rules(policy)}
+    return np.array([name if name in names else None for name in routed.tolist()], dtype=object)
 
 
 def kept_evidence(policy: Policy, counts: dict[str, int]) -> list[dict[str, object]]:
     """The evidence's "kept as written" list: each kept rule, where it routes, the turns it took."""
     return [{"rule": rule.name, "route": list(rule.route or ()), "turns": counts.get(rule.name, 0),
              "note": "kept as written"} for rule in kept_rules(policy)]
+
+
+def rule_evidence(policy: Policy, candidate: Policy, routed: np.ndarray) -> list[dict[str, object]]:
+    """The evidence's "re-routable rules" list: each, its route before and after, the turns it routed."""
+    after = {rule.name: rule for rule in candidate.rules}
+    entries: list[dict[str, object]] = []
+    for rule in reroutable_rules(policy):
+        route = list(after[rule.name].route or ()) if rule.name in after else []
+        entries.append({"rule": rule.name, "route": list(rule.route or ()), "candidate_route": route,
+                        "turns": int((routed == rule.name).sum()),
+                        "note": "re-routed" if route != list(rule.route or ()) else "re-routable: kept as written"})
+    return entries

@@ -117,8 +117,8 @@ def thin_moves(data: ReplayData, baseline: RoutingParams, candidate: RoutingPara
 
 def _before(baseline: RoutingParams, current: RoutingParams, block: int) -> Thresholds:
     """The active policy's thresholds for ``current``'s part ``block``: its override for the same
-    segment when it has one, else its base."""
+    segment when it has one, else what the segment gets without one (the base; a rule's own tier)."""
     if block < 0:
         return baseline.base
     segment = current.overrides[block].segment
-    return next((o.thresholds for o in baseline.overrides if o.segment == segment), baseline.base)
+    return next((o.thresholds for o in baseline.overrides if o.segment == segment), baseline.start_of(segment))

@@ -30,7 +30,15 @@ from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import Choice, choose
 from optimizer.explore_more import DEFAULT_CAP, arms_of, exploration_asks, monthly_words, tier_targets, with_exploration
 from optimizer.features import NOT_QUALITY, load_turns
-from optimizer.kept_rules import check_order, check_reading, kept_evidence, pinned
+from optimizer.kept_rules import (
+    check_order,
+    check_reading,
+    kept_evidence,
+    pinned,
+    routing_rules,
+    rule_column,
+    rule_evidence,
+)
 from optimizer.replay import REQUIRED, TIERS, ReplayData, dr_estimate, prepare
 from optimizer.search import Progress, search
 from optimizer.segments import RoutingParams
@@ -181,9 +189,12 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                         excluded=settings.excluded_evaluators, fallback_reward=settings.fallback_reward)
     if loaded.usable == 0:
         return Outcome(None, "no scored turns with a propensity in the window", {}, None, loaded.turns, 0)
-    # turns a rule kept as written routes go the same way under any candidate: out of the replay
-    kept_mask, kept_counts = pinned(policy, loaded.frame)
-    frame = loaded.frame.filter(pl.Series(~kept_mask)) if kept_mask.any() else loaded.frame
+    # turns a rule kept as written routes go the same way under any candidate: out of the replay;
+    # those a re-routable rule routes stay in it, tagged with the rule (TurnFacts.rule)
+    routed = routing_rules(policy, loaded.frame)
+    kept_mask, kept_counts = pinned(policy, routed)
+    frame = loaded.frame.with_columns(pl.Series("rule", rule_column(policy, routed).tolist(), dtype=pl.Utf8))
+    frame = frame.filter(pl.Series(~kept_mask)) if kept_mask.any() else frame
     if frame.height == 0:
         return Outcome(None, "every scored turn is routed by a rule kept as written", {}, None, loaded.turns,
                        loaded.usable)
@@ -241,6 +252,8 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                                     "would settle it: ") + "; ".join(ask["words"] for ask in asks) + ".").strip()
     # the rationale lives in the evidence, not the description: the diff shows the rules only
     written = with_params(policy, choice.params, candidate_version(policy.version, choice.params))
+    if params_of(policy).rules:
+        evidence["reroutable_rules"] = rule_evidence(policy, written, routed)
     if asks and settings.propose_exploration:
         written = with_exploration(written, asks, tier_targets(policy))
     return _store(engine, policy, _fresh_version(engine, written), evidence, settings, actor, loaded.turns,

@@ -43,7 +43,7 @@ import optuna
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from optimizer.lagrange import block_map
+from optimizer.lagrange import BlockMap, block_map
 from optimizer.replay import (
     Estimate,
     ReplayData,
@@ -54,7 +54,14 @@ from optimizer.replay import (
     dr_terms,
     total_cost,
 )
-from optimizer.segments import RoutingParams, Segment, candidate_segments, differing, with_segments
+from optimizer.segments import (
+    TIER_THRESHOLDS,
+    RoutingParams,
+    Segment,
+    candidate_segments,
+    differing,
+    with_segments,
+)
 
 Progress = Callable[[int, int], None]  # (trials done, trials in all)
 _GRID = (8, 6)  # haiku thresholds × sonnet band widths enqueued before TPE (the base block)
@@ -266,6 +273,17 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
     return mine
 
 
+def _route_block(space: _Space, current: RoutingParams, actions: np.ndarray, block: int,
+                 rows: np.ndarray) -> list[Trial]:
+    """A re-routable rule's block: its turns whole to each tier (three trials, no study)."""
+    mine = []
+    for tier, thresholds in enumerate(TIER_THRESHOLDS):
+        moved = actions.copy()
+        moved[rows] = tier
+        mine.append(space.evaluate(current.with_block(block, thresholds), moved))
+    return mine
+
+
 def _lagrangian(space: _Space, study: optuna.Study, current: RoutingParams, governing: np.ndarray,
                 baseline_cost: float, callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]]) \
         -> list[Trial]:
@@ -278,8 +296,13 @@ def _lagrangian(space: _Space, study: optuna.Study, current: RoutingParams, gove
     if blocked is not None:  # for turns kept off haiku, "haiku" is sonnet: price and score them so
         terms, cost = terms.copy(), cost.copy()
         terms[blocked, 0], cost[blocked, 0] = terms[blocked, 1], cost[blocked, 1]
-    maps = {block: block_map(data.tokens[governing == block], cost[governing == block],
-                             terms[governing == block], low=space.low, high=space.high) for block in blocks}
+    def mapped(block: int) -> BlockMap:
+        rows = governing == block
+        if block >= 0 and current.overrides[block].segment.kind == "rule":  # one tier for all its turns
+            return BlockMap(TIER_THRESHOLDS, cost[rows].sum(axis=0), terms[rows].sum(axis=0))
+        return block_map(data.tokens[rows], cost[rows], terms[rows], low=space.low, high=space.high)
+
+    maps = {block: mapped(block) for block in blocks}
     per_turn = baseline_cost / max(data.n, 1)
     mine: list[Trial] = []
 
@@ -316,6 +339,10 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
         segments = differing(candidate_segments(data.tokens, data.facts, data.sessions,
                                                 developer_tiers=developer_tiers),
                              dr_term_matrix(data), data.facts, data.sessions)
+        # a re-routable rule's turns are a block already (the rule): which tier serves them is
+        # searched whenever the rule routed any, with no contrast test
+        segments = [*segments, *(Segment.rule(rule.name) for rule in start.rules
+                                 if Segment.rule(rule.name).mask(data.facts, data.n).any())]
     baseline_actions = start.actions(data.tokens, data.facts)
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
     # the active policy's half-width on the whole window when given (a sample split's selection part
@@ -356,6 +383,13 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
             cost_before = best.cost
             for block in blocks:
                 base_block = block < 0
+                if not base_block and current.overrides[block].segment.kind == "rule":
+                    mine = _route_block(space, best.params, best.params.actions(data.tokens, data.facts), block,
+                                        governing == block)
+                    cheaper = min((t for t in mine if t.feasible), key=lambda t: t.cost, default=None)
+                    if cheaper is not None and cheaper.cost < best.cost:
+                        best = cheaper
+                    continue
                 mine = _search_block(space, study, best.params, best.params.actions(data.tokens, data.facts), block,
                                      governing == block, trials=trials if base_block else segment_trials,
                                      grid=_GRID if base_block else _SEGMENT_GRID, polish=polish,

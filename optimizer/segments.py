@@ -14,7 +14,12 @@ schema already has, so an override is three ordinary rules in the written policy
 * ``tools``: the request offers at least ``value`` tools (Claude Code offers ~17 of its own, MCP
   servers add more; a long tool list makes choosing the right call harder);
 * ``team``: one team; ``developers``: the members of one developer tier (from a setting);
-* ``repo``: one repository (some codebases are harder or easier than the rest).
+* ``repo``: one repository (some codebases are harder or easier than the rest);
+* ``rule``: the turns a re-routable rule of the active policy routes (one the team wrote for a
+  kind of work, such as compaction calls to haiku: optimizer.kept_rules.reroutable). Such a rule
+  catches its turns before any threshold or override, under every candidate, so its block is
+  re-routed whole, to one tier (:data:`TIER_THRESHOLDS`), and without an override its turns go
+  where the rule sends them as written (:class:`RuleRoute`).
 
 Escalation on thinking or tool density is such an override with lower thresholds than the base;
 a repo where the cheap tiers do fine gets higher ones. Pure (numpy).
@@ -32,10 +37,10 @@ import numpy as np
 
 from core.policy.schema import RequestClass
 from optimizer.bootstrap import clustered_standard_error
-from optimizer.replay import Thresholds
+from optimizer.replay import TIERS, Thresholds
 from optimizer.turn_facts import TurnFacts
 
-Kind = Literal["request_class", "agent_type", "thinking", "tools", "team", "developers", "repo"]
+Kind = Literal["request_class", "agent_type", "thinking", "tools", "team", "developers", "repo", "rule"]
 _SLUG = re.compile(r"[^A-Za-z0-9_.:-]+")
 # Claude Code's request classes the policy language accepts (core.policy.schema.RequestClass)
 REQUEST_CLASSES = frozenset(get_args(RequestClass))
@@ -70,6 +75,11 @@ class Segment:
         return cls("repo", name)
 
     @classmethod
+    def rule(cls, name: str) -> Segment:
+        """The turns the active policy's rule ``name`` routes (a re-routable one)."""
+        return cls("rule", name)
+
+    @classmethod
     def one_of(cls, kind: Kind, value: str) -> Segment:
         """A request class, an agent type, a team or a repo."""
         return cls(kind, value)
@@ -91,10 +101,15 @@ class Segment:
             return facts.tool_count >= int(self.value)
         if self.kind == "developers":
             return np.isin(facts.column("developer", n), np.array(self.members, dtype=object))
-        return facts.column(_ONE_OF[self.kind], n) == self.value
+        column = facts.column("rule" if self.kind == "rule" else _ONE_OF[self.kind], n)
+        inside: np.ndarray = column == self.value
+        return inside
 
     def when(self) -> dict[str, object]:
-        """The rule predicate (besides input_tokens) that selects the segment."""
+        """The rule predicate (besides input_tokens) that selects the segment (a ``rule`` segment's
+        is its rule's own, which is rewritten in place: optimizer.candidate)."""
+        if self.kind == "rule":
+            raise ValueError("a rule segment is its rule: re-route the rule, do not write rules for it")
         if self.kind == "thinking":
             return {"thinking": True}
         if self.kind == "tools":
@@ -113,6 +128,8 @@ class Segment:
         if self.kind == "developers":
             name = self.label or hashlib.sha256(self.value.encode()).hexdigest()[:8]
             return f"devs-{_clean(name, 30)}"
+        if self.kind == "rule":
+            return f"rule-{_clean(self.value, 40)}"
         prefix = {"request_class": "class", "agent_type": "agent", "team": "team", "repo": "repo"}[self.kind]
         return f"{prefix}-{_clean(self.value, 40)}"
 
@@ -121,6 +138,8 @@ class Segment:
             return "turns with thinking on"
         if self.kind == "tools":
             return f"requests offering ≥ {self.value} tools"
+        if self.kind == "rule":
+            return f"the turns rule {self.value} routes"
         if self.kind == "developers":
             who = f"developer tier {self.label}" if self.label else "developers"
             return f"{who} ({len(self.members)}: {', '.join(self.members[:3])}{' …' if len(self.members) > 3 else ''})"
@@ -132,6 +151,26 @@ class Segment:
 class Override:
     segment: Segment
     thresholds: Thresholds
+
+
+# A rule segment's thresholds: its rule re-routed whole to one tier (haiku, sonnet, opus), whatever
+# the turn's size. NEVER is above any token count.
+NEVER = 1 << 62
+TIER_THRESHOLDS = (Thresholds(NEVER, NEVER), Thresholds(0, NEVER), Thresholds(0, 0))
+
+
+def constant_tier(thresholds: Thresholds) -> int:
+    """The tier (0 haiku, 1 sonnet, 2 opus) a rule segment's thresholds send every turn to."""
+    return TIER_THRESHOLDS.index(thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRoute:
+    """A re-routable rule of the active policy and the tier (0 haiku, 1 sonnet, 2 opus) its route
+    starts on as written: where its turns go when no override re-routes them."""
+
+    name: str
+    tier: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,23 +225,45 @@ class RoutingParams:
     base: Thresholds
     overrides: tuple[Override, ...] = ()
     haiku_limit: HaikuLimit | None = None
+    rules: tuple[RuleRoute, ...] = ()  # the policy's re-routable rules, as written
+
+    def caught(self, facts: TurnFacts | None, n: int) -> np.ndarray:
+        """Per turn: whether one of ``rules`` routes it (before any threshold or override)."""
+        caught = np.zeros(n, dtype=bool)
+        if self.rules and facts is not None and facts.rule is not None:
+            for rule in self.rules:
+                caught |= facts.rule == rule.name
+        return caught
 
     def haiku_blocked(self, facts: TurnFacts | None, n: int) -> np.ndarray | None:
-        """Per turn: whether the haiku limit keeps it off haiku, whichever block governs it (None: no limit)."""
+        """Per turn: whether the haiku limit keeps it off haiku, whichever block governs it (None: no
+        limit). The limit is the haiku rule's: turns a re-routable rule routes never reach it."""
         if self.haiku_limit is None:
             return None
-        blocked: np.ndarray = ~self.haiku_limit.allows(facts, n)
+        blocked: np.ndarray = ~self.haiku_limit.allows(facts, n) & ~self.caught(facts, n)
         return blocked
+
+    def start_of(self, segment: Segment) -> Thresholds:
+        """What ``segment``'s turns get without an override of their own: the base thresholds, or for
+        a rule segment its rule's tier as written."""
+        if segment.kind == "rule":
+            tier = next(rule.tier for rule in self.rules if rule.name == segment.value)
+            return TIER_THRESHOLDS[tier]
+        return self.base
 
     @classmethod
     def of(cls, thresholds: Thresholds | RoutingParams) -> RoutingParams:
         return thresholds if isinstance(thresholds, RoutingParams) else cls(thresholds)
 
     def governing(self, facts: TurnFacts | None, n: int) -> np.ndarray:
-        """Per turn: the index of the override whose thresholds apply, −1 for the base."""
-        which = np.full(n, -1, dtype=np.int64)
+        """Per turn: the index of the override whose thresholds apply, −1 for the base, −2 for a
+        turn a re-routable rule routes as written (no block: nothing moves it)."""
+        caught = self.caught(facts, n)
+        which = np.where(caught, -2, -1).astype(np.int64)
         for index in range(len(self.overrides) - 1, -1, -1):  # the first match wins: paint it last
-            which[self.overrides[index].segment.mask(facts, n)] = index
+            segment = self.overrides[index].segment
+            # a rule catches its turns before any override does
+            which[segment.mask(facts, n) & (caught if segment.kind == "rule" else ~caught)] = index
         return which
 
     def actions(self, tokens: np.ndarray, facts: TurnFacts | None = None) -> np.ndarray:
@@ -211,6 +272,9 @@ class RoutingParams:
         for index, override in enumerate(self.overrides):
             rows = which == index
             actions[rows] = override.thresholds.actions(tokens[rows])
+        if facts is not None and facts.rule is not None:
+            for rule in self.rules:
+                actions[(which == -2) & (facts.rule == rule.name)] = rule.tier
         blocked = self.haiku_blocked(facts, tokens.shape[0])
         if blocked is not None:
             actions[blocked & (actions == 0)] = 1
@@ -237,11 +301,22 @@ class RoutingParams:
     def effective(self) -> RoutingParams:
         """As written: without the trailing overrides that route exactly like the base (nothing to
         write for them; one followed by others stays, it still keeps its turns from the later ones),
-        and an excluded segment's thresholds canonical (``_canonical``)."""
-        overrides = [Override(o.segment, self._canonical(o.segment, o.thresholds)) for o in self.overrides]
+        and an excluded segment's thresholds canonical (``_canonical``). A rule override that keeps its
+        rule's tier goes wherever it is; the others come last (a rule's turns are no other block's)."""
+        overrides = [Override(o.segment, self._canonical(o.segment, o.thresholds))
+                     for o in self.overrides if o.segment.kind != "rule"]
         while overrides and overrides[-1].thresholds == self._canonical(overrides[-1].segment, self.base):
             overrides.pop()
-        return replace(self, overrides=tuple(overrides))
+        rerouted = [o for o in self.overrides if o.segment.kind == "rule" and o.thresholds != self.start_of(o.segment)]
+        return replace(self, overrides=tuple(overrides + rerouted))
+
+    def as_written(self) -> RoutingParams:
+        """:meth:`effective` with its rule overrides folded into ``rules``: a re-routed rule is a rule
+        whose route starts on another tier, which is how a policy written from these reads back."""
+        effective = self.effective()
+        moved = {o.segment.value: constant_tier(o.thresholds) for o in effective.overrides if o.segment.kind == "rule"}
+        return replace(effective, overrides=tuple(o for o in effective.overrides if o.segment.kind != "rule"),
+                       rules=tuple(RuleRoute(rule.name, moved.get(rule.name, rule.tier)) for rule in self.rules))
 
     def to_dict(self) -> dict[str, object]:
         def pair(t: Thresholds) -> dict[str, int]:
@@ -249,8 +324,10 @@ class RoutingParams:
         limit = {} if self.haiku_limit is None else {"haiku_only_if": {
             k: v for k, v in (("tool_count_below", self.haiku_limit.tool_count_below),
                               ("thinking", self.haiku_limit.thinking)) if v is not None}}
+        written = self.as_written()
+        rules = {} if not self.rules else {"rules": {rule.name: TIERS[rule.tier] for rule in written.rules}}
         return {**pair(self.base), "overrides": [{"segment": o.segment.kind, "value": o.segment.value,
-                                                   **pair(o.thresholds)} for o in self.overrides], **limit}
+                                                   **pair(o.thresholds)} for o in written.overrides], **limit, **rules}
 
 
 _TOOL_CUTS = 12  # tool-count cuts tried (quantiles of the tools offered); differing keeps the best
@@ -319,7 +396,7 @@ def with_segments(params: RoutingParams, segments: Sequence[Segment]) -> Routing
     """``params`` plus an override for each new segment, after the existing ones and with thresholds
     that reproduce what the turns get now, so the search starts exactly at the active policy."""
     have = {o.segment for o in params.overrides}
-    extra = tuple(Override(s, params.base) for s in segments if s not in have)
+    extra = tuple(Override(s, params.start_of(s)) for s in segments if s not in have)
     return replace(params, overrides=params.overrides + extra)
 
 

@@ -11,7 +11,9 @@ import numpy as np
 import polars as pl
 
 COLUMNS = ("thinking", "tool_count", "repo")  # required: without them, tokens only
-OPTIONAL = ("request_class", "agent_type", "team", "developer")  # None per turn when the frame lacks them
+# None per turn when the frame lacks them; ``rule`` is no stored column: optimizer.propose adds it
+# (the re-routable rule of the active policy that routes the turn: optimizer.kept_rules.rule_column)
+OPTIONAL = ("request_class", "agent_type", "team", "developer", "rule")
 
 
 def _objects(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -40,6 +42,7 @@ class TurnFacts:
     agent_type: np.ndarray | None = None  # object
     team: np.ndarray | None = None  # object
     developer: np.ndarray | None = None  # object
+    rule: np.ndarray | None = None  # object: the re-routable rule that routes the turn, or None
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> TurnFacts | None:
@@ -61,16 +64,16 @@ class TurnFacts:
         def part(values: np.ndarray | None) -> np.ndarray | None:
             return None if values is None else values[index]
         return TurnFacts(self.thinking[index], self.tool_count[index], self.repo[index], part(self.request_class),
-                         part(self.agent_type), part(self.team), part(self.developer))
+                         part(self.agent_type), part(self.team), part(self.developer), part(self.rule))
 
     def model_columns(self, *, max_repos: int = 60) -> tuple[np.ndarray, np.ndarray]:
         """Outcome-model features: (n × m matrix of thinking, log tools offered, a repo code and, when
-        known, request-class, agent-type and team codes; which columns are categorical). The
+        known, request-class, agent-type, team and re-routable rule codes; which columns are categorical). The
         ``max_repos`` busiest repos get codes of their own, the rest (and turns without a repo)
         share one, so the category count stays within what a histogram booster bins."""
         columns = [self.thinking.astype(np.float64), np.log1p(self.tool_count.astype(np.float64)),
                    _codes(self.repo, max_repos)]
-        for values, most in ((self.request_class, 10), (self.agent_type, 20), (self.team, 30)):
+        for values, most in ((self.request_class, 10), (self.agent_type, 20), (self.team, 30), (self.rule, 20)):
             # a column every turn shares (no hint headers, no teams) tells the model nothing: left out
             if values is not None and any(isinstance(value, str) for value in values):
                 columns.append(_codes(values, most))

@@ -12,9 +12,10 @@ rollback happened, 2 the store could not be used.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -51,6 +52,20 @@ def read_developer_tiers(path: Path) -> dict[str, str]:
             if found.setdefault(name, tier) != tier:
                 raise ValueError(f"--developer-tiers {path}: {name!r} is in tiers {found[name]!r} and {tier!r}")
     return found
+
+
+def rule_lines(evidence: Mapping[str, Any]) -> list[str]:
+    """What a proposal does with the rules before the tier rules: the pins it kept as written, the
+    rules for a kind of work it re-routed."""
+    lines = []
+    kept = evidence.get("kept_as_written") or []
+    if kept:
+        lines.append("kept as written: " + ", ".join(f"{entry['rule']} ({entry['turns']:,} turns)" for entry in kept))
+    moved = [entry for entry in evidence.get("reroutable_rules") or [] if entry["note"] == "re-routed"]
+    if moved:
+        lines.append("re-routed: " + ", ".join(f"{entry['rule']} {entry['route'][0]} → {entry['candidate_route'][0]} "
+                                               f"({entry['turns']:,} turns)" for entry in moved))
+    return lines
 
 
 def optimize(
@@ -145,7 +160,10 @@ def optimize(
         raise typer.Exit(1)
     console.print(outcome.diff_text or "")
     console.print(outcome.evidence["rationale"])
-    kept = outcome.evidence.get("kept_as_written") or []
-    if kept:
-        console.print("kept as written: " + ", ".join(f"{entry['rule']} ({entry['turns']:,} turns)" for entry in kept))
+    for line in rule_lines(outcome.evidence):
+        console.print(line)
+    moved = [entry for entry in outcome.evidence.get("reroutable_rules") or [] if entry["note"] == "re-routed"]
+    if moved:
+        console.print("re-routed: " + ", ".join(f"{entry['rule']} {entry['route'][0]} → {entry['candidate_route'][0]} "
+                                                f"({entry['turns']:,} turns)" for entry in moved))
     console.print(f"proposal {outcome.proposal.id} stored, status proposed")

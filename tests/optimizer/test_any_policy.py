@@ -1,14 +1,14 @@
 """Any valid policy is a starting point (issue 16, item 1): the project's own reference policy
 (docs/examples/policy.yaml: rules for compaction, repos, subagents, thinking and a team before the
 tier rules; a haiku rule that also asks for fewer than 40 tools; opus as the default) yields a
-proposal that moves only the tier rules' token thresholds, keeps every other rule byte for byte
-and in place, lists them in the evidence as "kept as written" with the turns they took (out of the
-replay: they route the same under any candidate), and routes as the replay priced it. Policies the
-optimizer cannot move are refused with the reason."""
+proposal that moves the tier rules' token thresholds, may re-route the rules written for a kind of
+work (compaction, Explore sub-agents, big thinking turns: their predicates stay byte for byte),
+keeps the pins (a repo, a team asking for opus) byte for byte and in place, lists both in the
+evidence with the turns they took, and routes as the replay priced it. Policies the optimizer
+cannot move are refused with the reason."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,17 +16,21 @@ import numpy as np
 import pytest
 
 from bench.optimizer_world import START, generate
+from core.policy.compile import compile_policy
+from core.policy.decide import decide
+from core.policy.facts import RouteFacts
 from core.policy.load import load_policy
 from core.policy.schema import Policy
 from core.pricing import builtin_price_table
-from core.spans import Turn
 from optimizer.candidate import params_of
 from optimizer.propose import Settings, candidate_problems, propose
+from optimizer.replay import TIERS
 from optimizer.turn_facts import TurnFacts
 from store.engine import make_engine
 from store.policies import activate, create_version
 from store.proposal_decisions import approve
 from store.testing import migrated_sqlite_url
+from switchyard.optimize_cli import rule_lines
 from tests.optimizer.stored import store_world
 from tests.optimizer.test_candidate_validity import routed_tiers
 
@@ -37,7 +41,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "policy.ya
 # opus → sonnet move above 120 K rests on 4); the minimum has tests of its own (test_moves, test_split)
 SETTINGS = Settings(start=START, end=START + timedelta(days=7), seed=3, trials=25, min_ess=50.0,
                     min_ess_sessions=10.0, z=1.0, bootstrap_rounds=50, max_quality_loss=0.02, min_explored_sessions=4)
-KEPT = ["compaction", "security-repos", "explore-subagents", "big-thinking", "platform-asks-opus"]
+BEFORE_TIERS = ["compaction", "security-repos", "explore-subagents", "big-thinking", "platform-asks-opus"]
+PINS = ["security-repos", "platform-asks-opus"]  # who or where: kept as written
+REROUTABLE = ["compaction", "explore-subagents", "big-thinking"]  # a kind of work
 
 
 def _example(share: float | None = None) -> Policy:
@@ -48,20 +54,14 @@ def _example(share: float | None = None) -> Policy:
     return policy.model_copy(update={"exploration": policy.exploration.model_copy(update={"share": share})})
 
 
-def _tag_compaction(records: list[Turn]) -> list[Turn]:
-    """Every fifth session's turns are compaction calls (the world's routing did not look)."""
-    sessions = sorted({record.session_id for record in records})
-    tagged = set(sessions[::5])
-    return [replace(r, request_class="compaction") if r.session_id in tagged else r for r in records]
-
-
 def _store(tmp_path: Path, policy: Policy, *, turns: int, seed: int):  # type: ignore[no-untyped-def]
     engine = make_engine(migrated_sqlite_url(tmp_path))
     prices = builtin_price_table()
     create_version(engine, policy, actor="setup", now=START - timedelta(days=1))
     activate(engine, policy.version, actor="setup", now=START - timedelta(days=1))
-    world = generate(policy, prices, turns=turns, seed=seed, days=7.0)
-    store_world(engine, world, prices, edit=_tag_compaction)
+    # every fifth session's turns are compaction calls, routed by the compaction rule
+    world = generate(policy, prices, turns=turns, seed=seed, days=7.0, compaction_every=5)
+    store_world(engine, world, prices)
     return engine, world
 
 
@@ -75,18 +75,21 @@ def test_the_reference_policy_yields_a_proposal_that_keeps_its_other_rules(tmp_p
         assert candidate_problems(candidate) == []
         before = {rule.name: rule.model_dump(mode="json") for rule in policy.rules}
         after = {rule.name: rule.model_dump(mode="json") for rule in candidate.rules}
-        assert [r.name for r in candidate.rules][:len(KEPT)] == KEPT  # in place, first
-        assert all(after[name] == before[name] for name in KEPT)  # byte for byte
+        assert [r.name for r in candidate.rules][:len(BEFORE_TIERS)] == BEFORE_TIERS  # in place, first
+        assert all(after[name] == before[name] for name in PINS)  # byte for byte
+        assert all(after[name]["when"] == before[name]["when"] for name in REROUTABLE)  # only a route may change
         assert after["small-turns"]["when"]["tool_count"] == {"gte": None, "lt": 40}  # the limit is kept too
         assert candidate.default == policy.default and candidate.budgets == policy.budgets
         assert candidate.sticky == policy.sticky and candidate.exploration == policy.exploration
         evidence = outcome.proposal.evidence
         kept = {entry["rule"]: entry for entry in evidence["kept_as_written"]}
-        assert list(kept) == KEPT and all(entry["note"] == "kept as written" for entry in kept.values())
-        assert kept["compaction"]["turns"] > 0 and evidence["turns_routed_by_kept_rules"] == kept["compaction"]["turns"]
-        assert evidence["turns"] == world.frame.height - kept["compaction"]["turns"]  # the replay saw the rest
-        taken = kept["compaction"]["turns"]
-        assert f"Rules kept as written routed {taken:,} turns (compaction {taken:,})" in evidence["rationale"]
+        assert list(kept) == PINS and all(entry["note"] == "kept as written" for entry in kept.values())
+        assert evidence["turns_routed_by_kept_rules"] == 0  # the world names no repo or team
+        rules = {entry["rule"]: entry for entry in evidence["reroutable_rules"]}
+        assert list(rules) == REROUTABLE
+        compaction = world.frame["request_class"].eq("compaction").sum()
+        assert rules["compaction"]["turns"] == compaction > 0
+        assert evidence["turns"] == world.frame.height  # every turn in the replay: none is pinned
         params = params_of(candidate)
         assert params.haiku_limit is not None and params.haiku_limit.tool_count_below == 40
 
@@ -136,3 +139,48 @@ def test_what_cannot_be_moved_is_refused_with_the_reason(tmp_path: Path, change,
         assert outcome.proposal is None and reason in outcome.reason, outcome.reason
     finally:
         engine.dispose()
+
+
+def test_a_rule_for_a_kind_of_work_is_re_routed_when_a_cheaper_tier_does_as_well(tmp_path: Path) -> None:
+    """The reference policy with its compaction rule sending compaction calls to opus: they are easy
+    on every tier, so the proposal sends them to a cheaper one by changing that rule's route and
+    nothing else about it, and says so in the evidence."""
+    document = _example(share=0.3).model_dump(mode="json")
+    document["rules"] = [{**rule, "route": ["opus", "sonnet-us"]} if rule["name"] == "compaction" else rule
+                         for rule in document["rules"]]
+    policy = Policy.model_validate(document)
+    engine, _ = _store(tmp_path, policy, turns=3_000, seed=11)
+    try:
+        outcome = propose(engine, builtin_price_table(), SETTINGS)
+        assert outcome.proposal is not None, outcome.reason
+        candidate = Policy.model_validate(outcome.proposal.document)
+        assert candidate_problems(candidate) == []
+        rerouted = next(rule for rule in candidate.rules if rule.name == "compaction")
+        original = next(rule for rule in policy.rules if rule.name == "compaction")
+        assert rerouted.when == original.when and rerouted.route != original.route
+        assert rerouted.route[0] in ("haiku", "sonnet-us")
+        assert [r.name for r in candidate.rules][:len(BEFORE_TIERS)] == BEFORE_TIERS  # still in place
+        entry = next(e for e in outcome.proposal.evidence["reroutable_rules"] if e["rule"] == "compaction")
+        assert entry["note"] == "re-routed" and entry["candidate_route"] == list(rerouted.route)
+        assert "the turns rule compaction routes: opus → " in outcome.proposal.evidence["rationale"]
+        # decide() on the candidate sends compaction calls where the replay priced them
+        compiled = compile_policy(candidate)
+        tier_of = {target.name: target.tier for target in candidate.targets}
+        decisions = [decide(compiled, RouteFacts(input_tokens=tokens, request_class="compaction", session_id=f"s{i}"))
+                     for i in range(40) for tokens in (1_000, 30_000, 300_000)]
+        routed = {tier_of[d.chain[0].name] for d in decisions if d.rule == "compaction"}  # outside exploration
+        assert routed == {TIERS[params_of(candidate).rules[0].tier]}
+    finally:
+        engine.dispose()
+
+
+def test_the_cli_says_which_rules_it_kept_and_which_it_re_routed() -> None:
+    evidence = {"kept_as_written": [{"rule": "security-repos", "turns": 12, "note": "kept as written"}],
+                "reroutable_rules": [
+                    {"rule": "compaction", "route": ["opus", "sonnet-us"], "candidate_route": ["haiku", "sonnet-us"],
+                     "turns": 1_200, "note": "re-routed"},
+                    {"rule": "big-thinking", "route": ["opus"], "candidate_route": ["opus"], "turns": 3,
+                     "note": "re-routable: kept as written"}]}
+    assert rule_lines(evidence) == ["kept as written: security-repos (12 turns)",
+                                    "re-routed: compaction opus → haiku (1,200 turns)"]
+    assert rule_lines({}) == []

@@ -19,7 +19,7 @@ from core.policy.schema import Policy
 from optimizer.candidate import params_of, with_params, with_thresholds
 from optimizer.propose import candidate_problems
 from optimizer.replay import TIERS, Thresholds
-from optimizer.segments import Override, RoutingParams, Segment
+from optimizer.segments import TIER_THRESHOLDS, Override, RoutingParams, Segment
 from optimizer.turn_facts import TurnFacts
 
 TURNS = 300
@@ -82,8 +82,8 @@ def assert_routes_as_priced(candidate: Policy, params: RoutingParams, tokens: np
     expected = params.actions(tokens, facts)
     tiers, rules = routed_tiers(candidate, tokens, facts)
     # exploration and the rules kept as written are not what the replay prices (their turns are
-    # taken out of it: optimizer.kept_rules.pinned)
-    unpriced = {"explore", "big-thinking"}
+    # taken out of it: optimizer.kept_rules.pinned); here the kept ones never see a turn of theirs
+    unpriced = {"explore"}
     for i, (tier, rule) in enumerate(zip(tiers, rules, strict=True)):
         if rule not in unpriced:
             assert tier == TIERS[expected[i]], (i, int(tokens[i]), rule, params)
@@ -128,17 +128,26 @@ def test_every_candidate_validates_reads_back_and_routes_as_priced(start: Policy
                            for p in (t.haiku_below, t.opus_from)])
     tokens = np.concatenate([rng.integers(0, 300_000, TURNS - 2 * boundaries.size),
                              boundaries, np.maximum(boundaries - 1, 0)])  # both sides of every threshold
-    facts = TurnFacts(rng.random(tokens.size) < 0.4, rng.choice([17, 17, 29, 41], tokens.size),
-                      rng.choice(REPOS, tokens.size))
+    thinking = rng.random(tokens.size) < 0.4
+    # the re-routable big-thinking rule (when the policy has it) routes thinking turns from 150 K
+    big = any(rule.name == "big-thinking" for rule in start.rules)
+    facts = TurnFacts(thinking, rng.choice([17, 17, 29, 41], tokens.size), rng.choice(REPOS, tokens.size),
+                      rule=np.where(big & thinking & (tokens >= 150_000), "big-thinking", None).astype(object))
     policy = start
     for number, drawn in enumerate(steps, start=2):
-        # the search keeps what the haiku rule asks besides tokens (it moves thresholds only)
-        params = replace(drawn, haiku_limit=params_of(policy).haiku_limit)
+        # the search keeps what the haiku rule asks besides tokens (it moves thresholds only), and
+        # may send a re-routable rule's turns, whole, to any tier
+        active = params_of(policy)
+        rerouted = tuple(Override(Segment.rule(rule.name), TIER_THRESHOLDS[int(rng.integers(0, 3))])
+                         for rule in active.rules if rng.random() < 0.7)
+        params = replace(drawn, overrides=drawn.overrides + rerouted, haiku_limit=active.haiku_limit,
+                         rules=active.rules)
         candidate = with_params(policy, params, f"v{number}")
         assert candidate_problems(candidate) == [], (params, candidate.rules)
         read = params_of(candidate)
-        if not any(rule.name == "big-thinking" for rule in start.rules):
-            assert read == params.effective()
+        assert read.rules == params.as_written().rules  # each rule's route where the replay priced it
+        if not big:
+            assert read == params.as_written()
         # else an override rule the kept big-thinking rule shadows is left out: the thresholds it
         # carried may read back otherwise, but route every turn the replay prices the same
         assert_routes_as_priced(candidate, params, tokens, facts)

@@ -96,7 +96,7 @@ def test_an_override_rule_a_kept_rule_covers_is_left_out() -> None:
     would write an opus rule that never fires (the validator refuses such a policy)."""
     policy = three_rule_policy("v1", haiku_below=10_000, opus_from=30_000, ladder=True, tools_below=40, kept=True)
     params = RoutingParams(Thresholds(10_000, 30_000), (Override(Segment.thinking(), Thresholds(5_000, 200_000)),),
-                           LIMIT)
+                           LIMIT, params_of(policy).rules)
     candidate = with_params(policy, params, "v2")
     assert candidate_problems(candidate) == []
     names = [rule.name for rule in candidate.rules]
@@ -104,5 +104,7 @@ def test_an_override_rule_a_kept_rule_covers_is_left_out() -> None:
     assert params_of(candidate) == params  # the sonnet rule still says where opus would start
     rng = np.random.default_rng(4)
     tokens = rng.integers(0, 300_000, 2_000)
-    facts = TurnFacts(rng.random(2_000) < 0.5, rng.choice([17, 45], 2_000), np.full(2_000, None, dtype=object))
+    thinking = rng.random(2_000) < 0.5
+    facts = TurnFacts(thinking, rng.choice([17, 45], 2_000), np.full(2_000, None, dtype=object),
+                      rule=np.where(thinking & (tokens >= 150_000), "big-thinking", None).astype(object))
     assert_routes_as_priced(candidate, params, tokens, facts)

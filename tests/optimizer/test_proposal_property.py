@@ -25,7 +25,7 @@ from optimizer.candidate import params_of
 from optimizer.features import load_turns
 from optimizer.propose import Settings, candidate_problems, propose, tier_rates
 from optimizer.replay import TIERS, Thresholds, monthly, prepare, total_cost
-from optimizer.segments import HaikuLimit, RoutingParams
+from optimizer.segments import HaikuLimit, RoutingParams, RuleRoute
 from optimizer.turn_facts import TurnFacts
 from store.engine import make_engine
 from store.policies import activate, active_policy, create_version
@@ -56,8 +56,9 @@ def _params(evidence: dict[str, object]) -> RoutingParams:
     written = evidence["candidate"]["thresholds"]  # type: ignore[index]
     assert not written["overrides"]  # these worlds carry no thinking, tool or repo facts
     limit = written.get("haiku_only_if")
+    rules = tuple(RuleRoute(name, TIERS.index(tier)) for name, tier in written.get("rules", {}).items())
     return RoutingParams(Thresholds(written["haiku_below"], written["opus_from"]),
-                         haiku_limit=None if limit is None else HaikuLimit(**limit))
+                         haiku_limit=None if limit is None else HaikuLimit(**limit), rules=rules)
 
 
 @pytest.mark.parametrize("world", range(WORLDS))
