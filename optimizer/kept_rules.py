@@ -25,9 +25,10 @@ A rule after the first tunable rule would catch different turns as the threshold
 replay does not model: such a policy is refused, naming the rule.
 
 Before the search and after writing the candidate, :func:`check_reading` asks decide() how the
-tunable rules route a grid of token counts (every threshold and its neighbour, in and outside each
-segment) and refuses a policy (or fails a candidate) that routes any of them elsewhere than the
-thresholds read from it say: the replay prices what the proxy will do, or nothing.
+policy routes a grid of token counts (every threshold and its neighbour, in and outside each
+segment and the haiku limit) and refuses a policy (or fails a candidate) that routes any that
+reach the tunable rules elsewhere than the thresholds read from it say, or a re-routable rule to
+another tier than read: the replay prices what the proxy will do, or nothing.
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ def check_order(policy: Policy) -> None:
             "before the tier rules (they are then kept as written)")
 
 
-def _tunable_only(policy: Policy) -> Policy:
-    tunable = tunable_names(policy)
+def _unexplored(policy: Policy) -> Policy:
+    """``policy`` without its exploration: how it routes a turn outside the explored sessions."""
     return policy.model_copy(update={"exploration": None,
-                                     "rules": tuple(rule for rule in policy.rules if rule.name in tunable)})
+                                     "rules": tuple(rule for rule in policy.rules if not explores(rule))})
 
 
 def _look(segment: Segment) -> dict[str, object]:
@@ -123,7 +124,9 @@ def check_reading(policy: Policy, params: RoutingParams) -> None:
         if routed != TIERS[rule.tier]:
             raise NotAThresholdPolicyError(f"policy {policy.version!r} routes rule {rule.name!r} to "
                                            f"{routed or 'no tier'} where it reads as {TIERS[rule.tier]}")
-    compiled = compile_policy(_tunable_only(policy))
+    # a point a rule before the tier rules catches is not the thresholds' to route (its turns are
+    # pinned, or a re-routable rule's block): only the points that reach the tunable rules count
+    compiled, before = compile_policy(_unexplored(policy)), {rule.name for rule in routing_rules_before(policy)}
     tokens, facts = _grid(params)
     expected = params.actions(tokens, facts)
     for i in range(tokens.size):
@@ -134,7 +137,7 @@ def check_reading(policy: Policy, params: RoutingParams) -> None:
                                                team=facts.column("team", tokens.size)[i],
                                                developer=facts.column("developer", tokens.size)[i]))
         routed = tier_of.get(decision.chain[0].name)
-        if routed != TIERS[expected[i]]:
+        if decision.rule not in before and routed != TIERS[expected[i]]:
             raise NotAThresholdPolicyError(
                 f"policy {policy.version!r} sends {int(tokens[i]):,} input tokens to {routed or 'an untiered target'} "
                 f"(rule {decision.rule!r}) where its tier rules read as {TIERS[expected[i]]}: the optimizer cannot "
@@ -156,8 +159,7 @@ def routing_rules(policy: Policy, frame: pl.DataFrame) -> np.ndarray:
     found = np.full(frame.height, None, dtype=object)
     if not names:
         return found
-    compiled = compile_policy(policy.model_copy(update={
-        "exploration": None, "rules": tuple(rule for rule in policy.rules if not explores(rule))}))
+    compiled = compile_policy(_unexplored(policy))
     for index, row in enumerate(frame.iter_rows(named=True)):
         rule = decide(compiled, _facts_of(row)).rule
         if rule in names:

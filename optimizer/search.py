@@ -339,10 +339,13 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
         segments = differing(candidate_segments(data.tokens, data.facts, data.sessions,
                                                 developer_tiers=developer_tiers),
                              dr_term_matrix(data), data.facts, data.sessions)
-        # a re-routable rule's turns are a block already (the rule): which tier serves them is
-        # searched whenever the rule routed any, with no contrast test
-        segments = [*segments, *(Segment.rule(rule.name) for rule in start.rules
-                                 if Segment.rule(rule.name).mask(data.facts, data.n).any())]
+        # a segment all of whose turns a re-routable rule routes would govern nothing (the rule
+        # comes first) and its rules could never fire; the rule's turns are a block already, whose
+        # tier is searched whenever the rule routed any, with no contrast test
+        caught = start.caught(data.facts, data.n)
+        segments = [*(s for s in segments if (s.mask(data.facts, data.n) & ~caught).any()),
+                    *(Segment.rule(rule.name) for rule in start.rules
+                      if Segment.rule(rule.name).mask(data.facts, data.n).any())]
     baseline_actions = start.actions(data.tokens, data.facts)
     baseline_quality = dr_estimate(data, baseline_actions, rounds=bootstrap_rounds, seed=seed)
     # the active policy's half-width on the whole window when given (a sample split's selection part

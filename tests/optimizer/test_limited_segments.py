@@ -92,16 +92,19 @@ def test_a_segment_the_limit_excludes_has_no_haiku_rule() -> None:
 
 
 def test_an_override_rule_a_kept_rule_covers_is_left_out() -> None:
-    """A kept rule sends thinking turns from 150 K to opus; a thinking override with opus from 200 K
-    would write an opus rule that never fires (the validator refuses such a policy)."""
+    """A rule before the tier rules sends thinking turns from 150 K to opus; a thinking override with
+    opus from 200 K would write an opus rule that never fires (the validator refuses such a policy),
+    and thinking turns from 200 K, which the base sends to sonnet, are that rule's, not the override's."""
     policy = three_rule_policy("v1", haiku_below=10_000, opus_from=30_000, ladder=True, tools_below=40, kept=True)
-    params = RoutingParams(Thresholds(10_000, 30_000), (Override(Segment.thinking(), Thresholds(5_000, 200_000)),),
+    params = RoutingParams(Thresholds(10_000, 500_000), (Override(Segment.thinking(), Thresholds(5_000, 200_000)),),
                            LIMIT, params_of(policy).rules)
     candidate = with_params(policy, params, "v2")
     assert candidate_problems(candidate) == []
     names = [rule.name for rule in candidate.rules]
     assert names[names.index("big-thinking") + 1:] == ["thinking-haiku", "thinking-sonnet", "small", "mid"]
     assert params_of(candidate) == params  # the sonnet rule still says where opus would start
+    # the check before storing asks decide() only about the points the kept rule leaves to the tier rules
+    check_reading(candidate, params)
     rng = np.random.default_rng(4)
     tokens = rng.integers(0, 300_000, 2_000)
     thinking = rng.random(2_000) < 0.5

@@ -76,6 +76,7 @@ def _world(seed: int) -> tuple[ReplayData, RoutingParams]:
     p = np.where(compaction[:, None], np.array([0.97, 0.97, 0.97]), hard)
     reward = (rng.random(n) < p[np.arange(n), logged]).astype(np.float64)
     facts = TurnFacts(np.zeros(n, dtype=bool), np.full(n, 17), np.full(n, None, dtype=object),
+                      request_class=np.where(compaction, "compaction", "main").astype(object),
                       rule=np.where(compaction, "compaction", None).astype(object))
     cost = tokens[:, None] * np.array([1e-6, 3e-6, 5e-6])
     data = ReplayData(tokens=tokens, logged=logged, propensity=np.full(n, 1 / 3), reward=reward, cost=cost,
@@ -90,6 +91,9 @@ def test_the_search_sends_a_rules_turns_whole_to_a_cheaper_tier_that_does_as_wel
     chosen = choose(data, result, seed=1)
     assert chosen.params is not None, chosen.reason
     assert chosen.params.as_written().rules == (RuleRoute("compaction", 0),)
+    # a request-class segment would hold only turns the rule routes first: it is not searched
+    assert not any(o.segment == Segment.one_of("request_class", "compaction")
+                   for trial in result.trials for o in trial.params.overrides)
     actions = chosen.params.actions(data.tokens, data.facts)
     assert (actions[data.facts.rule == "compaction"] == 0).all()
     assert "the turns rule compaction routes: opus → haiku" in chosen.evidence["rationale"]
