@@ -127,8 +127,9 @@ def _part(data: ReplayData, baseline: RoutingParams, thin: Thin) -> tuple[np.nda
     candidate = thin.candidate
     actions = candidate.actions(data.tokens, data.facts)
     moved = baseline.actions(data.tokens, data.facts) != actions
+    # an override no longer there governs nothing (−2 is a re-routable rule's turns: not it)
     index = -1 if thin.segment is None else next(
-        (i for i, o in enumerate(candidate.overrides) if o.segment == thin.segment), -2)
+        (i for i, o in enumerate(candidate.overrides) if o.segment == thin.segment), len(candidate.overrides))
     governed = candidate.governing(data.facts, data.n) == index
     return moved & governed, actions, governed
 
