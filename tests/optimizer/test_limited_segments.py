@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.rule_worlds import thinking_world
 from core.policy.schema import Policy
 from optimizer.candidate import params_of, with_params
 from optimizer.evidence import choose
 from optimizer.kept_rules import check_reading
 from optimizer.propose import candidate_problems
-from optimizer.replay import ReplayData, Thresholds, outcome_model
+from optimizer.replay import ReplayData, Thresholds
 from optimizer.search import search
 from optimizer.segments import HaikuLimit, Override, RoutingParams, Segment
 from optimizer.turn_facts import TurnFacts
@@ -23,24 +24,8 @@ LIMIT = HaikuLimit(tool_count_below=40)
 
 
 def _world(seed: int) -> tuple[ReplayData, np.ndarray]:
-    """Thinking turns need opus (haiku 0.55, sonnet 0.8, opus 0.95 succeed), the rest do as well on
-    any tier (0.95); a fifth of the sessions offer 45 tools. Logged uniformly per session."""
-    rng = np.random.default_rng(seed)
-    sessions, per = 900, 8
-    n = sessions * per
-    session = np.repeat(np.arange(sessions), per)
-    thinking = np.repeat(rng.random(sessions) < 0.4, per)
-    tools = np.repeat(np.where(rng.random(sessions) < 0.2, 45, 17), per)
-    tokens = rng.lognormal(9.5, 1.0, n).astype(np.int64) + 1_000
-    logged = np.repeat(rng.integers(0, 3, sessions), per).astype(np.int8)
-    p = np.where(thinking[:, None], np.array([0.55, 0.8, 0.95]), np.array([0.95, 0.95, 0.95]))
-    reward = (rng.random(n) < p[np.arange(n), logged]).astype(np.float64)
-    facts = TurnFacts(thinking, tools, np.full(n, "api", dtype=object))
-    cost = tokens[:, None] * np.array([1e-6, 3e-6, 5e-6])
-    data = ReplayData(tokens=tokens, logged=logged, propensity=np.full(n, 1 / 3), reward=reward, cost=cost,
-                      predicted=outcome_model(tokens, logged, reward, seed=seed, facts=facts), days=7.0,
-                      session=session, facts=facts)
-    return data, p
+    """Thinking turns need opus, the rest do as well on any tier; a fifth of the sessions offer 45 tools."""
+    return thinking_world(seed, tool_dense=0.2)
 
 
 def _haiku_rules(policy: Policy) -> list[str]:

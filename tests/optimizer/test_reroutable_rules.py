@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.rule_worlds import compaction_world
 from core.policy.load import load_policy
 from core.policy.schema import Policy
 from optimizer.candidate import params_of, reroutable, with_params
 from optimizer.evidence import choose
 from optimizer.explored import thin_parts
-from optimizer.replay import ReplayData, Thresholds, outcome_model
+from optimizer.replay import ReplayData, Thresholds
 from optimizer.search import search
 from optimizer.segments import TIER_THRESHOLDS, HaikuLimit, Override, RoutingParams, RuleRoute, Segment
 from optimizer.turn_facts import TurnFacts
@@ -63,26 +64,10 @@ def test_a_rules_turns_go_where_it_sends_them_and_no_other_block_moves_them() ->
 
 
 def _world(seed: int) -> tuple[ReplayData, RoutingParams]:
-    """A fifth of the sessions are compaction calls, easy on every tier (0.97), which a rule sends to
-    opus; the rest need sonnet from 20 K. Logged uniformly per session (propensity 1/3)."""
-    rng = np.random.default_rng(seed)
-    sessions, per = 900, 8
-    n = sessions * per
-    session = np.repeat(np.arange(sessions), per)
-    compaction = np.repeat(rng.random(sessions) < 0.2, per)
-    tokens = rng.lognormal(9.5, 1.0, n).astype(np.int64) + 1_000
-    logged = np.repeat(rng.integers(0, 3, sessions), per).astype(np.int8)
-    hard = np.where(tokens[:, None] >= 20_000, np.array([0.6, 0.93, 0.95]), np.array([0.95, 0.95, 0.95]))
-    p = np.where(compaction[:, None], np.array([0.97, 0.97, 0.97]), hard)
-    reward = (rng.random(n) < p[np.arange(n), logged]).astype(np.float64)
-    facts = TurnFacts(np.zeros(n, dtype=bool), np.full(n, 17), np.full(n, None, dtype=object),
-                      request_class=np.where(compaction, "compaction", "main").astype(object),
-                      rule=np.where(compaction, "compaction", None).astype(object))
-    cost = tokens[:, None] * np.array([1e-6, 3e-6, 5e-6])
-    data = ReplayData(tokens=tokens, logged=logged, propensity=np.full(n, 1 / 3), reward=reward, cost=cost,
-                      predicted=outcome_model(tokens, logged, reward, seed=seed, facts=facts), days=7.0,
-                      session=session, facts=facts)
-    return data, RoutingParams(Thresholds(20_000, 200_000), rules=(RuleRoute("compaction", 2),))
+    """A fifth of the sessions are compaction calls, easy on every tier, which a rule sends to opus
+    (bench.rule_worlds)."""
+    data, _, active = compaction_world(seed)
+    return data, active
 
 
 def test_the_search_sends_a_rules_turns_whole_to_a_cheaper_tier_that_does_as_well() -> None:

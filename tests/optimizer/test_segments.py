@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bench.optimizer_world import default_policy
+from bench.rule_worlds import thinking_world
 from core.policy.compile import compile_policy
 from core.policy.decide import decide
 from core.policy.facts import RouteFacts
@@ -18,7 +19,7 @@ from optimizer.candidate import params_of, with_params
 from optimizer.evidence import choose
 from optimizer.lagrange import block_map
 from optimizer.pruning import pruned
-from optimizer.replay import TIERS, ReplayData, Thresholds, dr_term_matrix, outcome_model
+from optimizer.replay import TIERS, ReplayData, Thresholds, dr_term_matrix
 from optimizer.search import search
 from optimizer.segments import Override, RoutingParams, Segment, candidate_segments, differing, with_segments
 from optimizer.turn_facts import TurnFacts
@@ -117,21 +118,7 @@ def test_block_map_scores_every_pair_exactly() -> None:
 def _escalation_world(seed: int) -> tuple[ReplayData, np.ndarray]:
     """Thinking turns need opus (haiku 0.55, sonnet 0.8, opus 0.95 succeed); the rest do as well on
     any tier (0.95). Logged uniformly at random per session (propensity 1/3)."""
-    rng = np.random.default_rng(seed)
-    sessions, per = 900, 8
-    n = sessions * per
-    session = np.repeat(np.arange(sessions), per)
-    thinking = np.repeat(rng.random(sessions) < 0.4, per)
-    tokens = rng.lognormal(9.5, 1.0, n).astype(np.int64) + 1_000
-    logged = np.repeat(rng.integers(0, 3, sessions), per).astype(np.int8)
-    p = np.where(thinking[:, None], np.array([0.55, 0.8, 0.95]), np.array([0.95, 0.95, 0.95]))
-    reward = (rng.random(n) < p[np.arange(n), logged]).astype(np.float64)
-    facts = TurnFacts(thinking, np.full(n, 17), np.full(n, "api", dtype=object))
-    cost = tokens[:, None] * np.array([1e-6, 3e-6, 5e-6])
-    data = ReplayData(tokens=tokens, logged=logged, propensity=np.full(n, 1 / 3), reward=reward, cost=cost,
-                      predicted=outcome_model(tokens, logged, reward, seed=seed, facts=facts), days=7.0,
-                      session=session, facts=facts)
-    return data, p
+    return thinking_world(seed)
 
 
 def facts_mean(actions: np.ndarray, rows: np.ndarray) -> float:
