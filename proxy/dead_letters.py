@@ -31,9 +31,15 @@ class DeadLetters:
         self._used: int | None = None
 
     def put(self, seq: int, label: str, request: bytes, reason: str) -> None:
-        """Keep one refused span (blocking: call it in a thread)."""
-        self._stats.dead_lettered += 1
+        """Keep one refused span (blocking: call it in a thread). Counted once it is kept (or its
+        keeping failed), so whoever sees the count can read the index."""
         log.error("span dead-lettered (ingest refused it: %s): %s", reason[:300], label)
+        try:
+            self._keep(seq, label, request, reason)
+        finally:
+            self._stats.dead_lettered += 1
+
+    def _keep(self, seq: int, label: str, request: bytes, reason: str) -> None:
         if self.directory is None:
             return
         private_dir(self.directory)
