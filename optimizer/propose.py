@@ -233,7 +233,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                 "turns_in_window": loaded.turns, "kept_as_written": kept_evidence(policy, kept_counts),
                 "turns_routed_by_kept_rules": int(kept_mask.sum()),
                 "fallback_turns_counted_against_primary": loaded.fell_back,
-                "clusters": clusters_addressed(engine, baseline, choice.params)}
+                "clusters": clusters_addressed(engine, prices, policy, baseline, choice.params)}
     taken = [entry for entry in evidence["kept_as_written"] if entry["turns"]]
     if taken:
         evidence["rationale"] = (f"{evidence.get('rationale', '')} Rules kept as written routed "
