@@ -214,7 +214,9 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                     study_name=settings.study_name, slack=settings.slack, z=settings.z,
                     max_quality_loss=settings.max_quality_loss,
                     bootstrap_rounds=settings.bootstrap_rounds,
-                    progress=progress, developer_tiers=settings.developer_tiers, baseline_half_width=half_width)
+                    progress=progress, developer_tiers=settings.developer_tiers, baseline_half_width=half_width,
+                    reroute_tiers=[TIERS.index(tier) for tier in TIERS
+                                   if any(target.tier == tier for target in policy.targets)])
     choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
                     seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,
                     min_explored_sessions=settings.min_explored_sessions, split=split, min_saving=settings.min_saving)
@@ -252,7 +254,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                                     "would settle it: ") + "; ".join(ask["words"] for ask in asks) + ".").strip()
     # the rationale lives in the evidence, not the description: the diff shows the rules only
     written = with_params(policy, choice.params, candidate_version(policy.version, choice.params))
-    if params_of(policy).rules:
+    if baseline.rules:
         evidence["reroutable_rules"] = rule_evidence(policy, written, routed)
     if asks and settings.propose_exploration:
         written = with_exploration(written, asks, tier_targets(policy))

@@ -189,6 +189,8 @@ class _Space:
     # each turn's session code and the turns per session: every trial needs them, computed once
     sessions: np.ndarray
     sizes: np.ndarray
+    # the tiers a re-routable rule may be sent to: those the policy has a target on
+    reroute_tiers: tuple[int, ...] = (0, 1, 2)
 
     @property
     def span(self) -> float:
@@ -277,7 +279,8 @@ def _route_block(space: _Space, current: RoutingParams, actions: np.ndarray, blo
                  rows: np.ndarray) -> list[Trial]:
     """A re-routable rule's block: its turns whole to each tier (three trials, no study)."""
     mine = []
-    for tier, thresholds in enumerate(TIER_THRESHOLDS):
+    for tier in space.reroute_tiers:
+        thresholds = TIER_THRESHOLDS[tier]
         moved = actions.copy()
         moved[rows] = tier
         mine.append(space.evaluate(current.with_block(block, thresholds), moved))
@@ -299,7 +302,9 @@ def _lagrangian(space: _Space, study: optuna.Study, current: RoutingParams, gove
     def mapped(block: int) -> BlockMap:
         rows = governing == block
         if block >= 0 and current.overrides[block].segment.kind == "rule":  # one tier for all its turns
-            return BlockMap(TIER_THRESHOLDS, cost[rows].sum(axis=0), terms[rows].sum(axis=0))
+            tiers = list(space.reroute_tiers)
+            return BlockMap(tuple(TIER_THRESHOLDS[t] for t in tiers), cost[rows].sum(axis=0)[tiers],
+                            terms[rows].sum(axis=0)[tiers])
         return block_map(data.tokens[rows], cost[rows], terms[rows], low=space.low, high=space.high)
 
     maps = {block: mapped(block) for block in blocks}
@@ -327,13 +332,15 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
            segment_trials: int | None = None, rounds: int = 2,
            bootstrap_rounds: int = 200, polish: int = 3, progress: Progress | None = None,
            developer_tiers: Mapping[str, str] | None = None,
-           baseline_half_width: float | None = None) -> SearchResult:
+           baseline_half_width: float | None = None, reroute_tiers: Sequence[int] = (0, 1, 2)) -> SearchResult:
     """Run the study. A candidate is feasible when quality − baseline quality, less ``z`` standard
     errors, is at least −(slack × the baseline's 95% half-width, at most ``max_quality_loss``);
     ``z=0`` trusts point estimates. ``segments`` (None: optimizer.segments.candidate_segments of the
     data that pass optimizer.segments.differing) get overrides of their own, searched with
     ``segment_trials`` trials a block (a third of ``trials`` by default) for at most ``rounds`` rounds
-    over the blocks; ``developer_tiers`` (developer → tier name) adds a segment per developer tier."""
+    over the blocks; ``developer_tiers`` (developer → tier name) adds a segment per developer tier;
+    ``reroute_tiers`` the tiers (0 haiku, 1 sonnet, 2 opus) a re-routable rule may be sent to (the
+    policy's targets must name one: the written route is that tier's)."""
     start = RoutingParams.of(baseline)
     if segments is None:
         segments = differing(candidate_segments(data.tokens, data.facts, data.sessions,
@@ -358,7 +365,7 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
     high = max(low + 1, int(data.tokens.max()) + 1)  # at the top: "this tier is never used"
     sessions = data.sessions
     space = _Space(data, baseline_actions, dr_terms(data, baseline_actions), margin, z, low, high, [],
-                   sessions, np.bincount(sessions))
+                   sessions, np.bincount(sessions), tuple(sorted(set(reroute_tiers))))
     current = with_segments(start, segments)  # routes exactly like the baseline
     governing = current.governing(data.facts, data.n)
     blocks = [-1, *range(len(current.overrides))]

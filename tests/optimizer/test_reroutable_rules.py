@@ -103,3 +103,12 @@ def test_a_re_route_too_few_explored_sessions_back_goes_back_to_the_rule_as_writ
     assert kept.as_written() == baseline and not base_thin
     assert dropped and dropped[0].startswith("the turns rule compaction routes")
     assert np.array_equal(kept.actions(data.tokens, data.facts), baseline.actions(data.tokens, data.facts))
+
+
+def test_a_rule_is_re_routed_only_to_a_tier_the_policy_has_a_target_on() -> None:
+    """A policy with haiku and opus targets and none on sonnet: no trial sends the rule to sonnet
+    (its written route would name no target)."""
+    data, baseline = _world(7)
+    result = search(data, baseline, trials=20, seed=1, reroute_tiers=(0, 2))
+    tiers = {trial.params.as_written().rules[0].tier for trial in result.trials}
+    assert tiers == {0, 2}
