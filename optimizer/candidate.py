@@ -106,6 +106,12 @@ def thresholds_of(policy: Policy) -> Thresholds:
             f"policy {policy.version!r} has no haiku rule to move: the optimizer moves a rule that routes to a haiku "
             "target and matches only on when.input_tokens (lt), and keeps every other rule as written")
     below = haiku.when.input_tokens.lt
+    if _limit_of_rule(policy, haiku) is not None and not any(target.tier == "sonnet" for target in policy.targets):
+        # the replay sends the turns the haiku rule's other predicates turn away to sonnet
+        raise NotAThresholdPolicyError(
+            f"policy {policy.version!r} has a haiku rule {haiku.name!r} that also asks more than input_tokens, and "
+            "no sonnet target for the turns it turns away: add a target with tier: sonnet, or match the haiku rule "
+            "on input_tokens only")
     if opus is not None:
         start = opus.when.input_tokens.gte if opus.when.input_tokens is not None else None
         if start is None:
@@ -202,8 +208,9 @@ def _read_override(policy: Policy, segment: Segment, run: Sequence[Rule], before
     numbers = sorted({0, *(value for rule in run if rule.when.input_tokens is not None
                            for value in (rule.when.input_tokens.gte, rule.when.input_tokens.lt) if value is not None)})
     whens = [rule.when for rule in run]
+    sonnet = any(target.tier == "sonnet" for target in policy.targets)  # else the writer keeps them together
     for below in numbers:
-        for start in (value for value in numbers if value >= below):
+        for start in (value for value in numbers if value >= below and (sonnet or value == below)):
             thresholds = Thresholds(below, start)
             if [rule.when for rule in _override_rules(policy, Override(segment, thresholds), before)] == whens:
                 return thresholds

@@ -40,9 +40,10 @@ class BlockMap:
 
 
 def block_map(tokens: np.ndarray, cost: np.ndarray, terms: np.ndarray, *, low: int, high: int,
-              quantiles: int = _QUANTILES) -> BlockMap:
+              quantiles: int = _QUANTILES, sonnet: bool = True) -> BlockMap:
     """``tokens`` (m), ``cost`` and ``terms`` (m × 3: each turn's USD and DR term on each tier) of one
-    block's turns; thresholds are clipped to [low, high] (high: the tier is never used)."""
+    block's turns; thresholds are clipped to [low, high] (high: the tier is never used). Without
+    ``sonnet`` (the policy has no sonnet target) the two thresholds are one."""
     order = np.argsort(tokens, kind="stable")
     ordered = tokens[order]
     # prefix sums with a leading zero: sums over the turns below a threshold are one lookup
@@ -55,7 +56,7 @@ def block_map(tokens: np.ndarray, cost: np.ndarray, terms: np.ndarray, *, low: i
     costs: list[float] = []
     qualities: list[float] = []
     for i, haiku_below in enumerate(grid):
-        for j in range(i, grid.size):
+        for j in (range(i, grid.size) if sonnet else (i,)):
             k_h, k_o = below[i], below[j]
             pairs.append(Thresholds(int(haiku_below), int(grid[j])))
             costs.append(_three_way(cum_cost, k_h, k_o))

@@ -215,7 +215,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                     max_quality_loss=settings.max_quality_loss,
                     bootstrap_rounds=settings.bootstrap_rounds,
                     progress=progress, developer_tiers=settings.developer_tiers, baseline_half_width=half_width,
-                    reroute_tiers=[TIERS.index(tier) for tier in TIERS
+                    tiers=[TIERS.index(tier) for tier in TIERS
                                    if any(target.tier == tier for target in policy.targets)])
     choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
                     seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,

@@ -189,12 +189,18 @@ class _Space:
     # each turn's session code and the turns per session: every trial needs them, computed once
     sessions: np.ndarray
     sizes: np.ndarray
-    # the tiers a re-routable rule may be sent to: those the policy has a target on
-    reroute_tiers: tuple[int, ...] = (0, 1, 2)
+    # the tiers the policy has a target on: the only ones a written rule can route to
+    tiers: tuple[int, ...] = (0, 1, 2)
 
     @property
     def span(self) -> float:
         return float(np.log(self.high / self.low))
+
+    @property
+    def band_span(self) -> float:
+        """The widest sonnet band: none when the policy has no sonnet target (the thresholds then
+        move together, and the written policy needs no sonnet rule)."""
+        return self.span if 1 in self.tiers else 0.0
 
     def evaluate(self, params: RoutingParams, actions: np.ndarray) -> Trial:
         data = self.data
@@ -216,7 +222,7 @@ class _Space:
     def point(self, thresholds: Thresholds) -> dict[str, float]:
         below = int(np.clip(thresholds.haiku_below, self.low, self.high))
         start = int(np.clip(thresholds.opus_from, below, self.high))
-        return {"haiku_below": below, "sonnet_band": float(np.clip(np.log(start / below), 0.0, self.span))}
+        return {"haiku_below": below, "sonnet_band": float(np.clip(np.log(start / below), 0.0, self.band_span))}
 
 
 def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, actions: np.ndarray, block: int,
@@ -238,7 +244,7 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
         # (haiku threshold, width of the sonnet band in log tokens) rather than two thresholds: the
         # cheap region is "move both together", which this makes a straight line for TPE
         thresholds = space.thresholds(trial.suggest_int(below_name, space.low, space.high, log=True),
-                                      trial.suggest_float(band_name, 0.0, space.span))
+                                      trial.suggest_float(band_name, 0.0, space.band_span))
         moved = actions.copy()
         moved[rows] = thresholds.actions(tokens)
         if blocked is not None:  # the haiku rule's other predicates send these on to sonnet
@@ -253,7 +259,7 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
     # a coarse grid first, so TPE starts from a map of the whole space rather than a few random
     # points (the cheap feasible region is a thin ridge that random starts can miss)
     for below in np.exp(np.linspace(np.log(space.low), np.log(space.high), grid[0])):
-        for band in np.linspace(0.0, space.span, grid[1]):
+        for band in np.unique(np.linspace(0.0, space.band_span, grid[1])):
             study.enqueue_trial(named({"haiku_below": round(float(below)), "sonnet_band": float(band)}))
     study.optimize(objective, n_trials=max(trials, grid[0] * grid[1] + 1), callbacks=callbacks)
     for origin in _starts(mine, block):
@@ -266,7 +272,7 @@ def _search_block(space: _Space, study: optuna.Study, current: RoutingParams, ac
                     moved = Thresholds(min(at.haiku_below, at.opus_from), at.opus_from)
                     below = int(np.clip(round(moved.haiku_below * np.exp(move[0] * step)), space.low, space.high))
                     start = int(np.clip(round(moved.opus_from * np.exp(move[1] * step)), below, space.high))
-                    study.enqueue_trial(named({"haiku_below": below, "sonnet_band": float(np.log(start / below))}))
+                    study.enqueue_trial(named(space.point(Thresholds(below, start))))
                 study.optimize(objective, n_trials=len(_MOVES), callbacks=callbacks)
                 better = min((t for t in mine[before:] if t.feasible), key=lambda t: t.cost, default=None)
                 if better is None or better.cost >= best.cost:
@@ -279,7 +285,7 @@ def _route_block(space: _Space, current: RoutingParams, actions: np.ndarray, blo
                  rows: np.ndarray) -> list[Trial]:
     """A re-routable rule's block: its turns whole to each tier (three trials, no study)."""
     mine = []
-    for tier in space.reroute_tiers:
+    for tier in space.tiers:
         thresholds = TIER_THRESHOLDS[tier]
         moved = actions.copy()
         moved[rows] = tier
@@ -302,10 +308,11 @@ def _lagrangian(space: _Space, study: optuna.Study, current: RoutingParams, gove
     def mapped(block: int) -> BlockMap:
         rows = governing == block
         if block >= 0 and current.overrides[block].segment.kind == "rule":  # one tier for all its turns
-            tiers = list(space.reroute_tiers)
+            tiers = list(space.tiers)
             return BlockMap(tuple(TIER_THRESHOLDS[t] for t in tiers), cost[rows].sum(axis=0)[tiers],
                             terms[rows].sum(axis=0)[tiers])
-        return block_map(data.tokens[rows], cost[rows], terms[rows], low=space.low, high=space.high)
+        return block_map(data.tokens[rows], cost[rows], terms[rows], low=space.low, high=space.high,
+                         sonnet=1 in space.tiers)
 
     maps = {block: mapped(block) for block in blocks}
     per_turn = baseline_cost / max(data.n, 1)
@@ -332,15 +339,16 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
            segment_trials: int | None = None, rounds: int = 2,
            bootstrap_rounds: int = 200, polish: int = 3, progress: Progress | None = None,
            developer_tiers: Mapping[str, str] | None = None,
-           baseline_half_width: float | None = None, reroute_tiers: Sequence[int] = (0, 1, 2)) -> SearchResult:
+           baseline_half_width: float | None = None, tiers: Sequence[int] = (0, 1, 2)) -> SearchResult:
     """Run the study. A candidate is feasible when quality − baseline quality, less ``z`` standard
     errors, is at least −(slack × the baseline's 95% half-width, at most ``max_quality_loss``);
     ``z=0`` trusts point estimates. ``segments`` (None: optimizer.segments.candidate_segments of the
     data that pass optimizer.segments.differing) get overrides of their own, searched with
     ``segment_trials`` trials a block (a third of ``trials`` by default) for at most ``rounds`` rounds
     over the blocks; ``developer_tiers`` (developer → tier name) adds a segment per developer tier;
-    ``reroute_tiers`` the tiers (0 haiku, 1 sonnet, 2 opus) a re-routable rule may be sent to (the
-    policy's targets must name one: the written route is that tier's)."""
+    ``tiers`` the tiers (0 haiku, 1 sonnet, 2 opus) the policy has a target on: a re-routable rule
+    is sent only to one of them (its written route is that tier's target), and without sonnet no
+    block opens a sonnet band (its rule would have nowhere to route)."""
     start = RoutingParams.of(baseline)
     if segments is None:
         segments = differing(candidate_segments(data.tokens, data.facts, data.sessions,
@@ -365,7 +373,7 @@ def search(data: ReplayData, baseline: Thresholds | RoutingParams, *, trials: in
     high = max(low + 1, int(data.tokens.max()) + 1)  # at the top: "this tier is never used"
     sessions = data.sessions
     space = _Space(data, baseline_actions, dr_terms(data, baseline_actions), margin, z, low, high, [],
-                   sessions, np.bincount(sessions), tuple(sorted(set(reroute_tiers))))
+                   sessions, np.bincount(sessions), tuple(sorted(set(tiers))))
     current = with_segments(start, segments)  # routes exactly like the baseline
     governing = current.governing(data.facts, data.n)
     blocks = [-1, *range(len(current.overrides))]

@@ -32,7 +32,7 @@ from store.proposal_decisions import approve
 from store.testing import migrated_sqlite_url
 from switchyard.optimize_cli import rule_lines
 from tests.optimizer.stored import store_world
-from tests.optimizer.test_candidate_validity import routed_tiers
+from tests.optimizer.test_candidate_validity import assert_routes_as_priced, routed_tiers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "policy.yaml"
 # z=1: on the held-out half of the sessions (optimizer.split) the point estimate's pick (z=0: every
@@ -125,6 +125,11 @@ def test_the_reference_policy_as_written_reaches_the_guards(tmp_path: Path) -> N
     (lambda d: {**d, "rules": [{**r, "when": {"input_tokens": {"gte": 30_000, "lt": 120_000}}}
                                if r["name"] == "mid-turns" else r for r in d["rules"]]},
      "sends 20,000 input tokens to opus (rule 'default') where its tier rules read as sonnet"),
+    # no sonnet target: the turns the haiku rule's tool limit turns away have no tier to go to
+    (lambda d: {**d, "targets": [t for t in d["targets"] if t.get("tier") != "sonnet"],
+                "rules": [{**r, "route": ["opus"]} if r["name"] != "small-turns" else {**r, "route": ["haiku"]}
+                          for r in d["rules"]], "default": {"route": ["opus"]}, "sticky": []},
+     "no sonnet target for the turns it turns away"),
 ])
 def test_what_cannot_be_moved_is_refused_with_the_reason(tmp_path: Path, change, reason: str) -> None:  # type: ignore[no-untyped-def]
     document = change(_example().model_dump(mode="json"))
@@ -137,6 +142,37 @@ def test_what_cannot_be_moved_is_refused_with_the_reason(tmp_path: Path, change,
         activate(engine, policy.version, actor="setup")
         outcome = propose(engine, builtin_price_table(), SETTINGS)
         assert outcome.proposal is None and reason in outcome.reason, outcome.reason
+    finally:
+        engine.dispose()
+
+
+def test_a_policy_with_no_sonnet_target_moves_its_one_threshold(tmp_path: Path) -> None:
+    """Haiku and opus targets only: every trial keeps the two thresholds together (a sonnet band
+    would need a sonnet rule with nowhere to route), so the search spends its trials on where haiku
+    stops, and the proposal names only the policy's own targets and routes as it was priced.
+    Before, the best trials opened a sonnet band that no evidence could back, and no proposal came."""
+    document = {"version": "two-tiers", "exploration": {"share": 0.3, "targets": ["haiku", "opus"]},
+                "targets": [{"name": "haiku", "base_url": "https://api.anthropic.com", "model": "claude-haiku-4-5",
+                             "tier": "haiku"},
+                            {"name": "opus", "base_url": "https://api.anthropic.com", "model": "claude-opus-4-5",
+                             "tier": "opus"}],
+                "rules": [{"name": "haiku-tokens", "when": {"input_tokens": {"lt": 10_000}}, "route": ["haiku"]}],
+                "default": {"route": ["opus"]}}
+    policy = Policy.model_validate(document)
+    engine, world = _store(tmp_path, policy, turns=6_000, seed=3)
+    try:
+        outcome = propose(engine, builtin_price_table(), SETTINGS)
+        assert outcome.proposal is not None, outcome.reason
+        candidate = Policy.model_validate(outcome.proposal.document)
+        assert candidate_problems(candidate) == []
+        assert {name for rule in candidate.rules for name in rule.route or ()} <= {"haiku", "opus"}
+        params = params_of(candidate)
+        assert params.base.haiku_below == params.base.opus_from != 10_000
+        tokens = world.frame["tokens"].to_numpy()[:1_500]
+        facts = TurnFacts(np.zeros(tokens.size, dtype=bool), np.zeros(tokens.size, dtype=np.int64),
+                          np.full(tokens.size, None, dtype=object))
+        assert set(routed_tiers(candidate, tokens, facts)[0]) <= {"haiku", "opus"}
+        assert_routes_as_priced(candidate, params, tokens, facts)
     finally:
         engine.dispose()
 

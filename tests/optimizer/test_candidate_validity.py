@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bench.optimizer_world import MODELS, default_policy
 from core.policy.compile import compile_policy
 from core.policy.decide import decide
+from core.policy.exploration import EXPLORATION_RULE, SEGMENT_PREFIX
 from core.policy.facts import RouteFacts
 from core.policy.schema import Policy
 from optimizer.candidate import params_of, with_params, with_thresholds
@@ -81,11 +82,11 @@ def routed_tiers(policy: Policy, tokens: np.ndarray, facts: TurnFacts) -> tuple[
 def assert_routes_as_priced(candidate: Policy, params: RoutingParams, tokens: np.ndarray, facts: TurnFacts) -> None:
     expected = params.actions(tokens, facts)
     tiers, rules = routed_tiers(candidate, tokens, facts)
-    # exploration and the rules kept as written are not what the replay prices (their turns are
-    # taken out of it: optimizer.kept_rules.pinned); here the kept ones never see a turn of theirs
-    unpriced = {"explore"}
+    # exploration (the policy block's, or the simulated fleet's split rule ``explore``) and the rules
+    # kept as written are not what the replay prices (their turns are taken out of it:
+    # optimizer.kept_rules.pinned); here the kept ones never see a turn of theirs
     for i, (tier, rule) in enumerate(zip(tiers, rules, strict=True)):
-        if rule not in unpriced:
+        if rule not in ("explore", EXPLORATION_RULE) and not rule.startswith(SEGMENT_PREFIX):
             assert tier == TIERS[expected[i]], (i, int(tokens[i]), rule, params)
 
 

@@ -109,6 +109,6 @@ def test_a_rule_is_re_routed_only_to_a_tier_the_policy_has_a_target_on() -> None
     """A policy with haiku and opus targets and none on sonnet: no trial sends the rule to sonnet
     (its written route would name no target)."""
     data, baseline = _world(7)
-    result = search(data, baseline, trials=20, seed=1, reroute_tiers=(0, 2))
+    result = search(data, baseline, trials=20, seed=1, tiers=(0, 2))
     tiers = {trial.params.as_written().rules[0].tier for trial in result.trials}
     assert tiers == {0, 2}
