@@ -31,6 +31,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 from typing import Literal, get_args
 
 import numpy as np
@@ -420,18 +421,29 @@ def contrast(segment: Segment, terms: np.ndarray, facts: TurnFacts | None, sessi
     return best
 
 
+def family_z(tests: int, alpha: float = 0.05) -> float:
+    """The |z| that one of ``tests`` two-sided tests of a true null exceeds with probability at most
+    ``alpha`` (Bonferroni): the bar for the largest of many contrasts, not one."""
+    return NormalDist().inv_cdf(1 - alpha / (2 * max(tests, 1)))
+
+
 def differing(segments: Sequence[Segment], terms: np.ndarray, facts: TurnFacts | None, sessions: np.ndarray, *,
-              z: float = 2.0, most: int = 6) -> list[Segment]:
+              alpha: float = 0.05, most: int = 6) -> list[Segment]:
     """The segments whose tiers compare differently than on the rest of the traffic, by the evidence.
 
     An override is worth searching only where a tier does better or worse, relative to the others,
     than it does elsewhere: otherwise its thresholds can only fit the sample's noise, and a search
     over them buys quality that is not there (on a fleet where repos do not matter, repo overrides
     raised the claimed saving well above the truth's). ``terms`` are the n × 3 doubly robust terms
-    (optimizer.replay.dr_term_matrix); a segment stays when its ``contrast`` exceeds ``z``. Of the
-    tool-count cuts, only the one with the largest contrast can stay (the cut is chosen by the
-    evidence; with a sample split the held-out sessions then certify what it buys). At most ``most``
-    stay, those with the largest contrasts (each is a block of the search), in the order given."""
+    (optimizer.replay.dr_term_matrix); a segment stays when its ``contrast`` exceeds the family bar
+    for every tier pair of every segment offered (``family_z``, at most ``alpha`` that any segment
+    of a world where none differs passes: about 3.3 for 15 segments). A fixed bar of 2 let the
+    largest of ~45 null contrasts through on most runs: a team or repo of no consequence became a
+    block whose moves were thin and whose exploration asks were wasted. Of the tool-count cuts, only
+    the one with the largest contrast can stay (the cut is chosen by the evidence; with a sample
+    split the held-out sessions then certify what it buys). At most ``most`` stay, those with the
+    largest contrasts (each is a block of the search), in the order given."""
+    z = family_z(3 * len(segments), alpha)
     scored = [(segment, contrast(segment, terms, facts, sessions)) for segment in segments]
     cuts = [(segment, score) for segment, score in scored if segment.kind == "tools"]
     best_cut = max(cuts, key=lambda pair: (pair[1], -int(pair[0].value)))[0] if cuts else None
