@@ -5,8 +5,10 @@ is refused when fewer than ``min_sessions`` explored sessions back the move (opt
 More exploration *of that part's turns* is what would settle it, so for each such part this module
 works out an exploration segment (docs/policy.md, "Exploring a segment more"):
 
-* its predicates, the policy's own: the override's segment (``repo: [payments]``…), or for the
-  base the token range its moved turns span (``input_tokens: {gte, lt}``);
+* its predicates, the policy's own: the override's segment (``repo: [payments]``…), a re-routable
+  rule's own ``when`` (``request_class: [compaction]``: exploration comes before the rules, so it
+  explores that rule's turns, and those of any earlier rule that match it too), or for the base the
+  token range its moved turns span (``input_tokens: {gte, lt}``);
 * how many explored sessions a share would give: each session with moved turns is explored with
   probability share, and lands on its candidate tier with probability (arms on that tier) / (arms),
   so over a window as long as this one ``reach`` = Σ over those sessions of that arm fraction, and
@@ -34,6 +36,7 @@ import numpy as np
 from core.policy.exploration import MAX_SHARE
 from core.policy.reachability import covers
 from core.policy.schema import Match, Policy
+from optimizer.candidate import NotAThresholdPolicyError, reroutable_rules
 from optimizer.moves import explored_moves
 from optimizer.replay import TIERS, ReplayData, monthly
 from optimizer.segments import RoutingParams, Segment
@@ -50,6 +53,8 @@ class Arms:
     tiers: tuple[int, ...]
     share: float
     segments: tuple[tuple[dict[str, Any], float], ...] = ()
+    # each re-routable rule's predicates (JSON, unset ones left out): what an ask for its turns names
+    rules: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def share_for(self, when: dict[str, Any]) -> float:
         """The share the turns these predicates select are explored at now, at least: the block's,
@@ -65,13 +70,19 @@ def arms_of(policy: Policy) -> Arms:
     """The policy's exploration; without a block, the arms of the block a proposal would add (one
     per tier the policy has a target of, none when that is under two: no block to add) at share 0."""
     block = policy.exploration
+    try:
+        rules = tuple((rule.name, rule.when.model_dump(mode="json", exclude_none=True))
+                      for rule in reroutable_rules(policy))
+    except NotAThresholdPolicyError:  # a policy the optimizer cannot move re-routes no rule
+        rules = ()
     if block is None:
         named = [target.tier for name in tier_targets(policy) for target in policy.targets if target.name == name]
-        return Arms(tuple(TIERS.index(tier) for tier in named if tier in TIERS) if len(named) >= 2 else (), 0.0)
+        return Arms(tuple(TIERS.index(tier) for tier in named if tier in TIERS) if len(named) >= 2 else (), 0.0,
+                    rules=rules)
     tier_of = {target.name: target.tier for target in policy.targets}
     tiers = tuple(TIERS.index(tier) if tier in TIERS else -1 for tier in (tier_of.get(n) for n in block.targets))
     return Arms(tiers, block.share, tuple((s.when.model_dump(mode="json", exclude_none=True), s.share)
-                                          for s in block.segments))
+                                          for s in block.segments), rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +148,17 @@ def _part(data: ReplayData, baseline: RoutingParams, thin: Thin) -> tuple[np.nda
 Piece = tuple[np.ndarray, dict[str, Any], str, str, np.ndarray]  # moved turns, predicates, name, words, selected
 
 
-def _pieces(data: ReplayData, thin: Thin, rows: np.ndarray, governed: np.ndarray) -> Iterable[Piece]:
-    """The segments to explore for the part: an override's own; for the base thresholds, each run
-    of token counts the move takes (a cheaper haiku threshold and a dearer opus one are two runs,
-    and the turns between them are not moved, so not explored). A re-routable rule's turns get no
-    ask: an exploration segment would need the rule's whole predicate (not built)."""
+def _pieces(data: ReplayData, thin: Thin, rows: np.ndarray, governed: np.ndarray, arms: Arms) -> Iterable[Piece]:
+    """The segments to explore for the part: an override's own; a re-routable rule's predicates (its
+    turns priced as the ones it routes: an earlier rule's turns that match it too are explored but
+    not counted); for the base thresholds, each run of token counts the move takes (a cheaper haiku
+    threshold and a dearer opus one are two runs, and the turns between them are not moved, so not
+    explored)."""
     if thin.segment is not None and thin.segment.kind == "rule":
+        when = dict(arms.rules).get(thin.segment.value)
+        if when:  # a rule with no predicate catches every turn: the block's share is its share
+            name = _NAME.sub("-", f"rule-{thin.segment.value}").strip("-")[:52]
+            yield rows, when, name, thin.segment.describe(), governed
         return
     if thin.segment is not None:
         segment = thin.segment
@@ -166,7 +182,7 @@ def part_asks(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms,
     rows, actions, governed = _part(data, baseline, thin)
     if not rows.any() or not arms.tiers:
         return []
-    return [ask for piece in _pieces(data, thin, rows, governed)
+    return [ask for piece in _pieces(data, thin, rows, governed, arms)
             if (ask := _ask(data, baseline, thin, arms, piece, actions, min_sessions, cap)) is not None]
 
 

@@ -11,11 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from bench.rule_worlds import compaction_world
+from core.policy.compile import compile_policy
+from core.policy.decide import decide
+from core.policy.facts import RouteFacts
 from core.policy.load import load_policy
 from core.policy.schema import Policy
 from optimizer.candidate import params_of, reroutable, with_params
 from optimizer.evidence import choose
+from optimizer.explore_more import DEFAULT_CAP, arms_of, exploration_asks, thin_of, tier_targets, with_exploration
 from optimizer.explored import thin_parts
+from optimizer.propose import candidate_problems
 from optimizer.replay import ReplayData, Thresholds
 from optimizer.search import search
 from optimizer.segments import TIER_THRESHOLDS, HaikuLimit, Override, RoutingParams, RuleRoute, Segment
@@ -103,6 +108,40 @@ def test_a_re_route_too_few_explored_sessions_back_goes_back_to_the_rule_as_writ
     assert kept.as_written() == baseline and not base_thin
     assert dropped and dropped[0].startswith("the turns rule compaction routes")
     assert np.array_equal(kept.actions(data.tokens, data.facts), baseline.actions(data.tokens, data.facts))
+
+
+def _compaction_policy() -> Policy:
+    return Policy.model_validate({
+        "version": "v1", "targets": [{"name": t, "base_url": "https://api.anthropic.com", "tier": t}
+                                     for t in ("haiku", "sonnet", "opus")],
+        "exploration": {"share": 0.02, "targets": ["haiku", "sonnet", "opus"]},
+        "rules": [{"name": "compaction", "when": {"request_class": ["compaction"]}, "route": ["opus"]},
+                  {"name": "small", "when": {"input_tokens": {"lt": 20_000}}, "route": ["haiku"]},
+                  {"name": "large", "when": {"input_tokens": {"gte": 200_000}}, "route": ["opus"]}],
+        "default": {"route": ["sonnet"]}})
+
+
+def test_a_thin_re_route_asks_to_explore_the_rules_turns() -> None:
+    """A re-route refused for too few explored sessions asks for exploration of the rule's own
+    turns, by the rule's predicates: the policy the ask writes explores compaction calls more."""
+    data, baseline = _world(6)
+    policy = _compaction_policy()
+    assert params_of(policy) == baseline
+    arms = arms_of(policy)
+    assert arms.rules == (("compaction", {"request_class": ["compaction"]}),)
+    candidate = RoutingParams(baseline.base, (Override(COMPACTION, TIER_THRESHOLDS[0]),), rules=baseline.rules)
+    asks = exploration_asks(data, baseline, thin_of(data, baseline, candidate, 10_000), arms, min_sessions=10_000)
+    assert [(ask["name"], ask["when"], ask["share"]) for ask in asks] == [
+        ("rule-compaction", {"request_class": ["compaction"]}, DEFAULT_CAP)]
+    assert asks[0]["part"] == "the turns rule compaction routes" and asks[0]["monthly_cost_usd"] < 0  # opus → cheaper
+    explored = with_exploration(policy, asks, tier_targets(policy))
+    assert candidate_problems(explored) == []
+    compiled = compile_policy(explored)
+    rules = [decide(compiled, RouteFacts(input_tokens=5_000, request_class=request_class, session_id=f"s{i}")).rule
+             for i in range(2_000) for request_class in ("compaction", "main")]
+    explored_compactions = sum(rule == "exploration:rule-compaction" for rule in rules[::2])
+    assert 0.06 * 2_000 < explored_compactions < 0.14 * 2_000  # ~10 % of compaction sessions, beyond the block's 2 %
+    assert "exploration:rule-compaction" not in rules[1::2]  # main turns are not asked about
 
 
 def test_a_rule_is_re_routed_only_to_a_tier_the_policy_has_a_target_on() -> None:
