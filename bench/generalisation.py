@@ -108,7 +108,9 @@ def _aris(rows: list[Any], labels: Any, truth: Any) -> tuple[float, float] | Non
 
 
 def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTable, seed: int, sessions: int,
-             *, trials: int = 150, explore: int = 10, ask_weeks: int = 0) -> Case:
+             *, trials: int = 150, explore: int = 10, ask_weeks: int = 0, tolerance: float | None = None) -> Case:
+    """``tolerance``: the floor's margin is that stated loss of quality, not the active policy's own
+    noise (``Settings(slack=1e9, max_quality_loss=tolerance)``; docs/generalisation.md, "Session 14")."""
     from evals.cluster_runner import run_clustering
     from evals.clusters import TOOL_NAME_WEIGHTS, ClusterSettings, cluster_failures
     from evals.registry import builtin_evaluators
@@ -143,8 +145,9 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
         clustered = run_clustering(engine, prices, start=at, end=at + timedelta(days=7))
         before = cluster_failures(clustered.rows, ClusterSettings(weights=TOOL_NAME_WEIGHTS))
         lap("clusters")
+        floor = {} if tolerance is None else {"slack": 1e9, "max_quality_loss": tolerance}
         outcome = propose(engine, prices, Settings(start=at, end=at + timedelta(days=7), seed=seed, trials=trials,
-                                                   on_invalid="skip"))
+                                                   on_invalid="skip", **floor))
         lap("propose")
         # the loop's answer to "too few explored sessions": the asks approved as written (by the function
         # the exploration-only proposal is written with), a week routed by that policy, and the optimizer
@@ -166,7 +169,7 @@ def run_case(directory: Path, world_name: str, prices_name: str, prices: PriceTa
             run_evals(engine, builtin_evaluators(prices), EvalSettings(settle_s=0))
             lap(f"week {week + 1}")
             outcome = propose(engine, prices, Settings(start=at, end=at + timedelta(days=7 * (week + 1)), seed=seed,
-                                                       trials=trials, on_invalid="skip"))
+                                                       trials=trials, on_invalid="skip", **floor))
             lap(f"propose {week + 1}")
     finally:
         engine.dispose()
@@ -255,6 +258,9 @@ def main() -> None:
     parser.add_argument("--prices", default="today,narrow")
     parser.add_argument("--explore", type=int, default=10,
                         help="the logged policy's explored share of sessions, %% (issue 16's fleet: 3)")
+    parser.add_argument("--tolerance", type=float, default=None,
+                        help="the floor's margin: this loss of true quality the team accepts (e.g. 0.005), instead of "
+                             "the active policy's own 95 %% half-width (the default)")
     parser.add_argument("--ask-weeks", type=int, default=0,
                         help="while a week proposes nothing but asks for exploration, explore as asked for another "
                              "week and propose on every week so far, up to this many times (the loop's answer to "
@@ -276,7 +282,8 @@ def main() -> None:
             for name in args.prices.split(","):
                 with tempfile.TemporaryDirectory() as directory:
                     case = run_case(Path(directory), world, name, tables[name], seed, args.sessions,
-                                    trials=args.trials, explore=args.explore, ask_weeks=args.ask_weeks)
+                                    trials=args.trials, explore=args.explore, ask_weeks=args.ask_weeks,
+                                    tolerance=args.tolerance)
                 cases.append(case)
                 print(row(case), flush=True)
     proposed = [c for c in cases if c.proposed]
