@@ -65,14 +65,26 @@ def _store(tmp_path: Path, policy: Policy, *, turns: int, seed: int):  # type: i
     return engine, world
 
 
+def _proposal(engine):  # type: ignore[no-untyped-def]
+    """The proposal on ``engine``'s store (there must be one) and its candidate, which validates."""
+    outcome = propose(engine, builtin_price_table(), SETTINGS)
+    assert outcome.proposal is not None, outcome.reason
+    candidate = Policy.model_validate(outcome.proposal.document)
+    assert candidate_problems(candidate) == []
+    return outcome, candidate
+
+
+def _untagged(tokens: np.ndarray) -> TurnFacts:
+    """Facts of turns with no thinking, no tools and no repo."""
+    return TurnFacts(np.zeros(tokens.size, dtype=bool), np.zeros(tokens.size, dtype=np.int64),
+                     np.full(tokens.size, None, dtype=object))
+
+
 def test_the_reference_policy_yields_a_proposal_that_keeps_its_other_rules(tmp_path: Path) -> None:
     policy = _example(share=0.3)  # enough explored sessions for a small world's evidence
     engine, world = _store(tmp_path, policy, turns=3_000, seed=11)
     try:
-        outcome = propose(engine, builtin_price_table(), SETTINGS)
-        assert outcome.proposal is not None, outcome.reason
-        candidate = Policy.model_validate(outcome.proposal.document)
-        assert candidate_problems(candidate) == []
+        outcome, candidate = _proposal(engine)
         before = {rule.name: rule.model_dump(mode="json") for rule in policy.rules}
         after = {rule.name: rule.model_dump(mode="json") for rule in candidate.rules}
         assert [r.name for r in candidate.rules][:len(BEFORE_TIERS)] == BEFORE_TIERS  # in place, first
@@ -95,8 +107,7 @@ def test_the_reference_policy_yields_a_proposal_that_keeps_its_other_rules(tmp_p
 
         approve(engine, outcome.proposal.id, actor="alice")
         tokens = world.frame["tokens"].to_numpy()
-        facts = TurnFacts(np.zeros(tokens.size, dtype=bool), np.zeros(tokens.size, dtype=np.int64),
-                          np.array([None] * tokens.size, dtype=object))
+        facts = _untagged(tokens)
         tiers, rules = routed_tiers(candidate, tokens, facts)
         expected = params.actions(tokens, facts)
         routed = [i for i, rule in enumerate(rules) if rule != "exploration"]
@@ -161,16 +172,12 @@ def test_a_policy_with_no_sonnet_target_moves_its_one_threshold(tmp_path: Path) 
     policy = Policy.model_validate(document)
     engine, world = _store(tmp_path, policy, turns=6_000, seed=3)
     try:
-        outcome = propose(engine, builtin_price_table(), SETTINGS)
-        assert outcome.proposal is not None, outcome.reason
-        candidate = Policy.model_validate(outcome.proposal.document)
-        assert candidate_problems(candidate) == []
+        _, candidate = _proposal(engine)
         assert {name for rule in candidate.rules for name in rule.route or ()} <= {"haiku", "opus"}
         params = params_of(candidate)
         assert params.base.haiku_below == params.base.opus_from != 10_000
         tokens = world.frame["tokens"].to_numpy()[:1_500]
-        facts = TurnFacts(np.zeros(tokens.size, dtype=bool), np.zeros(tokens.size, dtype=np.int64),
-                          np.full(tokens.size, None, dtype=object))
+        facts = _untagged(tokens)
         assert set(routed_tiers(candidate, tokens, facts)[0]) <= {"haiku", "opus"}
         assert_routes_as_priced(candidate, params, tokens, facts)
     finally:
@@ -187,10 +194,7 @@ def test_a_rule_for_a_kind_of_work_is_re_routed_when_a_cheaper_tier_does_as_well
     policy = Policy.model_validate(document)
     engine, _ = _store(tmp_path, policy, turns=3_000, seed=11)
     try:
-        outcome = propose(engine, builtin_price_table(), SETTINGS)
-        assert outcome.proposal is not None, outcome.reason
-        candidate = Policy.model_validate(outcome.proposal.document)
-        assert candidate_problems(candidate) == []
+        outcome, candidate = _proposal(engine)
         rerouted = next(rule for rule in candidate.rules if rule.name == "compaction")
         original = next(rule for rule in policy.rules if rule.name == "compaction")
         assert rerouted.when == original.when and rerouted.route != original.route
