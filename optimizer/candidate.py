@@ -68,11 +68,12 @@ def threshold_rules(policy: Policy) -> dict[str, Rule]:
     on input_tokens alone, the first haiku rule with a HaikuLimit is the haiku threshold rule."""
     found: dict[str, Rule] = {}
     for rule in policy.rules:
-        tier = _tier_of_rule(policy, rule)
+        tier = None if rule.pinned else _tier_of_rule(policy, rule)
         if tier is not None:
             found.setdefault(tier, rule)
     if "haiku" not in found:
-        limited = next((rule for rule in policy.rules if _limit_of_rule(policy, rule) is not None), None)
+        limited = next((rule for rule in policy.rules
+                        if not rule.pinned and _limit_of_rule(policy, rule) is not None), None)
         if limited is not None:
             found["haiku"] = limited
     return found
@@ -104,7 +105,8 @@ def thresholds_of(policy: Policy) -> Thresholds:
     if haiku is None or haiku.when.input_tokens is None or haiku.when.input_tokens.lt is None:
         raise NotAThresholdPolicyError(
             f"policy {policy.version!r} has no haiku rule to move: the optimizer moves a rule that routes to a haiku "
-            "target and matches only on when.input_tokens (lt), and keeps every other rule as written")
+            "target and matches only on when.input_tokens (lt), and keeps every other rule (and every pinned one) "
+            "as written")
     below = haiku.when.input_tokens.lt
     if _limit_of_rule(policy, haiku) is not None and not any(target.tier == "sonnet" for target in policy.targets):
         # the replay sends the turns the haiku rule's other predicates turn away to sonnet
@@ -157,8 +159,9 @@ def _without_limit(when: Match, limit: HaikuLimit) -> Match | None:
 
 def _segment_of_rule(policy: Policy, rule: Rule, limit: HaikuLimit | None) -> tuple[Segment, str] | None:
     """(segment, tier) of a rule routing one segment's token range to one tier, else None. On a
-    policy with a haiku limit a segment's haiku rule asks the limit's predicates too."""
-    if rule.route is None or rule.when.input_tokens is None:
+    policy with a haiku limit a segment's haiku rule asks the limit's predicates too. A pinned rule
+    is no part of an override: it is kept as written."""
+    if rule.pinned or rule.route is None or rule.when.input_tokens is None:
         return None
     first = next((target for target in policy.targets if target.name == rule.route[0]), None)
     if first is None or first.tier is None:
@@ -272,7 +275,7 @@ _WORK_FIELDS = frozenset({"input_tokens", "tool_count", "thinking", "request_cla
 
 def reroutable(policy: Policy, rule: Rule) -> bool:
     """Whether the search may send ``rule``'s turns to another tier (optimizer.kept_rules explains)."""
-    if rule.route is None or rule.model is not None or explores(rule):
+    if rule.pinned or rule.route is None or rule.model is not None or explores(rule):
         return False
     asked = {name for name, value in rule.when if value is not None}
     return _tier_of_route(policy, rule.route) is not None and asked <= _WORK_FIELDS

@@ -15,7 +15,8 @@ turns under the active policy and under any candidate. Of those:
   route and nothing else;
 * every other one is *kept as written*: a rule that names who asks (team, developer, group, the
   tier the client asked for) or where (repo) is the team's decision about people or code, not a
-  routing guess; as is one that rewrites the model. The candidate copies it unchanged, in place;
+  routing guess; as is one that rewrites the model, and one the team marked ``pinned: true``. The
+  candidate copies it unchanged, in place;
   its turns cost and score the same under both, so they are taken out of the replay (pinned) and
   counted in the evidence.
 
@@ -183,7 +184,7 @@ def rule_column(policy: Policy, routed: np.ndarray) -> np.ndarray:
 def kept_evidence(policy: Policy, counts: dict[str, int]) -> list[dict[str, object]]:
     """The evidence's "kept as written" list: each kept rule, where it routes, the turns it took."""
     return [{"rule": rule.name, "route": list(rule.route or ()), "turns": counts.get(rule.name, 0),
-             "note": "kept as written"} for rule in kept_rules(policy)]
+             "note": "kept as written (pinned)" if rule.pinned else "kept as written"} for rule in kept_rules(policy)]
 
 
 def rule_evidence(policy: Policy, candidate: Policy, routed: np.ndarray) -> list[dict[str, object]]:

@@ -127,6 +127,8 @@ class Rule(_Frozen):
     route: tuple[str, ...] | None = Field(None, description="target chain, first choice first")
     split: tuple[Arm, ...] | None = Field(None, description="instead of route: weighted arms")
     model: str | None = Field(None, description="rewrite the request's model (overrides the target's)")
+    # routing ignores it; the optimizer never changes a pinned rule (null and false: it may)
+    pinned: bool | None = Field(None, description="the optimizer keeps this rule as written")
 
 
 class Default(_Frozen):

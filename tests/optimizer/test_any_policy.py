@@ -132,6 +132,9 @@ def test_the_reference_policy_as_written_reaches_the_guards(tmp_path: Path) -> N
     (lambda d: {**d, "rules": [*d["rules"], {"name": "late-pin", "when": {"team": ["payments"]},
                                              "route": ["opus"]}]}, "'late-pin' come after the tier rules"),
     (lambda d: {**d, "rules": [r for r in d["rules"] if r["name"] != "small-turns"]}, "no haiku rule to move"),
+    # a pinned haiku rule is the team's, not a threshold to move
+    (lambda d: {**d, "rules": [{**r, "pinned": True} if r["name"] == "small-turns" else r for r in d["rules"]]},
+     "no haiku rule to move"),
     # a gap between the haiku and sonnet rules: those turns reach the opus default, not sonnet
     (lambda d: {**d, "rules": [{**r, "when": {"input_tokens": {"gte": 30_000, "lt": 120_000}}}
                                if r["name"] == "mid-turns" else r for r in d["rules"]]},
@@ -224,3 +227,29 @@ def test_the_cli_says_which_rules_it_kept_and_which_it_re_routed() -> None:
     assert rule_lines(evidence) == ["kept as written: security-repos (12 turns)",
                                     "re-routed: compaction opus → haiku (1,200 turns)"]
     assert rule_lines({}) == []
+
+
+def test_a_pinned_rule_is_kept_as_written_even_where_re_routing_it_would_save(tmp_path: Path) -> None:
+    """``pinned: true`` says "the optimizer keeps this rule": the compaction rule sending compaction
+    calls to opus, which the proposal otherwise re-routes to a cheaper tier (the test above), stays
+    byte for byte, listed as a pin; routing ignores the flag."""
+    document = _example(share=0.3).model_dump(mode="json")
+    document["rules"] = [{**rule, "route": ["opus", "sonnet-us"], "pinned": True} if rule["name"] == "compaction"
+                         else rule for rule in document["rules"]]
+    policy = Policy.model_validate(document)
+    assert [rule.name for rule in params_of(policy).rules] == ["explore-subagents", "big-thinking"]
+    unpinned = Policy.model_validate({**document, "rules": [{**rule, "pinned": None} for rule in document["rules"]]})
+    compiled, plain = compile_policy(policy), compile_policy(unpinned)
+    for facts in (RouteFacts(input_tokens=5_000, request_class="compaction", session_id="s1"),
+                  RouteFacts(input_tokens=50_000, session_id="s2")):
+        assert decide(compiled, facts).chain == decide(plain, facts).chain  # routing ignores it
+    engine, _ = _store(tmp_path, policy, turns=3_000, seed=11)
+    try:
+        outcome, candidate = _proposal(engine)
+        after = next(rule for rule in candidate.rules if rule.name == "compaction")
+        assert after == policy.rules[0]  # byte for byte, the flag too
+        kept = {entry["rule"]: entry["note"] for entry in outcome.proposal.evidence["kept_as_written"]}
+        assert kept["compaction"] == "kept as written (pinned)"
+        assert "compaction" not in {entry["rule"] for entry in outcome.proposal.evidence["reroutable_rules"]}
+    finally:
+        engine.dispose()
