@@ -363,16 +363,41 @@ def upgrade_standard_error(data: ReplayData, candidate: np.ndarray, baseline: np
     generalisation.md, session 11) refuses every proposal at a thousand sessions a week, since an
     off-policy move of a share s of the turns explored at propensity π is s/π times noisier than the
     active policy's own estimate, which sets the margin. Turns are taken as independent given the
-    model (within a session too). Where the model is sure (q̂ = 1.0, fitted to a cell of successes)
-    there is no floor: never below the tier's mean spread was tried and taken back (docs/
-    generalisation.md, session 11)."""
+    model (within a session too).
+
+    Where the model is as sure as a lucky cell (q̂ near 1.0, fitted to explored turns that nearly
+    all succeeded), its coin flips have next to no spread either. So on each tier a candidate moves
+    turns to, the spread is never below p(1 − p) at the Wilson lower bound p of what that tier's
+    explored turns among the moved ones did (since session 14): k of k successes allow far less
+    certainty for a few dozen turns than for thousands. On issue 16's tool-density world a move to
+    opus rested on 163 explored turns with one failure (truly 0.97, a ~4 % chance of so few);
+    q̂ = 0.986 claimed +0.0170 (+0.0014 … +0.0305) for a true −0.0002, and the Wilson bound, 0.966,
+    refuses it. Never below the tier's *mean* spread, which knows no count, was tried and taken back
+    (docs/generalisation.md, session 11)."""
     if data.n == 0:
         return float("nan")
     rows = np.flatnonzero(candidate > baseline)
     success = data.predicted[rows, data.logged[rows]]
+    spread = success * (1 - success)
+    # a model fitted to a lucky cell is as sure as the cell: each tier's coin never less uncertain
+    # than the Wilson lower bound of what its explored turns among these did allows
+    for tier in np.unique(candidate[rows]):
+        served = (data.logged[rows] == tier) & (candidate[rows] == tier)
+        if served.any():
+            low = wilson_low(float(data.reward[rows[served]].sum()), int(served.sum()))
+            spread[served] = np.maximum(spread[served], low * (1 - low))
     moved = ((data.logged[rows] == candidate[rows]).astype(np.float64)
              - (data.logged[rows] == baseline[rows])) / data.propensity[rows]
-    return float(np.sqrt(float((moved * moved) @ (success * (1 - success))))) / data.n
+    return float(np.sqrt(float((moved * moved) @ spread))) / data.n
+
+
+def wilson_low(successes: float, trials: int, z: float = 1.96) -> float:
+    """The Wilson score interval's lower bound for a success rate: unlike p̂ ± z·SE it does not
+    shrink to a point when every trial succeeded (25 of 25: 0.87, not 1.0)."""
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    width = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return float((centre - width) / (1 + z * z / trials))
 
 
 def difference_lower_bound(data: ReplayData, candidate: np.ndarray, baseline: np.ndarray, z: float, *,

@@ -19,9 +19,11 @@ from store.eval_queries import write_scores
 EVALUATOR = "fleet-truth"
 
 
-def world_store(directory: Path, *, turns: int, seed: int) -> tuple[str, Engine, Policy]:
-    """A migrated SQLite store under ``directory`` whose active policy ``v1`` (30 % exploration)
-    routed ``turns`` stored turns of the synthetic world: (URL, engine, policy)."""
+def world_store(directory: Path, *, turns: int, seed: int, haiku_below: int = 2_000,
+                opus_from: int = 150_000) -> tuple[str, Engine, Policy]:
+    """A migrated SQLite store under ``directory`` whose active policy ``v1`` (30 % exploration, haiku
+    below ``haiku_below``, opus from ``opus_from``) routed ``turns`` stored turns of the synthetic
+    world: (URL, engine, policy)."""
     from bench.optimizer_world import START, default_policy, generate
     from core.pricing import builtin_price_table
     from store.engine import make_engine
@@ -31,7 +33,7 @@ def world_store(directory: Path, *, turns: int, seed: int) -> tuple[str, Engine,
     url = migrated_sqlite_url(directory)
     engine = make_engine(url)
     prices = builtin_price_table()
-    policy = default_policy("v1", explore=30)
+    policy = default_policy("v1", haiku_below=haiku_below, opus_from=opus_from, explore=30)
     create_version(engine, policy, actor="alice", now=START)
     activate(engine, "v1", actor="alice", now=START)
     store_world(engine, generate(policy, prices, turns=turns, seed=seed), prices)

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from optimizer.bootstrap import clustered_standard_error, resampled_means
-from optimizer.replay import ReplayData, difference_lower_bound, dr_difference, dr_terms, upgrade_standard_error
+from optimizer.replay import (
+    ReplayData,
+    difference_lower_bound,
+    dr_difference,
+    dr_terms,
+    upgrade_standard_error,
+    wilson_low,
+)
 
 SESSIONS, PER_SESSION = 2_000, 4
 
@@ -63,11 +70,21 @@ def test_no_floor_on_cheaper_moves_or_no_moves() -> None:
     assert upgrade_standard_error(data, baseline, baseline) == 0.0
 
 
-def test_where_the_model_is_sure_there_is_no_floor() -> None:
-    """Documented, not wished for: fitted to a cell of successes the model predicts 1.0 and its coin
-    flips have no spread (docs/generalisation.md, session 11: never below the tier's mean spread
-    refused the synthetic world's proposals, whose model is rightly sure of haiku on small prompts)."""
+def test_a_model_as_sure_as_a_lucky_cell_is_held_to_what_the_cell_shows() -> None:
+    """Fitted to a cell of successes the model predicts 1.0 and its coin flips have no spread; the
+    floor then takes the Wilson lower bound of the explored turns behind the move (k of k
+    successes: far from 1.0 for a few dozen, close to it for thousands), so it knows how many
+    turns stand behind the model's certainty. Before (session 11 to 13) there was no floor there:
+    issue 16's tool-density world claimed +0.0170 (+0.0014 … +0.0305) for a true −0.0002 on a move
+    to opus whose 163 explored turns held one failure (the truth, 0.97, has a ~4 % chance of so few)."""
     data, candidate, baseline, _ = _purchase()
     sure = ReplayData(data.tokens, data.logged, data.propensity, data.reward, data.cost,
                       np.ones_like(data.predicted), data.days, data.session)
-    assert upgrade_standard_error(sure, candidate, baseline) == 0.0
+    rows = np.flatnonzero(candidate > baseline)
+    explored = rows[data.logged[rows] == 1]
+    low = wilson_low(float(data.reward[explored].sum()), explored.size)
+    assert data.reward[explored].all() and low < 0.95  # a few dozen successes
+    weights = 1 / data.propensity[explored]
+    assert upgrade_standard_error(sure, candidate, baseline) == pytest.approx(
+        np.sqrt((weights * weights).sum() * low * (1 - low)) / data.n)
+    assert wilson_low(5_000, 5_000) > 0.999 and wilson_low(162, 163) < 0.97 < 162 / 163
