@@ -84,6 +84,11 @@ def haiku_limit(policy: Policy) -> HaikuLimit | None:
     return None if haiku is None else _limit_of_rule(policy, haiku)
 
 
+def has_tier(policy: Policy, tier: str) -> bool:
+    """Whether some target of ``policy`` is on ``tier``: only then can a written rule route there."""
+    return any(target.tier == tier for target in policy.targets)
+
+
 def _default_tier(policy: Policy) -> str | None:
     tiers = {target.name: target.tier for target in policy.targets}
     return tiers.get(policy.default.route[0])
@@ -108,7 +113,7 @@ def thresholds_of(policy: Policy) -> Thresholds:
             "target and matches only on when.input_tokens (lt), and keeps every other rule (and every pinned one) "
             "as written")
     below = haiku.when.input_tokens.lt
-    if _limit_of_rule(policy, haiku) is not None and not any(target.tier == "sonnet" for target in policy.targets):
+    if _limit_of_rule(policy, haiku) is not None and not has_tier(policy, "sonnet"):
         # the replay sends the turns the haiku rule's other predicates turn away to sonnet
         raise NotAThresholdPolicyError(
             f"policy {policy.version!r} has a haiku rule {haiku.name!r} that also asks more than input_tokens, and "
@@ -211,7 +216,7 @@ def _read_override(policy: Policy, segment: Segment, run: Sequence[Rule], before
     numbers = sorted({0, *(value for rule in run if rule.when.input_tokens is not None
                            for value in (rule.when.input_tokens.gte, rule.when.input_tokens.lt) if value is not None)})
     whens = [rule.when for rule in run]
-    sonnet = any(target.tier == "sonnet" for target in policy.targets)  # else the writer keeps them together
+    sonnet = has_tier(policy, "sonnet")  # else the writer keeps the two thresholds together
     for below in numbers:
         for start in (value for value in numbers if value >= below and (sonnet or value == below)):
             thresholds = Thresholds(below, start)

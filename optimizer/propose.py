@@ -25,7 +25,7 @@ from core.policy.schema import Policy
 from core.policy.validate import validate
 from core.price_memo import PerToken, per_token_of
 from core.pricing import PriceEntry, PriceTable
-from optimizer.candidate import NotAThresholdPolicyError, params_of, with_params
+from optimizer.candidate import NotAThresholdPolicyError, has_tier, params_of, with_params
 from optimizer.cluster_evidence import clusters_addressed
 from optimizer.evidence import Choice, choose
 from optimizer.explore_more import DEFAULT_CAP, arms_of, exploration_asks, monthly_words, tier_targets, with_exploration
@@ -215,8 +215,7 @@ def propose(engine: Engine, prices: PriceTable, settings: Settings, *, actor: st
                     max_quality_loss=settings.max_quality_loss,
                     bootstrap_rounds=settings.bootstrap_rounds,
                     progress=progress, developer_tiers=settings.developer_tiers, baseline_half_width=half_width,
-                    tiers=[TIERS.index(tier) for tier in TIERS
-                                   if any(target.tier == tier for target in policy.targets)])
+                    tiers=[TIERS.index(tier) for tier in TIERS if has_tier(policy, tier)])
     choice = choose(selection, result, min_ess=settings.min_ess, min_ess_sessions=settings.min_ess_sessions,
                     seed=settings.seed, rounds=settings.bootstrap_rounds, held=certify, full=data,
                     min_explored_sessions=settings.min_explored_sessions, split=split, min_saving=settings.min_saving)

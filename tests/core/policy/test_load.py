@@ -49,6 +49,7 @@ def test_yaml_and_json_load_to_the_same_policy() -> None:
     (VALID + "colour: blue\n", ["colour"]),
     (VALID.replace("name: small", "name: small turns"), ["rules[0].name"]),
     (VALID + "  - {scope: team, name: x, monthly_usd: 0}\n", ["budgets[1].monthly_usd"]),
+    (VALID.replace("route: [haiku, sonnet]", "route: [haiku, sonnet]\n    pinned: sometimes"), ["rules[0].pinned"]),
 ])
 def test_schema_problems_name_their_location(text: str, locations: list[str]) -> None:
     with pytest.raises(PolicyError) as refused:
@@ -111,3 +112,10 @@ def test_loading_is_not_validation() -> None:
     # a well-formed policy with a dangling reference loads; validate()/compile_policy() report it
     doc = document([{"name": "r", "route": ["nowhere"]}])
     assert load_policy(json.dumps(doc)).rules[0].route == ("nowhere",)
+
+
+def test_a_pinned_rule_round_trips_and_unpinned_ones_do_not_say_so() -> None:
+    pinned = load_policy(VALID.replace("route: [haiku, sonnet]", "route: [haiku, sonnet]\n    pinned: true"))
+    assert pinned.rules[0].pinned is True and load_policy(VALID).rules[0].pinned is None
+    assert "pinned: true" in dump_policy(pinned) and "pinned" not in dump_policy(load_policy(VALID))
+    assert load_policy(dump_policy(pinned)) == pinned
