@@ -150,24 +150,40 @@ def _document(start: Policy, cells: list[tuple[Cell, tuple[int, int]]], version:
     return Policy.model_validate(document)
 
 
-def oracle(truth: WorldTruth, start: Policy, *, floor: float | None = None) -> Oracle:
-    """The cheapest policy of the family with true quality ≥ ``floor`` (default: ``start``'s own)."""
+def _sweeps(truth: WorldTruth, start: Policy, floor: float | None) -> tuple[list[tuple[float, int]], np.ndarray,
+                                                                           np.ndarray, float]:
+    """Each cut's cheapest sweep point at the floor, as (cost, cut); the free rows (not a hashed
+    split's), the start's tiers, and the floor."""
     routed = route(start, truth)
-    fixed = np.isin(routed.rules, list(split_rules(start)))
+    free = ~np.isin(routed.rules, list(split_rules(start)))
     base_quality, _ = truth.tiers.of_actions(routed.tiers)
     floor = base_quality if floor is None else floor
-    free, given = ~fixed, _thresholds(start)
     cuts = [0, *sorted(set(truth.tiers.tool_count[truth.tiers.tool_count > 0].tolist()))]
     swept = []
     for cut in cuts:
-        found = _search_cut(truth, cut, free, routed.tiers.copy(), floor, polish=False, given=given)
+        found = _search_cut(truth, cut, free, routed.tiers.copy(), floor, polish=False, given=_thresholds(start))
         if found is not None:
             swept.append((found[1], cut))
+    return swept, free, routed.tiers, floor
+
+
+def swept_cost(truth: WorldTruth, start: Policy, *, floor: float | None = None) -> float | None:
+    """The cheapest cost the Lagrangian sweep finds at the floor over every cut, without the polish
+    (None when no point reaches it): a quick figure, comparable across variants of one truth
+    (bench/session_keeping.py)."""
+    swept, _, _, _ = _sweeps(truth, start, floor)
+    return min(swept)[0] if swept else None
+
+
+def oracle(truth: WorldTruth, start: Policy, *, floor: float | None = None) -> Oracle:
+    """The cheapest policy of the family with true quality ≥ ``floor`` (default: ``start``'s own)."""
+    swept, free, start_tiers, floor = _sweeps(truth, start, floor)
+    given = _thresholds(start)
     if not swept:
         raise ValueError(f"no policy of the family reaches quality {floor}")
     best: tuple[float, float, np.ndarray, list[tuple[Cell, tuple[int, int]]], int] | None = None
     for _, cut in sorted(swept)[:3]:
-        found = _search_cut(truth, cut, free, routed.tiers.copy(), floor, polish=True, given=given)
+        found = _search_cut(truth, cut, free, start_tiers.copy(), floor, polish=True, given=given)
         if found is not None and (best is None or found[1] < best[1]):
             best = (*found, cut)
     assert best is not None
