@@ -8,14 +8,18 @@ works out an exploration segment (docs/policy.md, "Exploring a segment more"):
 * its predicates, the policy's own: the override's segment (``repo: [payments]``…), a re-routable
   rule's own ``when`` (``request_class: [compaction]``: exploration comes before the rules, so it
   explores that rule's turns, and those of any earlier rule that match it too), or for the base the
-  token range its moved turns span (``input_tokens: {gte, lt}``);
+  token range its moved turns span (``input_tokens: {gte, lt}``), joined with any exploration segment
+  on a token range it overlaps: that segment is widened, never a near twin added after it (the
+  loop's later weeks asked for 10,015–179,895 after exploring 10,064–179,895);
 * how many explored sessions a share would give: each session with moved turns is explored with
   probability share, and lands on its candidate tier with probability (arms on that tier) / (arms),
   so over a window as long as this one ``reach`` = Σ over those sessions of that arm fraction, and
   share × reach sessions back the move;
 * the share: the smallest whole percent giving ``min_sessions`` in such a window, at most ``cap``;
   nothing is asked when the segment is explored that much already (the window is what is short:
-  raising the share on every run would only ratchet it up to the cap);
+  raising the share on every run would only ratchet it up to the cap). For a token range the share
+  it is explored at now is its moved sessions' (each at the share of the token-range segment that
+  holds it), and a widened segment's share is never lowered;
 * what it costs: the segment's turns priced by the replay's per-turn costs (the one pricing), each
   explored turn at the mean over the arms' tiers instead of the tier the active policy gives it,
   for the extra share of sessions, per month. Cache writes of a turn-level segment are not counted.
@@ -42,6 +46,7 @@ from optimizer.replay import TIERS, ReplayData, monthly
 from optimizer.segments import RoutingParams, Segment
 
 DEFAULT_CAP = 0.10  # a tenth of a segment's sessions off its best tier is as much as a proposal asks
+_UNBOUNDED = 2**62
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -60,6 +65,32 @@ class Arms:
         """The share the turns these predicates select are explored at now, at least: the block's,
         or that of an existing segment whose predicates take every one of them."""
         return max([self.share, *(share for existing, share in self.segments if _covers(existing, when))])
+
+    def token_ranges(self) -> list[tuple[int, int, float, dict[str, Any]]]:
+        """The existing segments that select by input tokens alone: (low, high, share, when)."""
+        return [(*_bounds(when["input_tokens"]), share, when) for when, share in self.segments
+                if set(when) == {"input_tokens"}]
+
+    def token_shares(self, tokens: np.ndarray) -> np.ndarray:
+        """Per turn, the share its token count is explored at now: the first segment on a token range
+        that holds it (segments are matched in order), else the block's. A segment on other facts
+        that comes first would take some of these turns at its own share; that is not counted."""
+        shares = np.full(tokens.shape, self.share)
+        taken = np.zeros(tokens.shape, dtype=bool)
+        for low, high, share, _ in self.token_ranges():
+            inside = ~taken & (tokens >= low) & (tokens < high)
+            shares[inside] = max(share, self.share)
+            taken |= inside
+        return shares
+
+
+def _bounds(tokens: dict[str, Any]) -> tuple[int, int]:
+    """An ``input_tokens`` range as [low, high): gte/gt and lt/lte, unbounded ends open."""
+    low = tokens["gte"] if tokens.get("gte") is not None else (
+        tokens["gt"] + 1 if tokens.get("gt") is not None else -_UNBOUNDED)
+    high = tokens["lt"] if tokens.get("lt") is not None else (
+        tokens["lte"] + 1 if tokens.get("lte") is not None else _UNBOUNDED)
+    return int(low), int(high)
 
 
 def _covers(wide: dict[str, Any], narrow: dict[str, Any]) -> bool:
@@ -145,7 +176,14 @@ def _part(data: ReplayData, baseline: RoutingParams, thin: Thin) -> tuple[np.nda
     return moved & governed, actions, governed
 
 
-Piece = tuple[np.ndarray, dict[str, Any], str, str, np.ndarray]  # moved turns, predicates, name, words, selected
+@dataclass(frozen=True, slots=True)
+class Piece:
+    moved: np.ndarray  # the turns the part moves that this segment would explore
+    when: dict[str, Any]  # the segment's predicates
+    name: str
+    words: str
+    selected: np.ndarray  # every turn the segment selects
+    widens: tuple[dict[str, Any], ...] = ()  # existing token-range segments it takes the place of
 
 
 def _pieces(data: ReplayData, thin: Thin, rows: np.ndarray, governed: np.ndarray, arms: Arms) -> Iterable[Piece]:
@@ -158,21 +196,48 @@ def _pieces(data: ReplayData, thin: Thin, rows: np.ndarray, governed: np.ndarray
         when = dict(arms.rules).get(thin.segment.value)
         if when:  # a rule with no predicate catches every turn: the block's share is its share
             name = _NAME.sub("-", f"rule-{thin.segment.value}").strip("-")[:52]
-            yield rows, when, name, thin.segment.describe(), governed
+            yield Piece(rows, when, name, thin.segment.describe(), governed)
         return
     if thin.segment is not None:
         segment = thin.segment
         name = _NAME.sub("-", segment.slug).strip("-")[:52] or "segment"
-        yield rows, segment.when(), name, segment.describe(), segment.mask(data.facts, data.n)
+        yield Piece(rows, segment.when(), name, segment.describe(), segment.mask(data.facts, data.n))
         return
     values = np.unique(data.tokens[governed])
     flags = np.isin(values, data.tokens[rows])
     edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
-    for start, stop in zip(edges[::2], edges[1::2], strict=True):
-        low, high = int(values[start]), int(values[stop - 1]) + 1
+    runs = [(int(values[start]), int(values[stop - 1]) + 1)
+            for start, stop in zip(edges[::2], edges[1::2], strict=True)]
+    for low, high, widens in _joined(runs, arms.token_ranges()):
         selected = (data.tokens >= low) & (data.tokens < high)
-        yield (rows & selected, {"input_tokens": {"gte": low, "lt": high}}, f"tokens-{low}-{high}",
-               f"turns of {low:,}–{high - 1:,} input tokens (the base thresholds' move)", selected)
+        bounded = high < _UNBOUNDED  # an existing segment it widens may have no upper end
+        span = {"input_tokens": {"gte": low, "lt": high} if bounded else {"gte": low}}
+        words = f"turns of {_range_words(span)} input tokens (the base thresholds' move" + (
+            "; it widens the exploration of " + ", ".join(_range_words(w) for w in widens) + ")" if widens else ")")
+        yield Piece(rows & selected, span, f"tokens-{low}-{high if bounded else 'up'}", words, selected, widens)
+
+
+def _joined(runs: list[tuple[int, int]], existing: list[tuple[int, int, float, dict[str, Any]]]
+            ) -> Iterable[tuple[int, int, tuple[dict[str, Any], ...]]]:
+    """The runs of tokens a base move takes, each joined with the existing token-range segments it
+    overlaps (and, through them, with other runs) into one range: a later week's ask for 10,015–179,895
+    widens last week's segment on 10,064–179,895 instead of adding a near twin after it."""
+    spans = sorted([(low, high, None) for low, high in runs]
+                   + [(low, high, when) for low, high, _, when in existing], key=lambda span: span[0])
+    group: list[tuple[int, int, dict[str, Any] | None]] = []
+    for span in [*spans, None]:
+        if group and (span is None or span[0] >= max(high for _, high, _ in group)):
+            if any(when is None for _, _, when in group):  # a group of existing segments alone asks nothing
+                yield (max(0, min(low for low, _, _ in group)), max(high for _, high, _ in group),
+                       tuple(when for _, _, when in group if when is not None))
+            group = []
+        if span is not None:
+            group.append(span)
+
+
+def _range_words(when: dict[str, Any]) -> str:
+    low, high = _bounds(when["input_tokens"])
+    return f"{max(low, 0):,}–{high - 1:,}" if high < _UNBOUNDED else f"{max(low, 0):,} and up"
 
 
 def part_asks(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, *,
@@ -188,25 +253,31 @@ def part_asks(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms,
 
 def _ask(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, piece: Piece, actions: np.ndarray,
          min_sessions: int, cap: float) -> dict[str, Any] | None:
-    rows, when, name, words, selected = piece
+    rows, when, name, words, selected = piece.moved, piece.when, piece.name, piece.words, piece.selected
     min_sessions = max(min_sessions, thin.needed or 0)
     cap = min(math.floor(round(cap * 100, 9)) / 100, MAX_SHARE)  # a share is a whole percent, at most the block's
-    current = arms.share_for(when)
+    # the share each turn is explored at now: a token range per turn (segments it widens hold some
+    # of its turns at their shares), any other segment at the share of one that takes all its turns
+    now_share = arms.token_shares(data.tokens) if piece.widens else np.full(data.n, arms.share_for(when))
     sessions, first = np.unique(data.sessions[rows], return_index=True)
     on_tier = np.array([arms.tiers.count(tier) for tier in range(len(TIERS))], dtype=float) / len(arms.tiers)
-    reach = float(on_tier[actions[rows][first]].sum())
+    arm_chance = on_tier[actions[rows][first]]
+    reach = float(arm_chance.sum())
     if reach <= 0:
         return None
+    current = float((arm_chance * now_share[rows][first]).sum() / reach)  # as the moved sessions see it
     share = min(cap, math.ceil(round(100 * min_sessions / reach, 9)) / 100)
     if share <= current + 1e-9:  # explored as much already: the window is what is short, not the share
         return None
+    share = max([share, *(s for low, high, s, w in arms.token_ranges() if w in piece.widens)])  # never lowers one
     weekly = share * reach * 7 / data.days
     explored_tiers = [tier for tier in arms.tiers if tier >= 0]
-    now = float(data.cost[selected, baseline.actions(data.tokens, data.facts)[selected]].sum())
-    exploring = float(data.cost[selected][:, explored_tiers].mean(axis=1).sum())
-    cost = monthly(data, (share - current) * (exploring - now))
+    now = data.cost[selected, baseline.actions(data.tokens, data.facts)[selected]]
+    exploring = data.cost[selected][:, explored_tiers].mean(axis=1)
+    cost = monthly(data, float((np.maximum(share - now_share[selected], 0.0) * (exploring - now)).sum()))
     return {
-        "part": words, "name": name, "when": when, "share": share, "current_share": current,
+        "part": words, "name": name, "when": when, "share": share, "current_share": round(current, 4),
+        **({"widens": list(piece.widens)} if piece.widens else {}),
         "explored_sessions": thin.explored_sessions, "needed": min_sessions,
         "sessions_moved": int(sessions.size), "explored_sessions_per_week": weekly,
         "weeks_to_needed": min_sessions / weekly if weekly > 0 else None, "monthly_cost_usd": cost,
@@ -242,7 +313,8 @@ def tier_targets(policy: Policy) -> list[str]:
 
 def with_exploration(policy: Policy, asks: Sequence[dict[str, Any]], targets: Sequence[str]) -> Policy:
     """``policy`` whose exploration block explores each ask's segment at its share: an existing
-    segment with the same predicates is raised, a new one added after the others. Without a block
+    segment with the same predicates is raised; the token-range segments an ask widens become one,
+    in the first one's place, at the larger share; else a new one is added after the others. Without a block
     one is added at share 0 over ``targets`` (the asks' arms)."""
     block = policy.exploration
     document: dict[str, Any] = (block.model_dump(mode="json", exclude_none=True) if block is not None
@@ -250,7 +322,12 @@ def with_exploration(policy: Policy, asks: Sequence[dict[str, Any]], targets: Se
     segments = [dict(s) for s in document.get("segments", [])]
     for ask in asks:
         same = next((s for s in segments if s["when"] == ask["when"]), None)
-        if same is not None:
+        widened = [i for i, s in enumerate(segments) if s["when"] in ask.get("widens", ())]
+        if widened and same is None:  # the first segment it widens takes its range, the others go
+            first = segments[widened[0]]
+            first["when"], first["share"] = ask["when"], max([ask["share"], *(segments[i]["share"] for i in widened)])
+            segments = [s for i, s in enumerate(segments) if i not in widened[1:]]
+        elif same is not None:
             same["share"] = max(float(same["share"]), ask["share"])
         else:
             names = {s.get("name") for s in segments}

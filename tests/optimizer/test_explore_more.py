@@ -246,3 +246,52 @@ def test_the_monthly_cost_of_exploring_reads_as_a_cost_or_a_saving() -> None:
     from optimizer.explore_more import monthly_words
     assert monthly_words(1.2) == "costs ~$1.20 a month"
     assert monthly_words(-0.4) == "saves ~$0.40 a month"
+
+
+def test_a_base_move_overlapping_an_explored_token_range_widens_that_segment_not_a_near_twin() -> None:
+    """The loop's later weeks: last week's ask explores 2,000–5,999 at 5 %; this week's base move takes
+    1,000–2,999. One segment on 1,000–5,999 is asked for, at no less than 5 %, and written in the old
+    one's place: the policy never grows a near twin of a segment week after week."""
+    data = _world()
+    explored = {"input_tokens": {"gte": 2_000, "lt": 6_000}}
+    arms = Arms((0, 1, 2), 0.02, ((explored, 0.05),))
+    [thin] = thin_of(data, BASE, RoutingParams(Thresholds(3_000, HIGH)), min_sessions=10_000)
+    [ask] = part_asks(data, BASE, thin, arms, min_sessions=10_000, cap=0.1)
+    assert ask["when"] == {"input_tokens": {"gte": 1_000, "lt": 6_000}} and ask["widens"] == [explored]
+    assert ask["share"] == 0.1 and "widens the exploration of 2,000–5,999" in ask["words"]
+    # half the moved sessions (those starting at 2,000–2,999) are explored at 5 % already, half at 2 %
+    assert ask["current_share"] == pytest.approx(0.035, abs=0.002)
+    block = {"share": 0.02, "targets": ["haiku", "sonnet-us", "opus"],
+             "segments": [{"name": "tokens-2000-6000", "when": explored, "share": 0.05},
+                          {"when": {"repo": ["r3"]}, "share": 0.04}]}
+    written = with_exploration(policy(exploration=block), [ask], ["haiku", "opus"])
+    assert written.exploration is not None and validate(written) == []
+    assert [(s.name, s.when.model_dump(mode="json", exclude_none=True), s.share)
+            for s in written.exploration.segments] == [
+        ("tokens-2000-6000", ask["when"], 0.1), (None, {"repo": ["r3"]}, 0.04)]
+
+
+def test_a_move_the_token_ranges_explore_enough_already_asks_nothing_and_a_widening_never_lowers_a_share() -> None:
+    data = _world()
+    [thin] = thin_of(data, BASE, RoutingParams(Thresholds(3_000, HIGH)), min_sessions=10_000)
+    # the moved turns' sessions explored at 9 % already where 6 % would back the move
+    need = 6
+    reach = np.unique(data.session[(data.tokens < 3_000)]).size / 3
+    min_sessions = int(need / 100 * reach)
+    covered = Arms((0, 1, 2), 0.02, (({"input_tokens": {"gte": 500, "lt": 2_000}}, 0.09),
+                                     ({"input_tokens": {"gte": 2_000}}, 0.09)))
+    assert part_asks(data, BASE, thin, covered, min_sessions=min_sessions, cap=0.1) == []
+    # one of the two at 3 %: the moved sessions see ~6 % on average, under the 8 % now needed, so it
+    # asks, and the widened segment keeps the larger of its shares (9 %), not the 8 %
+    mixed = Arms((0, 1, 2), 0.02, (({"input_tokens": {"gte": 500, "lt": 2_000}}, 0.03),
+                                   ({"input_tokens": {"gte": 2_000}}, 0.09)))
+    [ask] = part_asks(data, BASE, thin, mixed, min_sessions=math.ceil(0.075 * reach), cap=0.1)
+    assert ask["current_share"] == pytest.approx(0.06, abs=0.003) and ask["needed"] == math.ceil(0.075 * reach)
+    assert ask["when"] == {"input_tokens": {"gte": 500}} and ask["name"] == "tokens-500-up"
+    assert ask["share"] == 0.09 and len(ask["widens"]) == 2 and "2,000 and up" in ask["words"]
+    block = {"share": 0.02, "targets": ["haiku", "sonnet-us", "opus"],
+             "segments": [{"when": w, "share": s} for w, s in mixed.segments]}
+    written = with_exploration(policy(exploration=block), [ask], ["haiku", "opus"])
+    assert written.exploration is not None and validate(written) == []
+    assert [(s.when.model_dump(mode="json", exclude_none=True), s.share) for s in written.exploration.segments] == [
+        ({"input_tokens": {"gte": 500}}, 0.09)]
