@@ -85,12 +85,10 @@ class Arms:
 
 
 def _bounds(tokens: dict[str, Any]) -> tuple[int, int]:
-    """An ``input_tokens`` range as [low, high): gte/gt and lt/lte, unbounded ends open."""
-    low = tokens["gte"] if tokens.get("gte") is not None else (
-        tokens["gt"] + 1 if tokens.get("gt") is not None else -_UNBOUNDED)
-    high = tokens["lt"] if tokens.get("lt") is not None else (
-        tokens["lte"] + 1 if tokens.get("lte") is not None else _UNBOUNDED)
-    return int(low), int(high)
+    """An ``input_tokens`` range (``gte``, ``lt``: core.policy.schema.IntRange) as [low, high), an
+    end left out open."""
+    low, high = tokens.get("gte"), tokens.get("lt")
+    return (-_UNBOUNDED if low is None else int(low)), (_UNBOUNDED if high is None else int(high))
 
 
 def _covers(wide: dict[str, Any], narrow: dict[str, Any]) -> bool:
