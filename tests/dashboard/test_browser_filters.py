@@ -23,15 +23,15 @@ from store.engine import make_engine
 from store.schema import turns
 from store.testing import migrated_sqlite_url, sample_turn
 from tests.dashboard.browser import chromium, sign_in_page
+from tests.dashboard.clock import same_day_now
 from tests.dashboard.conftest import PASSWORDS
 from tests.dashboard.serving import serve_wsgi
 
 TEAMS = {"alpha": ("ann", "claude-opus-4-5", 6), "beta": ("bob", "claude-haiku-4-5", 9)}
 
 
-def _store(directory: Path) -> Engine:
+def _store(directory: Path, now: datetime) -> Engine:
     engine = make_engine(migrated_sqlite_url(directory))
-    now = datetime.now(UTC).replace(tzinfo=None)
     started = int((now - timedelta(hours=2)).replace(tzinfo=UTC).timestamp() * 1e9)
     rows, index = [], 0
     for team, (developer, model, count) in TEAMS.items():
@@ -53,15 +53,22 @@ def _spend(engine: Engine, team: str | None = None) -> str:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = _store(tmp_path_factory.mktemp("filters"))
+def now() -> datetime:
+    """The dashboard's and the store's clock (tests.dashboard.clock): the turns are stored two hours
+    before it, and the Overview counts today's spend."""
+    return same_day_now(timedelta(hours=2, minutes=5))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> Iterator[Engine]:
+    engine = _store(tmp_path_factory.mktemp("filters"), now)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def served(settings: DashboardSettings, store: Engine) -> Iterator[str]:
-    with serve_wsgi(create_app(settings, store).server) as url:
+def served(settings: DashboardSettings, store: Engine, now: datetime) -> Iterator[str]:
+    with serve_wsgi(create_app(settings, store, clock=lambda: now).server) as url:
         yield url
 
 

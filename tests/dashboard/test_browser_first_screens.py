@@ -23,6 +23,7 @@ from ingest.local import LocalIngest, fixed_clock
 from store.engine import make_engine
 from store.testing import migrated_sqlite_url, sample_turn
 from tests.dashboard.browser import chromium, drawn_marks, plot_axes, screenshot, sign_in_page
+from tests.dashboard.clock import same_day_now
 from tests.dashboard.conftest import PASSWORDS
 from tests.dashboard.serving import serve_wsgi
 
@@ -38,9 +39,8 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace(" ", "T")[:26])
 
 
-def _store(directory: Path, turns: int) -> Engine:
+def _store(directory: Path, turns: int, now: datetime) -> Engine:
     engine = make_engine(migrated_sqlite_url(directory))
-    now = datetime.now(UTC).replace(tzinfo=None)
     if turns:
         started = int((now - timedelta(minutes=3)).replace(tzinfo=UTC).timestamp() * 1e9)
         # a first turn of a session: it writes the prompt cache and reads nothing from it
@@ -52,8 +52,9 @@ def _store(directory: Path, turns: int) -> Engine:
 
 @contextmanager
 def _served(settings: DashboardSettings, directory: Path, turns: int) -> Iterator[str]:
-    engine = _store(directory, turns)
-    with serve_wsgi(create_app(settings, engine).server) as url:
+    now = same_day_now(timedelta(minutes=3))  # the store's and the dashboard's: the turn is today's
+    engine = _store(directory, turns, now)
+    with serve_wsgi(create_app(settings, engine, clock=lambda: now).server) as url:
         yield url
     engine.dispose()
 
