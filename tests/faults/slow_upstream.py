@@ -200,9 +200,13 @@ def run_slow_upstream(tmp_path: Path, receiver: tuple[OtlpReceiver, str]) -> Slo
         wait_until(lambda: not connector._acquired, timeout=10, what="upstream connections released")
         wait_until(lambda: proxy_sockets(proxy_port, upstream_port)[0] == 0, timeout=10,
                    what="accepted client connections closed")
-        # a leaked task never finishes; an export in flight does (30 s: CI shares two cores with other work)
-        wait_until(lambda: _tasks(loop) <= report.tasks_before, timeout=30, what="the proxy's tasks to finish")
-        report.tasks_after = _tasks(loop)
+        # a leaked task never finishes; an export in flight does (30 s: CI shares two cores with other work).
+        # The count is the one that met the wait: read again, a periodic task started in between can
+        # show one more (a CI run read 6 against 5 right after the wait had seen 5)
+        counted: list[int] = []
+        wait_until(lambda: counted.append(_tasks(loop)) or counted[-1] <= report.tasks_before, timeout=30,
+                   what="the proxy's tasks to finish")
+        report.tasks_after = counted[-1]
         report.proxy_sockets_after = proxy_sockets(proxy_port, upstream_port)
         report.pooled_after = sum(len(idle) for idle in connector._conns.values())
         report.live_responses_after = _live(aiohttp.ClientResponse, upstream_port)
