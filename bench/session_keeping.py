@@ -42,7 +42,6 @@ from sim.world_oracle import swept_cost
 from sim.world_plan import WorldTruth, WorldWeek, week_truth
 from sim.world_prices import price_tables
 
-NEVER = 10**9
 HAIKU_CAPS = (0, 15_000, 20_000, 30_000, 45_000, 70_000)  # 0: haiku keeps nothing
 SONNET_CAPS = (0, 80_000, 120_000, 180_000)
 

@@ -267,7 +267,7 @@ def _ask(data: ReplayData, baseline: RoutingParams, thin: Thin, arms: Arms, piec
     share = min(cap, math.ceil(round(100 * min_sessions / reach, 9)) / 100)
     if share <= current + 1e-9:  # explored as much already: the window is what is short, not the share
         return None
-    share = max([share, *(s for low, high, s, w in arms.token_ranges() if w in piece.widens)])  # never lowers one
+    share = max([share, *(s for *_, s, w in arms.token_ranges() if w in piece.widens)])  # never lowers one
     weekly = share * reach * 7 / data.days
     explored_tiers = [tier for tier in arms.tiers if tier >= 0]
     now = data.cost[selected, baseline.actions(data.tokens, data.facts)[selected]]
